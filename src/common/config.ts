@@ -1,0 +1,104 @@
+/**
+ * The one config module: reads the environment once, validates, returns a deep-frozen object.
+ * Only src/cli reads it; everything else receives the values it needs as parameters.
+ *
+ * Variables (architecture.md §2): PORT (8080), HOST (127.0.0.1), PICLOUD_HOME (./.picloud),
+ * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
+ * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2).
+ */
+import path from 'node:path';
+import { AppError } from './errors.ts';
+
+/** Platform maxima for per-app `[limits]` in picloud.toml (apps may lower, never raise, these). */
+export const PLATFORM_LIMITS = Object.freeze({
+  maxOperations: 10_000_000,
+  timeoutMs: 30_000,
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxStringSize: 16 * 1024 * 1024,
+  maxArraySize: 1_000_000,
+  maxMapSize: 1_000_000,
+  maxCallLevels: 64,
+});
+
+/** Defaults for an app that sets no `[limits]`. */
+export const DEFAULT_APP_LIMITS = Object.freeze({
+  maxOperations: 1_000_000,
+  timeoutMs: 5_000,
+  maxBodyBytes: 1024 * 1024,
+});
+
+/** Push-time limits (architecture.md §3: size limits, file and total). */
+export const PUSH_LIMITS = Object.freeze({
+  maxFileBytes: 1024 * 1024,
+  maxTotalBytes: 16 * 1024 * 1024,
+  maxFiles: 2_000,
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly home: string;
+  readonly domain: string;
+  /** null = run embedded PostgreSQL under `home` */
+  readonly databaseUrl: string | null;
+  /** null = in-process executor pool, no Redis */
+  readonly redisUrl: string | null;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** executor workers (threads in embedded mode, processes with Redis) */
+  readonly executors: number;
+  /** derived paths */
+  readonly paths: { readonly repos: string; readonly pgdata: string; readonly adminTokenFile: string };
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Build the config from an environment (default: process.env) and overrides (from CLI flags). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<Config, 'port' | 'executors' | 'host'>> = {}): Config {
+  const problems: string[] = [];
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return def;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+      return def;
+    }
+    return n;
+  };
+  const port = overrides.port ?? int('PORT', 8080, 0, 65535);
+  const executors = overrides.executors ?? int('PICLOUD_EXECUTORS', 2, 1, 64);
+  const host = overrides.host ?? (env.HOST || '127.0.0.1');
+  const home = path.resolve(env.PICLOUD_HOME || '.picloud');
+  const domain = (env.PICLOUD_DOMAIN || 'localhost').toLowerCase();
+  if (!/^[a-z0-9.-]+$/.test(domain)) problems.push(`PICLOUD_DOMAIN must be a host name, got "${domain}"`);
+  const databaseUrl = env.DATABASE_URL || null;
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
+  const redisUrl = env.REDIS_URL || null;
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must be a redis:// URL');
+  const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
+  if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
+  if (problems.length) throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
+  return deepFreeze({
+    port,
+    host,
+    home,
+    domain,
+    databaseUrl,
+    redisUrl,
+    logLevel,
+    executors,
+    paths: {
+      repos: path.join(home, 'repos'),
+      pgdata: path.join(home, 'pgdata'),
+      adminTokenFile: path.join(home, 'admin-token'),
+    },
+  });
+}

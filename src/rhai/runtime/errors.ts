@@ -1,0 +1,110 @@
+/**
+ * Runtime errors: one class, `RhaiError`, whose `kind` mirrors Rhai's `EvalAltResult` variants.
+ * `message` is Rhai's Display text WITHOUT the position suffix; `toString()`/`fullMessage` adds
+ * ` (line L, position P)` when a position is known. Positions are filled lazily on the way up.
+ * break/continue/return are NOT errors (see the compiler's completion signals).
+ */
+import type { Value } from './value.ts';
+
+export type EvalErrorKind =
+  | 'ErrorParsing'
+  | 'ErrorVariableExists'
+  | 'ErrorForbiddenVariable'
+  | 'ErrorVariableNotFound'
+  | 'ErrorPropertyNotFound'
+  | 'ErrorIndexNotFound'
+  | 'ErrorFunctionNotFound'
+  | 'ErrorModuleNotFound'
+  | 'ErrorInFunctionCall'
+  | 'ErrorInModule'
+  | 'ErrorUnboundThis'
+  | 'ErrorMismatchDataType'
+  | 'ErrorMismatchOutputType'
+  | 'ErrorIndexingType'
+  | 'ErrorArrayBounds'
+  | 'ErrorStringBounds'
+  | 'ErrorBitFieldBounds'
+  | 'ErrorFor'
+  | 'ErrorDataRace'
+  | 'ErrorNonPureMethodCallOnConstant'
+  | 'ErrorAssignmentToConstant'
+  | 'ErrorDotExpr'
+  | 'ErrorArithmetic'
+  | 'ErrorTooManyOperations'
+  | 'ErrorTooManyVariables'
+  | 'ErrorTooManyModules'
+  | 'ErrorStackOverflow'
+  | 'ErrorDataTooLarge'
+  | 'ErrorTerminated'
+  | 'ErrorCustomSyntax'
+  | 'ErrorRuntime';
+
+export interface Position {
+  /** 1-based line */
+  line: number;
+  /** 1-based character (code point) within the line */
+  position: number;
+}
+
+export class RhaiError extends Error {
+  /** Source offset (UTF-16 index into the script) where the error happened, when known. */
+  offset: number | undefined;
+  /** Line/position, computed from `offset` by the engine when the error leaves it. */
+  pos: Position | undefined;
+
+  constructor(
+    readonly kind: EvalErrorKind,
+    /** Rhai Display text, without position */
+    readonly text: string,
+    readonly extra: {
+      /** thrown value for ErrorRuntime */
+      thrown?: Value;
+      /** wrapped error for ErrorInFunctionCall / ErrorInModule */
+      inner?: RhaiError;
+      /** function name for ErrorInFunctionCall */
+      fnName?: string;
+    } = {},
+    offset?: number,
+  ) {
+    super(text);
+    this.name = 'RhaiError';
+    this.offset = offset;
+  }
+
+  /** Rhai's full message: text plus ` (line L, position P)` when known. */
+  get fullMessage(): string {
+    return this.pos ? `${this.text} (line ${this.pos.line}, position ${this.pos.position})` : this.text;
+  }
+
+  /** Set the offset if none is set yet (Rhai `fill_position`). */
+  fill(offset: number): this {
+    if (this.offset === undefined) this.offset = offset;
+    return this;
+  }
+}
+
+// ---- constructors with Rhai's wording (src/types/error.rs Display) ----
+
+export const errArithmetic = (msg: string) => new RhaiError('ErrorArithmetic', msg || 'Arithmetic error');
+export const errRuntime = (text: string, thrown?: Value) => new RhaiError('ErrorRuntime', text, { thrown });
+export const errFunctionNotFound = (sig: string) => new RhaiError('ErrorFunctionNotFound', `Function not found: ${sig}`);
+export const errVariableNotFound = (name: string) => new RhaiError('ErrorVariableNotFound', `Variable not found: ${name}`);
+export const errMismatch = (expected: string, actual: string) =>
+  new RhaiError('ErrorMismatchDataType', `Data type incorrect: ${actual} (expecting ${expected})`);
+export const errDataTooLarge = (what: string) => new RhaiError('ErrorDataTooLarge', `${what} exceeds maximum limit`);
+export const errArrayBounds = (len: number, index: number | bigint) =>
+  new RhaiError(
+    'ErrorArrayBounds',
+    len === 0
+      ? `Array index ${index} out of bounds: array is empty`
+      : `Array index ${index} out of bounds: only ${len} element${len === 1 ? '' : 's'} in array`,
+  );
+export const errStringBounds = (len: number, index: number | bigint) =>
+  new RhaiError(
+    'ErrorStringBounds',
+    len === 0
+      ? `String index ${index} out of bounds: string is empty`
+      : `String index ${index} out of bounds: only ${len} character${len === 1 ? '' : 's'} in string`,
+  );
+export const errBitFieldBounds = (bits: number, index: number | bigint) =>
+  new RhaiError('ErrorBitFieldBounds', `Bit-field index ${index} out of bounds: only ${bits} bits in bit-field`);

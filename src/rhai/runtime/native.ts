@@ -1,0 +1,41 @@
+/**
+ * The native-function contract between the engine core and the standard library (and host modules).
+ *
+ * A package is a function `(r: NativeRegistrar) => void` that registers overloads. The core resolves a call by
+ * name + arity + argument type tags (first registered match wins; 'any' matches every type), caching the choice
+ * per call site.
+ *
+ * Mutation: a function registered with `{ pure: false }` may replace `args[0]` (e.g. `s.make_upper()`,
+ * `x.push(v)` for immutable JS strings: assign `args[0] = newString`). After the call the core writes `args[0]`
+ * back to the place the first argument came from when the call was method-style (`x.f()`) on an l-value.
+ * Arrays, maps and blobs are passed by reference, so in-place mutation of them is visible directly.
+ * Calling a non-pure function method-style on a constant raises ErrorNonPureMethodCallOnConstant.
+ */
+import type { FnPtr, TypeTag, Value } from './value.ts';
+import type { Limits } from './limits.ts';
+
+export interface NativeCallContext {
+  /** Call a function pointer (script function, closure or native), with its curried arguments prepended. */
+  callFn(fn: FnPtr, args: Value[]): Value;
+  /** Does a script or native function with this name and arity exist? (for `is_def_fn`) */
+  hasFn(name: string, arity: number): boolean;
+  /** The engine's limits in force for this run (0 = unlimited). */
+  readonly limits: Limits;
+  /** Name of the function being called (for error messages). */
+  readonly fnName: string;
+}
+
+export type NativeFn = (ctx: NativeCallContext, args: Value[]) => Value;
+
+export interface NativeFnOptions {
+  /** false = mutates its first argument (see above). Default true. */
+  pure?: boolean;
+  /** Accepts any number of arguments >= params.length (params describe the fixed prefix). */
+  variadic?: boolean;
+}
+
+export interface NativeRegistrar {
+  fn(name: string, params: TypeTag[], impl: NativeFn, opts?: NativeFnOptions): void;
+}
+
+export type Package = (r: NativeRegistrar) => void;
