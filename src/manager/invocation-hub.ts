@@ -1,0 +1,110 @@
+/**
+ * Fan-out of new invocations to live subscribers (`logs --tail` SSE, dashboard live view).
+ * One dedicated PostgreSQL connection LISTENs on 'picloud_invocations' (migration 0002) while at least one
+ * subscriber exists, and is released when the last one leaves: no connection and no work when nobody watches.
+ * Payload {"id", "app_id", "branch"}; the row is read once per notification and handed to every match.
+ */
+import type { Logger } from '../common/log.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
+import { getInvocation, type InvocationRow } from '../db/dashboard.ts';
+
+export interface Subscription {
+  appId: number;
+  branch?: string;
+  onInvocation(row: InvocationRow): void;
+}
+
+export class InvocationHub {
+  #subs = new Set<Subscription>();
+  #client: PoolClient | null = null;
+  #connecting: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly log: Logger,
+  ) {}
+
+  /** Start receiving invocations of an app; resolves once LISTEN is active. Returns the unsubscribe function. */
+  async subscribe(sub: Subscription): Promise<() => void> {
+    this.#subs.add(sub);
+    await this.#ensureListening();
+    return () => {
+      this.#subs.delete(sub);
+      if (this.#subs.size === 0) void this.#stopListening();
+    };
+  }
+
+  get subscribers(): number {
+    return this.#subs.size;
+  }
+
+  async #ensureListening(): Promise<void> {
+    if (this.#client || this.#closed) return;
+    if (!this.#connecting) {
+      this.#connecting = (async () => {
+        const c = await this.pool.connect();
+        c.on('notification', (msg) => {
+          if (msg.channel === 'picloud_invocations' && msg.payload) void this.#dispatch(msg.payload);
+        });
+        c.on('error', (err) => {
+          this.log.warn({ err }, 'invocation listener connection lost');
+          if (this.#client === c) this.#client = null;
+          c.release(err);
+          // Reconnect for the remaining subscribers.
+          if (this.#subs.size && !this.#closed) void this.#ensureListening().catch(() => {});
+        });
+        await c.query('LISTEN picloud_invocations');
+        this.#client = c;
+      })().finally(() => {
+        this.#connecting = null;
+      });
+    }
+    await this.#connecting;
+  }
+
+  async #stopListening(): Promise<void> {
+    const c = this.#client;
+    if (!c || this.#subs.size) return;
+    this.#client = null;
+    try {
+      await c.query('UNLISTEN picloud_invocations');
+      c.removeAllListeners('notification');
+      c.removeAllListeners('error');
+      c.release();
+    } catch (err) {
+      c.release(err as Error);
+    }
+  }
+
+  async #dispatch(payload: string): Promise<void> {
+    let p: { id: number; app_id: number; branch: string };
+    try {
+      p = JSON.parse(payload);
+    } catch {
+      return;
+    }
+    const targets = [...this.#subs].filter((s) => s.appId === p.app_id && (s.branch === undefined || s.branch === p.branch));
+    if (!targets.length) return;
+    try {
+      const row = await getInvocation(this.pool, p.id);
+      if (!row) return;
+      for (const t of targets) t.onInvocation(row);
+    } catch (err) {
+      this.log.warn({ err }, 'could not read a notified invocation');
+    }
+  }
+
+  /** Drop every subscriber and the connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#subs.clear();
+    await this.#connecting?.catch(() => {});
+    const c = this.#client;
+    this.#client = null;
+    if (c) {
+      c.removeAllListeners('notification');
+      c.release(true); // destroy: it still LISTENs
+    }
+  }
+}
