@@ -1,0 +1,193 @@
+/** Shared helpers for the standard-library packages. */
+import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
+import type { NativeCallContext } from '../runtime/native.ts';
+import { FnPtr, RChar, intFromBig, type Value } from '../runtime/value.ts';
+import { utf8Length } from '../runtime/format.ts';
+
+/** An i64 argument as a JS number (bigints are clamped into the safe range, which is fine for indices/lengths). */
+export function num(v: Value): number {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  return 0;
+}
+
+/** Canonical i64 from a bigint; throws the given error when out of range. */
+export function bigToInt(b: bigint, onOverflow: () => RhaiError): number | bigint {
+  const r = intFromBig(b);
+  if (r === null) throw onOverflow();
+  return r;
+}
+
+export function errArith(msg: string): RhaiError {
+  return new RhaiError('ErrorArithmetic', msg);
+}
+
+/** ErrorInFunctionCall wrapping an error raised inside a callback (Rhai wraps with the stdlib fn's name). */
+export function errInFunctionCall(fnName: string, inner: RhaiError): RhaiError {
+  return new RhaiError('ErrorInFunctionCall', `${inner.text}\nin call to function '${fnName}'`, { inner, fnName });
+}
+
+/** ErrorInFunctionCall for an error raised directly by a native function (e.g. `range` with a zero step). */
+export function errInNative(fnName: string, inner: RhaiError): RhaiError {
+  return errInFunctionCall(fnName, inner);
+}
+
+// ---- data-size limits ----
+
+export function checkString(ctx: NativeCallContext, s: string): string {
+  const max = ctx.limits.maxStringSize;
+  if (max > 0 && s.length > max / 4 && utf8Length(s) > max) throw errDataTooLarge('Length of string');
+  return s;
+}
+
+/** Recursive element count of an array as Rhai's `calc_data_sizes` does: [array items, map items, string bytes]. */
+export function dataSizes(v: Value, out: [number, number, number] = [0, 0, 0]): [number, number, number] {
+  if (Array.isArray(v)) {
+    out[0] += v.length;
+    for (const x of v) if (typeof x === 'object' && x !== null) dataSizes(x, out);
+    else if (typeof x === 'string') out[2] += utf8Length(x);
+  } else if (v instanceof Map) {
+    out[1] += v.size;
+    for (const x of v.values()) if (typeof x === 'object' && x !== null) dataSizes(x, out);
+    else if (typeof x === 'string') out[2] += utf8Length(x);
+  } else if (v instanceof Uint8Array) {
+    out[0] += v.length;
+  }
+  return out;
+}
+
+export function checkArray(ctx: NativeCallContext, a: Value[] | Uint8Array): void {
+  const max = ctx.limits.maxArraySize;
+  if (max > 0 && a.length > 0) {
+    if (a.length > max || dataSizes(a)[0] > max) throw errDataTooLarge('Size of array');
+  }
+}
+
+export function checkMap(ctx: NativeCallContext, m: Map<string, Value>): void {
+  const max = ctx.limits.maxMapSize;
+  if (max > 0 && (m.size > max || dataSizes(m)[1] > max)) throw errDataTooLarge('Size of object map');
+}
+
+// ---- callbacks ----
+
+/** A callback argument: a function pointer, or a string naming a function. */
+export function toFnPtr(v: Value): FnPtr {
+  if (v instanceof FnPtr) return v;
+  return new FnPtr(String(v));
+}
+
+function isNotFoundFor(e: unknown, fn: FnPtr): boolean {
+  return e instanceof RhaiError && e.kind === 'ErrorFunctionNotFound' && e.text.startsWith(`Function not found: ${fn.name}`);
+}
+
+function wrap(fnName: string, e: unknown): unknown {
+  if (e instanceof RhaiError && e.kind !== 'ErrorTooManyOperations' && e.kind !== 'ErrorStackOverflow' && e.kind !== 'ErrorDataTooLarge' && e.kind !== 'ErrorTerminated') {
+    return errInFunctionCall(fnName, e);
+  }
+  return e;
+}
+
+/**
+ * Call a per-item callback the way Rhai's `FnPtr::call_raw_with_extra_args` does, for `arr[i]`:
+ *  - a callback with no parameters gets `this = item` (by reference: mutations are written back to `arr[i]`);
+ *  - `moveThis` (map, filter, some, all, find, ...): `(item)` or `(item, index)`;
+ *  - `!moveThis` (for_each): `this = item` plus `(index)`.
+ * Without `ctx.fnArity` (native callbacks, string names): `(item)`, and on ErrorFunctionNotFound for that
+ * name, `(item, index)`.
+ */
+export function callItem(
+  ctx: NativeCallContext,
+  fnName: string,
+  fn: FnPtr,
+  arr: Value[],
+  i: number,
+  moveThis = true,
+): Value {
+  const item = arr[i];
+  try {
+    const arity = ctx.fnArity ? ctx.fnArity(fn) : undefined;
+    if (arity !== undefined) {
+      const c = fn.curry.length;
+      if (ctx.callFnWithThis && (arity === c || (!moveThis && arity === c + 1))) {
+        const self = { value: item };
+        const r = ctx.callFnWithThis(fn, self, arity === c ? [] : [i]);
+        arr[i] = self.value;
+        return r;
+      }
+      if (arity === c + 2) return ctx.callFn(fn, [item, i]);
+      return ctx.callFn(fn, [item]);
+    }
+    try {
+      return ctx.callFn(fn, [item]);
+    } catch (e) {
+      if (isNotFoundFor(e, fn)) return ctx.callFn(fn, [item, i]);
+      throw e;
+    }
+  } catch (e) {
+    throw wrap(fnName, e);
+  }
+}
+
+/** Call `fn` with fixed `args`, plus `extra` when the callback takes them (used by reduce: (acc, item[, index])). */
+export function callExtra(ctx: NativeCallContext, fnName: string, fn: FnPtr, args: Value[], extra: Value[]): Value {
+  try {
+    const arity = ctx.fnArity ? ctx.fnArity(fn) : undefined;
+    if (arity !== undefined) {
+      const c = fn.curry.length;
+      if (arity === args.length + extra.length + c) return ctx.callFn(fn, [...args, ...extra]);
+      return ctx.callFn(fn, args);
+    }
+    try {
+      return ctx.callFn(fn, args);
+    } catch (e) {
+      if (isNotFoundFor(e, fn)) return ctx.callFn(fn, [...args, ...extra]);
+      throw e;
+    }
+  } catch (e) {
+    throw wrap(fnName, e);
+  }
+}
+
+/** Plain call with error wrapping. */
+export function callPlain(ctx: NativeCallContext, fnName: string, fn: FnPtr, args: Value[]): Value {
+  try {
+    return ctx.callFn(fn, args);
+  } catch (e) {
+    throw wrap(fnName, e);
+  }
+}
+
+/** Truthiness of a predicate result: Rhai uses `as_bool().unwrap_or(false)`. */
+export function truthy(v: Value): boolean {
+  return v === true;
+}
+
+// ---- strings ----
+
+/** Split a string into code points (chars). */
+export function charsOf(s: string): string[] {
+  return Array.from(s);
+}
+
+/** Does s contain surrogate pairs (so UTF-16 index != char index)? */
+// eslint-disable-next-line no-control-regex
+const ASTRAL = /[\ud800-\udfff]/;
+export function isBmp(s: string): boolean {
+  return !ASTRAL.test(s);
+}
+
+/** Number of chars (code points). */
+export function charLen(s: string): number {
+  if (isBmp(s)) return s.length;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) i++;
+    n++;
+  }
+  return n;
+}
+
+export function mkChar(c: string): RChar {
+  return new RChar(c);
+}
