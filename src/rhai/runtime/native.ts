@@ -23,6 +23,21 @@ export interface NativeCallContext {
   readonly limits: Limits;
   /** Name of the function being called (for error messages). */
   readonly fnName: string;
+  /**
+   * OPTIONAL (added for the stdlib's higher-order functions): the number of declared parameters of the script
+   * function / closure a pointer refers to, NOT counting its curried arguments; `undefined` when the target is
+   * native or unknown. Lets `map`/`filter`/... pick `(item)` vs `(item, index)` vs `this`-bound calls exactly
+   * like Rhai's `FnPtr::call_raw_with_extra_args`. Without it the stdlib falls back to Rhai's retry rule:
+   * call with `(item)`, and on ErrorFunctionNotFound for that name retry with `(item, index)`.
+   */
+  fnArity?(fn: FnPtr): number | undefined;
+  /**
+   * OPTIONAL: call a function pointer with `this` bound BY REFERENCE to `self.value` (Rhai passes `&mut item`):
+   * when the callee assigns to / mutates `this`, the new value must be in `self.value` when the call returns.
+   * Used for `[1, 2].map(|| this * 2)`, `x.for_each(|| this += 1)`, `x.for_each(|i| this += i)`.
+   * Without it, such callbacks are called with the item as a plain argument.
+   */
+  callFnWithThis?(fn: FnPtr, self: { value: Value }, args: Value[]): Value;
 }
 
 export type NativeFn = (ctx: NativeCallContext, args: Value[]) => Value;

@@ -54,6 +54,18 @@ export class RRange {
   ) {}
 }
 
+/**
+ * A lazily iterated sequence produced by stdlib functions such as `range(a, b, step)`, `s.chars()`,
+ * `x.bits()` (Rhai's StepRange / CharsStream / BitRange custom types). `for` iterates it via `iter()`;
+ * `typeName` is what `type_of()` returns. (Added by the stdlib; see src/rhai/stdlib/iter.ts.)
+ */
+export class RIterable {
+  constructor(
+    public readonly typeName: string,
+    public readonly iter: () => Iterable<Value>,
+  ) {}
+}
+
 /** A captured variable shared between a closure and its defining scope. */
 export class Shared {
   constructor(public v: Value) {}
@@ -72,7 +84,8 @@ export type Value =
   | Uint8Array
   | FnPtr
   | Timestamp
-  | RRange;
+  | RRange
+  | RIterable;
 
 /** Type tags used for native overload resolution (and by `typeTag`). */
 export type TypeTag =
@@ -144,7 +157,7 @@ export function typeName(v: Value): string {
     case 'rangeInclusive':
       return 'range=';
     default:
-      return 'unknown';
+      return v instanceof RIterable ? v.typeName : 'unknown';
   }
 }
 
