@@ -73,7 +73,37 @@ export class RhaiError extends Error {
 
   /** Rhai's full message: text plus ` (line L, position P)` when known. */
   get fullMessage(): string {
-    return this.pos ? `${this.text} (line ${this.pos.line}, position ${this.pos.position})` : this.text;
+    let base = this.text;
+    if (this.kind === 'ErrorInFunctionCall' && this.extra.inner) {
+      const name = this.extra.fnName ?? '';
+      base =
+        this.extra.inner.fullMessage + (name.startsWith('anon$') ? '\nin closure call' : `\nin call to function '${name}'`);
+    }
+    return this.pos ? `${base} (line ${this.pos.line}, position ${this.pos.position})` : base;
+  }
+
+  /** Is this error catchable by `try`/`catch`? (Rhai `is_catchable`: limits, termination and parse errors are not.) */
+  get catchable(): boolean {
+    switch (this.kind) {
+      case 'ErrorParsing':
+      case 'ErrorCustomSyntax':
+      case 'ErrorTooManyOperations':
+      case 'ErrorTooManyVariables':
+      case 'ErrorTooManyModules':
+      case 'ErrorStackOverflow':
+      case 'ErrorDataTooLarge':
+      case 'ErrorTerminated':
+        return false;
+      default:
+        return true;
+    }
+  }
+
+  /** The innermost error (through ErrorInFunctionCall / ErrorInModule wrappers). */
+  get root(): RhaiError {
+    let e: RhaiError = this;
+    while (e.extra.inner) e = e.extra.inner;
+    return e;
   }
 
   /** Set the offset if none is set yet (Rhai `fill_position`). */
@@ -91,7 +121,8 @@ export const errFunctionNotFound = (sig: string) => new RhaiError('ErrorFunction
 export const errVariableNotFound = (name: string) => new RhaiError('ErrorVariableNotFound', `Variable not found: ${name}`);
 export const errMismatch = (expected: string, actual: string) =>
   new RhaiError('ErrorMismatchDataType', `Data type incorrect: ${actual} (expecting ${expected})`);
-export const errDataTooLarge = (what: string) => new RhaiError('ErrorDataTooLarge', `${what} exceeds maximum limit`);
+/** `what` is Rhai's type text: 'Length of string', 'Size of array', 'Size of object map' → "<what> too large". */
+export const errDataTooLarge = (what: string) => new RhaiError('ErrorDataTooLarge', `${what} too large`);
 export const errArrayBounds = (len: number, index: number | bigint) =>
   new RhaiError(
     'ErrorArrayBounds',

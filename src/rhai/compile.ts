@@ -1,0 +1,2533 @@
+/**
+ * Compiler from the AST (ast.ts) to JavaScript closures, plus the runtime support those closures call.
+ *
+ * - Variables are resolved at compile time to slots of a per-call frame array (slot 0 holds `this`).
+ *   Names that cannot be resolved statically (host scope variables, variables defined by `eval`, the caller's
+ *   variables in `f!()` calls) fall back to a by-name lookup.
+ * - Statements return a value or a completion signal (`Ctl`: break / continue / return); loops and calls
+ *   check it. Signals raised inside expression-position blocks are thrown and caught by the enclosing loop/call.
+ * - Primitive operators are inlined with a small-integer fast path; everything else goes through
+ *   `runtime/ops.ts` and then the native registry (per-call-site cache keyed by argument type tags).
+ * - Two variants are compiled per program: `fast` (no operation counting, no data-size checks) and
+ *   `checked` (counting at Rhai's granularity: statements, expression nodes, loop iterations, calls).
+ */
+import type * as A from './ast.ts';
+import {
+  FnPtr,
+  RChar,
+  RFloat,
+  RRange,
+  Shared,
+  Timestamp,
+  RIterable,
+  intFromBig,
+  typeName,
+  type Value,
+} from './runtime/value.ts';
+import { RhaiError, errArithmetic, errArrayBounds, errBitFieldBounds, errMismatch, errStringBounds } from './runtime/errors.ts';
+import {
+  NO_BUILTIN,
+  arith,
+  compare,
+  intAdd,
+  intMul,
+  intNeg,
+  intSub,
+  isInt,
+  rangeContains,
+  type Int,
+} from './runtime/ops.ts';
+import { BREAK, CONTINUE, Ctl, NO_THIS, RETURN, type DynScope, type EngineEnv, type Frame } from './runtime/state.ts';
+import { tagOf, type Overload, type Registry } from './runtime/registry.ts';
+import type { NativeCallContext } from './runtime/native.ts';
+import type { Limits } from './runtime/limits.ts';
+import { toDebug, toDisplay, utf8Length } from './runtime/format.ts';
+import { valuesEqual } from './runtime/compare.ts';
+import { iterate } from './stdlib/iter.ts';
+import { lineCol } from './source.ts';
+
+type E = (f: Frame) => Value;
+type S = (f: Frame) => Value | Ctl;
+const MAX_SAFE = 9007199254740991;
+
+// ============================================================== run state (module-level for speed)
+
+let R: Run = undefined as unknown as Run;
+let ops = 0;
+let opsNext = Infinity;
+let ctlVal: Value = undefined;
+
+/** Is there a run in progress (used for nested-run save/restore). */
+export interface RunOptions {
+  env: EngineEnv;
+  /** script source, for line/position in catch values and debug() */
+  source: string;
+  hostScope?: Map<string, Value>;
+  /** parse function for `eval` */
+  parse?: EvalParser;
+}
+
+export type EvalParser = (
+  source: string,
+) => { ok: true; program: A.Program } | { ok: false; error: RhaiError };
+
+class Run implements NativeCallContext {
+  depth = 0;
+  readonly globals = new Map<string, Value>();
+  readonly dyn = new WeakMap<Frame, DynScope>();
+  readonly maxDepth: number;
+  readonly maxOps: number;
+  readonly checkData: boolean;
+  readonly limits: Limits;
+  fnName = '';
+  constructor(
+    readonly source: string,
+    readonly env: EngineEnv,
+    readonly unit: Unit,
+    readonly hostScope: Map<string, Value> | undefined,
+    readonly parse: EvalParser | undefined,
+  ) {
+    this.limits = env.limits;
+    this.maxDepth = env.limits.maxCallLevels;
+    this.maxOps = env.limits.maxOperations;
+    this.checkData = env.limits.maxStringSize > 0 || env.limits.maxArraySize > 0 || env.limits.maxMapSize > 0;
+  }
+  callFn(fn: FnPtr, args: Value[]): Value {
+    return callFnPtr(fn, args, NO_THIS, undefined, -1);
+  }
+  callFnWithThis(fn: FnPtr, self: { value: Value }, args: Value[]): Value {
+    return callFnPtr(fn, args, self.value, self, -1);
+  }
+  fnArity(fn: FnPtr): number | undefined {
+    const sf = resolvePtr(fn, -1);
+    return sf ? sf.params.length : undefined;
+  }
+  hasFn(name: string, arity: number): boolean {
+    return this.unit.hasScriptFn(name, arity) || this.env.registry.hasArity(name, arity);
+  }
+}
+
+function opsSlow(): void {
+  const r = R;
+  if (r.maxOps > 0 && ops > r.maxOps) throw mkErr('ErrorTooManyOperations', 'Too many operations');
+  if (r.env.onProgress) {
+    let stop = false;
+    try {
+      stop = r.env.onProgress(ops) === true;
+    } catch {
+      stop = true;
+    }
+    if (stop) throw mkErr('ErrorTerminated', 'Script terminated');
+  }
+  setOpsNext();
+}
+function setOpsNext(): void {
+  const lim = R.maxOps > 0 ? R.maxOps + 1 : Infinity;
+  const prog = R.env.onProgress ? ops + 1024 - (ops % 1024) : Infinity;
+  opsNext = Math.min(lim, prog);
+}
+function tick(): void {
+  if (++ops >= opsNext) opsSlow();
+}
+
+// ============================================================== errors
+
+export function mkErr(kind: RhaiError['kind'], text: string, offset?: number): RhaiError {
+  return new RhaiError(kind, text, {}, offset);
+}
+function fill(e: unknown, pos: number): unknown {
+  if (e instanceof RhaiError) {
+    if (e.offset === undefined && pos >= 0) e.offset = pos;
+    return e;
+  }
+  if (e instanceof Ctl) return e;
+  return toRhaiError(e, pos);
+}
+/** Convert a foreign JS exception into an engine error. */
+export function toRhaiError(e: unknown, pos?: number): RhaiError {
+  if (e instanceof RhaiError) return e;
+  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+    const r = mkErr('ErrorStackOverflow', 'Stack overflow', pos);
+    return r;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return mkErr('ErrorRuntime', `Runtime error: internal error: ${msg}`, pos);
+}
+
+const SYSTEM = new Set<string>([
+  'ErrorParsing',
+  'ErrorCustomSyntax',
+  'ErrorTooManyOperations',
+  'ErrorTooManyVariables',
+  'ErrorTooManyModules',
+  'ErrorStackOverflow',
+  'ErrorDataTooLarge',
+  'ErrorTerminated',
+]);
+export function isSystemError(e: RhaiError): boolean {
+  return SYSTEM.has(e.kind);
+}
+
+function typeList(args: readonly Value[]): string {
+  return args.map((a) => (typeof a === 'string' ? '&str | ImmutableString | String' : typeName(a))).join(', ');
+}
+function errFnNotFound(name: string, args: readonly Value[], pos: number): RhaiError {
+  return mkErr('ErrorFunctionNotFound', `Function not found: ${name} (${typeList(args)})`, pos);
+}
+
+// ============================================================== value helpers
+
+/** Deep copy of arrays / maps / blobs (Rhai value semantics); other values are immutable or by-reference. */
+export function cloneValue(v: Value): Value {
+  if (typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    const r = new Array<Value>(n);
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      r[i] = typeof x === 'object' ? cloneValue(x) : x;
+    }
+    return r;
+  }
+  if (v instanceof Map) {
+    const m = new Map<string, Value>();
+    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
+    return m;
+  }
+  if (v instanceof Uint8Array) return v.slice();
+  return v;
+}
+
+function charsOf(s: string): string[] {
+  return Array.from(s);
+}
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xd7ff) return false;
+  return true;
+}
+
+/** Data size counting as Rhai's calc_data_sizes: [array items, map items, string bytes], recursive. */
+function dataSizes(v: Value, acc: [number, number, number], top: boolean): void {
+  if (typeof v === 'string') {
+    acc[2] += utf8Length(v);
+  } else if (Array.isArray(v)) {
+    for (const x of v) {
+      acc[0]++;
+      if (typeof x === 'object') dataSizes(x, acc, false);
+      else if (typeof x === 'string' && !top) acc[2] += utf8Length(x);
+    }
+  } else if (v instanceof Map) {
+    for (const x of v.values()) {
+      acc[1]++;
+      if (typeof x === 'object') dataSizes(x, acc, false);
+    }
+  } else if (v instanceof Uint8Array) {
+    acc[0] += v.length;
+  }
+}
+
+function checkSize(v: Value, pos: number): void {
+  if (!R.checkData) return;
+  const t = typeof v;
+  if (t !== 'string' && t !== 'object') return;
+  const L = R.limits;
+  if (t === 'string') {
+    if (L.maxStringSize > 0 && (v as string).length > L.maxStringSize / 3 && utf8Length(v as string) > L.maxStringSize)
+      throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
+    return;
+  }
+  if (!Array.isArray(v) && !(v instanceof Map) && !(v instanceof Uint8Array)) return;
+  const acc: [number, number, number] = [0, 0, 0];
+  dataSizes(v, acc, true);
+  if (L.maxArraySize > 0 && acc[0] > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
+  if (L.maxMapSize > 0 && acc[1] > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
+  if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
+}
+
+// ============================================================== script functions
+
+export class ScriptFn {
+  nslots = 1;
+  body: S = () => undefined;
+  constructor(
+    readonly name: string,
+    readonly params: readonly string[],
+    readonly pos: number,
+    readonly anon: boolean,
+    readonly unit: Unit,
+  ) {}
+}
+
+function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
+  const r = R;
+  if (++r.depth > r.maxDepth) {
+    r.depth--;
+    throw mkErr('ErrorStackOverflow', 'Stack overflow', pos);
+  }
+  try {
+    const v = fn.body(frame);
+    if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
+    return v;
+  } catch (e) {
+    if (e === RETURN) return ctlVal;
+    throw wrapFnError(e, fn, pos);
+  } finally {
+    r.depth--;
+  }
+}
+
+function wrapFnError(e: unknown, fn: ScriptFn, pos: number): unknown {
+  if (e instanceof Ctl) return e;
+  const err = e instanceof RhaiError ? e : toRhaiError(e);
+  if (isSystemError(err)) {
+    return err;
+  }
+  const text = err.text + (fn.anon ? '\nin closure call' : `\nin call to function '${fn.name}'`);
+  const w = new RhaiError('ErrorInFunctionCall', text, { inner: err, fnName: fn.name }, pos >= 0 ? pos : undefined);
+  return w;
+}
+
+function newFrame(fn: ScriptFn, thisVal: Value | typeof NO_THIS): Frame {
+  const f = new Array(fn.nslots);
+  f[0] = thisVal;
+  return f;
+}
+
+/** Resolve the script function a pointer refers to (closure payload or by name + arity of curry). */
+function resolvePtr(p: FnPtr, nargs: number): ScriptFn | undefined {
+  if (p.fn instanceof ScriptFn) return p.fn;
+  const u = R.unit;
+  if (nargs >= 0) return u.getFn(p.name, p.curry.length + nargs);
+  return u.anyFn(p.name);
+}
+
+/** Call a function pointer with args (curry prepended). `self` receives the new `this` for by-ref calls. */
+function callFnPtr(
+  p: FnPtr,
+  args: Value[],
+  thisVal: Value | typeof NO_THIS,
+  self: { value: Value } | undefined,
+  pos: number,
+): Value {
+  const all = p.curry.length ? [...p.curry, ...args] : args;
+  const sf = p.fn instanceof ScriptFn ? p.fn : R.unit.getFn(p.name, all.length);
+  if (sf) {
+    if (sf.params.length !== all.length) throw errFnNotFound(p.name, all, pos);
+    const f = newFrame(sf, thisVal);
+    for (let i = 0; i < all.length; i++) f[i + 1] = all[i];
+    const r = invoke(sf, f, pos);
+    if (self) self.value = f[0];
+    return r;
+  }
+  // native
+  const callArgs = thisVal !== NO_THIS ? [thisVal as Value, ...all] : all;
+  const o = R.env.registry.resolve(p.name, callArgs);
+  if (!o) {
+    if (thisVal !== NO_THIS) {
+      const o2 = R.env.registry.resolve(p.name, all);
+      if (o2) return callNative(o2, p.name, all, pos);
+    }
+    throw errFnNotFound(p.name, callArgs, pos);
+  }
+  const r = callNative(o, p.name, callArgs, pos);
+  if (self && thisVal !== NO_THIS) self.value = callArgs[0];
+  return r;
+}
+
+function callNative(o: Overload, name: string, args: Value[], pos: number): Value {
+  const r = R;
+  const prev = r.fnName;
+  r.fnName = name;
+  try {
+    return o.fn(r, args);
+  } catch (e) {
+    throw fill(e, pos);
+  } finally {
+    r.fnName = prev;
+  }
+}
+
+// ============================================================== compile-time structures
+
+interface VarInfo {
+  readonly name: string;
+  readonly slot: number;
+  readonly constant: boolean;
+  readonly shared: boolean;
+}
+
+export interface UnitOptions {
+  failOnInvalidMapProperty: boolean;
+}
+
+/** A compiled program variant (all functions + main). */
+export class Unit {
+  readonly fns = new Map<string, ScriptFn>();
+  readonly byName = new Map<string, ScriptFn[]>();
+  main: ScriptFn;
+  anonCount = 0;
+  constructor(
+    readonly checked: boolean,
+    readonly options: UnitOptions,
+  ) {
+    this.main = new ScriptFn('', [], 0, false, this);
+  }
+  getFn(name: string, arity: number): ScriptFn | undefined {
+    return this.fns.get(name + '/' + arity);
+  }
+  anyFn(name: string): ScriptFn | undefined {
+    const l = this.byName.get(name);
+    return l ? l[0] : undefined;
+  }
+  hasScriptFn(name: string, arity: number): boolean {
+    return this.fns.has(name + '/' + arity);
+  }
+  addFn(sf: ScriptFn): void {
+    this.fns.set(sf.name + '/' + sf.params.length, sf);
+    let l = this.byName.get(sf.name);
+    if (!l) this.byName.set(sf.name, (l = []));
+    l.push(sf);
+  }
+}
+
+class FnCtx {
+  readonly scopes: Map<string, VarInfo>[] = [new Map()];
+  nslots = 1;
+  /** loop nesting; each entry says whether an expression-position break/continue was compiled inside */
+  readonly loops: { exprCtl: boolean }[] = [];
+  exprBlock = 0;
+  constructor(
+    readonly unit: Unit,
+    readonly isTop: boolean,
+    readonly sharedNames: Set<string>,
+    readonly dynamic: boolean,
+  ) {}
+  get checked(): boolean {
+    return this.unit.checked;
+  }
+  declare(name: string, constant: boolean): VarInfo {
+    const v: VarInfo = { name, slot: this.nslots++, constant, shared: this.sharedNames.has(name) };
+    this.scopes[this.scopes.length - 1]!.set(name, v);
+    return v;
+  }
+  lookup(name: string): VarInfo | undefined {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const v = this.scopes[i]!.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  push(): void {
+    this.scopes.push(new Map());
+  }
+  pop(): void {
+    this.scopes.pop();
+  }
+  /** name → VarInfo of everything visible (innermost wins), for eval / capture calls */
+  snapshot(): Map<string, VarInfo> {
+    const m = new Map<string, VarInfo>();
+    for (const s of this.scopes) for (const [k, v] of s) m.set(k, v);
+    return m;
+  }
+  liveCount(): number {
+    let n = 0;
+    for (const s of this.scopes) n += s.size;
+    return n;
+  }
+}
+
+/** Walk an AST subtree (plain JSON) calling visit on every object with a `k`; visit returns false to skip children. */
+function walk(n: unknown, visit: (n: { k: string }) => boolean): void {
+  if (n === null || typeof n !== 'object') return;
+  if (Array.isArray(n)) {
+    for (const x of n) walk(x, visit);
+    return;
+  }
+  const o = n as Record<string, unknown>;
+  if (typeof o['k'] === 'string' && !visit(o as { k: string })) return;
+  for (const key in o) {
+    const v = o[key];
+    if (v !== null && typeof v === 'object') walk(v, visit);
+  }
+}
+
+function analyse(body: unknown): { shared: Set<string>; dynamic: boolean } {
+  const shared = new Set<string>();
+  let dynamic = false;
+  walk(body, (n) => {
+    if (n.k === 'Closure') {
+      for (const c of (n as A.ClosureExpr).captures) shared.add(c);
+      return false;
+    }
+    if (n.k === 'Call') {
+      const c = n as A.CallExpr;
+      if ((c.name === 'eval' && !c.ns) || c.capture) dynamic = true;
+    }
+    return true;
+  });
+  return { shared, dynamic };
+}
+
+// ============================================================== program compilation
+
+export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions): Unit {
+  const unit = new Unit(checked, options);
+  const defs: [ScriptFn, A.FnDef][] = [];
+  for (const d of prog.functions) {
+    const sf = new ScriptFn(
+      d.name,
+      d.params.map((p) => p.name),
+      d.pos,
+      false,
+      unit,
+    );
+    unit.addFn(sf);
+    defs.push([sf, d]);
+  }
+  for (const [sf, d] of defs) compileFnBody(unit, sf, d.params, d.body.body, false);
+  compileFnBody(unit, unit.main, [], prog.statements, true);
+  return unit;
+}
+
+function compileFnBody(unit: Unit, sf: ScriptFn, params: readonly A.Param[], body: A.Stmt[], isTop: boolean, extraShared?: readonly string[]): void {
+  const an = analyse(body);
+  if (extraShared) for (const n of extraShared) an.shared.add(n);
+  const ctx = new FnCtx(unit, isTop, an.shared, an.dynamic);
+  for (const p of params) ctx.declare(p.name, false);
+  ctx.push();
+  const s = compileStmts(ctx, body, isTop);
+  ctx.pop();
+  sf.body = s;
+  sf.nslots = ctx.nslots;
+}
+
+// ============================================================== statements
+
+function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S {
+  const ss = body.map((st) => compileStmt(ctx, st, topLevel));
+  const n = ss.length;
+  if (n === 0) return () => undefined;
+  if (n === 1) return ss[0]!;
+  if (n === 2) {
+    const a = ss[0]!;
+    const b = ss[1]!;
+    return (f) => {
+      const r = a(f);
+      if (r instanceof Ctl) return r;
+      return b(f);
+    };
+  }
+  if (n === 3) {
+    const a = ss[0]!;
+    const b = ss[1]!;
+    const c = ss[2]!;
+    return (f) => {
+      let r = a(f);
+      if (r instanceof Ctl) return r;
+      r = b(f);
+      if (r instanceof Ctl) return r;
+      return c(f);
+    };
+  }
+  return (f) => {
+    let r: Value | Ctl = undefined;
+    for (let i = 0; i < n; i++) {
+      r = ss[i]!(f);
+      if (r instanceof Ctl) return r;
+    }
+    return r;
+  };
+}
+
+function withTick(ctx: FnCtx, s: S): S {
+  if (!ctx.checked) return s;
+  return (f) => {
+    if (++ops >= opsNext) opsSlow();
+    return s(f);
+  };
+}
+
+function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
+  switch (st.k) {
+    case 'Noop':
+      return () => undefined;
+    case 'Expr':
+      return withTick(ctx, compileExprStmt(ctx, st.expr));
+    case 'Let':
+      return withTick(ctx, compileLet(ctx, st, topLevel));
+    case 'Assign':
+      return withTick(ctx, compileAssign(ctx, st));
+    case 'Break': {
+      const loop = ctx.loops[ctx.loops.length - 1];
+      if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
+      if (st.value) {
+        const v = compileValue(ctx, st.value);
+        return withTick(ctx, (f) => {
+          ctlVal = v(f);
+          return BREAK;
+        });
+      }
+      return withTick(ctx, () => {
+        ctlVal = undefined;
+        return BREAK;
+      });
+    }
+    case 'Continue': {
+      const loop = ctx.loops[ctx.loops.length - 1];
+      if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
+      return withTick(ctx, () => CONTINUE);
+    }
+    case 'Return': {
+      if (st.value) {
+        const v = compileValue(ctx, st.value);
+        return withTick(ctx, (f) => {
+          ctlVal = v(f);
+          return RETURN;
+        });
+      }
+      return withTick(ctx, () => {
+        ctlVal = undefined;
+        return RETURN;
+      });
+    }
+    case 'Throw': {
+      const pos = st.pos;
+      if (st.value) {
+        const v = compileValue(ctx, st.value);
+        return withTick(ctx, (f) => {
+          throw throwValue(v(f), pos);
+        });
+      }
+      const caught = ctx.lookup('\0caught');
+      return withTick(ctx, (f) => {
+        if (caught) {
+          const c = f[caught.slot];
+          if (c instanceof RhaiError) throw c;
+        }
+        throw throwValue(undefined, pos);
+      });
+    }
+    case 'Try':
+      return withTick(ctx, compileTry(ctx, st));
+    case 'Import': {
+      const pos = st.pos;
+      const p = compileExpr(ctx, st.path);
+      if (st.alias) ctx.declare(st.alias, true);
+      return withTick(ctx, (f) => {
+        const path = p(f);
+        throw mkErr('ErrorModuleNotFound', `Module not found: ${toDisplay(path)}`, pos);
+      });
+    }
+    case 'Export':
+      return () => undefined;
+  }
+}
+
+function throwValue(v: Value, pos: number): RhaiError {
+  const text = v === undefined || v === '' ? 'Runtime error' : `Runtime error: ${toDisplay(v)}`;
+  return new RhaiError('ErrorRuntime', text, { thrown: v }, pos);
+}
+
+function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
+  const v = st.value ? compileValue(ctx, st.value) : undefined;
+  const maxVarsCount = ctx.liveCount();
+  const info = ctx.declare(st.name, st.constant);
+  const slot = info.slot;
+  const isGlobalConst = st.constant && ctx.isTop && ctx.scopes.length <= 2;
+  const name = st.name;
+  const pos = st.pos;
+  const checked = ctx.checked;
+  const checkVars = (f: Frame): void => {
+    const mv = R.limits.maxVariables;
+    if (mv > 0 && maxVarsCount + (R.hostScope ? R.hostScope.size : 0) + R.depth >= mv)
+      throw mkErr('ErrorTooManyVariables', 'Too many variables defined', pos);
+    void f;
+  };
+  if (!v) {
+    if (checked)
+      return (f) => {
+        checkVars(f);
+        f[slot] = undefined;
+        return undefined;
+      };
+    return (f) => {
+      f[slot] = undefined;
+      return undefined;
+    };
+  }
+  if (isGlobalConst || topLevel) {
+    return (f) => {
+      if (checked) checkVars(f);
+      const x = v(f);
+      f[slot] = x;
+      if (isGlobalConst) R.globals.set(name, x);
+      return undefined;
+    };
+  }
+  if (checked)
+    return (f) => {
+      checkVars(f);
+      f[slot] = v(f);
+      return undefined;
+    };
+  return (f) => {
+    f[slot] = v(f);
+    return undefined;
+  };
+}
+
+function compileTry(ctx: FnCtx, st: A.TryStmt): S {
+  const body = compileBlockS(ctx, st.body);
+  ctx.push();
+  const cv = st.catchVar ? ctx.declare(st.catchVar, false) : undefined;
+  const caught = ctx.declare('\0caught', false);
+  const cbody = compileBlockS(ctx, st.catchBody);
+  ctx.pop();
+  const unit = ctx.unit;
+  return (f) => {
+    const depth = R.depth;
+    try {
+      const r = body(f);
+      if (r instanceof Ctl) return r;
+      return undefined;
+    } catch (e) {
+      if (e instanceof Ctl) throw e;
+      R.depth = depth;
+      const err = e instanceof RhaiError ? e : toRhaiError(e);
+      if (isSystemError(err)) throw err;
+      let inner = err;
+      while (inner.kind === 'ErrorInFunctionCall' && inner.extra.inner) inner = inner.extra.inner;
+      if (cv) f[cv.slot] = catchValue(inner, unit);
+      f[caught.slot] = inner;
+      const r = cbody(f);
+      if (r instanceof Ctl) return r;
+      return undefined;
+    }
+  };
+}
+
+/** The value `catch (e)` receives. */
+function catchValue(err: RhaiError, unit: Unit): Value {
+  if (err.kind === 'ErrorRuntime' && 'thrown' in err.extra) return err.extra.thrown;
+  const m = new Map<string, Value>();
+  m.set('error', err.kind);
+  m.set('message', err.text);
+  const lc = err.pos ?? (err.offset !== undefined && R.source ? lineCol(R.source, err.offset) : undefined);
+  m.set('line', lc ? lc.line : 0);
+  m.set('position', lc ? lc.position : 0);
+  void unit;
+  return m;
+}
+
+
+// ============================================================== expression statements and block-like forms
+
+/** Compile an expression in statement position (block-like forms propagate completion signals directly). */
+function compileExprStmt(ctx: FnCtx, e: A.Expr): S {
+  switch (e.k) {
+    case 'Block':
+      return compileBlockS(ctx, e);
+    case 'If':
+      return compileIfS(ctx, e);
+    case 'Switch':
+      return compileSwitchS(ctx, e);
+    case 'While':
+    case 'Loop':
+    case 'Do':
+      return compileWhileS(ctx, e);
+    case 'For':
+      return compileForS(ctx, e);
+    default:
+      return compileExpr(ctx, e);
+  }
+}
+
+function compileBlockS(ctx: FnCtx, b: A.BlockExpr): S {
+  ctx.push();
+  const s = compileStmts(ctx, b.body);
+  ctx.pop();
+  return s;
+}
+
+function compileBool(ctx: FnCtx, e: A.Expr): (f: Frame) => boolean {
+  const c = compileExpr(ctx, e);
+  const pos = e.pos;
+  return (f) => {
+    const v = c(f);
+    if (v === true) return true;
+    if (v === false) return false;
+    throw errMismatch('bool', typeName(v)).fill(pos);
+  };
+}
+
+function compileIfS(ctx: FnCtx, e: A.IfExpr): S {
+  const c = compileBool(ctx, e.cond);
+  const t = compileBlockS(ctx, e.then);
+  const o = e.otherwise ? (e.otherwise.k === 'If' ? compileIfS(ctx, e.otherwise) : compileBlockS(ctx, e.otherwise)) : undefined;
+  if (!o) return (f) => (c(f) ? t(f) : undefined);
+  return (f) => (c(f) ? t(f) : o(f));
+}
+
+function literalValue(e: A.Expr): Value {
+  switch (e.k) {
+    case 'Int':
+      return typeof e.value === 'number' ? e.value : (intFromBig(BigInt(e.value)) as Value);
+    case 'Float':
+      return new RFloat(e.value);
+    case 'Bool':
+      return e.value;
+    case 'Char':
+      return new RChar(e.value);
+    case 'Str':
+      return e.value;
+    case 'Unit':
+      return undefined;
+    case 'Unary':
+      if (e.op === '-' && (e.operand.k === 'Int' || e.operand.k === 'Float')) {
+        const v = literalValue(e.operand);
+        return isInt(v) ? intNeg(v as Int) : new RFloat(-(v as RFloat).v);
+      }
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+function switchKey(v: Value): string | undefined {
+  switch (typeof v) {
+    case 'number':
+    case 'bigint':
+      return 'i' + v;
+    case 'string':
+      return 's' + v;
+    case 'boolean':
+      return 'b' + v;
+    case 'undefined':
+      return 'u';
+  }
+  if (v instanceof RFloat) return 'f' + v.v;
+  if (v instanceof RChar) return 'c' + v.c;
+  return undefined;
+}
+
+function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
+  const subj = compileExpr(ctx, e.subject);
+  const table = new Map<string, number[]>();
+  const ranges: { r: RRange; idx: number }[] = [];
+  const guards: ((f: Frame) => boolean)[] = [];
+  const bodies: S[] = [];
+  e.cases.forEach((c, idx) => {
+    for (const v of c.values) {
+      if (v.k === 'Binary' && (v.op === '..' || v.op === '..=')) {
+        ranges.push({ r: new RRange(literalValue(v.left) as Int, literalValue(v.right) as Int, v.op === '..='), idx });
+      } else {
+        const key = switchKey(literalValue(v));
+        if (key === undefined) continue;
+        let l = table.get(key);
+        if (!l) table.set(key, (l = []));
+        l.push(idx);
+      }
+    }
+    guards.push(c.guard ? compileBool(ctx, c.guard) : () => true);
+    ctx.push();
+    bodies.push(compileStmtAsValue(ctx, c.body));
+    ctx.pop();
+  });
+  ctx.push();
+  const def = e.default ? compileStmtAsValue(ctx, e.default) : undefined;
+  ctx.pop();
+  return (f) => {
+    const v = subj(f);
+    const key = switchKey(v);
+    if (key !== undefined) {
+      const l = table.get(key);
+      if (l)
+        for (let i = 0; i < l.length; i++) {
+          const idx = l[i]!;
+          if (guards[idx]!(f)) return bodies[idx]!(f);
+        }
+    }
+    if (ranges.length && isInt(v)) {
+      for (const { r, idx } of ranges) if (rangeContains(r, v) && guards[idx]!(f)) return bodies[idx]!(f);
+    }
+    return def ? def(f) : undefined;
+  };
+}
+
+function compileStmtAsValue(ctx: FnCtx, st: A.Stmt): S {
+  if (st.k === 'Expr') return compileExprStmt(ctx, st.expr);
+  return compileStmt(ctx, st, false);
+}
+
+function loopBody(ctx: FnCtx, body: A.BlockExpr): { s: S; exprCtl: boolean } {
+  const saved = ctx.exprBlock;
+  ctx.exprBlock = 0;
+  const info = { exprCtl: false };
+  ctx.loops.push(info);
+  const s = compileBlockS(ctx, body);
+  ctx.loops.pop();
+  ctx.exprBlock = saved;
+  return { s, exprCtl: info.exprCtl };
+}
+
+/** Wrap a loop body so that signals thrown from expression-position blocks become completion codes. */
+function catching(s: S): S {
+  return (f) => {
+    try {
+      return s(f);
+    } catch (e) {
+      if (e === BREAK || e === CONTINUE) return e as Ctl;
+      throw e;
+    }
+  };
+}
+
+function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
+  const cond = e.k === 'Loop' ? undefined : compileBool(ctx, e.cond);
+  const lb = loopBody(ctx, e.body);
+  const body = lb.exprCtl ? catching(lb.s) : lb.s;
+  const checked = ctx.checked;
+  if (e.k === 'Do') {
+    const until = e.until;
+    const c = cond!;
+    return (f) => {
+      for (;;) {
+        if (checked && ++ops >= opsNext) opsSlow();
+        const r = body(f);
+        if (r instanceof Ctl) {
+          if (r === BREAK) return ctlVal;
+          if (r === RETURN) return r;
+        }
+        if (c(f) === until) return undefined;
+      }
+    };
+  }
+  if (!cond) {
+    return (f) => {
+      for (;;) {
+        if (checked && ++ops >= opsNext) opsSlow();
+        const r = body(f);
+        if (r instanceof Ctl) {
+          if (r === BREAK) return ctlVal;
+          if (r === RETURN) return r;
+        }
+      }
+    };
+  }
+  return (f) => {
+    for (;;) {
+      if (checked && ++ops >= opsNext) opsSlow();
+      if (!cond(f)) return undefined;
+      const r = body(f);
+      if (r instanceof Ctl) {
+        if (r === BREAK) return ctlVal;
+        if (r === RETURN) return r;
+      }
+    }
+  };
+}
+
+function writeSlot(f: Frame, slot: number, v: Value): void {
+  const c = f[slot];
+  if (c instanceof Shared) c.v = v;
+  else f[slot] = v;
+}
+
+function compileForS(ctx: FnCtx, e: A.ForExpr): S {
+  const iterable = compileExpr(ctx, e.iterable);
+  ctx.push();
+  const v = ctx.declare(e.var, false);
+  const cnt = e.counter ? ctx.declare(e.counter, false) : undefined;
+  const lb = loopBody(ctx, e.body);
+  ctx.pop();
+  const body = lb.exprCtl ? catching(lb.s) : lb.s;
+  const slot = v.slot;
+  const cslot = cnt ? cnt.slot : -1;
+  const shared = v.shared || (cnt ? cnt.shared : false);
+  const checked = ctx.checked;
+  const pos = e.iterable.pos;
+  return (f) => {
+    const it = iterable(f);
+    f[slot] = undefined;
+    if (cslot >= 0) f[cslot] = undefined;
+    if (it instanceof RRange && typeof it.start === 'number' && typeof it.end === 'number' && !shared && cslot < 0) {
+      const end = it.inclusive ? it.end + 1 : it.end;
+      for (let i = it.start; i < end; i++) {
+        f[slot] = i;
+        if (checked && ++ops >= opsNext) opsSlow();
+        const r = body(f);
+        if (r instanceof Ctl) {
+          if (r === BREAK) return ctlVal;
+          if (r === RETURN) return r;
+        }
+      }
+      return undefined;
+    }
+    if (Array.isArray(it) && !shared && cslot < 0) {
+      const n = it.length;
+      for (let i = 0; i < n && i < it.length; i++) {
+        const x = it[i];
+        f[slot] = typeof x === 'object' ? cloneValue(x) : x;
+        if (checked && ++ops >= opsNext) opsSlow();
+        const r = body(f);
+        if (r instanceof Ctl) {
+          if (r === BREAK) return ctlVal;
+          if (r === RETURN) return r;
+        }
+      }
+      return undefined;
+    }
+    let src: Iterable<Value> | null;
+    if (Array.isArray(it)) src = it.slice();
+    else if (it instanceof RRange || typeof it === 'string' || it instanceof Uint8Array || it instanceof RIterable) src = iterate(it);
+    else src = null;
+    if (src === null) throw mkErr('ErrorFor', 'For loop expects iterable type', pos);
+    let idx = 0;
+    for (const x of src) {
+      writeSlot(f, slot, typeof x === 'object' ? cloneValue(x) : x);
+      if (cslot >= 0) writeSlot(f, cslot, idx);
+      idx++;
+      if (checked && ++ops >= opsNext) opsSlow();
+      const r = body(f);
+      if (r instanceof Ctl) {
+        if (r === BREAK) return ctlVal;
+        if (r === RETURN) return r;
+      }
+    }
+    return undefined;
+  };
+}
+
+/** Block-like expression in expression position: signals are thrown to the enclosing loop / call. */
+function exprFromS(ctx: FnCtx, make: () => S): E {
+  ctx.exprBlock++;
+  const s = make();
+  ctx.exprBlock--;
+  return (f) => {
+    const r = s(f);
+    if (r instanceof Ctl) throw r;
+    return r;
+  };
+}
+
+// ============================================================== expressions
+
+/** Is the expression's value guaranteed not to alias a stored array/map? */
+function isFresh(e: A.Expr): boolean {
+  switch (e.k) {
+    case 'Int':
+    case 'Float':
+    case 'Bool':
+    case 'Char':
+    case 'Str':
+    case 'Unit':
+    case 'Interp':
+    case 'Array':
+    case 'Map':
+    case 'Unary':
+    case 'Closure':
+    case 'Call':
+    case 'Method':
+      return true;
+    case 'Binary':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Compile an expression whose value will be stored (copy arrays/maps read from places). */
+function compileValue(ctx: FnCtx, e: A.Expr): E {
+  const c = compileExpr(ctx, e);
+  if (isFresh(e)) return c;
+  return (f) => {
+    const v = c(f);
+    return typeof v === 'object' ? cloneValue(v) : v;
+  };
+}
+
+function compileExpr(ctx: FnCtx, e: A.Expr): E {
+  const c = compileExprInner(ctx, e);
+  if (!ctx.checked) return c;
+  switch (e.k) {
+    case 'Block':
+    case 'If':
+    case 'Switch':
+    case 'While':
+    case 'Loop':
+    case 'Do':
+    case 'For':
+      return c;
+  }
+  return (f) => {
+    if (++ops >= opsNext) opsSlow();
+    return c(f);
+  };
+}
+
+const SHORT: unique symbol = Symbol('short');
+
+function compileExprInner(ctx: FnCtx, e: A.Expr): E {
+  switch (e.k) {
+    case 'Int':
+    case 'Float':
+    case 'Bool':
+    case 'Char':
+    case 'Str':
+    case 'Unit': {
+      const v = literalValue(e);
+      return () => v;
+    }
+    case 'Interp': {
+      const parts = e.parts.map((p) => compileExpr(ctx, p));
+      const pos = e.pos;
+      return (f) => {
+        let s = '';
+        for (let i = 0; i < parts.length; i++) {
+          const v = parts[i]!(f);
+          s += typeof v === 'string' ? v : toDisplay(v);
+        }
+        if (R.checkData) checkSize(s, pos);
+        return s;
+      };
+    }
+    case 'Array': {
+      const items = e.items.map((x) => compileValue(ctx, x));
+      const pos = e.pos;
+      const checked = ctx.checked;
+      return (f) => {
+        const n = items.length;
+        const a = new Array<Value>(n);
+        for (let i = 0; i < n; i++) a[i] = items[i]!(f);
+        if (checked && R.checkData) checkSize(a, pos);
+        return a;
+      };
+    }
+    case 'Map': {
+      const keys = e.entries.map((x) => x.key);
+      const vals = e.entries.map((x) => compileValue(ctx, x.value));
+      const pos = e.pos;
+      const checked = ctx.checked;
+      return (f) => {
+        const m = new Map<string, Value>();
+        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, vals[i]!(f));
+        if (checked && R.checkData) checkSize(m, pos);
+        return m;
+      };
+    }
+    case 'Var':
+      return compileVarRead(ctx, e);
+    case 'This': {
+      const pos = e.pos;
+      return (f) => {
+        const t = f[0];
+        if (t === NO_THIS) throw mkErr('ErrorUnboundThis', "'this' not bound", pos);
+        return t;
+      };
+    }
+    case 'Prop':
+    case 'Index':
+    case 'Method': {
+      const c = compileChain(ctx, e);
+      if (!chainHasOptional(e)) return c;
+      return (f) => {
+        const v = c(f);
+        return v === (SHORT as unknown) ? undefined : v;
+      };
+    }
+    case 'Call':
+      return compileCall(ctx, e);
+    case 'Binary':
+      return compileBinary(ctx, e);
+    case 'Logic':
+      return compileLogic(ctx, e);
+    case 'Unary':
+      return compileUnary(ctx, e);
+    case 'Block':
+      return exprFromS(ctx, () => compileBlockS(ctx, e));
+    case 'If':
+      return exprFromS(ctx, () => compileIfS(ctx, e));
+    case 'Switch':
+      return exprFromS(ctx, () => compileSwitchS(ctx, e));
+    case 'While':
+    case 'Loop':
+    case 'Do':
+      return exprFromS(ctx, () => compileWhileS(ctx, e));
+    case 'For':
+      return exprFromS(ctx, () => compileForS(ctx, e));
+    case 'Closure':
+      return compileClosure(ctx, e);
+  }
+}
+
+function chainHasOptional(e: A.Expr): boolean {
+  while (e.k === 'Prop' || e.k === 'Index' || e.k === 'Method') {
+    if (e.optional) return true;
+    e = e.obj;
+  }
+  return false;
+}
+
+// -------------------------------------------------------------- variables
+
+function readVarSlot(v: VarInfo): E {
+  const s = v.slot;
+  if (v.shared)
+    return (f) => {
+      const x = f[s];
+      return x instanceof Shared ? x.v : x;
+    };
+  return (f) => f[s];
+}
+
+function compileVarRead(ctx: FnCtx, e: A.VarExpr): E {
+  const name = e.name;
+  const pos = e.pos;
+  if (e.ns) {
+    if (e.ns.length === 1 && e.ns[0] === 'global') {
+      const isTop = ctx.isTop;
+      return () => {
+        if (!isTop && R.globals.has(name)) return R.globals.get(name);
+        throw mkErr('ErrorVariableNotFound', `Variable not found: global::${name}`, pos);
+      };
+    }
+    const full = [...e.ns, name].join('::');
+    return () => {
+      throw mkErr('ErrorVariableNotFound', `Variable not found: ${full}`, pos);
+    };
+  }
+  const v = ctx.lookup(name);
+  if (v) return readVarSlot(v);
+  const isTop = ctx.isTop;
+  const unit = ctx.unit;
+  return (f) => {
+    const d = R.dyn.get(f);
+    if (d) {
+      const r = d.get(name);
+      if (r.found) return r.value;
+    }
+    if (isTop && R.hostScope && R.hostScope.has(name)) return R.hostScope.get(name);
+    if (unit.byName.has(name)) return new FnPtr(name);
+    throw mkErr('ErrorVariableNotFound', `Variable not found: ${name}`, pos);
+  };
+}
+
+/** Write to a variable; returns nothing, throws on constants / unknown. */
+function compileVarWrite(ctx: FnCtx, e: A.VarExpr): (f: Frame, v: Value) => void {
+  const name = e.name;
+  const pos = e.pos;
+  if (e.ns) {
+    return () => {
+      throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`, pos);
+    };
+  }
+  const v = ctx.lookup(name);
+  if (v) {
+    const s = v.slot;
+    if (v.constant)
+      return () => {
+        throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`, pos);
+      };
+    if (v.shared) return (f, x) => writeSlot(f, s, x);
+    return (f, x) => {
+      f[s] = x;
+    };
+  }
+  const isTop = ctx.isTop;
+  return (f, x) => {
+    const d = R.dyn.get(f);
+    if (d && d.set(name, x)) return;
+    if (isTop && R.hostScope && R.hostScope.has(name)) {
+      R.hostScope.set(name, x);
+      return;
+    }
+    throw mkErr('ErrorVariableNotFound', `Variable not found: ${name}`, pos);
+  };
+}
+
+// -------------------------------------------------------------- places (l-values) and chains
+
+interface Place {
+  get: E;
+  /** Apply `upd` to the current value and store the result. */
+  update: (f: Frame, upd: (old: Value) => Value) => void;
+  constRoot: string | undefined;
+}
+
+function isPlaceExpr(e: A.Expr): boolean {
+  while (e.k === 'Prop' || e.k === 'Index') e = e.obj;
+  return e.k === 'Var' || e.k === 'This';
+}
+
+function compilePlace(ctx: FnCtx, e: A.Expr): Place {
+  if (e.k === 'Var') {
+    const get = compileVarRead(ctx, e);
+    const v = e.ns ? undefined : ctx.lookup(e.name);
+    const constRoot = v && v.constant ? e.name : e.ns ? e.name : undefined;
+    const set = compileVarWrite(ctx, e);
+    return {
+      get,
+      update: (f, upd) => {
+        const o = get(f);
+        const n = upd(o);
+        if (n !== o || (typeof o !== 'object' && typeof o !== 'undefined')) set(f, n);
+      },
+      constRoot,
+    };
+  }
+  if (e.k === 'This') {
+    const get = compileExprInner(ctx, e);
+    return {
+      get,
+      update: (f, upd) => {
+        const o = get(f);
+        f[0] = upd(o);
+      },
+      constRoot: undefined,
+    };
+  }
+  if (e.k === 'Index') {
+    const parent = compilePlace(ctx, e.obj);
+    const idx = compileExpr(ctx, e.index);
+    const pos = e.pos;
+    const fail = ctx.unit.options.failOnInvalidMapProperty;
+    return {
+      get: (f) => getIndex(parent.get(f), idx(f), pos, fail),
+      update: (f, upd) => {
+        const k = idx(f);
+        parent.update(f, (o) => setIndex(o, k, upd(getIndexForUpdate(o, k, pos)), pos));
+      },
+      constRoot: parent.constRoot,
+    };
+  }
+  if (e.k === 'Prop') {
+    const parent = compilePlace(ctx, e.obj);
+    const name = e.name;
+    const pos = e.pos;
+    const fail = ctx.unit.options.failOnInvalidMapProperty;
+    return {
+      get: (f) => getProp(parent.get(f), name, pos, fail),
+      update: (f, upd) => {
+        parent.update(f, (o) => setProp(o, name, upd(getPropForUpdate(o, name, pos)), pos));
+      },
+      constRoot: parent.constRoot,
+    };
+  }
+  // not a place: a temporary
+  const get = compileExpr(ctx, e);
+  return { get, update: (f, upd) => void upd(get(f)), constRoot: undefined };
+}
+
+function normIndex(i: Int, len: number): number {
+  const n = typeof i === 'bigint' ? Number(i) : i;
+  return n < 0 ? n + len : n;
+}
+
+function getIndex(o: Value, k: Value, pos: number, fail: boolean): Value {
+  if (Array.isArray(o)) {
+    if (typeof k === 'number') {
+      const i = k < 0 ? k + o.length : k;
+      if (i >= 0 && i < o.length) return o[i];
+      throw errArrayBounds(o.length, k).fill(pos);
+    }
+    if (typeof k === 'bigint') throw errArrayBounds(o.length, k).fill(pos);
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  if (o instanceof Map) {
+    if (typeof k === 'string') {
+      const v = o.get(k);
+      if (v === undefined && fail && !o.has(k)) throw mkErr('ErrorPropertyNotFound', `Property not found: ${k}`, pos);
+      return v;
+    }
+    if (k instanceof RChar) return o.get(k.c);
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting string)`, pos);
+  }
+  if (typeof o === 'string') {
+    if (isInt(k)) {
+      if (isAscii(o)) {
+        const i = normIndex(k, o.length);
+        if (i >= 0 && i < o.length) return new RChar(o[i]!);
+        throw errStringBounds(o.length, k).fill(pos);
+      }
+      const cs = charsOf(o);
+      const i = normIndex(k, cs.length);
+      if (i >= 0 && i < cs.length) return new RChar(cs[i]!);
+      throw errStringBounds(cs.length, k).fill(pos);
+    }
+    if (k instanceof RRange) {
+      const cs = charsOf(o);
+      let s = Number(k.start);
+      let en = Number(k.end) + (k.inclusive ? 1 : 0);
+      s = Math.max(0, Math.min(s, cs.length));
+      en = Math.max(s, Math.min(en, cs.length));
+      return cs.slice(s, en).join('');
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  if (isInt(o)) {
+    if (isInt(k)) {
+      const n = Number(k);
+      const bit = n < 0 ? n + 64 : n;
+      if (bit < 0 || bit >= 64) throw errBitFieldBounds(64, k).fill(pos);
+      return ((BigInt(o) >> BigInt(bit)) & 1n) === 1n;
+    }
+    if (k instanceof RRange) {
+      const [s, len] = bitRange(k, pos);
+      if (len === 0) return 0;
+      const v = (BigInt.asUintN(64, BigInt(o)) >> BigInt(s)) & ((1n << BigInt(len)) - 1n);
+      return intFromBig(BigInt.asIntN(64, v)) as Value;
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  if (o instanceof Uint8Array) {
+    if (isInt(k)) {
+      const i = normIndex(k, o.length);
+      if (i >= 0 && i < o.length) return o[i]!;
+      throw errArrayBounds(o.length, k).fill(pos);
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  // registered indexer?
+  const reg = R.env.registry;
+  const ov = reg.resolve('index$get$', [o, k]);
+  if (ov) return callNative(ov, 'index$get$', [o, k], pos);
+  throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
+}
+
+function getIndexForUpdate(o: Value, k: Value, pos: number): Value {
+  if (o instanceof Map && typeof k === 'string') return o.get(k);
+  return getIndex(o, k, pos, false);
+}
+
+function bitRange(k: RRange, pos: number): [number, number] {
+  let s = Number(k.start);
+  let e = Number(k.end) + (k.inclusive ? 1 : 0);
+  if (s < 0) s += 64;
+  if (s < 0 || s >= 64) throw errBitFieldBounds(64, k.start).fill(pos);
+  if (e > 64) e = 64;
+  const len = Math.max(0, e - s);
+  return [s, len];
+}
+
+function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
+  if (Array.isArray(o)) {
+    if (isInt(k)) {
+      const i = normIndex(k, o.length);
+      if (i >= 0 && i < o.length) {
+        o[i] = v;
+        return o;
+      }
+      throw errArrayBounds(o.length, k).fill(pos);
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  if (o instanceof Map) {
+    if (typeof k === 'string') {
+      o.set(k, v);
+      return o;
+    }
+    if (k instanceof RChar) {
+      o.set(k.c, v);
+      return o;
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting string)`, pos);
+  }
+  if (typeof o === 'string') {
+    if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+    if (!(v instanceof RChar)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting char)`, pos);
+    const cs = charsOf(o);
+    const i = normIndex(k, cs.length);
+    if (i < 0 || i >= cs.length) throw errStringBounds(cs.length, k).fill(pos);
+    cs[i] = v.c;
+    return cs.join('');
+  }
+  if (isInt(o)) {
+    const ob = BigInt.asUintN(64, BigInt(o));
+    if (isInt(k)) {
+      const n = Number(k);
+      const bit = n < 0 ? n + 64 : n;
+      if (bit < 0 || bit >= 64) throw errBitFieldBounds(64, k).fill(pos);
+      if (typeof v !== 'boolean') throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, pos);
+      const m = 1n << BigInt(bit);
+      return intFromBig(BigInt.asIntN(64, v ? ob | m : ob & ~m)) as Value;
+    }
+    if (k instanceof RRange) {
+      if (!isInt(v)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting i64)`, pos);
+      const [s, len] = bitRange(k, pos);
+      if (len === 0) return o;
+      const mask = ((1n << BigInt(len)) - 1n) << BigInt(s);
+      const nv = (ob & ~mask) | ((BigInt.asUintN(64, BigInt(v)) << BigInt(s)) & mask);
+      return intFromBig(BigInt.asIntN(64, nv)) as Value;
+    }
+    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+  }
+  if (o instanceof Uint8Array) {
+    if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
+    const i = normIndex(k, o.length);
+    if (i < 0 || i >= o.length) throw errArrayBounds(o.length, k).fill(pos);
+    if (!isInt(v)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting i64)`, pos);
+    o[i] = Number(BigInt.asUintN(8, BigInt(v)));
+    return o;
+  }
+  const reg = R.env.registry;
+  const args = [o, k, v];
+  const ov = reg.resolve('index$set$', args);
+  if (ov) {
+    callNative(ov, 'index$set$', args, pos);
+    return args[0];
+  }
+  throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
+}
+
+function getProp(o: Value, name: string, pos: number, fail: boolean): Value {
+  if (o instanceof Map) {
+    const v = o.get(name);
+    if (v === undefined && fail && !o.has(name)) throw mkErr('ErrorPropertyNotFound', `Property not found: ${name}`, pos);
+    return v;
+  }
+  if (o instanceof FnPtr) {
+    if (name === 'name') return o.name;
+    if (name === 'is_anonymous') return o.fn instanceof ScriptFn && o.fn.anon;
+  }
+  const reg = R.env.registry;
+  const args = [o];
+  const g = reg.resolve('get$' + name, args) ?? reg.resolve(name, args);
+  if (g) return callNative(g, name, args, pos);
+  throw mkErr(
+    'ErrorDotExpr',
+    `Unknown property '${name}' - a getter is not registered for type '${typeName(o)}'`,
+    pos,
+  );
+}
+function getPropForUpdate(o: Value, name: string, pos: number): Value {
+  if (o instanceof Map) return o.get(name);
+  return getProp(o, name, pos, false);
+}
+function setProp(o: Value, name: string, v: Value, pos: number): Value {
+  if (o instanceof Map) {
+    o.set(name, v);
+    return o;
+  }
+  const reg = R.env.registry;
+  const args = [o, v];
+  const s = reg.resolve('set$' + name, args);
+  if (s) {
+    callNative(s, 'set$' + name, args, pos);
+    return args[0];
+  }
+  throw mkErr(
+    'ErrorDotExpr',
+    `Unknown property '${name}' - a setter is not registered for type '${typeName(o)}'`,
+    pos,
+  );
+}
+
+/** Compile a Prop / Index / Method chain for reading. Returns SHORT when an optional step short-circuits. */
+function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodExpr): E {
+  const objIsChain = e.obj.k === 'Prop' || e.obj.k === 'Index' || e.obj.k === 'Method';
+  const fail = ctx.unit.options.failOnInvalidMapProperty;
+  const pos = e.pos;
+  if (e.k === 'Method') return compileMethod(ctx, e);
+  const obj = objIsChain ? compileChain(ctx, e.obj as A.PropExpr) : compileExpr(ctx, e.obj);
+  const optional = e.optional;
+  const hasShort = objIsChain && chainHasOptional(e.obj);
+  if (e.k === 'Prop') {
+    const name = e.name;
+    if (!optional && !hasShort)
+      return (f) => {
+        const o = obj(f);
+        if (o instanceof Map) {
+          const v = o.get(name);
+          if (v !== undefined || !fail) return v;
+        }
+        return getProp(o, name, pos, fail);
+      };
+    return (f) => {
+      const o = obj(f);
+      if (o === (SHORT as unknown)) return o;
+      if (optional && o === undefined) return SHORT as unknown as Value;
+      return getProp(o, name, pos, fail);
+    };
+  }
+  const idx = compileExpr(ctx, e.index);
+  if (!optional && !hasShort)
+    return (f) => {
+      const o = obj(f);
+      const k = idx(f);
+      if (Array.isArray(o) && typeof k === 'number' && k >= 0 && k < o.length) return o[k];
+      return getIndex(o, k, pos, fail);
+    };
+  return (f) => {
+    const o = obj(f);
+    if (o === (SHORT as unknown)) return o;
+    if (optional && o === undefined) return SHORT as unknown as Value;
+    return getIndex(o, idx(f), pos, fail);
+  };
+}
+
+// -------------------------------------------------------------- calls
+
+interface CallSiteCache {
+  key: number;
+  reg: Registry | undefined;
+  ver: number;
+  o: Overload | undefined;
+}
+
+function cacheKey(args: readonly Value[]): number {
+  let k = args.length;
+  for (let i = 0; i < args.length && i < 6; i++) k = k * 16 + tagOf(args[i]);
+  return k;
+}
+
+function resolveCached(c: CallSiteCache, name: string, args: readonly Value[]): Overload | undefined {
+  const reg = R.env.registry;
+  const key = cacheKey(args);
+  if (c.reg === reg && c.ver === reg.version && c.key === key && args.length <= 6) return c.o;
+  const o = reg.resolve(name, args);
+  c.reg = reg;
+  c.ver = reg.version;
+  c.key = key;
+  c.o = o;
+  return o;
+}
+
+function compileArgs(ctx: FnCtx, args: readonly A.Expr[]): E[] {
+  return args.map((a) => compileValue(ctx, a));
+}
+
+function evalArgs(f: Frame, args: readonly E[]): Value[] {
+  const n = args.length;
+  const r = new Array<Value>(n);
+  for (let i = 0; i < n; i++) r[i] = args[i]!(f);
+  return r;
+}
+
+function compileCall(ctx: FnCtx, e: A.CallExpr): E {
+  const name = e.name;
+  const pos = e.pos;
+  const n = e.args.length;
+  if (e.ns) return compileModuleCall(ctx, e);
+  if (e.capture) return compileCaptureCall(ctx, e);
+  switch (name) {
+    case 'print':
+    case 'debug': {
+      const a = e.args.map((x) => compileExpr(ctx, x));
+      const isPrint = name === 'print';
+      return (f) => {
+        const v = n ? a[0]!(f) : undefined;
+        if (isPrint) {
+          const s = typeof v === 'string' ? v : toDisplay(v);
+          R.env.onPrint?.(s);
+        } else {
+          const s = toDebug(v);
+          R.env.onDebug?.(s, R.source ? lineCol(R.source, pos) : undefined);
+        }
+        return undefined;
+      };
+    }
+    case 'type_of':
+      if (n === 1) {
+        const a = compileExpr(ctx, e.args[0]!);
+        return (f) => typeName(a(f));
+      }
+      break;
+    case 'is_shared':
+      if (n === 1) {
+        const a0 = e.args[0]!;
+        if (a0.k === 'Var' && !a0.ns) {
+          const v = ctx.lookup(a0.name);
+          if (v) {
+            const s = v.slot;
+            return (f) => f[s] instanceof Shared;
+          }
+        }
+        const a = compileExpr(ctx, a0);
+        return (f) => (a(f), false);
+      }
+      break;
+    case 'is_def_var':
+      if (n === 1) {
+        const a = compileExpr(ctx, e.args[0]!);
+        const snap = ctx.snapshot();
+        const isTop = ctx.isTop;
+        return (f) => {
+          const nm = a(f);
+          if (typeof nm !== 'string') throw errFnNotFound('is_def_var', [nm], pos);
+          if (snap.has(nm)) return true;
+          const d = R.dyn.get(f);
+          if (d && d.get(nm).found) return true;
+          return isTop && !!R.hostScope && R.hostScope.has(nm);
+        };
+      }
+      break;
+    case 'is_def_fn':
+      if (n === 2) {
+        const a = compileExpr(ctx, e.args[0]!);
+        const b = compileExpr(ctx, e.args[1]!);
+        return (f) => {
+          const nm = a(f);
+          const ar = b(f);
+          if (typeof nm !== 'string' || !isInt(ar)) throw errFnNotFound('is_def_fn', [nm, ar], pos);
+          return R.unit.hasScriptFn(nm, Number(ar));
+        };
+      }
+      break;
+    case 'Fn':
+      if (n === 1) {
+        const a = compileExpr(ctx, e.args[0]!);
+        return (f) => {
+          const nm = a(f);
+          if (typeof nm !== 'string') throw errFnNotFound('Fn', [nm], pos);
+          return makeFnPtr(nm, pos);
+        };
+      }
+      break;
+    case 'call':
+      if (n >= 1) {
+        const a = compileArgs(ctx, e.args);
+        return (f) => {
+          const args = evalArgs(f, a);
+          const p = args[0];
+          if (!(p instanceof FnPtr)) throw errFnNotFound('call', args, pos);
+          return callFnPtr(p, args.slice(1), NO_THIS, undefined, pos);
+        };
+      }
+      break;
+    case 'curry':
+      if (n >= 1) {
+        const a = compileArgs(ctx, e.args);
+        return (f) => {
+          const args = evalArgs(f, a);
+          const p = args[0];
+          if (!(p instanceof FnPtr)) throw errFnNotFound('curry', args, pos);
+          return new FnPtr(p.name, [...p.curry, ...args.slice(1)], p.fn);
+        };
+      }
+      break;
+    case 'eval':
+      if (n === 1) return compileEval(ctx, e);
+      break;
+  }
+  const sf = ctx.unit.getFn(name, n);
+  if (sf) return compileScriptCall(ctx, sf, e.args, pos);
+  // native function (first argument by reference when it is a variable)
+  const args = e.args.map((a, i) => (i === 0 && isPlaceExpr(a) ? compileExpr(ctx, a) : compileValue(ctx, a)));
+  const firstPlace = n > 0 && e.args[0]!.k === 'Var' ? compilePlace(ctx, e.args[0]!) : undefined;
+  const cache: CallSiteCache = { key: -1, reg: undefined, ver: -1, o: undefined };
+  const checked = ctx.checked;
+  return (f) => {
+    const av = evalArgs(f, args);
+    const o = resolveCached(cache, name, av);
+    if (!o) {
+      throw errFnNotFound(name, av, pos);
+    }
+    const a0 = av[0];
+    if (firstPlace && !o.pure && firstPlace.constRoot === undefined) {
+      const r = callNative(o, name, av, pos);
+      if (av[0] !== a0) firstPlace.update(f, () => av[0]);
+      if (checked && R.checkData) checkSize(av[0], pos);
+      return r;
+    }
+    if (firstPlace && !o.pure && typeof a0 === 'object') av[0] = cloneValue(a0);
+    const r = callNative(o, name, av, pos);
+    if (checked && R.checkData) checkSize(r, pos);
+    return r;
+  };
+}
+
+function makeFnPtr(nm: string, pos: number): FnPtr {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(nm) || nm === '_') {
+    throw mkErr('ErrorFunctionNotFound', `Function not found: ${nm}`, pos);
+  }
+  return new FnPtr(nm);
+}
+
+function compileScriptCall(ctx: FnCtx, sf: ScriptFn, argExprs: readonly A.Expr[], pos: number): E {
+  const args = compileArgs(ctx, argExprs);
+  const checked = ctx.checked;
+  const n = args.length;
+  if (n === 1) {
+    const a0 = args[0]!;
+    return (f) => {
+      const nf = new Array(sf.nslots);
+      nf[0] = NO_THIS;
+      nf[1] = a0(f);
+      if (checked && ++ops >= opsNext) opsSlow();
+      return invoke(sf, nf, pos);
+    };
+  }
+  if (n === 2) {
+    const a0 = args[0]!;
+    const a1 = args[1]!;
+    return (f) => {
+      const nf = new Array(sf.nslots);
+      nf[0] = NO_THIS;
+      nf[1] = a0(f);
+      nf[2] = a1(f);
+      if (checked && ++ops >= opsNext) opsSlow();
+      return invoke(sf, nf, pos);
+    };
+  }
+  return (f) => {
+    const nf = new Array(sf.nslots);
+    nf[0] = NO_THIS;
+    for (let i = 0; i < n; i++) nf[i + 1] = args[i]!(f);
+    if (checked && ++ops >= opsNext) opsSlow();
+    return invoke(sf, nf, pos);
+  };
+}
+
+function compileModuleCall(ctx: FnCtx, e: A.CallExpr): E {
+  const ns = e.ns!.join('::');
+  const name = e.name;
+  const pos = e.pos;
+  const args = compileArgs(ctx, e.args);
+  return (f) => {
+    const av = evalArgs(f, args);
+    const mod = R.env.modules.get(ns);
+    if (!mod) throw mkErr('ErrorModuleNotFound', `Module not found: ${ns}`, pos);
+    const o = mod.resolve(name, av);
+    if (!o) throw errFnNotFound(`${ns}::${name}`, av, pos);
+    return callNative(o, `${ns}::${name}`, av, pos);
+  };
+}
+
+/** `f!(args)`: run the script function with access to the caller's variables by name. */
+function compileCaptureCall(ctx: FnCtx, e: A.CallExpr): E {
+  const name = e.name;
+  const pos = e.pos;
+  const args = compileArgs(ctx, e.args);
+  const scope = makeDynAccessor(ctx);
+  return (f) => {
+    const av = evalArgs(f, args);
+    const sf = R.unit.getFn(name, av.length);
+    if (!sf) throw errFnNotFound(name, av, pos);
+    const nf = newFrame(sf, NO_THIS);
+    for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
+    R.dyn.set(nf, scope(f));
+    return invoke(sf, nf, pos);
+  };
+}
+
+/** Build a by-name view over a frame's statically known variables (plus its own dynamic scope). */
+function makeDynAccessor(ctx: FnCtx): (f: Frame) => DynScope {
+  const snap = ctx.snapshot();
+  const isTop = ctx.isTop;
+  return (f) => {
+    const outer = R.dyn.get(f);
+    const local = new Map<string, Value>();
+    return {
+      get(name) {
+        if (local.has(name)) return { found: true, value: local.get(name) };
+        const v = snap.get(name);
+        if (v) {
+          const x = f[v.slot];
+          return { found: true, value: x instanceof Shared ? x.v : x };
+        }
+        if (outer) return outer.get(name);
+        if (isTop && R.hostScope?.has(name)) return { found: true, value: R.hostScope.get(name) };
+        return { found: false, value: undefined };
+      },
+      set(name, x) {
+        if (local.has(name)) {
+          local.set(name, x);
+          return true;
+        }
+        const v = snap.get(name);
+        if (v) {
+          if (v.constant) throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`);
+          writeSlot(f, v.slot, x);
+          return true;
+        }
+        if (outer && outer.set(name, x)) return true;
+        if (isTop && R.hostScope?.has(name)) {
+          R.hostScope.set(name, x);
+          return true;
+        }
+        return false;
+      },
+      define(name, x) {
+        local.set(name, x);
+      },
+    };
+  };
+}
+
+function compileEval(ctx: FnCtx, e: A.CallExpr): E {
+  const a = compileExpr(ctx, e.args[0]!);
+  const pos = e.pos;
+  const scope = makeDynAccessor(ctx);
+  const checked = ctx.checked;
+  const failOpt = ctx.unit.options;
+  return (f) => {
+    const src = a(f);
+    if (typeof src !== 'string') throw errFnNotFound('eval', [src], pos);
+    if (!R.parse) throw mkErr('ErrorFunctionNotFound', 'Function not found: eval (&str | ImmutableString | String)', pos);
+    const parsed = R.parse(src);
+    if (!parsed.ok) {
+      const err = parsed.error;
+      throw err;
+    }
+    // compile the evaluated script as a function sharing the caller's variables by name
+    let d = R.dyn.get(f);
+    if (!d) {
+      d = scope(f);
+      R.dyn.set(f, d);
+    }
+    const sub = new Unit(checked, failOpt);
+    for (const [k, v] of R.unit.fns) sub.fns.set(k, v);
+    for (const [k, v] of R.unit.byName) sub.byName.set(k, v);
+    for (const fd of parsed.program.functions) {
+      const sf = new ScriptFn(fd.name, fd.params.map((p) => p.name), fd.pos, false, sub);
+      sub.addFn(sf);
+      compileFnBody(sub, sf, fd.params, fd.body.body, false);
+    }
+    const main = new ScriptFn('eval', [], pos, false, sub);
+    const an = analyse(parsed.program.statements);
+    const ectx = new FnCtx(sub, false, an.shared, true);
+    // top-level lets of eval'd code leak into the caller: compile them as dynamic definitions
+    ectx.push();
+    const body = compileEvalStmts(ectx, parsed.program.statements);
+    ectx.pop();
+    main.body = body;
+    main.nslots = ectx.nslots;
+    const nf = newFrame(main, f[0]);
+    R.dyn.set(nf, d);
+    const prevUnit = R.unit;
+    (R as { unit: Unit }).unit = sub;
+    try {
+      const v = main.body(nf);
+      if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
+      return v;
+    } catch (err) {
+      if (err === RETURN) return ctlVal;
+      throw err;
+    } finally {
+      (R as { unit: Unit }).unit = prevUnit;
+    }
+  };
+}
+
+/** eval'd top-level statements: `let` defines into the dynamic scope so it leaks to the caller. */
+function compileEvalStmts(ctx: FnCtx, body: readonly A.Stmt[]): S {
+  const ss: S[] = body.map((st) => {
+    if (st.k === 'Let') {
+      const v = st.value ? compileValue(ctx, st.value) : () => undefined;
+      const name = st.name;
+      return (f: Frame) => {
+        const x = v(f);
+        R.dyn.get(f)!.define(name, x);
+        return undefined;
+      };
+    }
+    return compileStmt(ctx, st, false);
+  });
+  return (f) => {
+    let r: Value | Ctl = undefined;
+    for (const s of ss) {
+      r = s(f);
+      if (r instanceof Ctl) return r;
+    }
+    return r;
+  };
+}
+
+// -------------------------------------------------------------- method calls
+
+function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
+  const name = e.name;
+  const pos = e.pos;
+  const n = e.args.length;
+  const objIsChain = e.obj.k === 'Prop' || e.obj.k === 'Index' || e.obj.k === 'Method';
+  const hasShort = objIsChain && chainHasOptional(e.obj);
+  const optional = e.optional;
+  const place = isPlaceExpr(e.obj) && !hasShort ? compilePlace(ctx, e.obj) : undefined;
+  const recv: E = place ? place.get : objIsChain ? compileChain(ctx, e.obj as A.PropExpr) : compileExpr(ctx, e.obj);
+  const args = compileArgs(ctx, e.args);
+  const cache: CallSiteCache = { key: -1, reg: undefined, ver: -1, o: undefined };
+  const constRoot = place?.constRoot;
+  const checked = ctx.checked;
+  const unit = ctx.unit;
+  const sfStatic = unit.getFn(name, n);
+
+  return (f) => {
+    const o = recv(f);
+    if (o === (SHORT as unknown)) return o;
+    if (optional && o === undefined) return SHORT as unknown as Value;
+    const av = evalArgs(f, args);
+    // function pointer methods
+    if (o instanceof FnPtr) {
+      if (name === 'call') return callFnPtr(o, av, NO_THIS, undefined, pos);
+      if (name === 'curry') return new FnPtr(o.name, [...o.curry, ...av], o.fn);
+    }
+    if (name === 'call' && n >= 1 && av[0] instanceof FnPtr) {
+      // x.call(f, args): bind this = x
+      const self = { value: o };
+      const r = callFnPtr(av[0], av.slice(1), o, self, pos);
+      if (place && self.value !== o) {
+        if (constRoot !== undefined) throw mkErr('ErrorNonPureMethodCallOnConstant', `Non-pure method '${av[0].name}' cannot be called on constant`, pos);
+        place.update(f, () => self.value);
+      }
+      return r;
+    }
+    // OOP-style: map property holding a function pointer
+    if (o instanceof Map) {
+      const p = o.get(name);
+      if (p instanceof FnPtr) {
+        const self = { value: o as Value };
+        return callFnPtr(p, av, o, self, pos);
+      }
+    }
+    const sf = sfStatic ?? (R.unit !== unit ? R.unit.getFn(name, n) : undefined);
+    if (sf) {
+      const nf = newFrame(sf, o);
+      for (let i = 0; i < n; i++) nf[i + 1] = av[i];
+      if (checked && ++ops >= opsNext) opsSlow();
+      const r = invoke(sf, nf, pos);
+      const nt = nf[0];
+      if (nt !== o || (typeof o === 'object' && place)) {
+        if (place) {
+          if (constRoot !== undefined) {
+            if (nt !== o) throw mkErr('ErrorNonPureMethodCallOnConstant', `Non-pure method '${name}' cannot be called on constant`, pos);
+          } else place.update(f, () => nt);
+        }
+      }
+      return r;
+    }
+    const all = new Array<Value>(n + 1);
+    all[0] = o;
+    for (let i = 0; i < n; i++) all[i + 1] = av[i];
+    const ov = resolveCached(cache, name, all);
+    if (!ov) {
+      throw errFnNotFound(name, all, pos);
+    }
+    if (!ov.pure) {
+      if (constRoot !== undefined) {
+        throw mkErr('ErrorNonPureMethodCallOnConstant', `Non-pure method '${name}' cannot be called on constant`, pos);
+      }
+      const r = callNative(ov, name, all, pos);
+      if (place && all[0] !== o) place.update(f, () => all[0]);
+      if (checked && R.checkData) {
+        checkSize(all[0], pos);
+        checkSize(r, pos);
+      }
+      return r;
+    }
+    const r = callNative(ov, name, all, pos);
+    if (checked && R.checkData) checkSize(r, pos);
+    return r;
+  };
+}
+
+// -------------------------------------------------------------- closures
+
+function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
+  const unit = ctx.unit;
+  // captures resolvable in the enclosing function
+  const caps: VarInfo[] = [];
+  const capNames: string[] = [];
+  for (const c of e.captures) {
+    const v = ctx.lookup(c);
+    if (v) {
+      caps.push(v);
+      capNames.push(c);
+    }
+  }
+  const name = `anon$${unit.anonCount++}_${e.pos}`;
+  const params: A.Param[] = [...capNames.map((n) => ({ name: n, pos: e.pos })), ...e.params];
+  const sf = new ScriptFn(
+    name,
+    params.map((p) => p.name),
+    e.pos,
+    true,
+    unit,
+  );
+  const body: A.Stmt[] = [e.body];
+  compileFnBody(unit, sf, params, body, false, capNames);
+  const slots = caps.map((v) => v.slot);
+  if (slots.length === 0) {
+    const ptr = new FnPtr(name, [], sf);
+    return () => ptr;
+  }
+  return (f) => {
+    const curry: Value[] = [];
+    for (const s of slots) {
+      let c = f[s];
+      if (!(c instanceof Shared)) {
+        c = new Shared(c);
+        f[s] = c;
+      }
+      curry.push(c as unknown as Value);
+    }
+    return new FnPtr(name, curry, sf);
+  };
+}
+
+// -------------------------------------------------------------- operators
+
+function slowBinary(op: string, a: Value, b: Value, pos: number): Value {
+  let r: Value | typeof NO_BUILTIN;
+  try {
+    switch (op) {
+      case '==':
+      case '!=':
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        r = compare(op, a, b);
+        break;
+      default:
+        r = arith(op, a, b);
+    }
+  } catch (e) {
+    throw fill(e, pos);
+  }
+  if (r !== NO_BUILTIN) {
+    if (R.checkData && (typeof r === 'string' || typeof r === 'object')) checkSize(r, pos);
+    return r;
+  }
+  const args = [a, b];
+  const o = R.env.registry.resolve(op, args);
+  if (o) return callNative(o, op, args, pos);
+  throw errFnNotFound(op, args, pos);
+}
+
+function inOp(a: Value, b: Value, pos: number): boolean {
+  if (b instanceof RRange) return rangeContains(b, a);
+  if (typeof b === 'string') {
+    if (typeof a === 'string') return b.includes(a);
+    if (a instanceof RChar) return b.includes(a.c);
+  }
+  if (b instanceof Map) {
+    if (typeof a === 'string') return b.has(a);
+    if (a instanceof RChar) return b.has(a.c);
+  }
+  if (Array.isArray(b)) {
+    for (const x of b) {
+      const r = compare('==', x, a);
+      if (r === true) return true;
+      if (r === NO_BUILTIN) {
+        const o = R.env.registry.resolve('==', [x, a]);
+        if (o && callNative(o, '==', [x, a], pos) === true) return true;
+      }
+    }
+    return false;
+  }
+  const args = [b, a];
+  const o = R.env.registry.resolve('contains', args);
+  if (o) return callNative(o, 'contains', args, pos) === true;
+  throw errFnNotFound('contains', args, pos);
+}
+
+function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
+  const L = compileExpr(ctx, e.left);
+  const op = e.op;
+  const pos = e.pos;
+  // specialise on an integer literal right operand
+  if (e.right.k === 'Int' && typeof e.right.value === 'number' && !ctx.checked) {
+    const c = e.right.value;
+    switch (op) {
+      case '+':
+        return (f) => {
+          const a = L(f);
+          if (typeof a === 'number') {
+            const r = a + c;
+            if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+          }
+          return slowBinary(op, a, c, pos);
+        };
+      case '-':
+        return (f) => {
+          const a = L(f);
+          if (typeof a === 'number') {
+            const r = a - c;
+            if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+          }
+          return slowBinary(op, a, c, pos);
+        };
+      case '<':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a < c : slowBinary(op, a, c, pos);
+        };
+      case '>':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a > c : slowBinary(op, a, c, pos);
+        };
+      case '<=':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a <= c : slowBinary(op, a, c, pos);
+        };
+      case '>=':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a >= c : slowBinary(op, a, c, pos);
+        };
+      case '==':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a === c : slowBinary(op, a, c, pos);
+        };
+      case '!=':
+        return (f) => {
+          const a = L(f);
+          return typeof a === 'number' ? a !== c : slowBinary(op, a, c, pos);
+        };
+    }
+  }
+  const Rr = compileExpr(ctx, e.right);
+  switch (op) {
+    case '+':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        if (typeof a === 'number' && typeof b === 'number') {
+          const r = a + b;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+        } else if (a instanceof RFloat && b instanceof RFloat) return new RFloat(a.v + b.v);
+        return slowBinary(op, a, b, pos);
+      };
+    case '-':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        if (typeof a === 'number' && typeof b === 'number') {
+          const r = a - b;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+        } else if (a instanceof RFloat && b instanceof RFloat) return new RFloat(a.v - b.v);
+        return slowBinary(op, a, b, pos);
+      };
+    case '*':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        if (typeof a === 'number' && typeof b === 'number') {
+          const r = a * b;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) return r === 0 ? 0 : r;
+        } else if (a instanceof RFloat && b instanceof RFloat) return new RFloat(a.v * b.v);
+        return slowBinary(op, a, b, pos);
+      };
+    case '<':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a < b : slowBinary(op, a, b, pos);
+      };
+    case '<=':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a <= b : slowBinary(op, a, b, pos);
+      };
+    case '>':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a > b : slowBinary(op, a, b, pos);
+      };
+    case '>=':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a >= b : slowBinary(op, a, b, pos);
+      };
+    case '==':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a === b : slowBinary(op, a, b, pos);
+      };
+    case '!=':
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        return typeof a === 'number' && typeof b === 'number' ? a !== b : slowBinary(op, a, b, pos);
+      };
+    case 'in':
+      return (f) => {
+        const a = L(f);
+        return inOp(a, Rr(f), pos);
+      };
+    case '!in':
+      return (f) => {
+        const a = L(f);
+        return !inOp(a, Rr(f), pos);
+      };
+    case '..':
+    case '..=': {
+      const incl = op === '..=';
+      return (f) => {
+        const a = L(f);
+        const b = Rr(f);
+        if (isInt(a) && isInt(b)) return new RRange(a, b, incl);
+        const args = [a, b];
+        const o = R.env.registry.resolve(op, args);
+        if (o) return callNative(o, op, args, pos);
+        throw errFnNotFound(op, args, pos);
+      };
+    }
+    default:
+      return (f) => {
+        const a = L(f);
+        return slowBinary(op, a, Rr(f), pos);
+      };
+  }
+}
+
+function compileLogic(ctx: FnCtx, e: A.LogicExpr): E {
+  const L = compileExpr(ctx, e.left);
+  const Rr = compileExpr(ctx, e.right);
+  const pos = e.pos;
+  const lpos = e.left.pos;
+  const rpos = e.right.pos;
+  if (e.op === '??')
+    return (f) => {
+      const a = L(f);
+      return a === undefined ? Rr(f) : a;
+    };
+  const isAnd = e.op === '&&';
+  return (f) => {
+    const a = L(f);
+    if (typeof a !== 'boolean') throw logicErr(e.op, a, pos, lpos);
+    if (isAnd ? !a : a) return a;
+    const b = Rr(f);
+    if (typeof b !== 'boolean') throw logicErr(e.op, b, pos, rpos);
+    return b;
+  };
+}
+function logicErr(op: string, v: Value, pos: number, vpos: number): RhaiError {
+  void op;
+  void pos;
+  return mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, vpos);
+}
+
+function compileUnary(ctx: FnCtx, e: A.UnaryExpr): E {
+  const x = compileExpr(ctx, e.operand);
+  const pos = e.pos;
+  switch (e.op) {
+    case '-':
+      return (f) => {
+        const v = x(f);
+        if (typeof v === 'number') return v === 0 ? 0 : -v;
+        if (typeof v === 'bigint') {
+          try {
+            return intNeg(v);
+          } catch (err) {
+            throw fill(err, pos);
+          }
+        }
+        if (v instanceof RFloat) return new RFloat(-v.v);
+        const o = R.env.registry.resolve('-', [v]);
+        if (o) return callNative(o, '-', [v], pos);
+        throw errFnNotFound('-', [v], pos);
+      };
+    case '+':
+      return (f) => {
+        const v = x(f);
+        if (isInt(v) || v instanceof RFloat) return v;
+        const o = R.env.registry.resolve('+', [v]);
+        if (o) return callNative(o, '+', [v], pos);
+        throw errFnNotFound('+', [v], pos);
+      };
+    case '!':
+      return (f) => {
+        const v = x(f);
+        if (typeof v === 'boolean') return !v;
+        const o = R.env.registry.resolve('!', [v]);
+        if (o) return callNative(o, '!', [v], pos);
+        throw errFnNotFound('!', [v], pos);
+      };
+  }
+}
+
+// -------------------------------------------------------------- assignment
+
+function opOf(op: A.AssignOp): string {
+  return op.slice(0, -1);
+}
+
+function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
+  const rhs = compileValue(ctx, st.value);
+  const pos = st.pos;
+  const t = st.target;
+  const checked = ctx.checked;
+  if (t.k === 'Var') {
+    const get = compileVarRead(ctx, t);
+    const set = compileVarWrite(ctx, t);
+    if (st.op === '=') {
+      if (checked)
+        return (f) => {
+          const v = rhs(f);
+          if (R.checkData) checkSize(v, pos);
+          set(f, v);
+          return undefined;
+        };
+      return (f) => {
+        set(f, rhs(f));
+        return undefined;
+      };
+    }
+    const op = opOf(st.op);
+    const v = t.ns ? undefined : ctx.lookup(t.name);
+    if (v && !v.shared && !v.constant && !checked && (op === '+' || op === '-')) {
+      const s = v.slot;
+      const isAdd = op === '+';
+      return (f) => {
+        const b = rhs(f);
+        const a = f[s];
+        if (typeof a === 'number' && typeof b === 'number') {
+          const r = isAdd ? a + b : a - b;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) {
+            f[s] = r;
+            return undefined;
+          }
+        }
+        f[s] = compound(op, a, b, pos);
+        return undefined;
+      };
+    }
+    return (f) => {
+      const b = rhs(f);
+      const r = compound(op, get(f), b, pos);
+      if (checked && R.checkData) checkSize(r, pos);
+      set(f, r);
+      return undefined;
+    };
+  }
+  if (t.k === 'This') {
+    const get = compileExprInner(ctx, t);
+    if (st.op === '=')
+      return (f) => {
+        const v = rhs(f);
+        get(f);
+        f[0] = v;
+        return undefined;
+      };
+    const op = opOf(st.op);
+    return (f) => {
+      const b = rhs(f);
+      f[0] = compound(op, get(f), b, pos);
+      return undefined;
+    };
+  }
+  const place = compilePlace(ctx, t);
+  const constRoot = place.constRoot;
+  const op = st.op === '=' ? undefined : opOf(st.op);
+  // fast path: var[index] = value on arrays
+  if (t.k === 'Index' && t.obj.k === 'Var' && !t.obj.ns && constRoot === undefined && !checked) {
+    const v = ctx.lookup(t.obj.name);
+    if (v) {
+      const arr = readVarSlot(v);
+      const idx = compileExpr(ctx, t.index);
+      const ipos = t.pos;
+      return (f) => {
+        const x = rhs(f);
+        const a = arr(f);
+        const k = idx(f);
+        if (Array.isArray(a) && typeof k === 'number' && k >= 0 && k < a.length) {
+          a[k] = op === undefined ? x : compound(op, a[k], x, pos);
+          return undefined;
+        }
+        place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+        void ipos;
+        return undefined;
+      };
+    }
+  }
+  return (f) => {
+    const x = rhs(f);
+    if (constRoot !== undefined) throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${constRoot}`, pos);
+    place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+    if (checked && R.checkData) checkSize(place.get(f), pos);
+    return undefined;
+  };
+}
+
+function compound(op: string, a: Value, b: Value, pos: number): Value {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (op === '+') {
+      const r = a + b;
+      if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+    }
+  }
+  if (op === '+' && Array.isArray(a)) {
+    // `a += x` on arrays: append an array, else push
+    if (Array.isArray(b)) {
+      for (const x of b) a.push(x);
+    } else a.push(b);
+    if (R.checkData) checkSize(a, pos);
+    return a;
+  }
+  if (op === '+' && a instanceof Map && b instanceof Map) {
+    for (const [k, v] of b) a.set(k, v);
+    if (R.checkData) checkSize(a, pos);
+    return a;
+  }
+  if (op === '+' && a instanceof Uint8Array && Array.isArray(b)) {
+    return slowBinary(op, a, b, pos);
+  }
+  return slowBinary(op, a, b, pos);
+}
+
+// ============================================================== entry points
+
+export interface RunResult {
+  value: Value;
+}
+
+/** Run a unit's main body. */
+export function runUnit(unit: Unit, opts: RunOptions): Value {
+  return withRun(unit, opts, () => {
+    const f = newFrame(unit.main, NO_THIS);
+    const v = unit.main.body(f);
+    if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
+    return v;
+  });
+}
+
+/** Call a named script function of the unit (after optionally running the main body). */
+export function callUnitFn(unit: Unit, opts: RunOptions, name: string, args: Value[], runMain: boolean): Value {
+  return withRun(unit, opts, () => {
+    if (runMain) {
+      const f = newFrame(unit.main, NO_THIS);
+      unit.main.body(f);
+    }
+    const sf = unit.getFn(name, args.length);
+    if (!sf) throw errFnNotFound(name, args, -1);
+    const nf = newFrame(sf, NO_THIS);
+    for (let i = 0; i < args.length; i++) nf[i + 1] = cloneValue(args[i]);
+    return invoke(sf, nf, -1);
+  });
+}
+
+/** Call a function pointer from the host. */
+export function callPtr(unit: Unit, opts: RunOptions, p: FnPtr, args: Value[]): Value {
+  return withRun(unit, opts, () => callFnPtr(p, args, NO_THIS, undefined, -1));
+}
+
+function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
+  const prevR = R;
+  const prevOps = ops;
+  const prevNext = opsNext;
+  const prevCtl = ctlVal;
+  R = new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse);
+  ops = 0;
+  setOpsNext();
+  try {
+    return body();
+  } catch (e) {
+    if (e === RETURN) return ctlVal;
+    if (e instanceof Ctl) return undefined;
+    throw toRhaiError(e);
+  } finally {
+    R = prevR;
+    ops = prevOps;
+    opsNext = prevNext;
+    ctlVal = prevCtl;
+  }
+}
+
+export { valuesEqual, Timestamp, errArithmetic, intAdd, intSub, intMul };
