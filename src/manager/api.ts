@@ -220,6 +220,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     const branchOf = (app: AppRow, q: BranchQuery): string => {
       const b = q.branch?.trim();
       if (b === undefined || b === '') return app.productionBranch;
+      // oxlint-disable-next-line no-control-regex -- rejecting control characters is the point
       if (b.length > 255 || /[\x00-\x20\x7f]/.test(b)) throw badRequest('invalid branch name');
       return b;
     };
@@ -437,13 +438,21 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       }
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
       heartbeat.unref();
+      let finished = false;
       const done = (): void => {
+        if (finished) return;
+        finished = true;
         clearInterval(heartbeat);
         unsubscribe();
         streams.delete(reply);
       };
       res.on('close', done);
-      req.raw.on('close', done);
+      // A client going away only half-closes the socket while our response is open; end it so the
+      // connection does not linger until the next heartbeat write fails.
+      req.raw.socket.on('end', () => {
+        done();
+        res.end();
+      });
     });
 
     api.get('/tokens', async (req) => {

@@ -164,7 +164,7 @@ describe('api', () => {
     });
 
     it('should stream new invocations as server-sent events with tail=1', async () => {
-      const srv = Fastify();
+      const srv = Fastify({ forceCloseConnections: true });
       await srv.register(apiPlugin, { config, pool: db.pool, log: silentLogger });
       const address = await srv.listen({ port: 0, host: '127.0.0.1' });
       try {
