@@ -363,7 +363,7 @@ export async function invocationRate(pool: Pool, appId: number, minutes = 15): P
       GROUP BY 1`,
     [appId, minutes],
   );
-  const perMinute = new Array<number>(minutes).fill(0);
+  const perMinute = Array.from({ length: minutes }, () => 0);
   let n5 = 0;
   let e5 = 0;
   let d5 = 0;
