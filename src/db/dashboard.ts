@@ -131,6 +131,8 @@ export async function createApp(pool: Pool, name: string): Promise<AppRow | null
 /** Delete an app and (by cascade) its releases, routes, schedules, pointers, config, KV and invocations. */
 export async function destroyApp(pool: Pool, name: string): Promise<{ branches: string[] } | null> {
   return withTransaction(pool, async (c) => {
+    // Same lock as a release switch (db/apps.ts lockAppForRelease), so a destroy never races a push.
+    await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`picloud-release:${name}`]);
     const { rows: apps } = await c.query<{ id: number }>('SELECT id FROM apps WHERE name = $1 FOR UPDATE', [name]);
     const app = apps[0];
     if (!app) return null;

@@ -274,9 +274,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const r = await destroyApp(pool, name);
       if (!r) throw new AppError('APP_NOT_FOUND', `no app named "${name}"`, { app: name });
       // The name is validated above, so these paths stay inside the repos directory.
-      for (const dir of [`${name}.git`, name]) {
-        await rm(path.join(config.paths.repos, dir), { recursive: true, force: true });
-      }
+      await rm(path.join(config.paths.repos, `${name}.git`), { recursive: true, force: true });
       log.info({ app: name, by: principals.get(req)?.name }, 'app destroyed');
       return { destroyed: name, branches: r.branches };
     });
