@@ -1,0 +1,53 @@
+/**
+ * INTERNAL role: `picloud executor [--threads N] [--prefix P]` — one executor process: runs invocations from the
+ * BullMQ queue in a pool of worker threads. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
+ */
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../common/config.ts';
+import { createLogger } from '../../common/log.ts';
+import { createPool } from '../../db/pool.ts';
+import { startExecutorProcess } from '../../executor/process.ts';
+import type { CliIO } from '../client/io.ts';
+
+function flag(argv: string[], name: string): string | undefined {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+}
+
+export async function executorCommand(argv: string[], io: CliIO): Promise<number> {
+  const env = io.env ?? process.env;
+  const config = loadConfig(env);
+  if (!config.databaseUrl || !config.redisUrl) {
+    io.stderr.write('picloud executor needs DATABASE_URL and REDIS_URL\n');
+    return 64;
+  }
+  const threadsRaw = flag(argv, '--threads');
+  const threads = threadsRaw ? Number(threadsRaw) : 2;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    io.stderr.write('--threads must be an integer in 1..64\n');
+    return 64;
+  }
+  const log = createLogger(config.logLevel).child({ component: 'executor', pid: process.pid });
+  const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
+  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads });
+  log.info({ threads }, 'executor started');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await ex.close();
+  await pool.end();
+  log.info('executor stopped');
+  return 0;
+}
+
+// Spawned directly (before src/cli/main.ts dispatches to it): run as the main module.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  executorCommand(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr }).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`picloud executor: ${(err as Error).message}\n`);
+      process.exit(70);
+    },
+  );
+}

@@ -1,0 +1,46 @@
+/**
+ * Cluster role: `picloud orchestrator [--port N]` — ingress only (`/apps/*`, host form `<app>.<domain>` and
+ * `<b>--<app>.<domain>` rewritten to it) plus /healthz, dispatching through BullMQ to `picloud executor`
+ * processes. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
+ */
+import Fastify from 'fastify';
+import { loadConfig } from '../../common/config.ts';
+import { createLogger } from '../../common/log.ts';
+import { createPool } from '../../db/pool.ts';
+import { startInvocationPlane } from '../../orchestrator/index.ts';
+import type { CliIO } from '../client/io.ts';
+
+export async function orchestratorCommand(argv: string[], io: CliIO): Promise<number> {
+  const i = argv.indexOf('--port');
+  const port = i >= 0 ? Number(argv[i + 1]) : undefined;
+  const config = loadConfig(io.env ?? process.env, port !== undefined ? { port } : {});
+  if (!config.databaseUrl || !config.redisUrl) {
+    io.stderr.write('picloud orchestrator needs DATABASE_URL and REDIS_URL\n');
+    return 64;
+  }
+  const log = createLogger(config.logLevel);
+  const pool = createPool(config.databaseUrl);
+  const plane = await startInvocationPlane({ config, pool, log });
+  const suffix = `.${config.domain}`;
+  const app = Fastify({
+    rewriteUrl: (req) => {
+      const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
+      const url = req.url ?? '/';
+      if (host.endsWith(suffix) && !url.startsWith('/apps/')) return `/apps/${host.slice(0, -suffix.length)}${url}`;
+      return url;
+    },
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async () => ({ ok: true, ...plane.stats() }));
+  await app.register(plane.ingressPlugin);
+  await app.listen({ port: config.port, host: config.host });
+  log.info({ port: config.port }, 'orchestrator listening');
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  await app.close();
+  await plane.close();
+  await pool.end();
+  return 0;
+}

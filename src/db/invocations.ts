@@ -1,0 +1,142 @@
+/**
+ * The invocation log: one row per invocation (trigger, route, status, duration, operations, log lines, error).
+ * Rows are buffered and written in batches (one multi-row INSERT per ~100 ms or 500 rows, never a synchronous
+ * INSERT per request); migration 0002's trigger NOTIFYs 'picloud_invocations' for `logs --tail`. Retention (by count per app and by age) is pruned at most once a minute, on a flush: no timer
+ * runs while nothing is written.
+ */
+import type { Pool } from './pool.ts';
+
+export interface InvocationRow {
+  appId: number;
+  app: string;
+  branch: string;
+  releaseId: number | null;
+  trigger: 'http' | 'schedule';
+  route: string;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  operations: number;
+  cold: boolean;
+  logs: unknown[];
+  error: string | null;
+}
+
+export interface Retention {
+  /** rows kept per app */
+  maxPerApp: number;
+  /** rows older than this are deleted */
+  maxAgeMs: number;
+}
+
+export const DEFAULT_RETENTION: Retention = Object.freeze({ maxPerApp: 10_000, maxAgeMs: 7 * 24 * 3600_000 });
+
+const INSERT_BATCH = `
+  INSERT INTO invocations (app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error)
+  SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::int[], $9::float8[], $10::bigint[], $11::bool[], $12::jsonb[], $13::text[])`;
+
+const PRUNE_AGE = `DELETE FROM invocations WHERE created_at < now() - ($1::float8 * interval '1 millisecond')`;
+const PRUNE_COUNT = `
+  DELETE FROM invocations WHERE app_id = $1 AND id <= (
+    SELECT id FROM invocations WHERE app_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`;
+
+/** Write rows in one statement (migration 0002's trigger NOTIFYs 'picloud_invocations' per row). */
+export async function insertInvocations(pool: Pool, rows: InvocationRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const col = <T>(f: (r: InvocationRow) => T): T[] => rows.map(f);
+  await pool.query(INSERT_BATCH, [
+    col((r) => r.appId), col((r) => r.branch), col((r) => r.releaseId), col((r) => r.trigger), col((r) => r.route),
+    col((r) => r.method), col((r) => r.path), col((r) => r.status), col((r) => r.durationMs), col((r) => r.operations),
+    col((r) => r.cold), col((r) => JSON.stringify(r.logs)), col((r) => r.error),
+  ]);
+}
+
+/** Apply retention: age for all apps, count for the given apps. */
+export async function pruneInvocations(pool: Pool, appIds: Iterable<number>, retention: Retention): Promise<void> {
+  await pool.query(PRUNE_AGE, [retention.maxAgeMs]);
+  for (const id of appIds) await pool.query(PRUNE_COUNT, [id, retention.maxPerApp]);
+}
+
+/** Buffers rows and flushes them in batches; prunes at most every `pruneEveryMs`. */
+export class InvocationLog {
+  private buf: InvocationRow[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private lastPrune = 0;
+  private touched = new Set<number>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly opts: { flushMs?: number; maxBatch?: number; retention?: Retention; pruneEveryMs?: number; onError?: (e: unknown) => void } = {},
+  ) {}
+
+  add(row: InvocationRow): void {
+    this.buf.push(row);
+    if (this.buf.length >= (this.opts.maxBatch ?? 500)) this.flushSoon(0);
+    else this.flushSoon(this.opts.flushMs ?? 100);
+  }
+
+  private flushSoon(ms: number): void {
+    if (this.timer && ms > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, ms);
+  }
+
+  /** Write everything buffered so far. */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      while (this.buf.length) {
+        const rows = this.buf.splice(0, this.opts.maxBatch ?? 500);
+        for (const r of rows) this.touched.add(r.appId);
+        try {
+          await insertInvocations(this.pool, rows);
+        } catch (e) {
+          this.opts.onError?.(e);
+        }
+      }
+      const every = this.opts.pruneEveryMs ?? 60_000;
+      if (Date.now() - this.lastPrune >= every && this.touched.size) {
+        this.lastPrune = Date.now();
+        const ids = [...this.touched];
+        this.touched.clear();
+        try {
+          await pruneInvocations(this.pool, ids, this.opts.retention ?? DEFAULT_RETENTION);
+        } catch (e) {
+          this.opts.onError?.(e);
+        }
+      }
+    });
+    return this.flushing;
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.flush();
+  }
+}
+
+export interface InvocationView {
+  id: number; branch: string; releaseId: number | null; trigger: string; route: string; method: string; path: string;
+  status: number; durationMs: number; operations: number; cold: boolean; logs: unknown[]; error: string | null; createdAt: string;
+}
+
+/** Most recent invocations of an app (optionally one branch), newest first. */
+export async function listInvocations(pool: Pool, appId: number, opts: { branch?: string; limit?: number; afterId?: number } = {}): Promise<InvocationView[]> {
+  const { rows } = await pool.query(
+    `SELECT id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error, created_at
+       FROM invocations WHERE app_id = $1 AND ($2::text IS NULL OR branch = $2) AND id > $3
+      ORDER BY id DESC LIMIT $4`,
+    [appId, opts.branch ?? null, opts.afterId ?? 0, opts.limit ?? 100],
+  );
+  return rows.map((r) => ({
+    id: r.id, branch: r.branch, releaseId: r.release_id, trigger: r.trigger, route: r.route, method: r.method, path: r.path,
+    status: r.status, durationMs: r.duration_ms, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
+    createdAt: (r.created_at as Date).toISOString(),
+  }));
+}

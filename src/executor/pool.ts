@@ -1,0 +1,274 @@
+/**
+ * The executor pool (parent side): N worker threads running the synchronous interpreter, a bounded wait
+ * queue (full → AppError NO_CAPACITY → 503), host calls served asynchronously (kv:: in PostgreSQL, program
+ * ASTs from the scripts table), a watchdog that replaces a thread stuck past its deadline (→ 504) and
+ * replaces a thread that died (→ 502), and the invocation log. The same pool serves the embedded mode (in the
+ * `picloud up` process) and each BullMQ executor process.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { AppError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import type { Pool } from '../db/pool.ts';
+import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
+import { loadScriptAst } from '../db/routing.ts';
+import { InvocationLog } from '../db/invocations.ts';
+import { errorResult, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
+import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
+
+const BOOT = new URL('./thread-boot.mjs', import.meta.url);
+const ENTRY = new URL('./thread.ts', import.meta.url).href;
+
+export interface ExecutorPoolOptions {
+  pool: Pool;
+  log: Logger;
+  threads: number;
+  /** jobs allowed to wait for a free thread before new ones are refused with 503 */
+  maxQueue?: number;
+  /** extra time past timeout_ms before a non-responding thread is terminated */
+  graceMs?: number;
+  /** record invocations (default true) */
+  record?: boolean;
+  /** per-thread V8 heap cap */
+  maxHeapMb?: number;
+}
+
+interface Task {
+  job: InvocationJob;
+  resolve: (r: InvocationResult) => void;
+  enqueuedAt: number;
+}
+
+interface Slot {
+  id: number;
+  worker: Worker;
+  flag: Int32Array;
+  reply: MessagePort;
+  ready: boolean;
+  task: Task | null;
+  timer: NodeJS.Timeout | null;
+  startedAt: number;
+  dead: boolean;
+}
+
+const MAX_AST_CACHE = 512;
+
+export class ExecutorPool {
+  private slots: Slot[] = [];
+  private queue: Task[] = [];
+  private nextId = 0;
+  private closed = false;
+  private readonly astCache = new Map<string, string>();
+  readonly invocationLog: InvocationLog | null;
+  private counters = { completed: 0, rejected: 0, restarts: 0, crashed: 0, timedOut: 0 };
+  private readyWaiters: (() => void)[] = [];
+
+  constructor(private readonly opts: ExecutorPoolOptions) {
+    this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
+  }
+
+  /** Spawn the threads and wait until they are ready. */
+  async start(): Promise<void> {
+    for (let i = 0; i < this.opts.threads; i++) this.slots.push(this.spawn());
+    await new Promise<void>((resolve) => {
+      const check = () => (this.slots.every((s) => s.ready) ? resolve() : this.readyWaiters.push(check));
+      check();
+    });
+  }
+
+  private spawn(): Slot {
+    const sab = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    const data: ThreadData = { entry: ENTRY, flag: sab, replyPort: port1 };
+    const worker = new Worker(BOOT, {
+      workerData: data,
+      transferList: [port1],
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256 },
+      stdout: false,
+      stderr: false,
+    });
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, task: null, timer: null, startedAt: 0, dead: false };
+    worker.on('message', (m: FromThread) => this.onMessage(slot, m));
+    worker.on('error', (err) => {
+      this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
+      this.onExit(slot, 'crashed');
+    });
+    worker.on('exit', () => this.onExit(slot, 'crashed'));
+    return slot;
+  }
+
+  private onMessage(slot: Slot, m: FromThread): void {
+    switch (m.type) {
+      case 'ready':
+        slot.ready = true;
+        for (const w of this.readyWaiters.splice(0)) w();
+        this.pump();
+        return;
+      case 'host':
+        void this.serveHost(slot, m.req);
+        return;
+      case 'done': {
+        const task = slot.task;
+        if (!task || task.job.id !== m.id) return;
+        this.finish(slot, m.result);
+        return;
+      }
+    }
+  }
+
+  private async serveHost(slot: Slot, req: HostRequest): Promise<void> {
+    let reply: HostReply;
+    try {
+      reply = { seq: req.seq, ok: true, value: await this.host(req) };
+    } catch (err) {
+      this.opts.log.warn({ err, op: req.op }, 'host call failed');
+      const what = req.op === 'kv' ? `kv::${req.kv}` : 'loading the script';
+      reply = { seq: req.seq, ok: false, error: err instanceof AppError ? err.message : `${what} failed: storage unavailable` };
+    }
+    if (slot.dead) return;
+    slot.reply.postMessage(reply);
+    Atomics.store(slot.flag, 0, 1);
+    Atomics.notify(slot.flag, 0);
+  }
+
+  private async host(req: HostRequest): Promise<unknown> {
+    const pool = this.opts.pool;
+    if (req.op === 'ast') {
+      let ast = this.astCache.get(req.hash);
+      if (ast === undefined) {
+        const loaded = await loadScriptAst(pool, req.hash);
+        if (loaded === null) throw new AppError('INTERNAL', `compiled script ${req.hash.slice(0, 12)} is missing`);
+        ast = loaded;
+        if (this.astCache.size >= MAX_AST_CACHE) this.astCache.delete(this.astCache.keys().next().value!);
+        this.astCache.set(req.hash, ast);
+      }
+      return ast;
+    }
+    const ns = { appId: req.appId, branch: req.branch };
+    switch (req.kv) {
+      case 'get':
+        return kvGet(pool, ns, req.key);
+      case 'set':
+        await kvSet(pool, ns, req.key, req.json ?? 'null');
+        return null;
+      case 'delete':
+        return kvDelete(pool, ns, req.key);
+      case 'keys':
+        return kvKeys(pool, ns, req.key);
+    }
+  }
+
+  /** Run a job; resolves with its result, rejects with NO_CAPACITY when the wait queue is full. */
+  run(job: InvocationJob): Promise<InvocationResult> {
+    if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
+    const free = this.slots.find((s) => s.ready && !s.task && !s.dead);
+    if (!free && this.queue.length >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
+      this.counters.rejected++;
+      return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
+    }
+    return new Promise<InvocationResult>((resolve) => {
+      const task: Task = { job, resolve, enqueuedAt: performance.now() };
+      if (free) this.assign(free, task);
+      else this.queue.push(task);
+    });
+  }
+
+  private assign(slot: Slot, task: Task): void {
+    slot.task = task;
+    slot.startedAt = performance.now();
+    const limit = task.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000);
+    slot.timer = setTimeout(() => this.onStuck(slot), limit);
+    slot.worker.postMessage({ type: 'run', job: task.job } as ToThread);
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      const free = this.slots.find((s) => s.ready && !s.task && !s.dead);
+      if (!free) return;
+      this.assign(free, this.queue.shift()!);
+    }
+  }
+
+  private finish(slot: Slot, result: InvocationResult): void {
+    const task = slot.task!;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.task = null;
+    this.counters.completed++;
+    this.record(task.job, result);
+    task.resolve(result);
+    this.pump();
+  }
+
+  private record(job: InvocationJob, r: InvocationResult): void {
+    if (!this.invocationLog) return;
+    const t = job.target;
+    this.invocationLog.add({
+      appId: t.appId, app: t.app, branch: t.branch, releaseId: t.releaseId, trigger: job.kind,
+      route: job.kind === 'http' ? job.route : job.cron, method: job.kind === 'http' ? job.method : '',
+      path: job.kind === 'http' ? job.path : t.scriptPath, status: r.status, durationMs: r.durationMs,
+      operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
+    });
+  }
+
+  /** A thread did not answer within timeout_ms + grace: terminate and replace it (→ 504). */
+  private onStuck(slot: Slot): void {
+    if (!slot.task || slot.dead) return;
+    this.counters.timedOut++;
+    const task = slot.task;
+    this.retire(slot);
+    const r = errorResult(504, 'Script exceeded its time limit (timeout_ms); its executor thread was restarted', {}, performance.now() - slot.startedAt);
+    this.record(task.job, r);
+    task.resolve(r);
+    void slot.worker.terminate();
+  }
+
+  private onExit(slot: Slot, why: 'crashed'): void {
+    if (slot.dead) return;
+    const task = slot.task;
+    this.retire(slot);
+    if (task) {
+      this.counters.crashed++;
+      const r = errorResult(502, `The executor ${why} while running this invocation`, {}, performance.now() - slot.startedAt);
+      this.record(task.job, r);
+      task.resolve(r);
+    }
+  }
+
+  /** Remove a slot and spawn its replacement. */
+  private retire(slot: Slot): void {
+    slot.dead = true;
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    slot.task = null;
+    slot.reply.close();
+    const i = this.slots.indexOf(slot);
+    if (i >= 0) this.slots.splice(i, 1);
+    if (!this.closed) {
+      this.counters.restarts++;
+      this.slots.push(this.spawn());
+    }
+  }
+
+  stats() {
+    return {
+      threads: this.slots.length,
+      busy: this.slots.filter((s) => s.task).length,
+      queued: this.queue.length,
+      ...this.counters,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.queue.splice(0)) t.resolve(errorResult(503, 'The executor pool is shutting down'));
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map(async (s) => {
+      s.dead = true;
+      if (s.timer) clearTimeout(s.timer);
+      if (s.task) s.task.resolve(errorResult(503, 'The executor pool is shutting down'));
+      s.reply.close();
+      await s.worker.terminate();
+    }));
+    await this.invocationLog?.close();
+  }
+}

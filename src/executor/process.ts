@@ -1,0 +1,38 @@
+/**
+ * An executor process (BullMQ mode): a worker-thread pool fed by a BullMQ Worker on the invoke queue.
+ * `picloud executor` runs one anywhere; `picloud up --executors N` (with REDIS_URL) spawns N of them.
+ */
+import type { Logger } from '../common/log.ts';
+import type { Pool } from '../db/pool.ts';
+import { startBullmqWorker } from '../queue/bullmq.ts';
+import { ExecutorPool } from './pool.ts';
+
+export interface ExecutorProcessOptions {
+  pool: Pool;
+  log: Logger;
+  redisUrl: string;
+  prefix?: string;
+  threads: number;
+  /** BullMQ jobs taken at once (queued in the thread pool) */
+  concurrency?: number;
+}
+
+/** Start the thread pool, then the BullMQ worker; returns a closer. */
+export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{ close(): Promise<void>; pool: ExecutorPool }> {
+  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads });
+  await pool.start();
+  const worker = await startBullmqWorker({
+    redisUrl: o.redisUrl,
+    prefix: o.prefix,
+    log: o.log,
+    concurrency: o.concurrency ?? Math.max(8, o.threads * 16),
+    run: (job) => pool.run(job),
+  });
+  return {
+    pool,
+    async close() {
+      await worker.close();
+      await pool.close();
+    },
+  };
+}

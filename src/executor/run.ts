@@ -1,0 +1,176 @@
+/**
+ * Runs one invocation synchronously on the Rhai engine: program from the LRU (cold → loaded through the host
+ * bridge), ctx, limits (max_operations via the engine, timeout_ms via onProgress), host functions
+ * (print/debug → log, kv:: through the bridge, json::, now(), response(), redirect()), response mapping.
+ * Used inside executor worker threads; `picloud run` can use it with an in-memory bridge.
+ */
+import { Engine, programFromJSON, fromJSON, toJSON, RhaiError, type Program, type Value } from '../rhai/index.ts';
+import type { InvocationJob, InvocationLimits, InvocationResult, LogLine } from '../queue/jobs.ts';
+import { buildCtx } from './ctx.ts';
+import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
+
+export type KvOp = 'get' | 'set' | 'delete' | 'keys';
+
+/** Synchronous access to the outside world (a worker thread blocks on Atomics.wait for these). */
+export interface HostBridge {
+  /** kv operation in the invocation's namespace; get → JSON text or null, keys → string[], delete → bool */
+  kv(ns: { appId: number; branch: string }, op: KvOp, key: string, json?: string, deadline?: number): unknown;
+  /** compiled program JSON by script hash */
+  loadAst(hash: string): string;
+}
+
+const MAX_LOG_LINES = 1000;
+const MAX_LOG_LINE = 8 * 1024;
+
+/** A small LRU of compiled programs by content hash. */
+export class ProgramCache {
+  private map = new Map<string, Program>();
+  constructor(private readonly max = 256) {}
+  get(hash: string): Program | undefined {
+    const p = this.map.get(hash);
+    if (p) {
+      this.map.delete(hash);
+      this.map.set(hash, p);
+    }
+    return p;
+  }
+  set(hash: string, p: Program): void {
+    this.map.set(hash, p);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value!);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+interface Current {
+  logs: LogLine[];
+  start: number;
+  deadline: number;
+  ops: number;
+  timedOut: boolean;
+  ns: { appId: number; branch: string };
+}
+
+/** An executor: engines per limits, the program LRU, host functions bound to the current invocation. */
+export class Runner {
+  private readonly programs = new ProgramCache();
+  private readonly engines = new Map<string, Engine>();
+  private cur: Current | null = null;
+
+  constructor(private readonly bridge: HostBridge) {}
+
+  private engineFor(l: InvocationLimits): Engine {
+    const key = `${l.maxOperations}/${l.maxCallLevels}/${l.maxStringSize}/${l.maxArraySize}/${l.maxMapSize}`;
+    let e = this.engines.get(key);
+    if (e) return e;
+    e = new Engine({
+      limits: { maxOperations: l.maxOperations, maxCallLevels: l.maxCallLevels, maxStringSize: l.maxStringSize, maxArraySize: l.maxArraySize, maxMapSize: l.maxMapSize },
+      onPrint: (s: string) => this.log('print', s),
+      onDebug: (s: string) => this.log('debug', s),
+      onProgress: (ops: number) => {
+        const c = this.cur;
+        if (!c) return false;
+        c.ops = ops;
+        if (performance.now() > c.deadline) {
+          c.timedOut = true;
+          return true;
+        }
+        return false;
+      },
+    });
+    this.registerHost(e);
+    if (this.engines.size > 16) this.engines.clear();
+    this.engines.set(key, e);
+    return e;
+  }
+
+  private log(level: 'print' | 'debug', s: string): void {
+    const c = this.cur;
+    if (!c || c.logs.length >= MAX_LOG_LINES) return;
+    c.logs.push({ level, msg: s.length > MAX_LOG_LINE ? s.slice(0, MAX_LOG_LINE) + '…' : s, t: Math.round((performance.now() - c.start) * 1000) / 1000 });
+  }
+
+  private kv(op: KvOp, key: Value, json?: string): unknown {
+    const c = this.cur!;
+    if (typeof key !== 'string') throw new RhaiError('ErrorRuntime', `kv::${op}: key must be a string`);
+    return this.bridge.kv(c.ns, op, key, json, c.deadline);
+  }
+
+  private registerHost(e: Engine): void {
+    e.registerFn('now', [], () => Date.now());
+    e.registerFn('response', ['int', 'any'], (_c, a) => makeResponse(a[0]!, a[1]));
+    e.registerFn('response', ['int', 'any', 'map'], (_c, a) => makeResponse(a[0]!, a[1], a[2]));
+    e.registerFn('redirect', ['string'], (_c, a) => makeRedirect(a[0]!));
+    e.registerModule('kv', {
+      get: {
+        params: ['string'],
+        fn: (_c, a) => {
+          const j = this.kv('get', a[0]!) as string | null;
+          return j === null ? undefined : fromJSON(JSON.parse(j));
+        },
+      },
+      set: {
+        params: ['string', 'any'],
+        fn: (_c, a) => {
+          if (a[1] === undefined) this.kv('delete', a[0]!);
+          else this.kv('set', a[0]!, JSON.stringify(toJSON(a[1]!)));
+          return undefined;
+        },
+      },
+      delete: { params: ['string'], fn: (_c, a) => this.kv('delete', a[0]!) as boolean },
+      // keys() or keys(prefix)
+      keys: (_c, a) => {
+        if (a.length > 1) throw new RhaiError('ErrorFunctionNotFound', 'Function not found: kv::keys with more than one argument');
+        return this.kv('keys', a.length ? a[0]! : '') as string[];
+      },
+    });
+    e.registerModule('json', {
+      parse: {
+        params: ['string'],
+        fn: (_c, a) => {
+          try {
+            return fromJSON(JSON.parse(a[0] as string));
+          } catch (err) {
+            throw new RhaiError('ErrorRuntime', `json::parse: ${(err as Error).message}`);
+          }
+        },
+      },
+      stringify: { params: ['any'], fn: (_c, a) => JSON.stringify(toJSON(a[0]!)) ?? 'null' },
+    });
+  }
+
+  private program(hash: string): { program: Program; cold: boolean } {
+    const p = this.programs.get(hash);
+    if (p) return { program: p, cold: false };
+    const program = programFromJSON(this.bridge.loadAst(hash));
+    this.programs.set(hash, program);
+    return { program, cold: true };
+  }
+
+  /** Run one invocation to a result (never throws for script problems). */
+  run(job: InvocationJob): InvocationResult {
+    const start = performance.now();
+    const t = job.target;
+    const c: Current = { logs: [], start, deadline: start + t.limits.timeoutMs, ops: 0, timedOut: false, ns: { appId: t.appId, branch: t.branch } };
+    this.cur = c;
+    let cold = false;
+    try {
+      const loaded = this.program(t.scriptHash);
+      cold = loaded.cold;
+      const engine = this.engineFor(t.limits);
+      const ctx = buildCtx(job);
+      const value = t.fn ? engine.callFn(loaded.program, t.fn, [ctx], { ctx }) : engine.run(loaded.program, { ctx });
+      const m = mapValue(value);
+      return { ...m, durationMs: performance.now() - start, operations: c.ops, cold, logs: c.logs, error: null };
+    } catch (e) {
+      const m = mapError(e, c.timedOut);
+      return {
+        status: m.status, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(m.body),
+        durationMs: performance.now() - start, operations: c.ops, cold, logs: c.logs, error: m.log,
+      };
+    } finally {
+      this.cur = null;
+    }
+  }
+}

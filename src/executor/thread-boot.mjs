@@ -1,0 +1,7 @@
+// Worker-thread bootstrap: on Node 20 the parent's tsx loader does not apply to worker threads, so register it
+// here, then load the TypeScript entry named in workerData.entry.
+import { register } from 'tsx/esm/api';
+import { workerData } from 'node:worker_threads';
+
+register();
+await import(workerData.entry);

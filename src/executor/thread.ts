@@ -1,0 +1,49 @@
+/**
+ * Executor worker-thread entry: runs one invocation at a time with the synchronous interpreter; host calls
+ * block this thread only (Atomics.wait), see ipc.ts.
+ */
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
+import { RhaiError } from '../rhai/index.ts';
+import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
+import { Runner, type HostBridge } from './run.ts';
+
+const data = workerData as ThreadData;
+const flag = new Int32Array(data.flag);
+const replyPort: MessagePort = data.replyPort;
+const port = parentPort!;
+let seq = 0;
+
+type Dist<T> = T extends unknown ? Omit<T, 'seq'> : never;
+
+function hostCall(req: Dist<HostRequest>, deadline: number): unknown {
+  const s = ++seq;
+  Atomics.store(flag, 0, 0);
+  port.postMessage({ type: 'host', req: { ...req, seq: s } } as FromThread);
+  for (;;) {
+    let m: { message: HostReply } | undefined;
+    while ((m = receiveMessageOnPort(replyPort) as { message: HostReply } | undefined)) {
+      if (m.message.seq !== s) continue; // a late answer to a call that timed out
+      if (!m.message.ok) throw new RhaiError('ErrorRuntime', m.message.error);
+      return m.message.value;
+    }
+    const rem = deadline - performance.now();
+    if (rem <= 0) throw new RhaiError('ErrorTerminated', 'Script terminated');
+    Atomics.wait(flag, 0, 0, rem);
+    Atomics.store(flag, 0, 0);
+  }
+}
+
+const bridge: HostBridge = {
+  kv: (ns, op, key, json, deadline) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }, deadline ?? performance.now() + 30_000),
+  loadAst: (hash) => hostCall({ op: 'ast', hash }, performance.now() + 30_000) as string,
+};
+
+const runner = new Runner(bridge);
+
+port.on('message', (msg: ToThread) => {
+  if (msg.type === 'run') {
+    const result = runner.run(msg.job);
+    port.postMessage({ type: 'done', id: msg.job.id, result } as FromThread);
+  }
+});
+port.postMessage({ type: 'ready' } as FromThread);

@@ -1,0 +1,122 @@
+/**
+ * The invocation plane: route table (LISTEN 'picloud_releases'), dispatch (in-process worker-thread pool without
+ * REDIS_URL; BullMQ to executor processes with it, optionally spawning them), schedules, and the ingress plugin
+ * bound to them. `picloud up` and `picloud orchestrator` call `startInvocationPlane`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Config } from '../common/config.ts';
+import type { Logger } from '../common/log.ts';
+import type { Pool } from '../db/pool.ts';
+import { createBullmqDispatcher } from '../queue/bullmq.ts';
+import { createLocalDispatcher, type Dispatcher } from '../queue/dispatch.ts';
+import { ExecutorPool } from '../executor/pool.ts';
+import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
+import { ingressPlugin } from './ingress.ts';
+import { RouteTable, targetOf, type BranchEntry } from './route-table.ts';
+
+export interface InvocationPlaneDeps {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  /** BullMQ key prefix (default 'picloud'; tests use a random one) */
+  queuePrefix?: string;
+  /** BullMQ mode: spawn this many executor processes (default: none; `up` passes config.executors) */
+  spawnExecutors?: number;
+  /** connection string handed to spawned executors (default: config.databaseUrl) */
+  databaseUrl?: string;
+  /** run schedules (default true) */
+  schedules?: boolean;
+  /** invocations allowed to wait (embedded: per pool; BullMQ: in flight per orchestrator) before 503 */
+  maxQueue?: number;
+}
+
+export interface InvocationPlane {
+  ingressPlugin: FastifyPluginAsync;
+  routes: RouteTable;
+  dispatcher: Dispatcher;
+  close(): Promise<void>;
+  stats(): Record<string, unknown>;
+}
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+function specsOf(e: BranchEntry): ScheduleSpec[] {
+  return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, target: targetOf(e, s) }));
+}
+
+/** Spawn one `picloud executor` child process. */
+export function spawnExecutor(env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
+  const main = `${REPO}src/cli/main.ts`;
+  const entry = existsSync(main) ? [main, 'executor', ...args] : [`${REPO}src/cli/commands/executor.ts`, ...args];
+  return spawn(process.execPath, ['--import', 'tsx', ...entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
+/** Start the route table, dispatch and schedules; returns the bound ingress plugin. */
+export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<InvocationPlane> {
+  const { config, pool } = deps;
+  const log = deps.log.child({ component: 'orchestrator' });
+  const routes = new RouteTable(pool, log);
+  let dispatcher: Dispatcher;
+  let schedules: ScheduleDriver | null = null;
+  let execPool: ExecutorPool | null = null;
+  const children: ChildProcess[] = [];
+
+  if (config.redisUrl) {
+    const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
+    dispatcher = d;
+    if (deps.schedules !== false) schedules = createBullmqSchedules(d.queue, log);
+    const n = deps.spawnExecutors ?? 0;
+    const dbUrl = deps.databaseUrl ?? config.databaseUrl;
+    for (let i = 0; i < n; i++) {
+      const env = { ...process.env, REDIS_URL: config.redisUrl, DATABASE_URL: dbUrl ?? '' };
+      const args = deps.queuePrefix ? ['--prefix', deps.queuePrefix] : [];
+      children.push(spawnExecutor(env, args));
+    }
+  } else {
+    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue });
+    await p.start();
+    execPool = p;
+    dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());
+    if (deps.schedules !== false) schedules = createTimerSchedules(dispatcher, log);
+  }
+
+  if (schedules) {
+    const s = schedules;
+    routes.onChange((changes, full) => {
+      if (full) void s.replaceAll(routes.entries().map((e) => ({ app: e.app, branch: e.branch, specs: specsOf(e) })));
+      else for (const c of changes) void s.replace(c.app, c.branch, c.entry ? specsOf(c.entry) : []);
+    });
+  }
+  await routes.start();
+
+  const plugin: FastifyPluginAsync = async (app) => {
+    await app.register(ingressPlugin, { routes, dispatcher, log });
+  };
+
+  return {
+    ingressPlugin: plugin,
+    routes,
+    dispatcher,
+    stats: () => ({
+      mode: dispatcher.mode,
+      branches: routes.size(),
+      schedules: schedules?.count() ?? 0,
+      dispatch: dispatcher.stats(),
+      ...(execPool ? { pool: execPool.stats() } : {}),
+      executorProcesses: children.length,
+    }),
+    async close() {
+      await schedules?.close();
+      await routes.close();
+      await dispatcher.close();
+      await Promise.all(children.map((c) => new Promise<void>((res) => {
+        if (c.exitCode !== null || c.signalCode !== null) return res();
+        c.once('exit', () => res());
+        c.kill('SIGTERM');
+      })));
+    },
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * Ingress (architecture.md §4, §6): `/apps/<app>/<path>` (production) and `/apps/<b>--<app>/<path>` (preview of
+ * branch slug b); host-form URLs are rewritten to this form by the server. Resolves the live release from the
+ * in-memory route table, matches the route (404 / 405 + Allow), reads the body under the app's max_body_bytes
+ * (413 from Content-Length before reading, or as soon as the streamed bytes pass the limit), dispatches the
+ * invocation (carrying its release id) and writes the mapped response. Every error body is JSON.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { isAppError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+import type { Dispatcher } from '../queue/dispatch.ts';
+import type { HttpInvocation } from '../queue/jobs.ts';
+import { matchRoute, targetOf, type RouteTable } from './route-table.ts';
+
+export interface IngressOptions {
+  routes: RouteTable;
+  dispatcher: Dispatcher;
+  log: Logger;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+let seq = 0;
+const idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
+
+function sendError(reply: FastifyReply, status: number, error: string, extra: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).header('content-type', JSON_TYPE).send(JSON.stringify({ error, ...extra }));
+}
+
+type BodyResult = { ok: true; body: string } | { ok: false };
+
+async function readBody(req: FastifyRequest, limit: number): Promise<BodyResult> {
+  const cl = req.headers['content-length'];
+  if (cl !== undefined && Number(cl) > limit) return { ok: false };
+  const stream = req.body as Readable | undefined;
+  if (!stream || typeof (stream as Readable).on !== 'function') return { ok: true, body: '' };
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    const b = chunk as Buffer;
+    total += b.length;
+    if (total > limit) return { ok: false };
+    chunks.push(b);
+  }
+  return { ok: true, body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') };
+}
+
+function decodeSegments(path: string): string[] | null {
+  const out: string[] = [];
+  for (const s of path.split('/')) {
+    if (s === '') continue;
+    try {
+      out.push(s.indexOf('%') >= 0 ? decodeURIComponent(s) : s);
+    } catch {
+      return null;
+    }
+  }
+  return out;
+}
+
+function flatQuery(q: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!q || typeof q !== 'object') return out;
+  for (const [k, v] of Object.entries(q as Record<string, unknown>)) out[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
+  return out;
+}
+
+function flatHeaders(h: FastifyRequest['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(h)) {
+    const v = h[k];
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  return out;
+}
+
+/** The `/apps/*` plugin. */
+export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opts) => {
+  const { routes, dispatcher } = opts;
+  // Bodies are read by the handler under each app's own limit: pass the raw stream through for every type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = req.url;
+    const q = url.indexOf('?');
+    const pathname = q < 0 ? url : url.slice(0, q);
+    // pathname = /apps/<seg>[/<rest>]
+    const segEnd = pathname.indexOf('/', 6);
+    const seg = segEnd < 0 ? pathname.slice(6) : pathname.slice(6, segEnd);
+    const path = segEnd < 0 ? '/' : pathname.slice(segEnd);
+    const entry = routes.resolve(seg);
+    if (!entry) return sendError(reply, 404, `No app or preview is deployed at /apps/${seg}`);
+    const segs = decodeSegments(path);
+    if (!segs) return sendError(reply, 400, 'Malformed percent-encoding in the request path');
+    const method = req.method;
+    const m = matchRoute(entry.routes, method, segs);
+    if (m.kind === 'not_found') return sendError(reply, 404, `No route matches ${method} ${path}`);
+    if (m.kind === 'method_not_allowed') {
+      reply.header('allow', m.allow.join(', '));
+      return sendError(reply, 405, `Method ${method} is not allowed for ${path}`, { allow: m.allow });
+    }
+    const limit = entry.limits.maxBodyBytes;
+    const body = await readBody(req, limit);
+    if (!body.ok) {
+      reply.header('connection', 'close');
+      return sendError(reply, 413, `Request body exceeds the app's limit of ${limit} bytes`, { limit });
+    }
+    const job: HttpInvocation = {
+      kind: 'http',
+      id: `${idPrefix}-${(seq++).toString(36)}`,
+      target: targetOf(entry, m.route),
+      route: m.route.pattern,
+      method,
+      path,
+      params: m.params,
+      query: flatQuery(req.query),
+      headers: flatHeaders(req.headers),
+      body: body.body,
+    };
+    let result;
+    try {
+      result = await dispatcher.invoke(job);
+    } catch (err) {
+      if (isAppError(err) && err.code === 'NO_CAPACITY') {
+        reply.header('retry-after', '1');
+        return sendError(reply, 503, err.message);
+      }
+      opts.log.error({ err }, 'dispatch failed');
+      return sendError(reply, 502, 'The invocation could not be dispatched to an executor');
+    }
+    reply.code(result.status);
+    for (const k of Object.keys(result.headers)) reply.header(k, result.headers[k]!);
+    return reply.send(result.body);
+  };
+
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/apps/*', handler });
+  app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url: '/apps', handler: (_req, reply) => sendError(reply, 404, 'No app named in the URL: use /apps/<app>/<path>') });
+};

@@ -1,0 +1,313 @@
+/**
+ * The in-memory route table: (app, branch slug) → live release, its routes (pre-compiled matchers), schedules,
+ * effective env and limits. Loaded fully at start, reloaded per (app, branch) on NOTIFY 'picloud_releases'
+ * and fully whenever the LISTEN connection is (re)established. Never queried per request.
+ */
+import type { Logger } from '../common/log.ts';
+import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
+import { loadLiveBranches, type LiveBranch, type LiveSchedule } from '../db/routing.ts';
+import type { InvocationLimits, InvocationTarget } from '../queue/jobs.ts';
+
+/** Branch name → URL slug: lower-case, runs of chars outside [a-z0-9] → '-'. */
+export function branchSlug(branch: string): string {
+  return branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
+type Segment = { kind: 'static'; value: string } | { kind: 'param'; name: string };
+
+export interface CompiledRoute {
+  pattern: string;
+  methods: ReadonlySet<string> | '*';
+  segments: Segment[];
+  rest: boolean;
+  scriptPath: string;
+  scriptHash: string;
+  fn: string | null;
+}
+
+export interface BranchEntry {
+  appId: number;
+  app: string;
+  branch: string;
+  slug: string;
+  releaseId: number;
+  version: number;
+  env: Record<string, string>;
+  limits: InvocationLimits;
+  routes: CompiledRoute[];
+  schedules: LiveSchedule[];
+}
+
+interface AppEntry {
+  productionBranch: string;
+  bySlug: Map<string, BranchEntry>;
+}
+
+export type RouteMatch =
+  | { kind: 'ok'; route: CompiledRoute; params: Record<string, string> }
+  | { kind: 'not_found' }
+  | { kind: 'method_not_allowed'; allow: string[] };
+
+/** Compile '/hello/:name' or '/files/*' into a matcher. */
+export function compileRoute(pattern: string): { segments: Segment[]; rest: boolean } {
+  const parts = pattern.split('/').filter((s) => s !== '');
+  let rest = false;
+  if (parts[parts.length - 1] === '*') {
+    rest = true;
+    parts.pop();
+  }
+  return {
+    rest,
+    segments: parts.map((p) => (p.startsWith(':') ? { kind: 'param', name: p.slice(1) } : { kind: 'static', value: p })),
+  };
+}
+
+/** Specificity order: static before param before rest, segment by segment; longer before shorter. */
+function compareSpecificity(a: CompiledRoute, b: CompiledRoute): number {
+  const n = Math.max(a.segments.length, b.segments.length);
+  for (let i = 0; i < n; i++) {
+    const sa = a.segments[i];
+    const sb = b.segments[i];
+    const ra = sa ? (sa.kind === 'static' ? 0 : 1) : a.rest ? 2 : 3;
+    const rb = sb ? (sb.kind === 'static' ? 0 : 1) : b.rest ? 2 : 3;
+    if (ra !== rb) return ra - rb;
+  }
+  return (a.rest ? 1 : 0) - (b.rest ? 1 : 0);
+}
+
+function matchPath(route: CompiledRoute, segs: string[]): Record<string, string> | null {
+  const n = route.segments.length;
+  if (route.rest ? segs.length < n : segs.length !== n) return null;
+  let params: Record<string, string> | null = null;
+  for (let i = 0; i < n; i++) {
+    const s = route.segments[i]!;
+    if (s.kind === 'static') {
+      if (s.value !== segs[i]) return null;
+    } else {
+      (params ??= {})[s.name] = segs[i]!;
+    }
+  }
+  params ??= {};
+  if (route.rest) params['*'] = segs.slice(n).join('/');
+  return params;
+}
+
+/** Match decoded path segments and a method against a branch's routes. */
+export function matchRoute(routes: CompiledRoute[], method: string, segs: string[]): RouteMatch {
+  let allow: Set<string> | null = null;
+  for (const r of routes) {
+    const params = matchPath(r, segs);
+    if (!params) continue;
+    if (r.methods === '*' || r.methods.has(method) || (method === 'HEAD' && r.methods.has('GET'))) return { kind: 'ok', route: r, params };
+    allow ??= new Set();
+    for (const m of r.methods) allow.add(m);
+  }
+  return allow ? { kind: 'method_not_allowed', allow: [...allow].sort() } : { kind: 'not_found' };
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+/** Effective limits: release [limits] (snake_case or camelCase keys) over defaults, capped by the platform maxima. */
+export function effectiveLimits(raw: Record<string, unknown> | undefined): InvocationLimits {
+  const l = raw ?? {};
+  const pick = (snake: string, camel: string, def: number, max: number) => Math.min(num(l[snake]) ?? num(l[camel]) ?? def, max);
+  return {
+    maxOperations: pick('max_operations', 'maxOperations', DEFAULT_APP_LIMITS.maxOperations, PLATFORM_LIMITS.maxOperations),
+    timeoutMs: pick('timeout_ms', 'timeoutMs', DEFAULT_APP_LIMITS.timeoutMs, PLATFORM_LIMITS.timeoutMs),
+    maxBodyBytes: pick('max_body_bytes', 'maxBodyBytes', DEFAULT_APP_LIMITS.maxBodyBytes, PLATFORM_LIMITS.maxBodyBytes),
+    maxStringSize: pick('max_string_size', 'maxStringSize', PLATFORM_LIMITS.maxStringSize, PLATFORM_LIMITS.maxStringSize),
+    maxArraySize: pick('max_array_size', 'maxArraySize', PLATFORM_LIMITS.maxArraySize, PLATFORM_LIMITS.maxArraySize),
+    maxMapSize: pick('max_map_size', 'maxMapSize', PLATFORM_LIMITS.maxMapSize, PLATFORM_LIMITS.maxMapSize),
+    maxCallLevels: pick('max_call_levels', 'maxCallLevels', PLATFORM_LIMITS.maxCallLevels, PLATFORM_LIMITS.maxCallLevels),
+  };
+}
+
+/** Build a branch entry from its live DB state. */
+export function toBranchEntry(b: LiveBranch): BranchEntry {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(b.config.env ?? {})) env[k] = typeof v === 'string' ? v : JSON.stringify(v);
+  Object.assign(env, b.vars);
+  const routes: CompiledRoute[] = b.routes.map((r) => {
+    const methods = r.methods.map((m) => m.toUpperCase());
+    return {
+      pattern: r.path,
+      methods: methods.includes('*') ? '*' : new Set(methods),
+      ...compileRoute(r.path),
+      scriptPath: r.scriptPath,
+      scriptHash: r.scriptHash,
+      fn: r.fn,
+    };
+  });
+  routes.sort(compareSpecificity);
+  return {
+    appId: b.appId, app: b.app, branch: b.branch, slug: branchSlug(b.branch), releaseId: b.releaseId, version: b.version,
+    env, limits: effectiveLimits(b.config.limits), routes, schedules: b.schedules,
+  };
+}
+
+/** The target of a route or schedule of a branch entry. */
+export function targetOf(e: BranchEntry, s: { scriptPath: string; scriptHash: string; fn: string | null }): InvocationTarget {
+  return {
+    appId: e.appId, app: e.app, branch: e.branch, releaseId: e.releaseId, version: e.version,
+    scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits,
+  };
+}
+
+export type BranchChange = { app: string; branch: string; entry: BranchEntry | null };
+
+export class RouteTable {
+  private apps = new Map<string, AppEntry>();
+  private listener: PoolClient | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private readonly changeHandlers: ((changes: BranchChange[], full: boolean) => void)[] = [];
+  /** incremented on every applied change (tests wait on it) */
+  generation = 0;
+
+  constructor(private readonly pool: Pool, private readonly log: Logger) {}
+
+  /** Connect the LISTEN client and load everything. */
+  async start(): Promise<void> {
+    await this.connectListener();
+  }
+
+  onChange(h: (changes: BranchChange[], full: boolean) => void): void {
+    this.changeHandlers.push(h);
+  }
+
+  /** Live entry for a URL app segment ('app' or 'b--app'), or null. */
+  resolve(seg: string): BranchEntry | null {
+    const i = seg.indexOf('--');
+    if (i < 0) {
+      const a = this.apps.get(seg);
+      return a ? (a.bySlug.get(branchSlug(a.productionBranch)) ?? null) : null;
+    }
+    const a = this.apps.get(seg.slice(i + 2));
+    return a?.bySlug.get(seg.slice(0, i)) ?? null;
+  }
+
+  /** Every live branch entry. */
+  entries(): BranchEntry[] {
+    return [...this.apps.values()].flatMap((a) => [...a.bySlug.values()]);
+  }
+
+  size(): number {
+    let n = 0;
+    for (const a of this.apps.values()) n += a.bySlug.size;
+    return n;
+  }
+
+  private async connectListener(): Promise<void> {
+    if (this.closed) return;
+    let client: PoolClient | null = null;
+    try {
+      client = await this.pool.connect();
+      const c = client;
+      c.on('notification', (msg) => {
+        if (msg.channel !== 'picloud_releases' || !msg.payload) return;
+        try {
+          const p = JSON.parse(msg.payload) as { app?: unknown; branch?: unknown };
+          if (typeof p.app === 'string' && typeof p.branch === 'string') this.enqueueReload({ app: p.app, branch: p.branch });
+        } catch {
+          this.log.warn({ payload: msg.payload }, 'ignoring malformed picloud_releases payload');
+        }
+      });
+      c.on('error', (err) => {
+        this.log.warn({ err }, 'route table LISTEN connection lost; reconnecting');
+        if (this.listener === c) this.listener = null;
+        c.release(err);
+        this.scheduleReconnect();
+      });
+      await c.query('LISTEN picloud_releases');
+      this.listener = c;
+      await this.enqueueReload(null);
+    } catch (err) {
+      if (client) client.release(err as Error);
+      if (this.closed) return;
+      this.log.warn({ err }, 'route table: cannot LISTEN; retrying');
+      this.scheduleReconnect();
+      throw err;
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connectListener().catch(() => {});
+    }, 1000);
+  }
+
+  /** Reload one (app, branch) or (null) everything; reloads apply in order. */
+  enqueueReload(only: { app: string; branch: string } | null): Promise<void> {
+    const p = this.chain.then(async () => {
+      if (this.closed) return;
+      const live = await loadLiveBranches(this.pool, only ?? undefined);
+      this.apply(live, only);
+    });
+    this.chain = p.catch((err) => {
+      this.log.error({ err }, 'route table reload failed');
+      if (only) this.scheduleFullReloadSoon();
+    });
+    return p;
+  }
+
+  private scheduleFullReloadSoon(): void {
+    setTimeout(() => void this.enqueueReload(null).catch(() => {}), 1000).unref();
+  }
+
+  private apply(live: LiveBranch[], only: { app: string; branch: string } | null): void {
+    const changes: BranchChange[] = [];
+    if (!only) {
+      const next = new Map<string, AppEntry>();
+      for (const b of live) {
+        let a = next.get(b.app);
+        if (!a) next.set(b.app, (a = { productionBranch: b.productionBranch, bySlug: new Map() }));
+        const e = toBranchEntry(b);
+        a.bySlug.set(e.slug, e);
+        changes.push({ app: b.app, branch: b.branch, entry: e });
+      }
+      this.apps = next;
+    } else {
+      const slug = branchSlug(only.branch);
+      const b = live[0];
+      if (b) {
+        let a = this.apps.get(b.app);
+        if (!a) this.apps.set(b.app, (a = { productionBranch: b.productionBranch, bySlug: new Map() }));
+        a.productionBranch = b.productionBranch;
+        const e = toBranchEntry(b);
+        a.bySlug.set(slug, e);
+        changes.push({ app: b.app, branch: b.branch, entry: e });
+      } else {
+        const a = this.apps.get(only.app);
+        a?.bySlug.delete(slug);
+        if (a && a.bySlug.size === 0) this.apps.delete(only.app);
+        changes.push({ app: only.app, branch: only.branch, entry: null });
+      }
+    }
+    this.generation++;
+    for (const h of this.changeHandlers) {
+      try {
+        h(changes, !only);
+      } catch (err) {
+        this.log.error({ err }, 'route table change handler failed');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const c = this.listener;
+    this.listener = null;
+    if (c) {
+      await c.query('UNLISTEN *').catch(() => {});
+      c.release();
+    }
+    await this.chain.catch(() => {});
+  }
+}

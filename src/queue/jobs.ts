@@ -1,0 +1,98 @@
+/**
+ * Invocation job contract between the orchestrator (ingress, schedules) and executors, in both dispatch modes
+ * (in-process worker-thread pool, BullMQ to executor processes). Payloads are plain JSON: they cross thread and
+ * process boundaries. Discriminated on `kind`.
+ */
+
+/** Effective limits of one invocation (release [limits] capped by the platform maxima). */
+export interface InvocationLimits {
+  maxOperations: number;
+  timeoutMs: number;
+  maxBodyBytes: number;
+  maxStringSize: number;
+  maxArraySize: number;
+  maxMapSize: number;
+  maxCallLevels: number;
+}
+
+/** What runs: one script (by content hash) of one live release, with its env and limits. */
+export interface InvocationTarget {
+  appId: number;
+  app: string;
+  branch: string;
+  releaseId: number;
+  /** release version number (v3 → 3): ctx.release */
+  version: number;
+  scriptPath: string;
+  scriptHash: string;
+  /** function to call with ctx, or null to run the whole script with `ctx` in scope */
+  fn: string | null;
+  env: Record<string, string>;
+  limits: InvocationLimits;
+}
+
+export interface HttpInvocation {
+  kind: 'http';
+  id: string;
+  target: InvocationTarget;
+  /** the route pattern that matched, e.g. '/hello/:name' */
+  route: string;
+  method: string;
+  /** path inside the app, starting with '/' */
+  path: string;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ScheduleInvocation {
+  kind: 'schedule';
+  id: string;
+  target: InvocationTarget;
+  cron: string;
+  /** the tick's nominal time, unix ms */
+  scheduledAt: number;
+}
+
+export type InvocationJob = HttpInvocation | ScheduleInvocation;
+
+export interface LogLine {
+  level: 'print' | 'debug';
+  msg: string;
+  /** ms since the invocation started */
+  t: number;
+}
+
+/** The mapped response plus what the invocation log records. */
+export interface InvocationResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  durationMs: number;
+  operations: number;
+  cold: boolean;
+  logs: LogLine[];
+  /** error text for the log (never sent as-is to clients unless it is the script's own error) */
+  error: string | null;
+}
+
+/** Where an executor sends the result back (BullMQ mode: a Redis list the orchestrator BRPOPs). */
+export interface ReplyEnvelope {
+  id: string;
+  result: InvocationResult;
+}
+
+/** A JSON error response (every error body is JSON and says what happened). */
+export function errorResult(status: number, message: string, extra: Record<string, unknown> = {}, durationMs = 0): InvocationResult {
+  return {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+    body: JSON.stringify({ error: message, ...extra }),
+    durationMs,
+    operations: 0,
+    cold: false,
+    logs: [],
+    error: message,
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Start the invocation plane in one mode (embedded worker-thread pool, or BullMQ with N executor processes on a
+ * random queue prefix) behind a fastify server on 127.0.0.1:0, against a fresh test database.
+ */
+import { randomBytes } from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { loadConfig } from '../../src/common/config.ts';
+import { silentLogger } from '../../src/common/log.ts';
+import { startInvocationPlane, type InvocationPlane } from '../../src/orchestrator/index.ts';
+import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './db.ts';
+import { redisConnection } from '../../src/queue/bullmq.ts';
+
+export type Mode = 'embedded' | 'bullmq';
+
+export interface TestPlane {
+  db: TestDatabase;
+  plane: InvocationPlane;
+  app: FastifyInstance;
+  base: string;
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase } = {}): Promise<TestPlane> {
+  const db = opts.db ?? (await createTestDatabase());
+  const prefix = `pct${randomBytes(5).toString('hex')}`;
+  const env: NodeJS.ProcessEnv = {
+    DATABASE_URL: db.url,
+    PICLOUD_EXECUTORS: String(opts.executors ?? 2),
+    PICLOUD_LOG_LEVEL: 'warn',
+    ...(mode === 'bullmq' ? { REDIS_URL: TEST_REDIS_URL } : {}),
+  };
+  const config = loadConfig(env);
+  const plane = await startInvocationPlane({
+    config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
+    spawnExecutors: mode === 'bullmq' ? (opts.executors ?? 2) : 0, databaseUrl: db.url,
+  });
+  const app = Fastify({ bodyLimit: 1024 * 1024 });
+  await app.register(plane.ingressPlugin);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address() as { port: number };
+  return {
+    db, plane, app, prefix, base: `http://127.0.0.1:${addr.port}`,
+    async close() {
+      await app.close();
+      await plane.close();
+      if (mode === 'bullmq') {
+        const r = redisConnection(TEST_REDIS_URL);
+        const keys = await r.keys(`${prefix}:*`);
+        if (keys.length) await r.del(...keys);
+        r.disconnect();
+      }
+      if (!opts.db) await db.drop();
+    },
+  };
+}
