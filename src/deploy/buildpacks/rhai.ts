@@ -1,0 +1,127 @@
+/**
+ * The Rhai buildpack. detect: `picloud.toml` at the root. compile: validate picloud.toml, check every script it
+ * names (inside the repo, a regular `.rhai` file, present), compile every `.rhai` file of the tree (the AST cache
+ * answers for sources already seen), and check that every `function` named exists and takes one parameter
+ * (`fn handle(ctx)`). release: the routes and schedules as declared, with script hashes.
+ */
+import path from 'node:path/posix';
+import { renderDiagnostic, type DeployDiagnostic } from '../diagnostics.ts';
+import { scriptHash } from '../engine.ts';
+import { MANIFEST_PATH, parseManifest, type Pos } from '../manifest.ts';
+import type { BuildInput, BuildOutput, Buildpack, BuiltScript } from './types.ts';
+
+/** Normalise a script path from picloud.toml, or say why it is not acceptable. */
+export function checkScriptPath(p: string): { path: string } | { problem: string } {
+  if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) return { problem: `script path "${p}" must be relative to the repository root` };
+  if (p.includes('\\')) return { problem: `script path "${p}" must use "/" as separator` };
+  if (p.split('/').includes('..')) return { problem: `script path "${p}" escapes the repository ("..")` };
+  const norm = path.normalize(p);
+  if (!norm.endsWith('.rhai')) return { problem: `script "${p}" must be a .rhai file` };
+  return { path: norm };
+}
+
+export const rhaiBuildpack: Buildpack = {
+  name: 'rhai',
+
+  detect(input) {
+    return input.modes.has(MANIFEST_PATH);
+  },
+
+  async compile(input: BuildInput): Promise<BuildOutput> {
+    const diagnostics: DeployDiagnostic[] = [];
+    const tomlSource = input.texts.get(MANIFEST_PATH);
+    input.progress('-----> Validating picloud.toml');
+    const parsed = tomlSource === undefined ? { manifest: null, diagnostics: [] } : parseManifest(tomlSource);
+    for (const d of parsed.diagnostics) diagnostics.push({ ...d, rendered: renderDiagnostic(d, tomlSource) });
+    const tomlError = (at: Pos, message: string) => {
+      const d = { path: MANIFEST_PATH, line: at.line, col: at.col, message };
+      diagnostics.push({ ...d, rendered: renderDiagnostic(d, tomlSource) });
+    };
+
+    // compile every .rhai file of the tree (symlinks excluded: they are rejected where referenced)
+    const t0 = performance.now();
+    const sources = [...input.texts].filter(([p]) => p.endsWith('.rhai') && input.modes.get(p) !== '120000');
+    const engine = input.engine;
+    const scripts: BuiltScript[] = [];
+    const functions = new Map<string, { name: string; params: string[] }[]>();
+    let cachedCount = 0;
+    if (sources.length && !engine) {
+      diagnostics.push({ path: '.', line: 1, col: 1, message: 'the Rhai engine is not available on this server; scripts cannot be compiled' });
+    } else if (engine) {
+      const hashes = sources.map(([, src]) => scriptHash(engine.version, src));
+      const cached = input.cache ? await input.cache.lookup(hashes) : new Map<string, { name: string; params: string[] }[]>();
+      sources.forEach(([p, src], k) => {
+        const hash = hashes[k]!;
+        const bytes = Buffer.byteLength(src);
+        const hit = cached.get(hash);
+        if (hit) {
+          cachedCount++;
+          functions.set(p, hit);
+          scripts.push({ path: p, hash, bytes, ast: null });
+          return;
+        }
+        const r = engine.compile(p, src);
+        if (!r.ok) {
+          r.rendered.forEach((rendered, i) => diagnostics.push({ path: p, line: r.first[i]!.line, col: r.first[i]!.col, message: r.first[i]!.message, rendered }));
+          return;
+        }
+        functions.set(p, r.functions);
+        scripts.push({ path: p, hash, bytes, ast: r.json });
+      });
+    }
+    const ms = Math.round(performance.now() - t0);
+    input.progress(`-----> Compiled ${sources.length} script${sources.length === 1 ? '' : 's'} (${cachedCount} cached) in ${ms} ms`);
+
+    // every script named by a route or schedule
+    const manifest = parsed.manifest;
+    const checkRef = (script: string, fn: string | null, at: { script: Pos; function: Pos }): string | null => {
+      const r = checkScriptPath(script);
+      if ('problem' in r) {
+        tomlError(at.script, r.problem);
+        return null;
+      }
+      const mode = input.modes.get(r.path);
+      if (mode === undefined) {
+        tomlError(at.script, `script "${script}" not found in the pushed tree`);
+        return null;
+      }
+      if (mode === '120000') {
+        tomlError(at.script, `script "${script}" is a symlink; scripts must be regular files inside the repository`);
+        return null;
+      }
+      if (fn !== null) {
+        const fns = functions.get(r.path);
+        if (fns) {
+          const found = fns.filter((f) => f.name === fn);
+          if (found.length === 0) tomlError(at.function, `function "${fn}" is not defined in ${r.path} (expected fn ${fn}(ctx))`);
+          else if (!found.some((f) => f.params.length === 1)) {
+            tomlError(at.function, `function "${fn}" in ${r.path} takes ${found[0]!.params.length} parameter(s); a handler takes exactly one: fn ${fn}(ctx)`);
+          }
+        }
+      }
+      return r.path;
+    };
+    if (manifest) {
+      for (const route of manifest.routes) {
+        const p = checkRef(route.script, route.function, route.at);
+        if (p) route.script = p;
+      }
+      for (const s of manifest.schedules) {
+        const p = checkRef(s.script, s.function, s.at);
+        if (p) s.script = p;
+      }
+    }
+    return { diagnostics, manifest: diagnostics.length ? null : manifest, scripts, stats: { compiled: sources.length - cachedCount, cached: cachedCount, ms } };
+  },
+
+  release(out) {
+    const m = out.manifest;
+    if (!m) return {};
+    const hashOf = new Map(out.scripts.map((s) => [s.path, s.hash]));
+    return {
+      production_branch: m.productionBranch,
+      routes: m.routes.map((r) => ({ path: r.path, methods: r.methods, script: r.script, script_hash: hashOf.get(r.script), function: r.function })),
+      schedules: m.schedules.map((s) => ({ cron: s.cron, script: s.script, script_hash: hashOf.get(s.script), function: s.function })),
+    };
+  },
+};

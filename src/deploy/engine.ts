@@ -1,0 +1,69 @@
+/**
+ * The deploy step's view of the Rhai engine (src/rhai/index.ts): compile a script to a serialisable program,
+ * list its functions, and the content-addressed cache key `sha256(engineVersion NUL source)` (migration 0001).
+ *
+ * The engine is loaded lazily so the rest of the deploy pipeline (TOML, paths, sizes, UTF-8) works without it.
+ */
+import { createHash } from 'node:crypto';
+
+export interface CompiledScript {
+  ok: true;
+  /** programToJSON(program) */
+  json: string;
+  functions: { name: string; params: string[] }[];
+}
+export interface FailedScript {
+  ok: false;
+  /** each rendered with formatPretty: `path:line:col: message` + source line + caret */
+  rendered: string[];
+  first: { line: number; col: number; message: string }[];
+}
+
+export interface DeployEngine {
+  version: string;
+  compile(path: string, source: string): CompiledScript | FailedScript;
+  functionsOf(json: string): { name: string; params: string[] }[];
+}
+
+/** Cache key of a script source. */
+export const scriptHash = (engineVersion: string, source: string): string =>
+  createHash('sha256').update(engineVersion).update('\0').update(source).digest('hex');
+
+interface RhaiModule {
+  compile(source: string, opts?: { name?: string }):
+    | { ok: true; program: { functions: { name: string; params: string[] }[] } }
+    | { ok: false; diagnostics: { message: string; offset: number; line: number; position: number }[] };
+  programToJSON(p: unknown): string;
+  programFromJSON(json: string): { functions: { name: string; params: string[] }[] };
+  formatPretty(path: string, source: string, d: unknown): string;
+  ENGINE_VERSION?: string;
+  VERSION?: string;
+}
+
+let loaded: Promise<DeployEngine> | null = null;
+
+/** The engine, loaded once. Rejects when src/rhai/index.ts is not available. */
+export function loadEngine(): Promise<DeployEngine> {
+  loaded ??= (async () => {
+    const spec = '../rhai/index.ts';
+    const rhai = (await import(spec)) as RhaiModule;
+    const version = `rhai-ts/${rhai.ENGINE_VERSION ?? rhai.VERSION ?? '1'}`;
+    return {
+      version,
+      compile(path, source) {
+        const r = rhai.compile(source, { name: path });
+        if (r.ok) return { ok: true, json: rhai.programToJSON(r.program), functions: r.program.functions };
+        return {
+          ok: false,
+          rendered: r.diagnostics.map((d) => rhai.formatPretty(path, source, d)),
+          first: r.diagnostics.map((d) => ({ line: d.line, col: d.position, message: d.message })),
+        };
+      },
+      functionsOf(json) {
+        return rhai.programFromJSON(json).functions;
+      },
+    };
+  })();
+  loaded.catch(() => (loaded = null));
+  return loaded;
+}

@@ -1,0 +1,304 @@
+/**
+ * picloud.toml: parse and validate against the schema of architecture.md §5. Every problem is reported with the
+ * line and column of the key or value at fault (unknown keys are errors). Script existence, arity and the tree
+ * itself are checked by validate.ts; this module only knows the TOML.
+ */
+import { Cron } from 'croner';
+import { parse, TomlError } from 'smol-toml';
+import { PLATFORM_LIMITS } from '../common/config.ts';
+import type { DeployDiagnostic } from './diagnostics.ts';
+import { scanTomlPositions, type KeyPosition } from './toml-positions.ts';
+
+export const MANIFEST_PATH = 'picloud.toml';
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const;
+
+export interface Pos {
+  line: number;
+  col: number;
+}
+
+export interface RouteSpec {
+  path: string;
+  /** upper-case; ['*'] = any */
+  methods: string[];
+  script: string;
+  function: string | null;
+  at: { entry: Pos; path: Pos; script: Pos; function: Pos };
+}
+
+export interface ScheduleSpec {
+  cron: string;
+  script: string;
+  function: string | null;
+  at: { entry: Pos; cron: Pos; script: Pos; function: Pos };
+}
+
+/** `[limits]` in camelCase, only the keys the app set (capped by PLATFORM_LIMITS). */
+export type AppLimits = Partial<Record<keyof typeof PLATFORM_LIMITS, number>>;
+
+export interface Manifest {
+  productionBranch: string | null;
+  env: Record<string, string>;
+  limits: AppLimits;
+  routes: RouteSpec[];
+  schedules: ScheduleSpec[];
+}
+
+const LIMIT_KEYS: Record<string, keyof typeof PLATFORM_LIMITS> = {
+  max_operations: 'maxOperations',
+  timeout_ms: 'timeoutMs',
+  max_body_bytes: 'maxBodyBytes',
+  max_string_size: 'maxStringSize',
+  max_array_size: 'maxArraySize',
+  max_map_size: 'maxMapSize',
+  max_call_levels: 'maxCallLevels',
+};
+
+const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_KEY_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SEGMENT_RE = /^[A-Za-z0-9._~!$&'()+,;=@%-]+$/;
+
+/** A branch name git would accept as a ref and we can slug. */
+const isBranchName = (b: string): boolean => /^[A-Za-z0-9._/-]+$/.test(b) && !b.startsWith('/') && !b.includes('..') && !b.endsWith('/');
+
+type Table = Record<string, unknown>;
+const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+/** Route path syntax: `/a/:p/*`. Returns a problem or null. */
+export function checkRoutePath(p: string): string | null {
+  if (!p.startsWith('/')) return `route path "${p}" must start with "/"`;
+  if (p === '/') return null;
+  const segs = p.slice(1).split('/');
+  const names = new Set<string>();
+  for (let k = 0; k < segs.length; k++) {
+    const s = segs[k]!;
+    if (s === '' && k === segs.length - 1) continue; // trailing slash
+    if (s === '') return `route path "${p}" has an empty segment`;
+    if (s === '*') {
+      if (k !== segs.length - 1) return `route path "${p}": "*" is allowed only as the last segment`;
+      continue;
+    }
+    if (s.startsWith(':')) {
+      const name = s.slice(1);
+      if (!IDENT_RE.test(name)) return `route path "${p}": invalid parameter name "${name}"`;
+      if (names.has(name)) return `route path "${p}": duplicate parameter ":${name}"`;
+      names.add(name);
+      continue;
+    }
+    if (s === '.' || s === '..') return `route path "${p}": "${s}" segments are not allowed`;
+    if (!SEGMENT_RE.test(s)) return `route path "${p}": invalid characters in segment "${s}"`;
+  }
+  return null;
+}
+
+/** The shape used to detect conflicts: params → ':', trailing slash ignored. */
+export const normaliseRoutePath = (p: string): string =>
+  (p.length > 1 ? p.replace(/\/$/, '') : p)
+    .split('/')
+    .map((s) => (s.startsWith(':') ? ':' : s))
+    .join('/');
+
+/** Validate a cron expression (5 fields, or 6 with leading seconds; UTC). */
+export function checkCron(expr: string): string | null {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) {
+    return `invalid cron "${expr}": expected 5 fields (minute hour day month weekday) or 6 with leading seconds, got ${fields.length}`;
+  }
+  try {
+    new Cron(expr, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' }).stop();
+    return null;
+  } catch (e) {
+    return `invalid cron "${expr}": ${(e as Error).message.replace(/^CronPattern: /, '')}`;
+  }
+}
+
+/** Parse and validate picloud.toml. Returns the manifest when there were no problems. */
+export function parseManifest(source: string): { manifest: Manifest | null; diagnostics: DeployDiagnostic[] } {
+  const diagnostics: DeployDiagnostic[] = [];
+  let doc: Table;
+  try {
+    doc = parse(source) as Table;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const msg = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      diagnostics.push({ path: MANIFEST_PATH, line: e.line || 1, col: e.column || 1, message: `TOML syntax error: ${msg}` });
+    } else diagnostics.push({ path: MANIFEST_PATH, line: 1, col: 1, message: `TOML syntax error: ${(e as Error).message}` });
+    return { manifest: null, diagnostics };
+  }
+  const positions = scanTomlPositions(source);
+  const posOf = (key: string, value = false): Pos => {
+    // fall back to the closest enclosing key that has a position
+    let k = key;
+    for (;;) {
+      const p: KeyPosition | undefined = positions.get(k);
+      if (p) return value ? { line: p.valueLine, col: p.valueCol } : { line: p.line, col: p.col };
+      const cut = Math.max(k.lastIndexOf('.'), k.lastIndexOf('['));
+      if (cut <= 0) return { line: 1, col: 1 };
+      k = k.slice(0, cut);
+    }
+  };
+  const err = (key: string, message: string, value = false) => diagnostics.push({ path: MANIFEST_PATH, ...posOf(key, value), message });
+  const unknownKeys = (t: Table, prefix: string, allowed: string[]) => {
+    for (const k of Object.keys(t)) {
+      if (!allowed.includes(k)) {
+        const where = prefix ? `${prefix}.${k}` : k;
+        err(where, `unknown key "${where.replace(/\[\d+\]/g, '')}"${prefix ? ` in [${prefix.replace(/\[\d+\]$/, '')}]` : ''} (allowed: ${allowed.join(', ')})`);
+      }
+    }
+  };
+  const str = (t: Table, prefix: string, key: string, required: boolean): string | null => {
+    const v = t[key];
+    if (v === undefined) {
+      if (required) err(prefix, `[${prefix.replace(/\[\d+\]$/, '')}] entry is missing required key "${key}"`);
+      return null;
+    }
+    if (typeof v !== 'string') {
+      err(`${prefix}.${key}`, `"${key}" must be a string`, true);
+      return null;
+    }
+    return v;
+  };
+  const fnName = (t: Table, prefix: string): string | null => {
+    const f = str(t, prefix, 'function', false);
+    if (f !== null && !IDENT_RE.test(f)) {
+      err(`${prefix}.function`, `"function" must be a function name, got "${f}"`, true);
+      return null;
+    }
+    return f;
+  };
+  const arrayOfTables = (key: string): Table[] => {
+    const v = doc[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || !v.every(isTable)) {
+      err(key, `"${key}" must be an array of tables ([[${key}]])`);
+      return [];
+    }
+    return v as Table[];
+  };
+
+  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'limits']);
+
+  let productionBranch: string | null = null;
+  if (doc.app !== undefined) {
+    if (!isTable(doc.app)) err('app', '[app] must be a table');
+    else {
+      unknownKeys(doc.app, 'app', ['production_branch']);
+      productionBranch = str(doc.app, 'app', 'production_branch', false);
+      if (productionBranch !== null && !isBranchName(productionBranch)) {
+        err('app.production_branch', `invalid branch name "${productionBranch}"`, true);
+        productionBranch = null;
+      }
+    }
+  }
+
+  const env: Record<string, string> = {};
+  if (doc.env !== undefined) {
+    if (!isTable(doc.env)) err('env', '[env] must be a table');
+    else {
+      for (const [k, v] of Object.entries(doc.env)) {
+        if (!ENV_KEY_RE.test(k)) err(`env.${k}`, `invalid env name "${k}" (letters, digits and _, not starting with a digit)`);
+        else if (typeof v !== 'string') err(`env.${k}`, `env value "${k}" must be a string`, true);
+        else env[k] = v;
+      }
+    }
+  }
+
+  const limits: AppLimits = {};
+  if (doc.limits !== undefined) {
+    if (!isTable(doc.limits)) err('limits', '[limits] must be a table');
+    else {
+      unknownKeys(doc.limits, 'limits', Object.keys(LIMIT_KEYS));
+      for (const [k, v] of Object.entries(doc.limits)) {
+        const name = LIMIT_KEYS[k];
+        if (!name) continue;
+        const max = PLATFORM_LIMITS[name];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) err(`limits.${k}`, `"${k}" must be a positive integer`, true);
+        else if (v > max) err(`limits.${k}`, `"${k}" = ${v} is over the platform maximum ${max}`, true);
+        else limits[name] = v;
+      }
+    }
+  }
+
+  const routes: RouteSpec[] = [];
+  arrayOfTables('routes').forEach((t, idx) => {
+    const prefix = `routes[${idx}]`;
+    unknownKeys(t, prefix, ['path', 'method', 'script', 'function']);
+    const p = str(t, prefix, 'path', true);
+    const script = str(t, prefix, 'script', true);
+    const fn = fnName(t, prefix);
+    let methods: string[] | null = ['GET'];
+    const m = t.method;
+    if (m !== undefined) {
+      const list = typeof m === 'string' ? [m] : Array.isArray(m) && m.every((x) => typeof x === 'string') ? (m as string[]) : null;
+      if (!list || list.length === 0) {
+        err(`${prefix}.method`, '"method" must be a string or a non-empty array of strings', true);
+        methods = null;
+      } else {
+        methods = [];
+        for (const raw of list) {
+          const up = raw.toUpperCase();
+          if (up !== '*' && !(HTTP_METHODS as readonly string[]).includes(up)) {
+            err(`${prefix}.method`, `unknown HTTP method "${raw}" (allowed: ${HTTP_METHODS.join(', ')}, or "*")`, true);
+            methods = null;
+            break;
+          }
+          if (!methods.includes(up)) methods.push(up);
+        }
+        if (methods?.includes('*')) methods = ['*'];
+      }
+    }
+    if (p !== null) {
+      const problem = checkRoutePath(p);
+      if (problem) err(`${prefix}.path`, problem, true);
+    }
+    if (p !== null && script !== null && methods) {
+      routes.push({
+        path: p,
+        methods,
+        script,
+        function: fn,
+        at: { entry: posOf(prefix), path: posOf(`${prefix}.path`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+      });
+    }
+  });
+
+  // conflicts: the same normalised pattern with overlapping methods
+  for (let a = 0; a < routes.length; a++) {
+    for (let b = 0; b < a; b++) {
+      const ra = routes[a]!;
+      const rb = routes[b]!;
+      if (checkRoutePath(ra.path) || checkRoutePath(rb.path)) continue;
+      if (normaliseRoutePath(ra.path) !== normaliseRoutePath(rb.path)) continue;
+      const overlap = ra.methods.includes('*') || rb.methods.includes('*') ? (ra.methods.includes('*') ? rb.methods : ra.methods) : ra.methods.filter((x) => rb.methods.includes(x));
+      if (overlap.length === 0) continue;
+      diagnostics.push({
+        path: MANIFEST_PATH,
+        ...ra.at.path,
+        message: `route ${overlap.join(',')} ${ra.path} conflicts with the route ${rb.path} declared at line ${rb.at.path.line}`,
+      });
+    }
+  }
+
+  const schedules: ScheduleSpec[] = [];
+  arrayOfTables('schedules').forEach((t, idx) => {
+    const prefix = `schedules[${idx}]`;
+    unknownKeys(t, prefix, ['cron', 'script', 'function']);
+    const cron = str(t, prefix, 'cron', true);
+    const script = str(t, prefix, 'script', true);
+    const fn = fnName(t, prefix);
+    if (cron !== null) {
+      const problem = checkCron(cron);
+      if (problem) err(`${prefix}.cron`, problem, true);
+    }
+    if (cron !== null && script !== null) {
+      schedules.push({
+        cron,
+        script,
+        function: fn,
+        at: { entry: posOf(prefix), cron: posOf(`${prefix}.cron`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+      });
+    }
+  });
+
+  return { manifest: diagnostics.length ? null : { productionBranch, env, limits, routes, schedules }, diagnostics };
+}

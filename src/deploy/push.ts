@@ -1,0 +1,164 @@
+/**
+ * The pre-receive step of a push (architecture.md §3), run inside the server for the hook shim:
+ * for every ref update, validate the pushed tree and compile its scripts, then switch all releases of the push in
+ * one transaction — all before git accepts the push. Output lines go to `out` (the pusher sees them as `remote:`).
+ *
+ * Ref updates: `refs/heads/B` → a release of B (production or preview); deleting `refs/heads/B` removes the
+ * preview (the production branch cannot be deleted); other refs (tags) are accepted and ignored.
+ * A ref that moved since the client read it is refused here, so the DB never points at a commit git rejects
+ * (the git bridge holds the app's push lock until git-receive-pack ends, so the check cannot go stale).
+ */
+import type { Logger } from '../common/log.ts';
+import { getApp } from '../db/apps.ts';
+import type { Pool } from '../db/pool.ts';
+import { liveBranchNames } from '../db/releases.ts';
+import { existingScriptHashes, getScriptAsts } from '../db/scripts.ts';
+import { readRef } from '../git/repos.ts';
+import type { ScriptCache } from './buildpacks/index.ts';
+import type { DeployEngine } from './engine.ts';
+import { applyReleaseOps, type ReleaseOp } from './release.ts';
+import { gitTreeSource, validateTree } from './validate.ts';
+
+export const ZERO_SHA = '0000000000000000000000000000000000000000';
+
+export interface RefUpdate {
+  oldSha: string;
+  newSha: string;
+  ref: string;
+}
+
+export interface PreReceiveInput {
+  app: string;
+  pusher: string;
+  /** bare repo path (absolute) */
+  repoDir: string;
+  updates: RefUpdate[];
+  /** env for git processes reading the pushed objects: GIT_DIR + the quarantine variables */
+  gitEnv: NodeJS.ProcessEnv;
+}
+
+export interface PreReceiveDeps {
+  pool: Pool;
+  log: Logger;
+  engine: DeployEngine | null;
+  cache: ScriptCache | null;
+  /** public URLs of a deployed branch */
+  urls(app: string, branch: string, production: boolean): { host: string; path: string };
+}
+
+/** Parse the hook's stdin: one `<old> <new> <ref>` per line. */
+export function parseRefUpdates(stdin: string): RefUpdate[] {
+  return stdin
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l) => {
+      const [oldSha, newSha, ref] = l.split(' ');
+      return { oldSha: oldSha!, newSha: newSha!, ref: ref! };
+    });
+}
+
+/** Branch name → URL slug (architecture.md §4). */
+export const branchSlug = (branch: string): string => branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
+/** Run validation + release switch. Resolves true when the push may be accepted. */
+export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput, out: (line: string) => void): Promise<boolean> {
+  const t0 = performance.now();
+  const problems: string[] = [];
+  const ops: ReleaseOp[] = [];
+  const app = await getApp(deps.pool, input.app);
+  const production = app?.productionBranch ?? null;
+  const live = app ? await liveBranchNames(deps.pool, app.id) : [];
+  const branchUpdates = input.updates.filter((u) => u.ref.startsWith('refs/heads/'));
+  for (const u of input.updates) if (!u.ref.startsWith('refs/heads/')) out(`-----> Ignoring ${u.ref} (only branches are deployed)`);
+
+  for (const u of branchUpdates) {
+    const branch = u.ref.slice('refs/heads/'.length);
+    const header = branchUpdates.length > 1 ? `-----> ${branch}: ` : '';
+    const current = (await readRef(input.repoDir, u.ref)) ?? ZERO_SHA;
+    if (current !== u.oldSha) {
+      problems.push(`${u.ref}: the branch moved to ${current.slice(0, 7)} while this push was in flight; fetch and push again`);
+      continue;
+    }
+    if (u.newSha === ZERO_SHA) {
+      if (branch === (production ?? 'main')) problems.push(`${u.ref}: the production branch "${branch}" cannot be deleted`);
+      else {
+        out(`${header || '-----> '}Removing the preview of ${branch}`);
+        ops.push({ kind: 'remove', branch });
+      }
+      continue;
+    }
+    const slug = branchSlug(branch);
+    const clash = live.find((b) => b !== branch && branchSlug(b) === slug);
+    if (!/[a-z0-9]/.test(slug)) {
+      problems.push(`${u.ref}: branch name "${branch}" has no letters or digits to build a URL from`);
+      continue;
+    }
+    if (clash) {
+      problems.push(`${u.ref}: branch "${branch}" would share the preview URL "${slug}--${input.app}" with the live branch "${clash}"; rename it`);
+      continue;
+    }
+    if (header) out(`${header}${u.newSha.slice(0, 7)}`);
+    const tree = await gitTreeSource(u.newSha, input.gitEnv);
+    const result = await validateTree(tree, { engine: deps.engine, cache: deps.cache, progress: out });
+    if (!result.ok) {
+      problems.push(...result.problems);
+      continue;
+    }
+    ops.push({ kind: 'deploy', branch, commitSha: u.newSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: deps.engine!.version });
+  }
+
+  if (problems.length) {
+    out(` !     Push rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+    for (const p of problems) for (const line of p.split('\n')) out(line);
+    out(' !     The live release is unchanged.');
+    deps.log.info({ app: input.app, problems: problems.length }, 'push rejected');
+    return false;
+  }
+  if (ops.length === 0) return true;
+
+  const tSwitch = performance.now();
+  const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);
+  const tEnd = performance.now();
+  out(`-----> Live in ${Math.round(tEnd - t0)} ms (release switch ${Math.round(tEnd - tSwitch)} ms)`);
+  for (const r of results) {
+    if (!r.release) {
+      out(`-----> Removed the preview of ${r.branch}${r.removed ? '' : ' (it was not live)'}`);
+      continue;
+    }
+    const isProd = r.branch === r.app.productionBranch;
+    const urls = deps.urls(input.app, r.branch, isProd);
+    out(`-----> Released v${r.release.version} (${r.release.commitSha.slice(0, 7)}) ${urls.host}`);
+    out(`       ${urls.path}`);
+  }
+  deps.log.info(
+    { app: input.app, releases: results.map((r) => ({ branch: r.branch, version: r.release?.version ?? null })), ms: Math.round(tEnd - t0) },
+    'push released',
+  );
+  return true;
+}
+
+/** The AST cache as the buildpack sees it: which hashes are stored, with their function lists. */
+export function createScriptCache(pool: Pool, engine: DeployEngine): ScriptCache {
+  const functions = new Map<string, { name: string; params: string[] }[]>();
+  return {
+    async lookup(hashes) {
+      const out = new Map<string, { name: string; params: string[] }[]>();
+      if (hashes.length === 0) return out;
+      // the DB is the truth (a reset database must not be answered from memory); ASTs are parsed once per hash
+      const known = await existingScriptHashes(pool, hashes);
+      const missing = [...known].filter((h) => !functions.has(h));
+      if (missing.length) {
+        for (const [h, ast] of await getScriptAsts(pool, missing)) {
+          if (functions.size > 10_000) functions.clear();
+          functions.set(h, engine.functionsOf(ast));
+        }
+      }
+      for (const h of known) {
+        const f = functions.get(h);
+        if (f) out.set(h, f);
+      }
+      return out;
+    },
+  };
+}

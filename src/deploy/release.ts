@@ -1,0 +1,139 @@
+/**
+ * The release switch (architecture.md §3, §7): one transaction inserts the release and its routes and schedules,
+ * moves the (app, branch) pointer and NOTIFYs 'picloud_releases'; a failure anywhere leaves the live release as it
+ * was. Switches of one app serialise on a transaction-scoped advisory lock, so the API's rollback and a push never
+ * interleave; different apps never wait for each other.
+ *
+ * release.config = { env: {K: V}, limits: { maxOperations?, timeoutMs?, maxBodyBytes?, … } } (camelCase, only the
+ * keys picloud.toml set; capped by PLATFORM_LIMITS at validation).
+ */
+import { AppError } from '../common/errors.ts';
+import { ensureApp, getApp, lockAppForRelease, setProductionBranch, type App } from '../db/apps.ts';
+import { withTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import {
+  getReleaseByVersion,
+  getRoutes,
+  getSchedules,
+  insertRelease,
+  insertRoutes,
+  insertSchedules,
+  removePointer,
+  switchPointer,
+  type ReleaseRow,
+} from '../db/releases.ts';
+import { insertScripts } from '../db/scripts.ts';
+import type { BuildOutput } from './buildpacks/index.ts';
+
+export interface DeployOp {
+  kind: 'deploy';
+  branch: string;
+  commitSha: string;
+  build: BuildOutput;
+  releaseManifest: Record<string, unknown>;
+  engineVersion: string;
+}
+
+export interface RemoveOp {
+  kind: 'remove';
+  branch: string;
+}
+
+export type ReleaseOp = DeployOp | RemoveOp;
+
+export interface OpResult {
+  branch: string;
+  app: App;
+  /** the new release, or null for a removed preview */
+  release: ReleaseRow | null;
+  removed?: boolean;
+}
+
+/** Apply the ref updates of one push in ONE transaction (all switch or none). */
+export async function applyReleaseOps(pool: Pool, appName: string, pusher: string, ops: ReleaseOp[]): Promise<OpResult[]> {
+  return withTransaction(pool, async (c) => {
+    await lockAppForRelease(c, appName);
+    const results: OpResult[] = [];
+    for (const op of ops) {
+      if (op.kind === 'remove') {
+        const app = await getApp(c, appName);
+        if (!app) continue;
+        const removed = await removePointer(c, app, op.branch);
+        results.push({ branch: op.branch, app, release: null, removed });
+        continue;
+      }
+      const m = op.build.manifest!;
+      const app = await ensureApp(c, appName, m.productionBranch ?? 'main');
+      if (m.productionBranch && m.productionBranch === op.branch && app.productionBranch !== op.branch) {
+        await setProductionBranch(c, app.id, op.branch);
+        app.productionBranch = op.branch;
+      }
+      results.push({ branch: op.branch, app, release: await deployInTx(c, app, op, pusher) });
+    }
+    return results;
+  });
+}
+
+async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string): Promise<ReleaseRow> {
+  const { build } = op;
+  const m = build.manifest!;
+  await insertScripts(
+    c,
+    build.scripts.filter((s) => s.ast !== null).map((s) => ({ hash: s.hash, engineVersion: op.engineVersion, ast: s.ast!, bytes: s.bytes })),
+  );
+  const hashOf = new Map(build.scripts.map((s) => [s.path, s.hash]));
+  const release = await insertRelease(c, {
+    appId: app.id,
+    branch: op.branch,
+    commitSha: op.commitSha,
+    pusher,
+    scripts: Object.fromEntries(hashOf),
+    config: { env: m.env, limits: m.limits },
+    manifest: op.releaseManifest,
+    description: `Deploy ${op.commitSha.slice(0, 7)}`,
+  });
+  await insertRoutes(
+    c,
+    release.id,
+    m.routes.map((r) => ({ methods: r.methods, path: r.path, scriptPath: r.script, scriptHash: hashOf.get(r.script)!, fn: r.function })),
+  );
+  await insertSchedules(
+    c,
+    release.id,
+    m.schedules.map((s) => ({ cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function })),
+  );
+  await switchPointer(c, app, op.branch, release.id);
+  return release;
+}
+
+/**
+ * Roll (app, branch) back to release vN: a new release vM copying vN's commit, scripts, config, routes and
+ * schedules, switched live (used by the API and `picloud rollback`).
+ */
+export async function rollbackRelease(
+  pool: Pool,
+  args: { app: string; branch: string; version: number; pusher: string },
+): Promise<ReleaseRow & { rolledBackTo: number }> {
+  return withTransaction(pool, async (c) => {
+    await lockAppForRelease(c, args.app);
+    const app = await getApp(c, args.app);
+    if (!app) throw new AppError('APP_NOT_FOUND', `no app named "${args.app}"`, { app: args.app });
+    const from = await getReleaseByVersion(c, app.id, args.branch, args.version);
+    if (!from) {
+      throw new AppError('RELEASE_NOT_FOUND', `no release v${args.version} of ${args.app} (${args.branch})`, { app: args.app, branch: args.branch, version: args.version });
+    }
+    const release = await insertRelease(c, {
+      appId: app.id,
+      branch: args.branch,
+      commitSha: from.commitSha,
+      pusher: args.pusher,
+      scripts: from.scripts,
+      config: from.config,
+      manifest: from.manifest,
+      description: `Rollback to v${from.version}`,
+    });
+    await insertRoutes(c, release.id, await getRoutes(c, from.id));
+    await insertSchedules(c, release.id, await getSchedules(c, from.id));
+    await switchPointer(c, app, args.branch, release.id);
+    return { ...release, rolledBackTo: from.version };
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * Git smart HTTP at `/git/<app>.git/...`, served by git's own `git http-backend` (CGI) spawned per request
+ * (stack-notes.md §1). Our auth runs on EVERY request (info/refs, git-receive-pack, git-upload-pack): HTTP basic,
+ * password = API token; anything else is 401 with a `WWW-Authenticate` challenge.
+ *
+ * - The repo is created (`git init --bare -b main`) on the first authenticated request for a valid app name.
+ * - Hooks are set centrally: `core.hooksPath` through `GIT_CONFIG_*` in the CGI env, never in a repo's config.
+ * - The hook learns the pusher and how to reach this server (URL + per-start secret) from the same env.
+ * - A `git-receive-pack` POST holds the app's push lock for its whole duration (see push-lock.ts).
+ */
+import { spawn } from 'node:child_process';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../common/log.ts';
+import { ensureRepo, isValidAppName } from './repos.ts';
+import type { KeyedMutex } from './push-lock.ts';
+
+export interface GitAuthResult {
+  /** shown as the pusher of a release */
+  name: string;
+}
+
+export interface GitPluginOptions {
+  reposDir: string;
+  hooksDir: string;
+  log: Logger;
+  /** verify the Authorization header; null = refuse */
+  authenticate(header: string | undefined): Promise<GitAuthResult | null>;
+  pushLock: KeyedMutex;
+  /** extra env for the hook (PICLOUD_HOOK_URL, PICLOUD_HOOK_SECRET) */
+  hookEnv(): Record<string, string>;
+}
+
+const ROUTE_RE = /^\/git\/([^/]+)\.git(\/.*)$/;
+const SERVICES = new Set(['/info/refs', '/git-receive-pack', '/git-upload-pack', '/HEAD']);
+
+function deny(reply: FastifyReply, status: number, message: string): FastifyReply {
+  if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="picloud"');
+  return reply.code(status).type('text/plain; charset=utf-8').send(`${message}\n`);
+}
+
+export const gitPlugin: FastifyPluginAsync<GitPluginOptions> = async (app, opts) => {
+  const log = opts.log.child({ component: 'git' });
+  // git bodies are streamed to the CGI as they arrive: never let fastify buffer or parse them.
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+
+  const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+    const url = new URL(req.url, 'http://x');
+    const m = ROUTE_RE.exec(url.pathname);
+    if (!m || !SERVICES.has(m[2]!)) return deny(reply, 404, 'not found');
+    const appName = m[1]!;
+    const auth = await opts.authenticate(req.headers.authorization);
+    if (!auth) return deny(reply, 401, 'authentication required: use the API token as the password');
+    if (!isValidAppName(appName)) {
+      return deny(reply, 404, `"${appName}" is not a valid app name (^[a-z][a-z0-9-]{0,30}$, no "--")`);
+    }
+    const service = m[2]!;
+    const isPush = service === '/git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
+    await ensureRepo(opts.reposDir, appName);
+    const release = service === '/git-receive-pack' ? await opts.pushLock.acquire(appName) : () => {};
+    reply.hijack();
+    try {
+      await runBackend(req, reply, opts, url, auth, isPush, log);
+    } finally {
+      release();
+    }
+  };
+
+  app.get('/git/*', handler);
+  app.post('/git/*', handler);
+};
+
+function runBackend(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  opts: GitPluginOptions,
+  url: URL,
+  auth: GitAuthResult,
+  isPush: boolean,
+  log: Logger,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/',
+      GIT_PROJECT_ROOT: opts.reposDir,
+      GIT_HTTP_EXPORT_ALL: '1',
+      PATH_INFO: url.pathname.slice('/git'.length),
+      QUERY_STRING: url.search.slice(1),
+      REQUEST_METHOD: req.method,
+      CONTENT_TYPE: req.headers['content-type'] ?? '',
+      REMOTE_USER: auth.name || 'picloud',
+      REMOTE_ADDR: req.ip,
+      GIT_CONFIG_COUNT: '2',
+      GIT_CONFIG_KEY_0: 'core.hooksPath',
+      GIT_CONFIG_VALUE_0: opts.hooksDir,
+      GIT_CONFIG_KEY_1: 'receive.advertisePushOptions',
+      GIT_CONFIG_VALUE_1: 'false',
+      ...(isPush ? opts.hookEnv() : {}),
+    };
+    if (req.headers['content-length']) env.CONTENT_LENGTH = String(req.headers['content-length']);
+    if (req.headers['content-encoding']) env.HTTP_CONTENT_ENCODING = String(req.headers['content-encoding']);
+    if (req.headers['git-protocol']) env.GIT_PROTOCOL = String(req.headers['git-protocol']);
+
+    const res = reply.raw;
+    const cgi = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let headerBuf: Buffer | null = Buffer.alloc(0);
+    let stderr = '';
+    cgi.stderr.on('data', (b: Buffer) => {
+      if (stderr.length < 4000) stderr += b.toString('utf8');
+    });
+    cgi.stdout.on('data', (chunk: Buffer) => {
+      if (headerBuf === null) {
+        res.write(chunk);
+        return;
+      }
+      headerBuf = Buffer.concat([headerBuf, chunk]);
+      const end = headerBuf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      let status = 200;
+      for (const line of headerBuf.subarray(0, end).toString('latin1').split('\r\n')) {
+        const i = line.indexOf(':');
+        if (i < 0) continue;
+        const k = line.slice(0, i).trim();
+        const v = line.slice(i + 1).trim();
+        if (k.toLowerCase() === 'status') status = Number.parseInt(v, 10) || 500;
+        else res.setHeader(k, v);
+      }
+      res.statusCode = status;
+      const rest = headerBuf.subarray(end + 4);
+      headerBuf = null;
+      if (rest.length) res.write(rest);
+    });
+    cgi.on('error', (err) => {
+      log.error({ err }, 'git http-backend failed to start');
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+      resolve();
+    });
+    cgi.on('close', (code) => {
+      if (code !== 0) log.warn({ code, stderr: stderr.trim() }, 'git http-backend exited non-zero');
+      if (headerBuf !== null && !res.headersSent) {
+        res.statusCode = 500;
+        res.setHeader('Content-Type', 'text/plain');
+        res.write('git backend error\n');
+      }
+      res.end();
+      resolve();
+    });
+    cgi.stdin.on('error', () => {});
+    req.raw.on('error', () => cgi.kill());
+    req.raw.pipe(cgi.stdin);
+  });
+}

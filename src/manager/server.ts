@@ -1,0 +1,156 @@
+/**
+ * The one HTTP server of `picloud up` (and of the integration tests): git smart HTTP (/git), the pre-receive hook
+ * endpoint (/internal/hooks), health (/healthz, /readyz) and, when present, the ingress (/apps), the API (/api/v1),
+ * the dashboard (/) and metrics (/metrics). Host-form app URLs (`<app>.<domain>`, `<b>--<app>.<domain>`) are
+ * rewritten to the path form `/apps/<label>/...` with fastify's `rewriteUrl`, so every plugin routes by path only.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { Config } from '../common/config.ts';
+import type { Logger } from '../common/log.ts';
+import type { Pool } from '../db/pool.ts';
+import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
+import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
+import { createScriptCache } from '../deploy/push.ts';
+import { gitPlugin } from '../git/http.ts';
+import { KeyedMutex } from '../git/push-lock.ts';
+import { TokenVerifier } from './auth.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const HOOKS_DIR = path.join(ROOT, 'hooks');
+
+export interface ServerDeps {
+  config: Config;
+  pool: Pool;
+  log: Logger;
+  /** the invocation plane's ingress (from startInvocationPlane), mounted at /apps */
+  ingressPlugin?: FastifyPluginAsync;
+  /** for live stats in the API/dashboard */
+  plane?: { stats(): unknown };
+  /** register the API/dashboard/metrics plugins when their modules exist (default true) */
+  managerPlugins?: boolean;
+  /** the Rhai engine for deploys (default: src/rhai when available) */
+  engine?: DeployEngine | null;
+  /** observe pushes (tests, benchmarks) */
+  onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
+  /** the per-app push lock (tests hold it to prove that other apps do not wait) */
+  pushLock?: KeyedMutex;
+}
+
+function displayHost(config: Config): string {
+  return config.host === '0.0.0.0' || config.host === '::' ? config.domain : config.host;
+}
+
+/** `/apps/<label>/...` for a host-form request, else the URL unchanged. */
+export function rewriteHostUrl(host: string | undefined, url: string, domain: string): string {
+  if (!host) return url;
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  const suffix = `.${domain}`;
+  if (!name.endsWith(suffix)) return url;
+  const label = name.slice(0, -suffix.length);
+  if (!label || label.includes('.')) return url;
+  return `/apps/${label}${url.startsWith('/') ? url : `/${url}`}`;
+}
+
+async function optionalPlugin(spec: string, exportName: string, log: Logger): Promise<FastifyPluginAsync<any> | null> {
+  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), spec);
+  if (!existsSync(file)) return null;
+  try {
+    const mod = (await import(file)) as Record<string, unknown>;
+    return (mod[exportName] as FastifyPluginAsync<any>) ?? null;
+  } catch (err) {
+    log.error({ err, module: spec }, 'plugin failed to load');
+    return null;
+  }
+}
+
+/** Build (not start) the server; call `.listen()` on the result. */
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config, pool } = deps;
+  const log = deps.log;
+  const app = Fastify({
+    loggerInstance: log.child({ component: 'http' }),
+    logController: new LogController({ disableRequestLogging: true }),
+    rewriteUrl: (req) => rewriteHostUrl(req.headers.host, req.url ?? '/', config.domain),
+    bodyLimit: 16 * 1024 * 1024,
+  });
+
+  const secret = randomBytes(24).toString('hex');
+  const verifier = new TokenVerifier(pool);
+  const pushLock = deps.pushLock ?? new KeyedMutex();
+  const portOf = (): number => {
+    const a = app.server.address() as AddressInfo | null;
+    return a && typeof a === 'object' ? a.port : config.port;
+  };
+  const portSuffix = () => (portOf() === 80 ? '' : `:${portOf()}`);
+  const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  let engine: DeployEngine | null = deps.engine === undefined ? null : deps.engine;
+  if (deps.engine === undefined) {
+    engine = await loadEngine().catch((err: unknown) => {
+      log.warn({ err: String(err) }, 'Rhai engine unavailable: pushes with scripts will be rejected');
+      return null;
+    });
+  }
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await pool.query('SELECT 1');
+      return { ok: true };
+    } catch {
+      return reply.code(503).send({ ok: false, error: 'database unavailable', code: 'DB_UNAVAILABLE' });
+    }
+  });
+
+  await app.register(gitPlugin, {
+    reposDir: config.paths.repos,
+    hooksDir: HOOKS_DIR,
+    log,
+    pushLock,
+    async authenticate(header) {
+      const token = TokenVerifier.tokenFromHeader(header);
+      const p = token ? await verifier.verify(token) : null;
+      if (!p) return null;
+      const user = TokenVerifier.userFromHeader(header);
+      return { name: user && user !== 'picloud' ? user : p.name };
+    },
+    hookEnv: () => ({
+      PICLOUD_HOOK_URL: `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${portOf()}${HOOK_PATH}`,
+      PICLOUD_HOOK_SECRET: secret,
+    }),
+  });
+
+  await app.register(hookEndpointPlugin, {
+    pool,
+    log,
+    secret,
+    reposDir: config.paths.repos,
+    engine,
+    cache: engine ? createScriptCache(pool, engine) : null,
+    onPush: deps.onPush,
+    urls: (appName, branch, production) => {
+      const label = production ? appName : `${branch.toLowerCase().replace(/[^a-z0-9]+/g, '-')}--${appName}`;
+      return { host: `http://${label}.${config.domain}${portSuffix()}/`, path: `http://${displayHost(config)}${portSuffix()}/apps/${label}/` };
+    },
+  });
+
+  if (deps.ingressPlugin) await app.register(deps.ingressPlugin);
+
+  if (deps.managerPlugins !== false) {
+    const common = { config, pool, log, plane: deps.plane, verifier };
+    for (const [spec, name] of [
+      ['./api.ts', 'apiPlugin'],
+      ['./dashboard.ts', 'dashboardPlugin'],
+      ['./metrics.ts', 'metricsPlugin'],
+    ] as const) {
+      const plugin = await optionalPlugin(spec, name, log);
+      if (plugin) await app.register(plugin, common);
+    }
+  }
+  return app as unknown as FastifyInstance;
+}

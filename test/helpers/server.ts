@@ -1,0 +1,84 @@
+/**
+ * A real PiCloud server for integration tests: `buildServer` on 127.0.0.1:0 with a fresh migrated database
+ * (createTestDatabase), a temp PICLOUD_HOME and an admin token; optionally the invocation plane (ingress) too.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { loadConfig, type Config } from '../../src/common/config.ts';
+import { silentLogger } from '../../src/common/log.ts';
+import type { Pool } from '../../src/db/pool.ts';
+import { insertToken, newToken } from '../../src/db/tokens.ts';
+import type { KeyedMutex } from '../../src/git/push-lock.ts';
+import { buildServer } from '../../src/manager/server.ts';
+import { createTestDatabase, type TestDatabase } from './db.ts';
+
+export interface TestServer {
+  url: string;
+  port: number;
+  token: string;
+  pool: Pool;
+  config: Config;
+  app: FastifyInstance;
+  db: TestDatabase;
+  /** true when the invocation plane (ingress) is mounted */
+  hasIngress: boolean;
+  close(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  /** mount the invocation plane when src/orchestrator/index.ts exists (default true) */
+  ingress?: boolean;
+  onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
+  pushLock?: KeyedMutex;
+}
+
+const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/orchestrator/index.ts');
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const home = mkdtempSync(path.join(tmpdir(), 'picloud-home-'));
+  const config = loadConfig({ PICLOUD_HOME: home, PORT: '0', HOST: '127.0.0.1', PICLOUD_DOMAIN: 'localhost', PICLOUD_LOG_LEVEL: 'silent', PICLOUD_EXECUTORS: '1' });
+  const token = newToken();
+  await insertToken(db.pool, 'test-admin', token);
+
+  let plane: { ingressPlugin: FastifyPluginAsync; close(): Promise<void>; stats(): unknown } | null = null;
+  if (opts.ingress !== false && existsSync(ORCHESTRATOR)) {
+    try {
+      const mod = (await import(ORCHESTRATOR)) as { startInvocationPlane?: (d: unknown) => Promise<typeof plane> };
+      if (mod.startInvocationPlane) plane = await mod.startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false });
+    } catch (err) {
+      console.warn(`test server: invocation plane unavailable (${(err as Error).message}); HTTP checks will be skipped`);
+    }
+  }
+  const app = await buildServer({
+    config,
+    pool: db.pool,
+    log: silentLogger,
+    ingressPlugin: plane?.ingressPlugin,
+    plane: plane ?? undefined,
+    onPush: opts.onPush,
+    pushLock: opts.pushLock,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    token,
+    pool: db.pool,
+    config,
+    app,
+    db,
+    hasIngress: plane !== null,
+    async close() {
+      await app.close().catch(() => {});
+      await plane?.close().catch(() => {});
+      await db.drop();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
