@@ -25,8 +25,8 @@ export interface NativeCallContext {
   readonly fnName: string;
   /**
    * OPTIONAL (added for the stdlib's higher-order functions): the number of declared parameters of the script
-   * function / closure a pointer refers to, NOT counting its curried arguments; `undefined` when the target is
-   * native or unknown. Lets `map`/`filter`/... pick `(item)` vs `(item, index)` vs `this`-bound calls exactly
+   * function / closure a pointer refers to (ALL of them, including the ones its curried arguments fill, as Rhai's
+   * `fn_def.params.len()`); `undefined` when the target is native or unknown. Lets `map`/`filter`/... pick `(item)` vs `(item, index)` vs `this`-bound calls exactly
    * like Rhai's `FnPtr::call_raw_with_extra_args`. Without it the stdlib falls back to Rhai's retry rule:
    * call with `(item)`, and on ErrorFunctionNotFound for that name retry with `(item, index)`.
    */
