@@ -83,7 +83,7 @@ class Run implements NativeCallContext {
   constructor(
     readonly source: string,
     readonly env: EngineEnv,
-    readonly unit: Unit,
+    public unit: Unit,
     readonly hostScope: Map<string, Value> | undefined,
     readonly parse: EvalParser | undefined,
   ) {
@@ -244,6 +244,75 @@ function checkSize(v: Value, pos: number): void {
   if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
 }
 
+// ============================================================== name-based scopes (functions using eval / f!())
+
+/** A Rhai-style scope stack searched by name, used by functions that call `eval` (variables may be defined at run time). */
+class DynScopeImpl implements DynScope {
+  readonly names: string[] = [];
+  readonly vals: Value[] = [];
+  readonly consts: boolean[] = [];
+  constructor(readonly parent: DynScope | undefined) {}
+  private find(name: string): number {
+    const n = this.names;
+    for (let i = n.length - 1; i >= 0; i--) if (n[i] === name) return i;
+    return -1;
+  }
+  get(name: string): { found: boolean; value: Value } {
+    const i = this.find(name);
+    if (i >= 0) {
+      const x = this.vals[i];
+      return { found: true, value: x instanceof Shared ? x.v : x };
+    }
+    return this.parent ? this.parent.get(name) : { found: false, value: undefined };
+  }
+  set(name: string, v: Value): boolean {
+    const i = this.find(name);
+    if (i >= 0) {
+      if (this.consts[i]) throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`);
+      const x = this.vals[i];
+      if (x instanceof Shared) x.v = v;
+      else this.vals[i] = v;
+      return true;
+    }
+    return this.parent ? this.parent.set(name, v) : false;
+  }
+  define(name: string, v: Value, constant = false): void {
+    this.names.push(name);
+    this.vals.push(v);
+    this.consts.push(constant);
+  }
+  isConst(name: string): boolean {
+    const i = this.find(name);
+    return i >= 0 && this.consts[i] === true;
+  }
+  share(name: string): Shared | undefined {
+    const i = this.find(name);
+    if (i < 0) return this.parent instanceof DynScopeImpl ? this.parent.share(name) : undefined;
+    let x = this.vals[i];
+    if (!(x instanceof Shared)) {
+      x = new Shared(x) as unknown as Value;
+      this.vals[i] = x;
+    }
+    return x as unknown as Shared;
+  }
+  isShared(name: string): boolean {
+    const i = this.find(name);
+    return i >= 0 && this.vals[i] instanceof Shared;
+  }
+  mark(): number {
+    return this.names.length;
+  }
+  reset(m: number): void {
+    this.names.length = m;
+    this.vals.length = m;
+    this.consts.length = m;
+  }
+}
+
+function dynOf(f: Frame): DynScopeImpl {
+  return R.dyn.get(f) as DynScopeImpl;
+}
+
 // ============================================================== script functions
 
 export class ScriptFn {
@@ -276,10 +345,10 @@ function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
   }
 }
 
-function wrapFnError(e: unknown, fn: ScriptFn, pos: number): unknown {
+function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unknown {
   if (e instanceof Ctl) return e;
   const err = e instanceof RhaiError ? e : toRhaiError(e);
-  if (isSystemError(err)) {
+  if (isSystemError(err) && !always) {
     return err;
   }
   const text = err.text + (fn.anon ? '\nin closure call' : `\nin call to function '${fn.name}'`);
@@ -401,6 +470,8 @@ class FnCtx {
     readonly isTop: boolean,
     readonly sharedNames: Set<string>,
     readonly dynamic: boolean,
+    /** eval'd code running at the caller's top-level block: its `const`s become global constants */
+    readonly evalTop = false,
   ) {}
   get checked(): boolean {
     return this.unit.checked;
@@ -411,6 +482,14 @@ class FnCtx {
     return v;
   }
   lookup(name: string): VarInfo | undefined {
+    if (this.dynamic) return undefined;
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const v = this.scopes[i]!.get(name);
+      if (v) return v;
+    }
+    return undefined;
+  }
+  lookupStatic(name: string): VarInfo | undefined {
     for (let i = this.scopes.length - 1; i >= 0; i--) {
       const v = this.scopes[i]!.get(name);
       if (v) return v;
@@ -497,8 +576,25 @@ function compileFnBody(unit: Unit, sf: ScriptFn, params: readonly A.Param[], bod
   ctx.push();
   const s = compileStmts(ctx, body, isTop);
   ctx.pop();
-  sf.body = s;
   sf.nslots = ctx.nslots;
+  const np = params.length;
+  const checkParams: S = (f) => {
+    const mv = R.limits.maxVariables;
+    if (mv > 0 && np > mv) throw mkErr('ErrorTooManyVariables', 'Too many variables defined', sf.pos);
+    return s(f);
+  };
+  const body1 = unit.checked && np > 0 ? checkParams : s;
+  if (!ctx.dynamic) {
+    sf.body = body1;
+    return;
+  }
+  const names = params.map((p) => p.name);
+  sf.body = (f) => {
+    const d = new DynScopeImpl(R.dyn.get(f));
+    R.dyn.set(f, d);
+    for (let i = 0; i < names.length; i++) d.define(names[i]!, f[i + 1]);
+    return body1(f);
+  };
 }
 
 // ============================================================== statements
@@ -598,7 +694,7 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
           throw throwValue(v(f), pos);
         });
       }
-      const caught = ctx.lookup('\0caught');
+      const caught = ctx.lookupStatic('\0caught');
       return withTick(ctx, (f) => {
         if (caught) {
           const c = f[caught.slot];
@@ -629,6 +725,18 @@ function throwValue(v: Value, pos: number): RhaiError {
 }
 
 function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
+  if (ctx.dynamic) {
+    const v = st.value ? compileValue(ctx, st.value) : () => undefined;
+    const name = st.name;
+    const constant = st.constant;
+    const globalConst = constant && ((ctx.isTop && ctx.scopes.length <= 2) || (ctx.evalTop && ctx.scopes.length <= 2));
+    return (f) => {
+      const x = v(f);
+      dynOf(f).define(name, x, constant);
+      if (globalConst) R.globals.set(name, x);
+      return undefined;
+    };
+  }
   const v = st.value ? compileValue(ctx, st.value) : undefined;
   const maxVarsCount = ctx.liveCount();
   const info = ctx.declare(st.name, st.constant);
@@ -639,7 +747,7 @@ function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
   const checked = ctx.checked;
   const checkVars = (f: Frame): void => {
     const mv = R.limits.maxVariables;
-    if (mv > 0 && maxVarsCount + (R.hostScope ? R.hostScope.size : 0) + R.depth >= mv)
+    if (mv > 0 && maxVarsCount >= mv)
       throw mkErr('ErrorTooManyVariables', 'Too many variables defined', pos);
     void f;
   };
@@ -684,6 +792,8 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
   const cbody = compileBlockS(ctx, st.catchBody);
   ctx.pop();
   const unit = ctx.unit;
+  const dyn = ctx.dynamic;
+  const cvName = st.catchVar;
   return (f) => {
     const depth = R.depth;
     try {
@@ -699,7 +809,17 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
       while (inner.kind === 'ErrorInFunctionCall' && inner.extra.inner) inner = inner.extra.inner;
       if (cv) f[cv.slot] = catchValue(inner, unit);
       f[caught.slot] = inner;
-      const r = cbody(f);
+      let r: Value | Ctl;
+      if (dyn) {
+        const d = dynOf(f);
+        const m = d.mark();
+        if (cvName !== undefined) d.define(cvName, catchValue(inner, unit));
+        try {
+          r = cbody(f);
+        } finally {
+          d.reset(m);
+        }
+      } else r = cbody(f);
       if (r instanceof Ctl) return r;
       return undefined;
     }
@@ -746,7 +866,20 @@ function compileBlockS(ctx: FnCtx, b: A.BlockExpr): S {
   ctx.push();
   const s = compileStmts(ctx, b.body);
   ctx.pop();
-  return s;
+  return ctx.dynamic ? dynBlock(s) : s;
+}
+
+/** In name-based scope mode a block discards the variables defined inside it (including by eval). */
+function dynBlock(s: S): S {
+  return (f) => {
+    const d = dynOf(f);
+    const m = d.mark();
+    try {
+      return s(f);
+    } finally {
+      d.reset(m);
+    }
+  };
 }
 
 function compileBool(ctx: FnCtx, e: A.Expr): (f: Frame) => boolean {
@@ -942,7 +1075,10 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
   const body = lb.exprCtl ? catching(lb.s) : lb.s;
   const slot = v.slot;
   const cslot = cnt ? cnt.slot : -1;
-  const shared = v.shared || (cnt ? cnt.shared : false);
+  const dyn = ctx.dynamic;
+  const vname = e.var;
+  const cname = e.counter;
+  const shared = v.shared || (cnt ? cnt.shared : false) || dyn;
   const checked = ctx.checked;
   const pos = e.iterable.pos;
   return (f) => {
@@ -981,17 +1117,33 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
     else if (it instanceof RRange || typeof it === 'string' || it instanceof Uint8Array || it instanceof RIterable) src = iterate(it);
     else src = null;
     if (src === null) throw mkErr('ErrorFor', 'For loop expects iterable type', pos);
-    let idx = 0;
-    for (const x of src) {
-      writeSlot(f, slot, typeof x === 'object' ? cloneValue(x) : x);
-      if (cslot >= 0) writeSlot(f, cslot, idx);
-      idx++;
-      if (checked && ++ops >= opsNext) opsSlow();
-      const r = body(f);
-      if (r instanceof Ctl) {
-        if (r === BREAK) return ctlVal;
-        if (r === RETURN) return r;
+    const d = dyn ? dynOf(f) : undefined;
+    const mark = d ? d.mark() : 0;
+    if (d) {
+      d.define(vname, undefined);
+      if (cname !== undefined) d.define(cname, undefined);
+    }
+    try {
+      let idx = 0;
+      for (const x of src) {
+        const xv = typeof x === 'object' ? cloneValue(x) : x;
+        if (d) {
+          d.set(vname, xv);
+          if (cname !== undefined) d.set(cname, idx);
+        } else {
+          writeSlot(f, slot, xv);
+          if (cslot >= 0) writeSlot(f, cslot, idx);
+        }
+        idx++;
+        if (checked && ++ops >= opsNext) opsSlow();
+        const r = body(f);
+        if (r instanceof Ctl) {
+          if (r === BREAK) return ctlVal;
+          if (r === RETURN) return r;
+        }
       }
+    } finally {
+      if (d) d.reset(mark);
     }
     return undefined;
   };
@@ -1811,6 +1963,7 @@ function compileCaptureCall(ctx: FnCtx, e: A.CallExpr): E {
 
 /** Build a by-name view over a frame's statically known variables (plus its own dynamic scope). */
 function makeDynAccessor(ctx: FnCtx): (f: Frame) => DynScope {
+  if (ctx.dynamic) return (f) => R.dyn.get(f)!;
   const snap = ctx.snapshot();
   const isTop = ctx.isTop;
   return (f) => {
@@ -1856,79 +2009,53 @@ function makeDynAccessor(ctx: FnCtx): (f: Frame) => DynScope {
 function compileEval(ctx: FnCtx, e: A.CallExpr): E {
   const a = compileExpr(ctx, e.args[0]!);
   const pos = e.pos;
-  const scope = makeDynAccessor(ctx);
   const checked = ctx.checked;
-  const failOpt = ctx.unit.options;
+  const opts = ctx.unit.options;
+  const evalTop = ctx.isTop && ctx.scopes.length <= 2;
   return (f) => {
     const src = a(f);
     if (typeof src !== 'string') throw errFnNotFound('eval', [src], pos);
-    if (!R.parse) throw mkErr('ErrorFunctionNotFound', 'Function not found: eval (&str | ImmutableString | String)', pos);
+    if (!R.parse) throw errFnNotFound('eval', [src], pos);
+    const evalFn = new ScriptFn('eval', [], pos, false, R.unit);
     const parsed = R.parse(src);
-    if (!parsed.ok) {
-      const err = parsed.error;
-      throw err;
-    }
-    // compile the evaluated script as a function sharing the caller's variables by name
+    if (!parsed.ok) throw wrapFnError(parsed.error, evalFn, pos, true);
+    // the evaluated script shares the caller's name-based scope (the caller is compiled in dynamic mode)
     let d = R.dyn.get(f);
     if (!d) {
-      d = scope(f);
+      d = new DynScopeImpl(undefined);
       R.dyn.set(f, d);
     }
-    const sub = new Unit(checked, failOpt);
+    const sub = new Unit(checked, opts);
     for (const [k, v] of R.unit.fns) sub.fns.set(k, v);
-    for (const [k, v] of R.unit.byName) sub.byName.set(k, v);
+    for (const [k, v] of R.unit.byName) sub.byName.set(k, [...v]);
     for (const fd of parsed.program.functions) {
       const sf = new ScriptFn(fd.name, fd.params.map((p) => p.name), fd.pos, false, sub);
       sub.addFn(sf);
       compileFnBody(sub, sf, fd.params, fd.body.body, false);
     }
-    const main = new ScriptFn('eval', [], pos, false, sub);
     const an = analyse(parsed.program.statements);
-    const ectx = new FnCtx(sub, false, an.shared, true);
-    // top-level lets of eval'd code leak into the caller: compile them as dynamic definitions
+    const ectx = new FnCtx(sub, false, an.shared, true, evalTop);
     ectx.push();
-    const body = compileEvalStmts(ectx, parsed.program.statements);
+    const body = compileStmts(ectx, parsed.program.statements);
     ectx.pop();
-    main.body = body;
-    main.nslots = ectx.nslots;
-    const nf = newFrame(main, f[0]);
+    const nf = new Array(ectx.nslots);
+    nf[0] = f[0];
     R.dyn.set(nf, d);
     const prevUnit = R.unit;
-    (R as { unit: Unit }).unit = sub;
+    R.unit = sub;
     try {
-      const v = main.body(nf);
+      const v = body(nf);
       if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
       return v;
     } catch (err) {
       if (err === RETURN) return ctlVal;
-      throw err;
+      if (err instanceof Ctl) throw err;
+      const inner = fill(err, -1) as RhaiError;
+      for (let x: RhaiError | undefined = inner; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(src, x.offset);
+      throw wrapFnError(inner, evalFn, pos, true);
     } finally {
-      (R as { unit: Unit }).unit = prevUnit;
+      R.unit = prevUnit;
     }
-  };
-}
-
-/** eval'd top-level statements: `let` defines into the dynamic scope so it leaks to the caller. */
-function compileEvalStmts(ctx: FnCtx, body: readonly A.Stmt[]): S {
-  const ss: S[] = body.map((st) => {
-    if (st.k === 'Let') {
-      const v = st.value ? compileValue(ctx, st.value) : () => undefined;
-      const name = st.name;
-      return (f: Frame) => {
-        const x = v(f);
-        R.dyn.get(f)!.define(name, x);
-        return undefined;
-      };
-    }
-    return compileStmt(ctx, st, false);
-  });
-  return (f) => {
-    let r: Value | Ctl = undefined;
-    for (const s of ss) {
-      r = s(f);
-      if (r instanceof Ctl) return r;
-    }
-    return r;
   };
 }
 
@@ -2023,6 +2150,22 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
 
 function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
   const unit = ctx.unit;
+  if (ctx.dynamic) {
+    const name = `anon$${unit.anonCount++}_${e.pos}`;
+    const capNames = e.captures;
+    const params: A.Param[] = [...capNames.map((n) => ({ name: n, pos: e.pos })), ...e.params];
+    const sf = new ScriptFn(name, params.map((p) => p.name), e.pos, true, unit);
+    compileFnBody(unit, sf, params, [e.body], false, capNames);
+    return (f) => {
+      const d = dynOf(f);
+      const curry: Value[] = [];
+      for (const c of capNames) {
+        const sh = d.share(c);
+        curry.push((sh ?? new Shared(undefined)) as unknown as Value);
+      }
+      return new FnPtr(name, curry, sf);
+    };
+  }
   // captures resolvable in the enclosing function
   const caps: VarInfo[] = [];
   const capNames: string[] = [];

@@ -39,5 +39,5 @@ export interface EngineEnv {
 export interface DynScope {
   get(name: string): { found: boolean; value: Value };
   set(name: string, v: Value): boolean;
-  define(name: string, v: Value): void;
+  define(name: string, v: Value, constant?: boolean): void;
 }

@@ -1,0 +1,382 @@
+/**
+ * The embedding API: `compile` (source → Program or diagnostics), the Program JSON round trip (AST cache),
+ * and `Engine` (native function / module registration, limits, print/debug/progress hooks, run / callFn / eval).
+ * Every error leaving this module is a `RhaiError` with `pos` filled.
+ */
+import type * as A from './ast.ts';
+import { parse } from './parser.ts';
+import { lineCol } from './source.ts';
+import type { ParseOptions } from './options.ts';
+import { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
+import { RhaiError } from './runtime/errors.ts';
+import { Registry } from './runtime/registry.ts';
+import type { NativeFn, NativeFnOptions, Package } from './runtime/native.ts';
+import { FnPtr, RChar, RFloat, Timestamp, RRange, type TypeTag, type Value } from './runtime/value.ts';
+import type { EngineEnv } from './runtime/state.ts';
+import { Unit, callPtr, callUnitFn, compileUnit, runUnit, toRhaiError, type EvalParser } from './compile.ts';
+import { standardPackage } from './stdlib/standard.ts';
+
+export interface Diagnostic {
+  code: string;
+  message: string;
+  offset: number;
+  end?: number;
+  line: number;
+  position: number;
+}
+
+/** Language switches (Rhai `LangOptions`, `set_strict_variables`, `disable_symbol`, …). */
+export interface LanguageOptions {
+  allowIfExpression: boolean;
+  allowSwitchExpression: boolean;
+  allowStatementExpression: boolean;
+  allowAnonymousFn: boolean;
+  allowLooping: boolean;
+  allowShadowing: boolean;
+  allowLoopExpressions: boolean;
+  strictVariables: boolean;
+  /** reading a missing map property is ErrorPropertyNotFound instead of `()` */
+  failOnInvalidMapProperty: boolean;
+  disabledSymbols: string[];
+  /** variable names the host will provide in the scope (for strict variables mode) */
+  externalVariables: string[];
+}
+
+export interface CompileOptions {
+  /** script name, used as the error source */
+  name?: string;
+  /** parse-time limits: maxExprDepth, maxFunctionExprDepth, maxFunctions, literal sizes */
+  limits?: Partial<Limits>;
+  options?: Partial<LanguageOptions>;
+  /** parse a single expression (Rhai `compile_expression`) */
+  expression?: boolean;
+}
+
+export interface Program {
+  readonly source: string;
+  readonly name: string | undefined;
+  readonly functions: ReadonlyArray<{ name: string; params: string[] }>;
+}
+
+/** Internal representation; `Program` is its public face. */
+class ProgramImpl implements Program {
+  readonly functions: ReadonlyArray<{ name: string; params: string[] }>;
+  private fast: Unit | undefined;
+  private checked: Unit | undefined;
+  constructor(
+    readonly source: string,
+    readonly name: string | undefined,
+    readonly ast: A.Program,
+    readonly parseOptions: ParseOptions,
+    readonly failOnInvalidMapProperty: boolean,
+  ) {
+    this.functions = ast.functions.map((f) => ({ name: f.name, params: f.params.map((p) => p.name) }));
+  }
+  unit(checked: boolean): Unit {
+    if (checked) return (this.checked ??= compileUnit(this.ast, true, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }));
+    return (this.fast ??= compileUnit(this.ast, false, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }));
+  }
+}
+
+function toParseOptions(opts: CompileOptions | undefined): ParseOptions {
+  const l = opts?.limits ?? {};
+  const o = opts?.options ?? {};
+  const p: ParseOptions = {};
+  if (l.maxExprDepth !== undefined) p.maxExprDepth = l.maxExprDepth;
+  if (l.maxFunctionExprDepth !== undefined) p.maxFunctionExprDepth = l.maxFunctionExprDepth;
+  if (l.maxFunctions !== undefined) p.maxFunctions = l.maxFunctions;
+  if (l.maxStringSize !== undefined) p.maxStringSize = l.maxStringSize;
+  if (l.maxArraySize !== undefined) p.maxArraySize = l.maxArraySize;
+  if (l.maxMapSize !== undefined) p.maxMapSize = l.maxMapSize;
+  if (o.disabledSymbols) p.disabledSymbols = o.disabledSymbols;
+  if (o.allowIfExpression !== undefined) p.allowIfExpression = o.allowIfExpression;
+  if (o.allowSwitchExpression !== undefined) p.allowSwitchExpression = o.allowSwitchExpression;
+  if (o.allowStatementExpression !== undefined) p.allowStatementExpression = o.allowStatementExpression;
+  if (o.allowAnonymousFn !== undefined) p.allowAnonymousFn = o.allowAnonymousFn;
+  if (o.allowLooping !== undefined) p.allowLooping = o.allowLooping;
+  if (o.allowShadowing !== undefined) p.allowShadowing = o.allowShadowing;
+  if (o.allowLoopExpressions !== undefined) p.allowLoopExpressions = o.allowLoopExpressions;
+  if (o.strictVariables !== undefined) p.strictVariables = o.strictVariables;
+  if (o.externalVariables) p.externalVariables = o.externalVariables;
+  if (opts?.expression) p.expression = true;
+  return p;
+}
+
+/** Compile a script. Never throws: parse errors come back as diagnostics (Rhai's wording). */
+export function compile(
+  source: string,
+  opts?: CompileOptions,
+): { ok: true; program: Program } | { ok: false; diagnostics: Diagnostic[] } {
+  const po = toParseOptions(opts);
+  let r: ReturnType<typeof parse>;
+  try {
+    r = parse(source, po);
+  } catch (e) {
+    const msg = e instanceof RangeError ? 'Expression exceeds maximum complexity' : `Internal parser error: ${String(e)}`;
+    const lc = lineCol(source, 0);
+    return { ok: false, diagnostics: [{ code: 'ExprTooDeep', message: msg, offset: 0, line: lc.line, position: lc.position }] };
+  }
+  if (!r.ok) {
+    return {
+      ok: false,
+      diagnostics: r.diagnostics.map((d) => {
+        const lc = lineCol(source, d.offset);
+        const out: Diagnostic = { code: d.code, message: d.message, offset: d.offset, line: lc.line, position: lc.position };
+        if (d.end !== undefined) out.end = d.end;
+        return out;
+      }),
+    };
+  }
+  return {
+    ok: true,
+    program: new ProgramImpl(source, opts?.name, r.program, po, opts?.options?.failOnInvalidMapProperty === true),
+  };
+}
+
+/** Rhai's Display text of a parse diagnostic with position: `Syntax error: … (line L, position P)` is the error's. */
+export function diagnosticError(d: Diagnostic): RhaiError {
+  const e = new RhaiError('ErrorParsing', d.message, {}, d.offset);
+  e.pos = { line: d.line, position: d.position };
+  (e.extra as { code?: string }).code = d.code;
+  return e;
+}
+
+// ------------------------------------------------------------------ JSON round trip
+
+interface ProgramJSON {
+  v: 1;
+  source: string;
+  name?: string;
+  ast: A.Program;
+  parseOptions: ParseOptions;
+  failOnInvalidMapProperty: boolean;
+}
+
+export function programToJSON(p: Program): string {
+  const q = asImpl(p);
+  const j: ProgramJSON = {
+    v: 1,
+    source: q.source,
+    ast: q.ast,
+    parseOptions: q.parseOptions,
+    failOnInvalidMapProperty: q.failOnInvalidMapProperty,
+  };
+  if (q.name !== undefined) j.name = q.name;
+  return JSON.stringify(j);
+}
+
+export function programFromJSON(json: string): Program {
+  const j = JSON.parse(json) as ProgramJSON;
+  if (!j || j.v !== 1 || typeof j.source !== 'string' || !j.ast || !Array.isArray(j.ast.statements)) {
+    throw new RhaiError('ErrorParsing', 'Invalid program JSON');
+  }
+  return new ProgramImpl(j.source, j.name, j.ast, j.parseOptions ?? {}, j.failOnInvalidMapProperty === true);
+}
+
+function asImpl(p: Program): ProgramImpl {
+  if (!(p instanceof ProgramImpl)) throw new TypeError('not a Program created by compile()');
+  return p;
+}
+
+// ------------------------------------------------------------------ Engine
+
+export interface EngineOptions {
+  limits?: Partial<Limits>;
+  onPrint?: (s: string) => void;
+  onDebug?: (s: string, pos: { line: number; position: number } | undefined) => void;
+  /** called every 1024 operations; return true to terminate the script (ErrorTerminated) */
+  onProgress?: (ops: number) => boolean;
+  /** no standard library, only built-in operators (Rhai `Engine::new_raw`) */
+  raw?: boolean;
+  /** language options used by `eval()` / `Engine.eval` compilation */
+  options?: Partial<LanguageOptions>;
+}
+
+export interface CallFnOptions {
+  /** run the script's top-level statements before calling (Rhai `CallFnOptions::eval_ast`, default true) */
+  evalAst?: boolean;
+}
+
+let standardRegistry: Registry | undefined;
+
+export class Engine {
+  readonly limits: Limits;
+  private readonly registry: Registry;
+  private readonly modules = new Map<string, Registry>();
+  private readonly env: EngineEnv;
+  private readonly options: Partial<LanguageOptions>;
+
+  constructor(opts: EngineOptions = {}) {
+    this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+    if (opts.raw) this.registry = new Registry();
+    else {
+      standardRegistry ??= new Registry().use(standardPackage);
+      this.registry = new Registry(standardRegistry);
+    }
+    this.options = opts.options ?? {};
+    this.env = {
+      registry: this.registry,
+      modules: this.modules,
+      limits: this.limits,
+      onPrint: opts.onPrint,
+      onDebug: opts.onDebug,
+      onProgress: opts.onProgress,
+    };
+  }
+
+  /** Register a package (a function registering natives). */
+  registerPackage(pkg: Package): this {
+    this.registry.use(pkg);
+    return this;
+  }
+
+  registerFn(name: string, params: TypeTag[], fn: NativeFn, opts?: NativeFnOptions): this {
+    this.registry.fn(name, params, fn, opts);
+    return this;
+  }
+
+  /** Register a static module of native functions, called as `ns::name(args)`. Without `params`, any arity/types. */
+  registerModule(ns: string, fns: Record<string, NativeFn | { params: TypeTag[]; fn: NativeFn; opts?: NativeFnOptions }>): this {
+    let m = this.modules.get(ns);
+    if (!m) this.modules.set(ns, (m = new Registry()));
+    for (const [name, d] of Object.entries(fns)) {
+      if (typeof d === 'function') m.fn(name, [], d, { variadic: true });
+      else m.fn(name, d.params, d.fn, d.opts);
+    }
+    return this;
+  }
+
+  private isChecked(): boolean {
+    const l = this.limits;
+    return l.maxOperations > 0 || l.maxStringSize > 0 || l.maxArraySize > 0 || l.maxMapSize > 0 || l.maxVariables > 0 || !!this.env.onProgress;
+  }
+
+  private evalParser(): EvalParser {
+    const po = toParseOptions({ options: this.options, limits: this.limits });
+    return (src) => {
+      const r = parse(src, po);
+      if (r.ok) return { ok: true, program: r.program };
+      const d = r.diagnostics[0]!;
+      const lc = lineCol(src, d.offset);
+      return { ok: false, error: diagnosticError({ ...d, line: lc.line, position: lc.position }) };
+    };
+  }
+
+  /** Run a program; returns the value of its last statement. Throws RhaiError. */
+  run(program: Program, scope?: Record<string, Value>): Value {
+    const p = asImpl(program);
+    const host = scope ? new Map(Object.entries(scope)) : undefined;
+    try {
+      const v = runUnit(p.unit(this.isChecked()), { env: this.env, source: p.source, hostScope: host, parse: this.evalParser() });
+      return v;
+    } catch (e) {
+      throw this.finish(e, p.source);
+    } finally {
+      if (scope && host) for (const [k, v] of host) scope[k] = v;
+    }
+  }
+
+  /** Call a script function by name (after running the top-level statements unless evalAst is false). */
+  callFn(program: Program, name: string, args: Value[], scope?: Record<string, Value>, opts?: CallFnOptions): Value {
+    const p = asImpl(program);
+    const host = scope ? new Map(Object.entries(scope)) : undefined;
+    try {
+      return callUnitFn(
+        p.unit(this.isChecked()),
+        { env: this.env, source: p.source, hostScope: host, parse: this.evalParser() },
+        name,
+        args,
+        opts?.evalAst !== false,
+      );
+    } catch (e) {
+      throw this.finish(e, p.source);
+    }
+  }
+
+  /** Call a function pointer (e.g. a closure returned by a script) in the context of `program`. */
+  callFnPtr(program: Program, fn: FnPtr, args: Value[]): Value {
+    const p = asImpl(program);
+    try {
+      return callPtr(p.unit(this.isChecked()), { env: this.env, source: p.source, parse: this.evalParser() }, fn, args);
+    } catch (e) {
+      throw this.finish(e, p.source);
+    }
+  }
+
+  /** Compile with this engine's parse limits and options (diagnostics as a result). */
+  compile(source: string, opts?: Omit<CompileOptions, 'limits'>): ReturnType<typeof compile> {
+    return compile(source, { ...opts, limits: this.limits, options: { ...this.options, ...(opts?.options ?? {}) } });
+  }
+
+  /** Convenience: compile + run. Parse errors are thrown as RhaiError(ErrorParsing). */
+  eval(source: string, scope?: Record<string, Value>): Value {
+    const r = this.compile(source, scope ? { options: { externalVariables: Object.keys(scope) } } : undefined);
+    if (!r.ok) throw diagnosticError(r.diagnostics[0]!);
+    return this.run(r.program, scope);
+  }
+
+  /** Normalise any escaping error to a RhaiError with positions filled (for the whole wrapper chain). */
+  private finish(e: unknown, source: string): RhaiError {
+    const err = toRhaiError(e);
+    fillPositions(err, source);
+    return err;
+  }
+}
+
+function fillPositions(e: RhaiError, source: string): void {
+  for (let x: RhaiError | undefined = e; x; x = x.extra.inner) {
+    if (!x.pos && x.offset !== undefined) x.pos = lineCol(source, x.offset);
+  }
+}
+
+// ------------------------------------------------------------------ JSON conversion
+
+/** JS/JSON value → Rhai value: objects → maps, integral numbers → int, other numbers → float, null → (). */
+export function fromJSON(x: unknown): Value {
+  if (x === null || x === undefined) return undefined;
+  switch (typeof x) {
+    case 'number':
+      return Number.isSafeInteger(x) ? x : new RFloat(x);
+    case 'bigint':
+      return x;
+    case 'string':
+      return x;
+    case 'boolean':
+      return x;
+  }
+  if (Array.isArray(x)) return x.map(fromJSON);
+  if (x instanceof Uint8Array) return x.slice();
+  if (typeof x === 'object') {
+    const m = new Map<string, Value>();
+    for (const [k, v] of Object.entries(x as Record<string, unknown>)) m.set(k, fromJSON(v));
+    return m;
+  }
+  return undefined;
+}
+
+/** Rhai value → JSON-compatible JS (maps → objects with sorted keys, unit → null, char → string, blob → array). */
+export function toJSON(v: Value): unknown {
+  switch (typeof v) {
+    case 'number':
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    case 'undefined':
+      return null;
+  }
+  if (v instanceof RFloat) return Number.isFinite(v.v) ? v.v : null;
+  if (v instanceof RChar) return v.c;
+  if (Array.isArray(v)) return v.map(toJSON);
+  if (v instanceof Map) {
+    const o: Record<string, unknown> = {};
+    for (const k of [...v.keys()].sort()) o[k] = toJSON(v.get(k));
+    return o;
+  }
+  if (v instanceof Uint8Array) return Array.from(v);
+  if (v instanceof FnPtr) return `Fn(${v.name})`;
+  if (v instanceof Timestamp) return null;
+  if (v instanceof RRange) return { start: toJSON(v.start), end: toJSON(v.end), inclusive: v.inclusive };
+  return null;
+}

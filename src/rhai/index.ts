@@ -1,0 +1,35 @@
+/**
+ * Public entry of the Rhai implementation: the only module other folders import.
+ * See README.md in this folder for the file map.
+ */
+export {
+  compile,
+  programToJSON,
+  programFromJSON,
+  Engine,
+  fromJSON,
+  toJSON,
+  diagnosticError,
+  type Diagnostic,
+  type CompileOptions,
+  type LanguageOptions,
+  type Program,
+  type EngineOptions,
+  type CallFnOptions,
+} from './engine.ts';
+export { RhaiError, type EvalErrorKind, type Position } from './runtime/errors.ts';
+export {
+  typeName,
+  typeTag,
+  RFloat,
+  RChar,
+  FnPtr,
+  Timestamp,
+  RRange,
+  type Value,
+  type TypeTag,
+  type RMap,
+} from './runtime/value.ts';
+export { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
+export type { NativeFn, NativeFnOptions, NativeCallContext, Package } from './runtime/native.ts';
+export { toDisplay, toDebug } from './runtime/format.ts';

@@ -1,0 +1,118 @@
+/**
+ * `npm run bench:rhai [-- --json] [-- --only NAME]`
+ *
+ * Times the benchmark scripts of ../shared/rhai-conformance/scripts in one process after a warm-up run
+ * (release-build limits, print output discarded), plus parsing a ~200-line script and one compile+run of
+ * `40 + 2`. Prints a table of medians vs native Rhai 1.25 (Rust, release), or with --json exactly one
+ * JSON object `{ "<script>": <median ms per run>, ... }`.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Engine, compile, type Program } from '../../src/rhai/index.ts';
+import { REPO_ROOT } from '../conformance/harness.ts';
+
+const SCRIPTS = resolve(REPO_ROOT, '../shared/rhai-conformance/scripts');
+const json = process.argv.includes('--json');
+const onlyIdx = process.argv.indexOf('--only');
+const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
+
+/** Native Rhai 1.25 release-build times (ms per run) from the issue. */
+const NATIVE: Record<string, number | undefined> = {
+  fibonacci: 3360,
+  primes: 1000,
+  strings_map: 740,
+  for2: 435,
+  speed_test: 190,
+  mat_mul: 140,
+  string: 0.007,
+  loop: 0.007,
+};
+
+/** runs per benchmark: [warm-up runs, timed samples, iterations per sample] */
+const PLAN: Record<string, [number, number, number]> = {
+  fibonacci: [1, 3, 1],
+  primes: [1, 5, 1],
+  strings_map: [1, 5, 1],
+  for2: [1, 5, 1],
+  speed_test: [2, 7, 1],
+  mat_mul: [2, 7, 1],
+  string: [200, 9, 500],
+  loop: [200, 9, 500],
+};
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function mustCompile(src: string, name: string): Program {
+  const r = compile(src, { name });
+  if (!r.ok) throw new Error(`${name}: ${r.diagnostics.map((d) => `${d.message} (line ${d.line}, position ${d.position})`).join('; ')}`);
+  return r.program;
+}
+
+function timeIt(fn: () => void, [warm, samples, iters]: [number, number, number]): number {
+  for (let i = 0; i < warm; i++) fn();
+  const times: number[] = [];
+  for (let s = 0; s < samples; s++) {
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) fn();
+    times.push((performance.now() - t0) / iters);
+  }
+  return median(times);
+}
+
+/** A deterministic ~200-line script built from several example scripts. */
+function parseFixture(): string {
+  const parts = ['mat_mul', 'primes', 'strings_map', 'switch', 'for1', 'string', 'function_decl5'];
+  let out = '';
+  for (const p of parts) {
+    out += readFileSync(resolve(SCRIPTS, `${p}.rhai`), 'utf8') + '\n';
+    if (out.split('\n').length >= 200) break;
+  }
+  return out.split('\n').slice(0, 200).join('\n');
+}
+
+function main(): void {
+  if (!existsSync(SCRIPTS)) {
+    console.log(`note: ${SCRIPTS} not found (../shared is absent); skipping the Rhai benchmark.`);
+    if (json) console.log('{}');
+    return;
+  }
+  const engine = new Engine({ onPrint: () => {}, onDebug: () => {} });
+  const results: Record<string, number> = {};
+  for (const name of Object.keys(PLAN)) {
+    if (only && name !== only) continue;
+    const prog = mustCompile(readFileSync(resolve(SCRIPTS, `${name}.rhai`), 'utf8'), name);
+    results[name] = timeIt(() => void engine.run(prog), PLAN[name]!);
+  }
+  if (!only || only === 'parse200') {
+    const src = parseFixture();
+    results['parse200'] = timeIt(() => void mustCompile(src, 'parse200'), [20, 9, 20]);
+  }
+  if (!only || only === 'eval_40_plus_2') {
+    results['eval_40_plus_2'] = timeIt(() => {
+      const p = mustCompile('40 + 2', 'expr');
+      if (engine.run(p) !== 42) throw new Error('40 + 2 != 42');
+    }, [500, 9, 1000]);
+  }
+  if (json) {
+    console.log(JSON.stringify(results));
+    return;
+  }
+  console.log('script           median ms   native ms    ratio');
+  console.log('---------------  ----------  ----------  -------');
+  for (const [k, v] of Object.entries(results)) {
+    const n = NATIVE[k];
+    console.log(
+      `${k.padEnd(15)}  ${fmt(v).padStart(10)}  ${(n === undefined ? '-' : fmt(n)).padStart(10)}  ${(n === undefined ? '-' : (v / n).toFixed(2)).padStart(7)}`,
+    );
+  }
+}
+
+function fmt(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(4);
+}
+
+main();
