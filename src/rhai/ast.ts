@@ -249,7 +249,15 @@ export interface Param { name: string; pos: number }
  * `fn name(a, b) { … }` / `private fn name() { … }` (top level only; comments/doc comments dropped).
  * pos = the function name; body.pos = `{`.
  */
-export interface FnDef { name: string; pos: number; params: Param[]; body: BlockExpr; private: boolean }
+export interface FnDef {
+  name: string;
+  pos: number;
+  params: Param[];
+  body: BlockExpr;
+  private: boolean;
+  /** `fn int.foo()` / `fn "MyType".foo()`: the only type `this` may have ('i64' for int, 'f64' for float) */
+  thisType?: string;
+}
 
 /** A parsed script: top-level statements in order, and hoisted function definitions in source order. */
 export interface Program { statements: Stmt[]; functions: FnDef[] }
