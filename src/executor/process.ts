@@ -15,11 +15,13 @@ export interface ExecutorProcessOptions {
   threads: number;
   /** BullMQ jobs taken at once (queued in the thread pool) */
   concurrency?: number;
+  /** V8 heap cap per thread (MB) */
+  threadHeapMb?: number;
 }
 
 /** Start the thread pool, then the BullMQ worker; returns a closer. */
 export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{ close(): Promise<void>; pool: ExecutorPool }> {
-  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads });
+  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb });
   await pool.start();
   const worker = await startBullmqWorker({
     redisUrl: o.redisUrl,

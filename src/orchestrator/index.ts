@@ -31,6 +31,8 @@ export interface InvocationPlaneDeps {
   schedules?: boolean;
   /** invocations allowed to wait (embedded: per pool; BullMQ: in flight per orchestrator) before 503 */
   maxQueue?: number;
+  /** V8 heap cap per executor thread in MB (default 256); a script exceeding it crashes its thread → 502 */
+  threadHeapMb?: number;
 }
 
 export interface InvocationPlane {
@@ -71,12 +73,12 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     const n = deps.spawnExecutors ?? 0;
     const dbUrl = deps.databaseUrl ?? config.databaseUrl;
     for (let i = 0; i < n; i++) {
-      const env = { ...process.env, REDIS_URL: config.redisUrl, DATABASE_URL: dbUrl ?? '' };
-      const args = deps.queuePrefix ? ['--prefix', deps.queuePrefix] : [];
+      const env = { ...process.env, REDIS_URL: config.redisUrl, DATABASE_URL: dbUrl ?? '', PICLOUD_LOG_LEVEL: config.logLevel };
+      const args = [...(deps.queuePrefix ? ['--prefix', deps.queuePrefix] : []), ...(deps.threadHeapMb ? ['--thread-heap-mb', String(deps.threadHeapMb)] : [])];
       children.push(spawnExecutor(env, args));
     }
   } else {
-    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue });
+    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb });
     await p.start();
     execPool = p;
     dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());

@@ -33,7 +33,7 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
     config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
-    spawnExecutors: mode === 'bullmq' ? (opts.executors ?? 2) : 0, databaseUrl: db.url,
+    spawnExecutors: mode === 'bullmq' ? (opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96,
   });
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   await app.register(plane.ingressPlugin);

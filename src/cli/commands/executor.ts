@@ -1,5 +1,5 @@
 /**
- * INTERNAL role: `picloud executor [--threads N] [--prefix P]` — one executor process: runs invocations from the
+ * INTERNAL role: `picloud executor [--threads N] [--prefix P] [--thread-heap-mb N]` — one executor process: runs invocations from the
  * BullMQ queue in a pool of worker threads. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
 import { fileURLToPath } from 'node:url';
@@ -27,9 +27,15 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
     io.stderr.write('--threads must be an integer in 1..64\n');
     return 64;
   }
+  const heapRaw = flag(argv, '--thread-heap-mb');
+  const threadHeapMb = heapRaw ? Number(heapRaw) : undefined;
+  if (threadHeapMb !== undefined && (!Number.isInteger(threadHeapMb) || threadHeapMb < 16)) {
+    io.stderr.write('--thread-heap-mb must be an integer >= 16\n');
+    return 64;
+  }
   const log = createLogger(config.logLevel).child({ component: 'executor', pid: process.pid });
   const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
-  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads });
+  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb });
   log.info({ threads }, 'executor started');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
