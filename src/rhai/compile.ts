@@ -49,6 +49,7 @@ import { lineCol } from './source.ts';
 type E = (f: Frame) => Value;
 type S = (f: Frame) => Value | Ctl;
 const MAX_SAFE = 9007199254740991;
+const I64_MAX_BIG = 9223372036854775807n;
 
 // ============================================================== run state (module-level for speed)
 
@@ -738,7 +739,7 @@ function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
     };
   }
   const v = st.value ? compileValue(ctx, st.value) : undefined;
-  const maxVarsCount = ctx.liveCount();
+  const maxVarsCount = ctx.lookupStatic(st.name) ? -1 : ctx.liveCount();
   const info = ctx.declare(st.name, st.constant);
   const slot = info.slot;
   const isGlobalConst = st.constant && ctx.isTop && ctx.scopes.length <= 2;
@@ -747,7 +748,7 @@ function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
   const checked = ctx.checked;
   const checkVars = (f: Frame): void => {
     const mv = R.limits.maxVariables;
-    if (mv > 0 && maxVarsCount >= mv)
+    if (mv > 0 && maxVarsCount >= 0 && maxVarsCount >= mv)
       throw mkErr('ErrorTooManyVariables', 'Too many variables defined', pos);
     void f;
   };
@@ -979,8 +980,20 @@ function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
           if (guards[idx]!(f)) return bodies[idx]!(f);
         }
     }
-    if (ranges.length && isInt(v)) {
-      for (const { r, idx } of ranges) if (rangeContains(r, v) && guards[idx]!(f)) return bodies[idx]!(f);
+    if (ranges.length) {
+      if (isInt(v)) {
+        for (const { r, idx } of ranges) if (rangeContains(r, v) && guards[idx]!(f)) return bodies[idx]!(f);
+      } else if (v instanceof RFloat) {
+        const x = v.v;
+        for (const { r, idx } of ranges) {
+          const a = Number(r.start);
+          const b = Number(r.end);
+          if (x >= a && (r.inclusive ? x <= b : x < b) && guards[idx]!(f)) return bodies[idx]!(f);
+        }
+      } else if (v instanceof RRange) {
+        for (const { r, idx } of ranges)
+          if (r.start === v.start && r.end === v.end && r.inclusive === v.inclusive && guards[idx]!(f)) return bodies[idx]!(f);
+      }
     }
     return def ? def(f) : undefined;
   };
@@ -1442,11 +1455,12 @@ function compilePlace(ctx: FnCtx, e: A.Expr): Place {
     const idx = compileExpr(ctx, e.index);
     const pos = e.pos;
     const fail = ctx.unit.options.failOnInvalidMapProperty;
+    const opt = e.optional;
     return {
       get: (f) => getIndex(parent.get(f), idx(f), pos, fail),
       update: (f, upd) => {
         const k = idx(f);
-        parent.update(f, (o) => setIndex(o, k, upd(getIndexForUpdate(o, k, pos)), pos));
+        parent.update(f, (o) => (opt && o === undefined ? o : setIndex(o, k, upd(getIndexForUpdate(o, k, pos)), pos)));
       },
       constRoot: parent.constRoot,
     };
@@ -1456,10 +1470,11 @@ function compilePlace(ctx: FnCtx, e: A.Expr): Place {
     const name = e.name;
     const pos = e.pos;
     const fail = ctx.unit.options.failOnInvalidMapProperty;
+    const opt = e.optional;
     return {
       get: (f) => getProp(parent.get(f), name, pos, fail),
       update: (f, upd) => {
-        parent.update(f, (o) => setProp(o, name, upd(getPropForUpdate(o, name, pos)), pos));
+        parent.update(f, (o) => (opt && o === undefined ? o : setProp(o, name, upd(getPropForUpdate(o, name, pos)), pos)));
       },
       constRoot: parent.constRoot,
     };
@@ -1507,10 +1522,7 @@ function getIndex(o: Value, k: Value, pos: number, fail: boolean): Value {
     }
     if (k instanceof RRange) {
       const cs = charsOf(o);
-      let s = Number(k.start);
-      let en = Number(k.end) + (k.inclusive ? 1 : 0);
-      s = Math.max(0, Math.min(s, cs.length));
-      en = Math.max(s, Math.min(en, cs.length));
+      const [s, en] = strRange(k, cs.length);
       return cs.slice(s, en).join('');
     }
     throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
@@ -1545,17 +1557,29 @@ function getIndex(o: Value, k: Value, pos: number, fail: boolean): Value {
   throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
 }
 
+function strRange(k: RRange, len: number): [number, number] {
+  let s = Number(k.start);
+  let en = Number(k.end);
+  if (s < 0) s += len;
+  const negEnd = en < 0;
+  if (en < 0) en += len;
+  // Rhai quirk: a negative inclusive end at or before the start gives an empty string
+  if (k.inclusive && !(negEnd && en <= s)) en += 1;
+  s = Math.max(0, Math.min(s, len));
+  en = Math.max(s, Math.min(en, len));
+  return [s, en];
+}
+
 function getIndexForUpdate(o: Value, k: Value, pos: number): Value {
   if (o instanceof Map && typeof k === 'string') return o.get(k);
   return getIndex(o, k, pos, false);
 }
 
 function bitRange(k: RRange, pos: number): [number, number] {
-  let s = Number(k.start);
-  let e = Number(k.end) + (k.inclusive ? 1 : 0);
-  if (s < 0) s += 64;
+  const s = Number(k.start);
+  const e = Number(k.end) + (k.inclusive ? 1 : 0);
   if (s < 0 || s >= 64) throw errBitFieldBounds(64, k.start).fill(pos);
-  if (e > 64) e = 64;
+  if (e > 64) throw errBitFieldBounds(64, k.end).fill(pos);
   const len = Math.max(0, e - s);
   return [s, len];
 }
@@ -1584,6 +1608,13 @@ function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
     throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting string)`, pos);
   }
   if (typeof o === 'string') {
+    if (k instanceof RRange) {
+      const cs = charsOf(o);
+      const [s, en] = strRange(k, cs.length);
+      const rep = typeof v === 'string' ? v : v instanceof RChar ? v.c : undefined;
+      if (rep === undefined) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting string)`, pos);
+      return cs.slice(0, s).join('') + rep + cs.slice(en).join('');
+    }
     if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
     if (!(v instanceof RChar)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting char)`, pos);
     const cs = charsOf(o);
@@ -1829,7 +1860,7 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
         const a = compileExpr(ctx, e.args[0]!);
         return (f) => {
           const nm = a(f);
-          if (typeof nm !== 'string') throw errFnNotFound('Fn', [nm], pos);
+          if (typeof nm !== 'string') throw errMismatch('string', typeName(nm)).fill(pos);
           return makeFnPtr(nm, pos);
         };
       }
@@ -1840,7 +1871,7 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
         return (f) => {
           const args = evalArgs(f, a);
           const p = args[0];
-          if (!(p instanceof FnPtr)) throw errFnNotFound('call', args, pos);
+          if (!(p instanceof FnPtr)) throw errMismatch('Fn', typeName(p)).fill(pos);
           return callFnPtr(p, args.slice(1), NO_THIS, undefined, pos);
         };
       }
@@ -1851,7 +1882,7 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
         return (f) => {
           const args = evalArgs(f, a);
           const p = args[0];
-          if (!(p instanceof FnPtr)) throw errFnNotFound('curry', args, pos);
+          if (!(p instanceof FnPtr)) throw errMismatch('Fn', typeName(p)).fill(pos);
           return new FnPtr(p.name, [...p.curry, ...args.slice(1)], p.fn);
         };
       }
@@ -1867,14 +1898,22 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
   const firstPlace = n > 0 && e.args[0]!.k === 'Var' ? compilePlace(ctx, e.args[0]!) : undefined;
   const cache: CallSiteCache = { key: -1, reg: undefined, ver: -1, o: undefined };
   const checked = ctx.checked;
+  const v0 = n > 0 && e.args[0]!.k === 'Var' ? ctx.lookup((e.args[0] as A.VarExpr).name) : undefined;
+  const slot0 = v0 && v0.shared ? v0.slot : -1;
   return (f) => {
-    const av = evalArgs(f, args);
+    let av: Value[];
+    if (firstPlace) {
+      // the by-reference first argument is taken after the other arguments are evaluated
+      av = new Array<Value>(n);
+      for (let i = 1; i < n; i++) av[i] = args[i]!(f);
+      av[0] = args[0]!(f);
+    } else av = evalArgs(f, args);
     const o = resolveCached(cache, name, av);
     if (!o) {
       throw errFnNotFound(name, av, pos);
     }
     const a0 = av[0];
-    if (firstPlace && !o.pure && firstPlace.constRoot === undefined) {
+    if (firstPlace && !o.pure && firstPlace.constRoot === undefined && !(slot0 >= 0 && f[slot0] instanceof Shared)) {
       const r = callNative(o, name, av, pos);
       if (av[0] !== a0) firstPlace.update(f, () => av[0]);
       if (checked && R.checkData) checkSize(av[0], pos);
@@ -1951,9 +1990,15 @@ function compileCaptureCall(ctx: FnCtx, e: A.CallExpr): E {
   const args = compileArgs(ctx, e.args);
   const scope = makeDynAccessor(ctx);
   return (f) => {
-    const av = evalArgs(f, args);
-    const sf = R.unit.getFn(name, av.length);
-    if (!sf) throw errFnNotFound(name, av, pos);
+    let av = evalArgs(f, args);
+    let fname = name;
+    if (name === 'call' && av[0] instanceof FnPtr) {
+      const p = av[0];
+      av = [...p.curry, ...av.slice(1)];
+      fname = p.name;
+    }
+    const sf = R.unit.getFn(fname, av.length);
+    if (!sf) throw errFnNotFound(fname, av, pos);
     const nf = newFrame(sf, NO_THIS);
     for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
     R.dyn.set(nf, scope(f));
@@ -2077,6 +2122,15 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
   const unit = ctx.unit;
   const sfStatic = unit.getFn(name, n);
 
+  if (name === 'is_shared' && n === 0 && e.obj.k === 'Var' && !e.obj.ns) {
+    const v = ctx.lookup(e.obj.name);
+    if (v) {
+      const s0 = v.slot;
+      return (f) => f[s0] instanceof Shared;
+    }
+  }
+  const rootVar = e.obj.k === 'Var' && !e.obj.ns ? ctx.lookup(e.obj.name) : undefined;
+  const rootSharedSlot = rootVar && rootVar.shared ? rootVar.slot : -1;
   return (f) => {
     const o = recv(f);
     if (o === (SHORT as unknown)) return o;
@@ -2089,6 +2143,11 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     }
     if (name === 'call' && n >= 1 && av[0] instanceof FnPtr) {
       // x.call(f, args): bind this = x
+      if (rootSharedSlot >= 0) {
+        const cell = f[rootSharedSlot];
+        if (cell instanceof Shared && av[0].curry.includes(cell as unknown as Value))
+          throw mkErr('ErrorDataRace', `Data race detected on variable '${rootVar!.name}'`, pos);
+      }
       const self = { value: o };
       const r = callFnPtr(av[0], av.slice(1), o, self, pos);
       if (place && self.value !== o) {
@@ -2406,6 +2465,7 @@ function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
         const a = L(f);
         const b = Rr(f);
         if (isInt(a) && isInt(b)) return new RRange(a, b, incl);
+        if (isInt(a) && b === undefined) return new RRange(a, I64_MAX_BIG, false);
         const args = [a, b];
         const o = R.env.registry.resolve(op, args);
         if (o) return callNative(o, op, args, pos);
@@ -2544,15 +2604,14 @@ function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
     const get = compileExprInner(ctx, t);
     if (st.op === '=')
       return (f) => {
-        const v = rhs(f);
         get(f);
-        f[0] = v;
+        f[0] = rhs(f);
         return undefined;
       };
     const op = opOf(st.op);
     return (f) => {
-      const b = rhs(f);
-      f[0] = compound(op, get(f), b, pos);
+      const a = get(f);
+      f[0] = compound(op, a, rhs(f), pos);
       return undefined;
     };
   }

@@ -292,10 +292,6 @@ export function compare(op: string, a: Value, b: Value): OpResult {
   if (typeof a === 'string' || a instanceof RChar) {
     const sa = typeof a === 'string' ? a : a.c;
     if (typeof b === 'string' || b instanceof RChar) {
-      if (op !== '==' && op !== '!=' && typeof a !== typeof b) {
-        // string vs char ordering is not built in; fall through to mixed semantics
-        return false;
-      }
       return ordOp(op, cmpStr(sa, typeof b === 'string' ? b : b.c));
     }
   }
