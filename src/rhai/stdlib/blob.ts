@@ -132,11 +132,6 @@ export const blobPackage: Package = (r) => {
     checkLen(c, (a as Uint8Array).length + (b as Uint8Array).length);
     return concat(a as Uint8Array, b as Uint8Array);
   });
-  r.fn('+', ['blob', 'string'], (c, [a, s]) => {
-    const e = enc.encode(s as string);
-    checkLen(c, (a as Uint8Array).length + e.length);
-    return concat(a as Uint8Array, e);
-  });
   r.fn('+', ['blob', 'char'], (c, [a, s]) => {
     const e = enc.encode((s as RChar).c);
     checkLen(c, (a as Uint8Array).length + e.length);

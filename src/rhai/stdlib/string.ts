@@ -87,6 +87,7 @@ function startPos(s: string, start: number): number {
 }
 
 function indexOf(s: string, find: string, start: number): number {
+  if (s.length === 0) return -1;
   const sp = startPos(s, start);
   if (sp < 0) return -1;
   const u = s.indexOf(find, cpToUnit(s, sp));
@@ -130,13 +131,14 @@ function removeAll(s: string, find: string): string {
   return s.split(find).join('');
 }
 
+/** Rust `char::to_uppercase`, keeping the char when the mapping yields several chars (Rhai's rule). */
 function firstUpper(c: string): string {
   const u = c.toUpperCase();
-  return String.fromCodePoint(u.codePointAt(0)!);
+  return u.length === c.length || charLen(u) === 1 ? u : c;
 }
 function firstLower(c: string): string {
   const u = c.toLowerCase();
-  return String.fromCodePoint(u.codePointAt(0)!);
+  return u.length === c.length || charLen(u) === 1 ? u : c;
 }
 
 function padTo(ctx: NativeCallContext, s: string, len: number, pad: string): string {
@@ -182,7 +184,13 @@ export const stringPackage: Package = (r) => {
   r.fn('debug', ['any'], dbg);
   r.fn('to_debug', ['any'], dbg);
 
-  // ---- operators ----
+  // ---- operators (specific overloads first: the registry picks the first match) ----
+  r.fn('+', ['string', 'blob'], (c, [a, b]) => checkString(c, (a as string) + utf8Decode(b as Uint8Array)));
+  r.fn('+', ['blob', 'string'], (c, [a, b]) => checkString(c, utf8Decode(a as Uint8Array) + (b as string)));
+  r.fn('+=', ['string', 'blob'], (c, args) => {
+    args[0] = checkString(c, (args[0] as string) + utf8Decode(args[1] as Uint8Array));
+    return undefined;
+  }, MUT);
   r.fn('+', ['string', 'string'], (c, [a, b]) => checkString(c, (a as string) + (b as string)));
   r.fn('+', ['string', 'any'], (c, [a, b]) => checkString(c, (a as string) + toDisplay(b)));
   r.fn('+', ['any', 'string'], (c, [a, b]) => checkString(c, toDisplay(a) + (b as string)));
