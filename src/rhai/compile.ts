@@ -434,6 +434,8 @@ export interface UnitOptions {
 export class Unit {
   readonly fns = new Map<string, ScriptFn>();
   readonly byName = new Map<string, ScriptFn[]>();
+  /** `fn int.foo()` typed methods: name/arity → this type name → fn */
+  readonly typed = new Map<string, Map<string, ScriptFn>>();
   main: ScriptFn;
   anonCount = 0;
   constructor(
@@ -561,7 +563,12 @@ export function compileUnit(prog: A.Program, checked: boolean, options: UnitOpti
       false,
       unit,
     );
-    unit.addFn(sf);
+    if (d.thisType !== undefined) {
+      const key = d.name + '/' + d.params.length;
+      let m = unit.typed.get(key);
+      if (!m) unit.typed.set(key, (m = new Map()));
+      m.set(d.thisType, sf);
+    } else unit.addFn(sf);
     defs.push([sf, d]);
   }
   for (const [sf, d] of defs) compileFnBody(unit, sf, d.params, d.body.body, false);
@@ -1094,8 +1101,63 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
   const shared = v.shared || (cnt ? cnt.shared : false) || dyn;
   const checked = ctx.checked;
   const pos = e.iterable.pos;
-  return (f) => {
-    const it = iterable(f);
+  // fast path for `for x in range(from, to, step)` with small integers (falls back to the stdlib otherwise)
+  const it0 = e.iterable;
+  if (
+    it0.k === 'Call' &&
+    it0.name === 'range' &&
+    !it0.ns &&
+    !it0.capture &&
+    it0.args.length === 3 &&
+    !ctx.unit.getFn('range', 3) &&
+    !shared &&
+    cslot < 0
+  ) {
+    const ra = it0.args.map((x) => compileExpr(ctx, x));
+    const rpos = it0.pos;
+    const generic = forLoop(iterable);
+    return (f) => {
+      const a = ra[0]!(f);
+      const b = ra[1]!(f);
+      const st = ra[2]!(f);
+      if (typeof a !== 'number' || typeof b !== 'number' || typeof st !== 'number' || st === 0 || R.env.registry.resolve('range', [a, b, st]) === undefined)
+        return generic(f, () => {
+          const args = [a, b, st];
+          const o = R.env.registry.resolve('range', args);
+          if (!o) throw errFnNotFound('range', args, rpos);
+          return callNative(o, 'range', args, rpos);
+        });
+      if (checked && ++ops >= opsNext) opsSlow();
+      f[slot] = undefined;
+      if (st > 0) {
+        for (let i = a; i < b; i += st) {
+          f[slot] = i;
+          if (checked && ++ops >= opsNext) opsSlow();
+          const r = body(f);
+          if (r instanceof Ctl) {
+            if (r === BREAK) return ctlVal;
+            if (r === RETURN) return r;
+          }
+        }
+      } else {
+        for (let i = a; i > b; i += st) {
+          f[slot] = i;
+          if (checked && ++ops >= opsNext) opsSlow();
+          const r = body(f);
+          if (r instanceof Ctl) {
+            if (r === BREAK) return ctlVal;
+            if (r === RETURN) return r;
+          }
+        }
+      }
+      return undefined;
+    };
+  }
+  return forLoop(iterable);
+
+  function forLoop(iterableE: E): (f: Frame, src0?: () => Value) => Value | Ctl {
+  return (f, src0) => {
+    const it = src0 ? src0() : iterableE(f);
     f[slot] = undefined;
     if (cslot >= 0) f[cslot] = undefined;
     if (it instanceof RRange && typeof it.start === 'number' && typeof it.end === 'number' && !shared && cslot < 0) {
@@ -1160,6 +1222,7 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
     }
     return undefined;
   };
+  }
 }
 
 /** Block-like expression in expression position: signals are thrown to the enclosing loop / call. */
@@ -2073,6 +2136,7 @@ function compileEval(ctx: FnCtx, e: A.CallExpr): E {
     const sub = new Unit(checked, opts);
     for (const [k, v] of R.unit.fns) sub.fns.set(k, v);
     for (const [k, v] of R.unit.byName) sub.byName.set(k, [...v]);
+    for (const [k, v] of R.unit.typed) sub.typed.set(k, v);
     for (const fd of parsed.program.functions) {
       const sf = new ScriptFn(fd.name, fd.params.map((p) => p.name), fd.pos, false, sub);
       sub.addFn(sf);
@@ -2121,6 +2185,7 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
   const checked = ctx.checked;
   const unit = ctx.unit;
   const sfStatic = unit.getFn(name, n);
+  const typedMethods = unit.typed.get(name + '/' + n);
 
   if (name === 'is_shared' && n === 0 && e.obj.k === 'Var' && !e.obj.ns) {
     const v = ctx.lookup(e.obj.name);
@@ -2164,7 +2229,8 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
         return callFnPtr(p, av, o, self, pos);
       }
     }
-    const sf = sfStatic ?? (R.unit !== unit ? R.unit.getFn(name, n) : undefined);
+    const tm = typedMethods;
+    const sf = (tm && tm.get(typeName(o))) || (sfStatic ?? (R.unit !== unit ? R.unit.getFn(name, n) : undefined));
     if (sf) {
       const nf = newFrame(sf, o);
       for (let i = 0; i < n; i++) nf[i + 1] = av[i];
