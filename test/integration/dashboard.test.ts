@@ -1,0 +1,204 @@
+/**
+ * The dashboard in real headless Chromium (playwright-core + Debian's /usr/bin/chromium), plus its security
+ * properties over plain HTTP: session cookie flags, CSRF, cross-origin refusal, HTML escaping; and /metrics.
+ * The browser part skips with a note when Chromium is not installed (`apt-get install -y chromium`).
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/common/config.ts';
+import { silentLogger } from '../../src/common/log.ts';
+import { apiPlugin } from '../../src/manager/api.ts';
+import { dashboardPlugin } from '../../src/manager/dashboard.ts';
+import { metricsPlugin } from '../../src/manager/metrics.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { fixtureInvocation, fixtureRelease, fixtureToken, rollbackForTests } from '../helpers/fixtures.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+
+const XSS = '<img src=x onerror=alert(1)>';
+const XSS_BRANCH = '"><script>alert(2)</script>';
+
+let db: TestDatabase;
+let srv: FastifyInstance;
+let base: string;
+let admin: string;
+let home: string;
+let shopId = 0;
+
+async function login(): Promise<string> {
+  const r = await srv.inject({ method: 'POST', url: '/login', payload: `token=${admin}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  return String(r.headers['set-cookie']).split(';')[0]!;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  home = await mkdtemp(path.join(os.tmpdir(), 'picloud-dash-'));
+  admin = await fixtureToken(db.pool, 'admin');
+  const config = loadConfig({ PICLOUD_HOME: home, PICLOUD_DOMAIN: 'localhost' });
+  const opts = { config, pool: db.pool, log: silentLogger, rollback: (await rollbackForTests()).fn, plane: { stats: () => ({ queueDepth: 2, workers: { busy: 1 } }) } };
+  srv = Fastify({ forceCloseConnections: true });
+  await srv.register(apiPlugin, opts);
+  await srv.register(dashboardPlugin, opts);
+  await srv.register(metricsPlugin, opts);
+  base = await srv.listen({ port: 0, host: '127.0.0.1' });
+  const v1 = await fixtureRelease(db.pool, {
+    app: 'shop',
+    description: 'Deploy first',
+    routes: [{ path: '/hello/:name', function: 'hello', script: 'hello.rhai' }],
+    schedules: [{ cron: '*/5 * * * *', script: 'tick.rhai', function: 'tick' }],
+    env: { GREETING: 'hi' },
+  });
+  shopId = v1.appId;
+  await fixtureRelease(db.pool, { app: 'shop', description: 'Deploy second', routes: [{ path: '/hello/:name', script: 'hello.rhai' }, { path: '/orders', methods: ['GET', 'POST'], script: 'orders.rhai' }] });
+  await fixtureRelease(db.pool, { app: 'shop', branch: 'feature/cart', routes: [{ path: '/cart' }] });
+  await fixtureRelease(db.pool, { app: 'shop', branch: XSS_BRANCH, routes: [{ path: '/x' }] });
+  await fixtureRelease(db.pool, { app: 'blog' });
+  await fixtureInvocation(db.pool, { appId: shopId, status: 200, path: '/hello/ana', durationMs: 3.2, logs: [{ level: 'print', msg: 'hello ana' }] });
+  await fixtureInvocation(db.pool, { appId: shopId, status: 500, path: `/hello/${XSS}`, durationMs: 7.9, error: `Runtime error: ${XSS} (line 3, position 5)`, logs: [{ level: 'debug', msg: XSS }] });
+  await fixtureInvocation(db.pool, { appId: shopId, status: 404, path: '/nope', durationMs: 0.4 });
+});
+
+afterAll(async () => {
+  await srv?.close();
+  await db?.drop();
+  if (home) await rm(home, { recursive: true, force: true });
+});
+
+describe('dashboard over HTTP', () => {
+  it('should redirect to /login without a session and refuse a bad token', async () => {
+    const r = await srv.inject({ url: '/' });
+    expect(r.statusCode).toBe(303);
+    expect(r.headers.location).toBe('/login');
+    const bad = await srv.inject({ method: 'POST', url: '/login', payload: 'token=pc_bad', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(bad.statusCode).toBe(401);
+    expect(bad.body).toContain('not valid');
+  });
+
+  it('should set an HttpOnly SameSite=Strict session cookie that does not contain the token', async () => {
+    const r = await srv.inject({ method: 'POST', url: '/login', payload: `token=${admin}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(r.statusCode).toBe(303);
+    const cookie = String(r.headers['set-cookie']);
+    expect(cookie).toMatch(/^picloud_session=[\w-]+; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/);
+    expect(cookie).not.toContain(admin);
+  });
+
+  it('should escape user-controlled text (paths, logs, errors, branch names)', async () => {
+    const cookie = await login();
+    const page = await srv.inject({ url: '/ui/apps/shop', headers: { cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-security-policy']).toMatch(/script-src 'nonce-/);
+    expect(page.body).not.toContain(XSS);
+    expect(page.body).not.toContain('<script>alert(2)');
+    expect(page.body.match(/<script/g)).toHaveLength(1); // only the nonce'd live script
+    expect(page.body).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    const prev = await srv.inject({ url: `/ui/apps/shop?branch=${encodeURIComponent(XSS_BRANCH)}`, headers: { cookie } });
+    expect(prev.body).not.toContain('<script>alert(2)');
+    expect(prev.body).toContain('&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;');
+  });
+
+  it('should refuse POSTs without the CSRF token or from another origin', async () => {
+    const cookie = await login();
+    const form = { 'content-type': 'application/x-www-form-urlencoded', cookie };
+    const noCsrf = await srv.inject({ method: 'POST', url: '/ui/apps/shop/rollback', payload: 'version=1&branch=main', headers: form });
+    expect(noCsrf.statusCode).toBe(403);
+    const page = await srv.inject({ url: '/ui/apps/shop', headers: { cookie } });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const cross = await srv.inject({ method: 'POST', url: '/ui/apps/shop/rollback', payload: `_csrf=${csrf}&version=1&branch=main`, headers: { ...form, origin: 'http://evil.test' } });
+    expect(cross.statusCode).toBe(403);
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM releases WHERE app_id = $1 AND branch = 'main'`, [shopId]);
+    expect(rows[0].n).toBe(2);
+  });
+
+  it('should serve Prometheus metrics', async () => {
+    const r = await srv.inject({ url: '/metrics' });
+    expect(r.statusCode).toBe(200);
+    expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(r.body).toMatch(/^# TYPE picloud_apps gauge\npicloud_apps 2$/m);
+    expect(r.body).toMatch(/^picloud_invocations_recorded\{app="shop",status="500"\} 1$/m);
+    expect(r.body).toMatch(/^process_resident_memory_bytes \d+$/m);
+    expect(r.body).toMatch(/^picloud_plane_workers_busy 1$/m);
+    await fetch(`${base}/healthz-nope`);
+    const again = await (await fetch(`${base}/metrics`)).text();
+    expect(again).toMatch(/^picloud_http_requests_total\{method="GET",status="404"\} [1-9]\d*$/m);
+  });
+});
+
+describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('should log in, show the app and its releases, roll back, and stream new invocations', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    const dialogs: string[] = [];
+    page.on('dialog', async (d) => {
+      dialogs.push(d.message());
+      await d.dismiss();
+    });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+
+    await page.goto(`${base}/`);
+    expect(page.url()).toBe(`${base}/login`);
+    await page.fill('#token', admin);
+    await page.click('input[type=submit]');
+    await page.waitForURL(`${base}/`);
+    expect(await page.locator('#apps').innerText()).toMatch(/shop\s+v2/);
+
+    await page.click('text=shop');
+    await page.waitForURL(`${base}/ui/apps/shop`);
+    const rows = page.locator('#releases tbody tr');
+    expect(await rows.count()).toBe(2);
+    expect(await rows.nth(0).innerText()).toMatch(/v2\s+live/);
+    expect(await page.locator('#routes').innerText()).toContain('/orders');
+    expect(await page.locator('#schedules').count()).toBe(0);
+    expect(await page.locator('#invocations').innerText()).toContain('/nope');
+    await page.waitForSelector('#live-state.live');
+
+    // Rollback to v1: a new v3 appears, live, restoring v1's routes and schedules.
+    await page.click('button[aria-label="Roll back to v1"]');
+    await page.waitForSelector('.flash.ok');
+    expect(await page.locator('.flash.ok').innerText()).toMatch(/Rolled back to v1: released v3/);
+    expect(await rows.count()).toBe(3);
+    expect(await rows.nth(0).innerText()).toMatch(/v3\s+live\s+[0-9a-f]{7}\s+Rollback to v1/);
+    expect(await page.locator('#routes').innerText()).not.toContain('/orders');
+    expect(await page.locator('#schedules').innerText()).toContain('*/5 * * * *');
+
+    // Live view: a new invocation shows up without a reload.
+    await page.waitForSelector('#live-state.live');
+    const before = Number(await page.locator('#rate-1m').innerText());
+    await fixtureInvocation(db.pool, { appId: shopId, status: 201, path: '/orders/live-one', durationMs: 12.5, logs: [{ level: 'print', msg: 'created order 7' }] });
+    await page.waitForSelector('#invocations tr:first-child:has-text("/orders/live-one")');
+    expect(Number(await page.locator('#rate-1m').innerText())).toBe(before + 1);
+
+    // Logs and errors expand; the injected markup stays text.
+    await page.locator('#invocations details').first().click();
+    await page.screenshot({ path: '/tmp/picloud-dashboard.png', fullPage: true });
+    expect(dialogs).toEqual([]);
+    expect(errors).toEqual([]);
+
+    // Preview tab and sign-out.
+    await page.click('text=feature/cart');
+    expect(await page.locator('#branch').innerText()).toMatch(/Preview · feature\/cart/);
+    expect(await page.locator('#branch a').first().getAttribute('href')).toBe('http://feature-cart--shop.localhost:8080/');
+    await page.click('header button');
+    await page.waitForURL(`${base}/login`);
+    await page.goto(`${base}/`);
+    expect(page.url()).toBe(`${base}/login`);
+    await page.close();
+  });
+});
