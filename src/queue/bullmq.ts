@@ -9,6 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
+import { Cron } from 'croner';
 import { Redis } from 'ioredis';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
@@ -162,6 +163,29 @@ function tickTime(job: Job): number {
   return m ? Number(m[1]) : job.timestamp + (job.delay ?? 0);
 }
 
+const MAX_CATCH_UP = 60;
+
+/**
+ * BullMQ creates a scheduler's next job only when the current one starts, so ticks that fell due while no
+ * executor was running collapse into one late job. Record the last tick run per scheduler (SET … GET) and return
+ * the missed occurrences between it and `at` (at most MAX_CATCH_UP) followed by `at` itself; a duplicate delivery
+ * of the same tick (not a retry) returns nothing.
+ */
+async function ticksDue(redis: Redis, key: string, cron: string, at: number, attemptsMade: number): Promise<number[]> {
+  const prevRaw = await redis.set(key, String(at), 'EX', 86_400, 'GET');
+  const prev = prevRaw === null ? null : Number(prevRaw);
+  if (prev === at && attemptsMade === 0) return [];
+  const out: number[] = [];
+  if (prev !== null && prev < at) {
+    const c = new Cron(cron, { timezone: 'UTC', paused: true });
+    let d: Date | null = new Date(prev);
+    while (out.length < MAX_CATCH_UP && (d = c.nextRun(d)) && d.getTime() < at) out.push(d.getTime());
+    c.stop();
+  }
+  out.push(at);
+  return out;
+}
+
 /** The executor-process side: runs jobs with `run` and replies on the job's reply list. */
 export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; concurrency: number }): Promise<{ worker: Worker; close(): Promise<void> }> {
   const prefix = opts.prefix ?? 'picloud';
@@ -172,7 +196,10 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
     async (bj: Job) => {
       const data = bj.data as QueueJobData;
       if (data.type === 'tick') {
-        await opts.run({ kind: 'schedule', id: String(bj.id), target: data.target, cron: data.cron, scheduledAt: tickTime(bj) });
+        const at = tickTime(bj);
+        for (const t of await ticksDue(replies, `${prefix}:ticks:${bj.repeatJobKey ?? data.cron}`, data.cron, at, bj.attemptsMade)) {
+          await opts.run({ kind: 'schedule', id: `${bj.id}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
+        }
         return;
       }
       let result: InvocationResult;
