@@ -46,7 +46,7 @@ describe('map functions', () => {
     expect(k.call('to_json', m({ a: [new FnPtr('abc')] }))).toBe('{"a":["abc"]}');
     expect(k.call('to_json', m({ a: [new FnPtr('abc', [42, 123])] }))).toBe('{"a":[["abc",42,123]]}');
     expect(k.call('to_json', m({ f: new RFloat(1), u: undefined, c: new RChar('x'), s: 'q"' }))).toBe(
-      '{"c":"x","f":1.0,"s":"q\\"","u":null}',
+      '{"c":\'x\',"f":1.0,"s":"q\\"","u":null}',
     );
   });
   it('parse_json', () => {

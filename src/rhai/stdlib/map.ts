@@ -5,7 +5,7 @@
 import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
 import { FnPtr, RChar, RFloat, type RMap, type Value } from '../runtime/value.ts';
 import { valuesEqual } from '../runtime/compare.ts';
-import { debugString, formatFloatDebug, sortedKeys, toDebug } from '../runtime/format.ts';
+import { debugChar, debugString, formatFloatDebug, sortedKeys, toDebug } from '../runtime/format.ts';
 import { cloneValue } from './array.ts';
 import { callPlain, checkMap, toFnPtr, truthy } from './util.ts';
 
@@ -24,7 +24,9 @@ export function toJson(v: Value): string {
       return 'null';
   }
   if (v instanceof RFloat) return formatFloatDebug(v.v);
-  if (v instanceof RChar) return debugString(v.c);
+  // Rhai's format_dynamic_as_json falls back to the Dynamic Debug form: chars print as Rust char literals.
+  if (v instanceof RChar) return debugChar(v.c);
+  if (v instanceof Uint8Array) return '[' + Array.from(v).join(',') + ']';
   if (Array.isArray(v)) return '[' + v.map(toJson).join(',') + ']';
   if (v instanceof Map) {
     return '{' + sortedKeys(v).map((k) => debugString(k) + ':' + toJson(v.get(k))).join(',') + '}';
@@ -33,7 +35,7 @@ export function toJson(v: Value): string {
     if (v.curry.length === 0) return debugString(v.name);
     return '[' + [debugString(v.name), ...v.curry.map(toJson)].join(',') + ']';
   }
-  return debugString(toDebug(v));
+  return toDebug(v);
 }
 
 export const mapPackage: Package = (r) => {
