@@ -76,6 +76,7 @@ class Run implements NativeCallContext {
   depth = 0;
   readonly globals = new Map<string, Value>();
   readonly dyn = new WeakMap<Frame, DynScope>();
+  readonly modules = new Map<string, ModuleValue>();
   readonly maxDepth: number;
   readonly maxOps: number;
   readonly checkData: boolean;
@@ -314,10 +315,78 @@ function dynOf(f: Frame): DynScopeImpl {
   return R.dyn.get(f) as DynScopeImpl;
 }
 
+// ============================================================== modules (`import "path" as name`)
+
+/** An imported script module: its exported variables and non-private functions. */
+export class ModuleValue {
+  constructor(
+    readonly path: string,
+    readonly vars: Map<string, Value>,
+    readonly unit: Unit,
+  ) {}
+}
+
+function importModule(path: string, pos: number): ModuleValue {
+  const r = R;
+  const cached = r.modules.get(path);
+  if (cached) return cached;
+  const ml = r.limits.maxModules;
+  if (ml > 0 && r.modules.size >= ml) throw mkErr('ErrorTooManyModules', 'Too many modules imported', pos);
+  const src = r.env.resolveModule ? r.env.resolveModule(path) : undefined;
+  if (src === undefined || !r.parse) throw mkErr('ErrorModuleNotFound', `Module not found: ${path}`, pos);
+  const parsed = r.parse(src);
+  const inModule = (err: RhaiError): RhaiError => {
+    for (let x: RhaiError | undefined = err; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(src, x.offset);
+    return new RhaiError('ErrorInModule', `${err.text}\nin module '${path}'`, { inner: err }, pos);
+  };
+  if (!parsed.ok) throw inModule(parsed.error);
+  const unit = compileUnit(parsed.program, R.unit.checked, R.unit.options, true);
+  const f = newFrame(unit.main, NO_THIS);
+  const prevUnit = r.unit;
+  r.unit = unit;
+  let d: DynScopeImpl;
+  try {
+    unit.main.body(f);
+    d = dynOf(f);
+  } catch (e) {
+    if (e instanceof Ctl) d = dynOf(f);
+    else throw inModule(fill(e, -1) as RhaiError);
+  } finally {
+    r.unit = prevUnit;
+  }
+  const vars = new Map<string, Value>();
+  for (const st of parsed.program.statements) {
+    if (st.k === 'Let' && st.exported) vars.set(st.name, d.get(st.name).value);
+    else if (st.k === 'Export') for (const it of st.items) vars.set(it.alias ?? it.name, d.get(it.name).value);
+  }
+  const m = new ModuleValue(path, vars, unit);
+  r.modules.set(path, m);
+  return m;
+}
+
+/** Resolve a module alias (`x` in `x::f()`) visible at this point, or undefined. */
+function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => ModuleValue | undefined {
+  const v = ctx.lookup(alias);
+  if (v) {
+    const s0 = v.slot;
+    return (f) => {
+      const m = f[s0];
+      return m instanceof ModuleValue ? m : undefined;
+    };
+  }
+  return (f) => {
+    const d = R.dyn.get(f);
+    if (!d) return undefined;
+    const r = d.get(alias);
+    return r.found && (r.value as unknown) instanceof ModuleValue ? (r.value as unknown as ModuleValue) : undefined;
+  };
+}
+
 // ============================================================== script functions
 
 export class ScriptFn {
   nslots = 1;
+  isPrivate = false;
   body: S = () => undefined;
   constructor(
     readonly name: string,
@@ -552,7 +621,7 @@ function analyse(body: unknown): { shared: Set<string>; dynamic: boolean } {
 
 // ============================================================== program compilation
 
-export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions): Unit {
+export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions, moduleMain = false): Unit {
   const unit = new Unit(checked, options);
   const defs: [ScriptFn, A.FnDef][] = [];
   for (const d of prog.functions) {
@@ -569,15 +638,25 @@ export function compileUnit(prog: A.Program, checked: boolean, options: UnitOpti
       if (!m) unit.typed.set(key, (m = new Map()));
       m.set(d.thisType, sf);
     } else unit.addFn(sf);
+    sf.isPrivate = d.private;
     defs.push([sf, d]);
   }
   for (const [sf, d] of defs) compileFnBody(unit, sf, d.params, d.body.body, false);
-  compileFnBody(unit, unit.main, [], prog.statements, true);
+  compileFnBody(unit, unit.main, [], prog.statements, true, undefined, moduleMain);
   return unit;
 }
 
-function compileFnBody(unit: Unit, sf: ScriptFn, params: readonly A.Param[], body: A.Stmt[], isTop: boolean, extraShared?: readonly string[]): void {
+function compileFnBody(
+  unit: Unit,
+  sf: ScriptFn,
+  params: readonly A.Param[],
+  body: A.Stmt[],
+  isTop: boolean,
+  extraShared?: readonly string[],
+  forceDynamic = false,
+): void {
   const an = analyse(body);
+  if (forceDynamic) an.dynamic = true;
   if (extraShared) for (const n of extraShared) an.shared.add(n);
   const ctx = new FnCtx(unit, isTop, an.shared, an.dynamic);
   for (const p of params) ctx.declare(p.name, false);
@@ -716,10 +795,16 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Import': {
       const pos = st.pos;
       const p = compileExpr(ctx, st.path);
-      if (st.alias) ctx.declare(st.alias, true);
+      const alias = st.alias;
+      const info = alias !== undefined && !ctx.dynamic ? ctx.declare(alias, true) : undefined;
+      const dyn = ctx.dynamic;
       return withTick(ctx, (f) => {
         const path = p(f);
-        throw mkErr('ErrorModuleNotFound', `Module not found: ${toDisplay(path)}`, pos);
+        if (typeof path !== 'string') throw errMismatch('string', typeName(path)).fill(pos);
+        const m = importModule(path, pos);
+        if (info) f[info.slot] = m as unknown as Value;
+        else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
+        return undefined;
       });
     }
     case 'Export':
@@ -1419,7 +1504,10 @@ function compileVarRead(ctx: FnCtx, e: A.VarExpr): E {
       };
     }
     const full = [...e.ns, name].join('::');
-    return () => {
+    const mref = e.ns.length === 1 ? compileModuleRef(ctx, e.ns[0]!) : undefined;
+    return (f) => {
+      const m = mref ? mref(f) : undefined;
+      if (m && m.vars.has(name)) return m.vars.get(name);
       throw mkErr('ErrorVariableNotFound', `Variable not found: ${full}`, pos);
     };
   }
@@ -2036,8 +2124,23 @@ function compileModuleCall(ctx: FnCtx, e: A.CallExpr): E {
   const name = e.name;
   const pos = e.pos;
   const args = compileArgs(ctx, e.args);
+  const mref = e.ns!.length === 1 ? compileModuleRef(ctx, e.ns![0]!) : undefined;
   return (f) => {
     const av = evalArgs(f, args);
+    const sm = mref ? mref(f) : undefined;
+    if (sm) {
+      const sf = sm.unit.getFn(name, av.length);
+      if (!sf || sf.isPrivate) throw errFnNotFound(`${ns}::${name}`, av, pos);
+      const nf = newFrame(sf, NO_THIS);
+      for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
+      const prev = R.unit;
+      R.unit = sm.unit;
+      try {
+        return invoke(sf, nf, pos);
+      } finally {
+        R.unit = prev;
+      }
+    }
     const mod = R.env.modules.get(ns);
     if (!mod) throw mkErr('ErrorModuleNotFound', `Module not found: ${ns}`, pos);
     const o = mod.resolve(name, av);

@@ -190,6 +190,8 @@ export interface EngineOptions {
   raw?: boolean;
   /** language options used by `eval()` / `Engine.eval` compilation */
   options?: Partial<LanguageOptions>;
+  /** module resolver for `import "path" as m;`: return the module's script source (undefined = not found) */
+  resolveModule?: (path: string) => string | undefined;
 }
 
 export interface CallFnOptions {
@@ -221,6 +223,7 @@ export class Engine {
       onPrint: opts.onPrint,
       onDebug: opts.onDebug,
       onProgress: opts.onProgress,
+      resolveModule: opts.resolveModule,
     };
   }
 

@@ -34,6 +34,8 @@ export interface EngineEnv {
   readonly onPrint: ((s: string) => void) | undefined;
   readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
   readonly onProgress: ((ops: number) => boolean) | undefined;
+  /** `import "path"`: returns the module's script source, or undefined when there is no such module */
+  readonly resolveModule?: ((path: string) => string | undefined) | undefined;
 }
 
 export interface DynScope {
