@@ -162,7 +162,6 @@ export const arithmeticPackage: Package = (r) => {
   const isZeroF: NativeFn = (_c, [x]) => fv(x) === 0;
   r.fn('is_zero', ['float'], isZeroF);
   r.fn('get$is_zero', ['float'], isZeroF);
-  r.fn('to_float', ['float'], (_c, [x]) => x);
   r.fn('to_int', ['float'], (_c, [x]) => floatToInt(fv(x)));
 
   const unary: [string, (x: number) => number, boolean][] = [

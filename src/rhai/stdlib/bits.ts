@@ -3,6 +3,7 @@ import type { NativeFn, Package } from '../runtime/native.ts';
 import { RIterable, RRange, type Value } from '../runtime/value.ts';
 import { errBitFieldBounds } from '../runtime/errors.ts';
 import { num } from './util.ts';
+import { iterRangeBounds } from './string.ts';
 
 const BITS = 64;
 const MUT = { pure: false } as const;
@@ -102,7 +103,7 @@ export const bitsPackage: Package = (r) => {
       return undefined;
     }, MUT);
     r.fn('bits', ['int', t], (_c, [v, rg]) => {
-      const [s, n] = rangeArgs(rg as RRange);
+      const [s, n] = iterRangeBounds(rg as RRange);
       return bitsIter(v, s, n);
     });
   }

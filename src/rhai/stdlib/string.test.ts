@@ -110,3 +110,11 @@ describe('string functions', () => {
     }
   });
 });
+
+describe('range arguments', () => {
+  it('an inclusive range ending before its start is empty for chars() but one char for sub_string()', () => {
+    expect([...(k.call('chars', 'hello', new RRange(3, 1, true)) as RIterable).iter()]).toEqual([]);
+    expect(k.call('sub_string', 'hello', new RRange(3, 1, true))).toBe('l');
+    expect([...(k.call('chars', 'hello', new RRange(1, 3, true)) as RIterable).iter()]).toEqual([c('e'), c('l'), c('l')]);
+  });
+});

@@ -75,6 +75,16 @@ function rangeBounds(rg: RRange): [number, number] {
   return [start, end - start];
 }
 
+/** (from, len) of a range argument to an iterator (iter_basic.rs): an inclusive range ending before its start is empty. */
+export function iterRangeBounds(rg: RRange): [number, number] {
+  const from = Math.max(num(rg.start as Value), 0);
+  if (rg.inclusive) {
+    const to = Math.max(num(rg.end as Value), from - 1);
+    return [from, to - from + 1];
+  }
+  return [from, Math.max(num(rg.end as Value), from) - from];
+}
+
 /** index_of start position (chars) or -1 when past the end. */
 function startPos(s: string, start: number): number {
   if (start < 0) {
@@ -227,7 +237,7 @@ export const stringPackage: Package = (r) => {
   r.fn('chars', ['string', 'int', 'int'], (_c, [s, from, l]) => charsIter(s as string, num(from), num(l)));
   for (const t of ['range', 'rangeInclusive'] as const) {
     r.fn('chars', ['string', t], (_c, [s, rg]) => {
-      const [a, l] = rangeBounds(rg as RRange);
+      const [a, l] = iterRangeBounds(rg as RRange);
       return charsIter(s as string, a, l);
     });
   }
