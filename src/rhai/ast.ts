@@ -1,3 +1,5 @@
+// CHANGELOG for rhai-core: (additive) FnDef.thisType for `fn int.foo()`; docs on open ranges and `?? return`.
+
 /**
  * The Rhai abstract syntax tree produced by `parse()` (src/rhai/parser.ts).
  *
@@ -102,9 +104,16 @@ export interface MethodExpr {
  * `Fn`, `call`, `curry`, `eval`, `type_of`, `is_def_var`, `is_def_fn`, `is_shared`, `print`, `debug` are ordinary calls.
  */
 export interface CallExpr { k: 'Call'; pos: number; name: string; ns?: string[]; args: Expr[]; capture: boolean }
-/** `left op right` for every non-short-circuit binary operator (incl. `in`, `!in`, `..`, `..=`); pos = operator. */
+/**
+ * `left op right` for every non-short-circuit binary operator (incl. `in`, `!in`, `..`, `..=`); pos = operator.
+ * Open ranges as Rhai parses them: `..5` is `0..5` (left is an `Int` 0 at the `..`), and `x..` before `]`, `)`,
+ * `}`, `,`, `;` or `=>` has a `Unit` right operand.
+ */
 export interface BinaryExpr { k: 'Binary'; pos: number; op: BinaryOp; left: Expr; right: Expr }
-/** `left && right`, `left || right`, `left ?? right`; pos = operator. */
+/**
+ * `left && right`, `left || right`, `left ?? right`; pos = operator.
+ * `x ?? break`/`continue`/`return …`/`throw …`: right is a `Block` holding that one statement.
+ */
 export interface LogicExpr { k: 'Logic'; pos: number; op: LogicOp; left: Expr; right: Expr }
 /** `-x`, `+x`, `!x`; pos = operator. (`-<literal>` is folded into Int/Float.) */
 export interface UnaryExpr { k: 'Unary'; pos: number; op: UnaryOp; operand: Expr }
