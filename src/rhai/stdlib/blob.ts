@@ -112,7 +112,8 @@ export const blobPackage: Package = (r) => {
     if (k >= 0) bl[k] = byte(v);
     return undefined;
   }, MUT);
-  r.fn('contains', ['blob', 'int'], (_c, [b, v]) => (b as Uint8Array).includes(Number(v)));
+
+  r.fn('contains', ['blob', 'int'], (_c, [b, v]) => (b as Uint8Array).includes(byte(v)));
   r.fn('to_array', ['blob'], (_c, [b]) => Array.from(b as Uint8Array));
   r.fn('as_string', ['blob'], (_c, [b]) => new TextDecoder().decode(b as Uint8Array));
 

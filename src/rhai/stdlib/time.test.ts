@@ -20,3 +20,10 @@ describe('timestamps', () => {
     expect(k.fns.has('sleep')).toBe(false);
   });
 });
+
+describe('timestamp errors', () => {
+  it('elapsed of a future timestamp is an arithmetic error', () => {
+    const t = k.call('+', k.call('timestamp'), 100) as Timestamp;
+    expect(() => k.call('elapsed', t)).toThrowError(/later than now/);
+  });
+});
