@@ -1,5 +1,7 @@
 /**
- * lang_core.rs: `type_of` (also a core special form), `is_def_fn`, `parse_json`.
+ * lang_core.rs: `type_of` (also a core special form), `is_def_fn`, `parse_json`, `take`.
+ * Not provided: `exit` (needs an engine-level exit signal), `tag`/`set_tag` (values carry no tag),
+ * `get_fn_metadata_list` (needs script-function metadata).
  * `sleep` is deliberately NOT provided (sandbox). `Fn`, `call`, `curry`, `is_def_var`, `is_shared`, `eval`
  * are special forms of the core.
  */
@@ -133,4 +135,10 @@ export const corePackage: Package = (r) => {
   r.fn('type_of', ['any'], (_c, [x]) => typeName(x));
   r.fn('is_def_fn', ['string', 'int'], (c, [name, n]) => c.hasFn(name as string, Number(n)));
   r.fn('parse_json', ['string'], (_c, [s]) => parseJson(s as string));
+  // take(x): return the value and leave () behind (the core rejects it on constants: non-pure).
+  r.fn('take', ['any'], (_c, args) => {
+    const v = args[0];
+    args[0] = undefined;
+    return v;
+  }, { pure: false });
 };
