@@ -11,11 +11,11 @@
  * Maps have NO getters (`m.len` is a key lookup returning `()`).
  *
  * OPERATORS registered here (for non-primitive operands; the core inlines primitives):
- *   `+`  string+string, string+any, any+string, char+char, array+array, map+map, blob+blob/string/char,
- *        timestamp+int/float
+ *   `+`  string+string, string+any, any+string, char+char, string+blob / blob+string (UTF-8 decoded, gives a
+ *        string), array+array, map+map, blob+blob, blob+char, timestamp+int/float
  *   `-`  string-string, string-char, timestamp-timestamp, timestamp-int/float
  *   `+=` array+=any (push, or append when the rhs is an array), map+=map (mixin), blob+=blob/int/string/char,
- *        timestamp+=int/float;  `-=` timestamp-=int/float
+ *        string+=blob, timestamp+=int/float;  `-=` timestamp-=int/float
  *   `==` / `!=`  array, map, blob, timestamp;  `<` `<=` `>` `>=` timestamp
  * Equality/ordering of any two values is also available directly from runtime/compare.ts.
  */
