@@ -3,7 +3,7 @@
  * per (app, branch) the live release (branch_pointers), its routes and schedules, release.config (env, limits)
  * and the config_vars overrides. `loadLiveBranches(pool)` loads everything; with `only` it loads one branch.
  */
-import type { Pool } from './pool.ts';
+import type { Pool, PoolClient } from './pool.ts';
 
 export interface LiveRoute {
   idx: number;
@@ -37,57 +37,31 @@ export interface LiveBranch {
   schedules: LiveSchedule[];
 }
 
-const SELECT_POINTERS = `
-  SELECT a.id AS app_id, a.name AS app, a.production_branch, p.branch, r.id AS release_id, r.version, r.config
+const SELECT_LIVE = `
+  SELECT a.id AS app_id, a.name AS app, a.production_branch, p.branch, r.id AS release_id, r.version, r.config,
+         coalesce((SELECT json_agg(json_build_object('idx', x.idx, 'methods', x.methods, 'path', x.path,
+                     'scriptPath', x.script_path, 'scriptHash', x.script_hash, 'fn', x.function) ORDER BY x.idx)
+                     FROM routes x WHERE x.release_id = r.id), '[]') AS routes,
+         coalesce((SELECT json_agg(json_build_object('idx', s.idx, 'cron', s.cron,
+                     'scriptPath', s.script_path, 'scriptHash', s.script_hash, 'fn', s.function) ORDER BY s.idx)
+                     FROM schedules s WHERE s.release_id = r.id), '[]') AS schedules,
+         coalesce((SELECT json_object_agg(c.key, c.value) FROM config_vars c
+                    WHERE c.app_id = a.id AND c.branch = p.branch), '{}') AS vars
     FROM branch_pointers p
     JOIN apps a ON a.id = p.app_id
     JOIN releases r ON r.id = p.release_id
    WHERE ($1::text IS NULL OR (a.name = $1 AND p.branch = $2))`;
 
-const SELECT_ROUTES = `
-  SELECT release_id, idx, methods, path, script_path, script_hash, function
-    FROM routes WHERE release_id = ANY($1::bigint[]) ORDER BY release_id, idx`;
-
-const SELECT_SCHEDULES = `
-  SELECT release_id, idx, cron, script_path, script_hash, function
-    FROM schedules WHERE release_id = ANY($1::bigint[]) ORDER BY release_id, idx`;
-
-const SELECT_VARS = `
-  SELECT app_id, branch, key, value FROM config_vars WHERE app_id = ANY($1::bigint[])`;
-
-/** Load the live state of every (app, branch), or only of `only`. */
-export async function loadLiveBranches(pool: Pool, only?: { app: string; branch: string }): Promise<LiveBranch[]> {
-  const { rows } = await pool.query<{
+/** Load the live state of every (app, branch), or only of `only` — one round trip. */
+export async function loadLiveBranches(db: Pool | PoolClient, only?: { app: string; branch: string }): Promise<LiveBranch[]> {
+  const { rows } = await db.query<{
     app_id: number; app: string; production_branch: string; branch: string; release_id: number; version: number;
-    config: LiveBranch['config'] | null;
-  }>(SELECT_POINTERS, [only?.app ?? null, only?.branch ?? null]);
-  if (rows.length === 0) return [];
-  const releaseIds = rows.map((r) => r.release_id);
-  const appIds = [...new Set(rows.map((r) => r.app_id))];
-  const [routes, schedules, vars] = await Promise.all([
-    pool.query<{ release_id: number; idx: number; methods: string[]; path: string; script_path: string; script_hash: string; function: string | null }>(SELECT_ROUTES, [releaseIds]),
-    pool.query<{ release_id: number; idx: number; cron: string; script_path: string; script_hash: string; function: string | null }>(SELECT_SCHEDULES, [releaseIds]),
-    pool.query<{ app_id: number; branch: string; key: string; value: string }>(SELECT_VARS, [appIds]),
-  ]);
-  const byRelease = new Map<number, LiveBranch>();
-  const out: LiveBranch[] = rows.map((r) => {
-    const b: LiveBranch = {
-      appId: r.app_id, app: r.app, productionBranch: r.production_branch, branch: r.branch, releaseId: r.release_id,
-      version: r.version, config: r.config ?? {}, vars: {}, routes: [], schedules: [],
-    };
-    byRelease.set(r.release_id, b);
-    return b;
-  });
-  for (const r of routes.rows) {
-    byRelease.get(r.release_id)?.routes.push({ idx: r.idx, methods: r.methods, path: r.path, scriptPath: r.script_path, scriptHash: r.script_hash, fn: r.function });
-  }
-  for (const s of schedules.rows) {
-    byRelease.get(s.release_id)?.schedules.push({ idx: s.idx, cron: s.cron, scriptPath: s.script_path, scriptHash: s.script_hash, fn: s.function });
-  }
-  for (const v of vars.rows) {
-    for (const b of out) if (b.appId === v.app_id && b.branch === v.branch) b.vars[v.key] = v.value;
-  }
-  return out;
+    config: LiveBranch['config'] | null; routes: LiveRoute[]; schedules: LiveSchedule[]; vars: Record<string, string>;
+  }>(SELECT_LIVE, [only?.app ?? null, only?.branch ?? null]);
+  return rows.map((r) => ({
+    appId: r.app_id, app: r.app, productionBranch: r.production_branch, branch: r.branch, releaseId: r.release_id,
+    version: r.version, config: r.config ?? {}, vars: r.vars, routes: r.routes, schedules: r.schedules,
+  }));
 }
 
 /** The compiled program JSON of a script by content hash (the AST cache), or null. */

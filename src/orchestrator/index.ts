@@ -39,6 +39,8 @@ export interface InvocationPlane {
   ingressPlugin: FastifyPluginAsync;
   routes: RouteTable;
   dispatcher: Dispatcher;
+  /** resolves once this process's route table serves the release (see RouteTable.waitForRelease) */
+  waitForRelease(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
   stats(): Record<string, unknown>;
 }
@@ -102,6 +104,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     ingressPlugin: plugin,
     routes,
     dispatcher,
+    waitForRelease: (app, branch, releaseId, timeoutMs) => routes.waitForRelease(app, branch, releaseId, timeoutMs),
     stats: () => ({
       mode: dispatcher.mode,
       branches: routes.size(),

@@ -165,6 +165,7 @@ export class RouteTable {
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly changeHandlers: ((changes: BranchChange[], full: boolean) => void)[] = [];
+  private readonly waiters = new Set<{ check: () => boolean }>();
   /** incremented on every applied change (tests wait on it) */
   generation = 0;
 
@@ -188,6 +189,29 @@ export class RouteTable {
     }
     const a = this.apps.get(seg.slice(i + 2));
     return a?.bySlug.get(seg.slice(0, i)) ?? null;
+  }
+
+  /**
+   * Resolves once the table serves `releaseId` (or a later release) for (app, branch), or once the branch is
+   * gone when `releaseId` is null; false after `timeoutMs`. For callers in the same process as a release switch
+   * (the push pipeline of `picloud up`) that must not answer before the new code is live.
+   */
+  waitForRelease(app: string, branch: string, releaseId: number | null, timeoutMs = 2000): Promise<boolean> {
+    const done = () => {
+      const e = this.apps.get(app)?.bySlug.get(branchSlug(branch));
+      return releaseId === null ? !e : !!e && e.releaseId >= releaseId;
+    };
+    if (done()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const w = { check: () => (done() ? (finish(true), true) : false) };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.waiters.delete(w);
+        resolve(ok);
+      };
+      this.waiters.add(w);
+    });
   }
 
   /** Every live branch entry. */
@@ -246,7 +270,8 @@ export class RouteTable {
   enqueueReload(only: { app: string; branch: string } | null): Promise<void> {
     const p = this.chain.then(async () => {
       if (this.closed) return;
-      const live = await loadLiveBranches(this.pool, only ?? undefined);
+      // the LISTEN connection is otherwise idle: reloading on it avoids waiting for a pooled connection under load
+      const live = await loadLiveBranches(this.listener ?? this.pool, only ?? undefined);
       this.apply(live, only);
     });
     this.chain = p.catch((err) => {
@@ -290,6 +315,7 @@ export class RouteTable {
       }
     }
     this.generation++;
+    for (const w of [...this.waiters]) w.check();
     for (const h of this.changeHandlers) {
       try {
         h(changes, !only);
