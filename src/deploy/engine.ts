@@ -5,6 +5,7 @@
  * The engine is loaded lazily so the rest of the deploy pipeline (TOML, paths, sizes, UTF-8) works without it.
  */
 import { createHash } from 'node:crypto';
+import { renderDiagnostic } from './diagnostics.ts';
 
 export interface CompiledScript {
   ok: true;
@@ -35,7 +36,7 @@ interface RhaiModule {
     | { ok: false; diagnostics: { message: string; offset: number; line: number; position: number }[] };
   programToJSON(p: unknown): string;
   programFromJSON(json: string): { functions: { name: string; params: string[] }[] };
-  formatPretty(path: string, source: string, d: unknown): string;
+  formatPretty?(path: string, source: string, d: unknown): string;
   ENGINE_VERSION?: string;
   VERSION?: string;
 }
@@ -55,7 +56,9 @@ export function loadEngine(): Promise<DeployEngine> {
         if (r.ok) return { ok: true, json: rhai.programToJSON(r.program), functions: r.program.functions };
         return {
           ok: false,
-          rendered: r.diagnostics.map((d) => rhai.formatPretty(path, source, d)),
+          rendered: r.diagnostics.map((d) =>
+            rhai.formatPretty ? rhai.formatPretty(path, source, d) : renderDiagnostic({ path, line: d.line, col: d.position, message: d.message }, source),
+          ),
           first: r.diagnostics.map((d) => ({ line: d.line, col: d.position, message: d.message })),
         };
       },

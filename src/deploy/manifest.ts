@@ -112,7 +112,10 @@ export function checkCron(expr: string): string | null {
   }
 }
 
-/** Parse and validate picloud.toml. Returns the manifest when there were no problems. */
+/**
+ * Parse and validate picloud.toml. The manifest is returned whenever the TOML parsed (with the entries that were
+ * well-formed), so later checks (scripts, functions) still run; it is valid only when `diagnostics` is empty.
+ */
 export function parseManifest(source: string): { manifest: Manifest | null; diagnostics: DeployDiagnostic[] } {
   const diagnostics: DeployDiagnostic[] = [];
   let doc: Table;
@@ -300,5 +303,6 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     }
   });
 
-  return { manifest: diagnostics.length ? null : { productionBranch, env, limits, routes, schedules }, diagnostics };
+  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { manifest: { productionBranch, env, limits, routes, schedules }, diagnostics };
 }

@@ -98,7 +98,7 @@ export const headSha = (dir: string): Promise<string> => mustGit(dir, ['rev-pars
 
 /** `git push <url> <refspecs…>`; never throws on a rejected push. */
 export function push(dir: string, url: string, refspecs: string[], opts: { force?: boolean } = {}): Promise<GitResult> {
-  return runGit(dir, ['push', '--porcelain', ...(opts.force ? ['-f'] : []), url, ...refspecs]);
+  return runGit(dir, ['push', ...(opts.force ? ['-f'] : []), url, ...refspecs]);
 }
 
 /** The http URL of an app's repo with basic-auth credentials. */
@@ -110,3 +110,9 @@ export const remoteUrl = (base: string, app: string, token: string | null, user 
   }
   return u.toString();
 };
+
+/** `git reset --hard <rev>` in a work tree. */
+export const resetHard = (dir: string, rev: string): Promise<string> => mustGit(dir, ['reset', '-q', '--hard', rev]);
+
+/** Run any git command in a work tree; throws on failure. */
+export const git = mustGit;

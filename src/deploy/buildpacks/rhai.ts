@@ -5,7 +5,7 @@
  * (`fn handle(ctx)`). release: the routes and schedules as declared, with script hashes.
  */
 import path from 'node:path/posix';
-import { renderDiagnostic, type DeployDiagnostic } from '../diagnostics.ts';
+import { byPosition, renderDiagnostic, type DeployDiagnostic } from '../diagnostics.ts';
 import { scriptHash } from '../engine.ts';
 import { MANIFEST_PATH, parseManifest, type Pos } from '../manifest.ts';
 import type { BuildInput, BuildOutput, Buildpack, BuiltScript } from './types.ts';
@@ -111,6 +111,7 @@ export const rhaiBuildpack: Buildpack = {
         if (p) s.script = p;
       }
     }
+    diagnostics.sort(byPosition);
     return { diagnostics, manifest: diagnostics.length ? null : manifest, scripts, stats: { compiled: sources.length - cachedCount, cached: cachedCount, ms } };
   },
 

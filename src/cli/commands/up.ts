@@ -1,0 +1,152 @@
+/**
+ * `picloud up [--port N] [--executors N]` (= `npm start`): manager + orchestrator + executors in one process tree on
+ * 127.0.0.1:8080. Without DATABASE_URL an embedded PostgreSQL runs under PICLOUD_HOME (state survives restarts).
+ * First start creates the admin token (printed once, stored in $PICLOUD_HOME/admin-token, mode 600).
+ * Stops gracefully on SIGINT/SIGTERM: server, invocation plane, pool, embedded PostgreSQL.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import { loadConfig, type Config } from '../../common/config.ts';
+import { createLogger, type Logger } from '../../common/log.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded.ts';
+import { migrate } from '../../db/migrate.ts';
+import { createPool, type Pool } from '../../db/pool.ts';
+import { countTokens, insertToken, newToken } from '../../db/tokens.ts';
+import { buildServer } from '../../manager/server.ts';
+import type { CliIO } from '../client/io.ts';
+
+const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../orchestrator/index.ts');
+
+interface Plane {
+  ingressPlugin: FastifyPluginAsync;
+  close(): Promise<void>;
+  stats(): unknown;
+}
+
+function parseFlags(argv: string[]): { port?: number; executors?: number; help?: boolean; error?: string } {
+  const out: { port?: number; executors?: number; help?: boolean; error?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag === '-h' || flag === '--help') out.help = true;
+    else if (flag === '--port' || flag === '--executors') {
+      const raw = inline ?? argv[++i];
+      const n = Number(raw);
+      const [min, max] = flag === '--port' ? [0, 65535] : [1, 64];
+      if (raw === undefined || !Number.isInteger(n) || n < min || n > max) return { error: `${flag} needs an integer in ${min}..${max}` };
+      if (flag === '--port') out.port = n;
+      else out.executors = n;
+    } else return { error: `unknown option ${a}` };
+  }
+  return out;
+}
+
+async function startPlane(config: Config, pool: Pool, log: Logger): Promise<Plane | null> {
+  if (!existsSync(ORCHESTRATOR)) {
+    log.warn('invocation plane not available in this build: apps will not be served');
+    return null;
+  }
+  const mod = (await import(ORCHESTRATOR)) as { startInvocationPlane: (d: unknown) => Promise<Plane> };
+  return mod.startInvocationPlane({ config, pool, log, spawnExecutors: config.redisUrl ? config.executors : undefined });
+}
+
+export async function upCommand(argv: string[], io: CliIO): Promise<number> {
+  const flags = parseFlags(argv);
+  if (flags.help || flags.error) {
+    if (flags.error) io.stderr.write(`picloud up: ${flags.error}\n`);
+    io.stdout.write('usage: picloud up [--port N] [--executors N]\n\n  Run PiCloud on one machine (env: PORT, HOST, PICLOUD_HOME, PICLOUD_DOMAIN, DATABASE_URL, REDIS_URL).\n');
+    return flags.error ? 64 : 0;
+  }
+  const env = io.env ?? process.env;
+  const config = loadConfig(env, { port: flags.port, executors: flags.executors });
+  const log = createLogger(config.logLevel, Boolean(io.stdout.isTTY) && !env.PICLOUD_LOG_JSON);
+  const say = (s = '') => io.stdout.write(`${s}\n`);
+
+  mkdirSync(config.home, { recursive: true, mode: 0o755 });
+  mkdirSync(config.paths.repos, { recursive: true });
+
+  let embedded: EmbeddedPostgres | null = null;
+  let pool: Pool | null = null;
+  let plane: Plane | null = null;
+  let server: Awaited<ReturnType<typeof buildServer>> | null = null;
+  let firstToken: string | null = null;
+  const shutdown = async () => {
+    await server?.close().catch((err: unknown) => log.warn({ err }, 'server close failed'));
+    await plane?.close().catch((err: unknown) => log.warn({ err }, 'invocation plane close failed'));
+    await pool?.end().catch(() => {});
+    await embedded?.stop().catch((err: unknown) => log.warn({ err }, 'embedded PostgreSQL stop failed'));
+  };
+
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      say(`-----> Starting the embedded PostgreSQL (data in ${config.paths.pgdata})`);
+      embedded = await startEmbeddedPostgres({ home: config.home, dataDir: config.paths.pgdata, log });
+      databaseUrl = embedded.url;
+    }
+    pool = createPool(databaseUrl, 20);
+    const applied = await migrate(pool);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+
+    if ((await countTokens(pool)) === 0) {
+      firstToken = newToken();
+      await insertToken(pool, 'admin', firstToken, 'admin');
+      writeFileSync(config.paths.adminTokenFile, `${firstToken}\n`, { mode: 0o600 });
+    }
+
+    // the plane reads config.databaseUrl for spawned executors; give it the effective one
+    const effective = Object.freeze({ ...config, databaseUrl }) as Config;
+    plane = await startPlane(effective, pool, log);
+    server = await buildServer({ config: effective, pool, log, ingressPlugin: plane?.ingressPlugin, plane: plane ?? undefined });
+    await server.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    await shutdown();
+    const err = e as { code?: string; message?: string };
+    if (err.code === 'EADDRINUSE') {
+      io.stderr.write(`picloud up: port ${config.port} is in use (another picloud running?). Use --port N or PORT=N.\n`);
+      return 1;
+    }
+    if (err.code === 'CONFIG_INVALID') {
+      io.stderr.write(`picloud up: ${err.message}\n`);
+      return 78;
+    }
+    throw e;
+  }
+
+  const addr = server.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : config.port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const base = `http://${host}:${port}`;
+  const rel = path.relative(process.cwd(), config.paths.adminTokenFile);
+  const tokenFile = rel && !rel.startsWith('..') ? rel : config.paths.adminTokenFile;
+  say();
+  say(`PiCloud is running on ${base}`);
+  say();
+  if (firstToken) {
+    say(`  Admin token (shown once; also saved in ${tokenFile}, mode 600):`);
+    say(`    ${firstToken}`);
+    say();
+    say('  Deploy an app (any name matching ^[a-z][a-z0-9-]{0,30}$) from its git repository:');
+    say(`    git remote add picloud http://picloud:${firstToken}@${host}:${port}/git/<app>.git`);
+  } else {
+    say('  Deploy an app from its git repository (the admin token is in ' + tokenFile + '):');
+    say(`    git remote add picloud http://picloud:$(cat ${tokenFile})@${host}:${port}/git/<app>.git`);
+  }
+  say('    git push picloud main');
+  say();
+  say(`  Dashboard: ${base}/`);
+  say(`  Apps:      http://<app>.${config.domain}:${port}/  or  ${base}/apps/<app>/`);
+  say();
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    process.once('SIGHUP', stop);
+  });
+  say('-----> Stopping');
+  await shutdown();
+  return 0;
+}

