@@ -57,6 +57,8 @@ let R: Run = undefined as unknown as Run;
 let ops = 0;
 let opsNext = Infinity;
 let ctlVal: Value = undefined;
+/** source offset of the statement being executed (checked mode only), for limit errors */
+let curPos = -1;
 
 /** Is there a run in progress (used for nested-run save/restore). */
 export interface RunOptions {
@@ -111,7 +113,7 @@ class Run implements NativeCallContext {
 
 function opsSlow(): void {
   const r = R;
-  if (r.maxOps > 0 && ops > r.maxOps) throw mkErr('ErrorTooManyOperations', 'Too many operations');
+  if (r.maxOps > 0 && ops > r.maxOps) throw mkErr('ErrorTooManyOperations', 'Too many operations', curPos >= 0 ? curPos : undefined);
   if (r.env.onProgress) {
     let stop = false;
     try {
@@ -119,7 +121,7 @@ function opsSlow(): void {
     } catch {
       stop = true;
     }
-    if (stop) throw mkErr('ErrorTerminated', 'Script terminated');
+    if (stop) throw mkErr('ErrorTerminated', 'Script terminated', curPos >= 0 ? curPos : undefined);
   }
   setOpsNext();
 }
@@ -419,6 +421,7 @@ function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unk
   if (e instanceof Ctl) return e;
   const err = e instanceof RhaiError ? e : toRhaiError(e);
   if (isSystemError(err) && !always) {
+    if (err.offset === undefined && pos >= 0) err.offset = pos;
     return err;
   }
   const text = err.text + (fn.anon ? '\nin closure call' : `\nin call to function '${fn.name}'`);
@@ -722,9 +725,10 @@ function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S 
   };
 }
 
-function withTick(ctx: FnCtx, s: S): S {
+function withTick(ctx: FnCtx, s: S, pos: number): S {
   if (!ctx.checked) return s;
   return (f) => {
+    curPos = pos;
     if (++ops >= opsNext) opsSlow();
     return s(f);
   };
@@ -735,11 +739,11 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Noop':
       return () => undefined;
     case 'Expr':
-      return withTick(ctx, compileExprStmt(ctx, st.expr));
+      return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos);
     case 'Let':
-      return withTick(ctx, compileLet(ctx, st, topLevel));
+      return withTick(ctx, compileLet(ctx, st, topLevel), st.pos);
     case 'Assign':
-      return withTick(ctx, compileAssign(ctx, st));
+      return withTick(ctx, compileAssign(ctx, st), st.pos);
     case 'Break': {
       const loop = ctx.loops[ctx.loops.length - 1];
       if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
@@ -748,17 +752,17 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
         return withTick(ctx, (f) => {
           ctlVal = v(f);
           return BREAK;
-        });
+        }, st.pos);
       }
       return withTick(ctx, () => {
         ctlVal = undefined;
         return BREAK;
-      });
+      }, st.pos);
     }
     case 'Continue': {
       const loop = ctx.loops[ctx.loops.length - 1];
       if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
-      return withTick(ctx, () => CONTINUE);
+      return withTick(ctx, () => CONTINUE, st.pos);
     }
     case 'Return': {
       if (st.value) {
@@ -766,12 +770,12 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
         return withTick(ctx, (f) => {
           ctlVal = v(f);
           return RETURN;
-        });
+        }, st.pos);
       }
       return withTick(ctx, () => {
         ctlVal = undefined;
         return RETURN;
-      });
+      }, st.pos);
     }
     case 'Throw': {
       const pos = st.pos;
@@ -779,7 +783,7 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
         const v = compileValue(ctx, st.value);
         return withTick(ctx, (f) => {
           throw throwValue(v(f), pos);
-        });
+        }, st.pos);
       }
       const caught = ctx.lookupStatic('\0caught');
       return withTick(ctx, (f) => {
@@ -788,10 +792,10 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
           if (c instanceof RhaiError) throw c;
         }
         throw throwValue(undefined, pos);
-      });
+      }, st.pos);
     }
     case 'Try':
-      return withTick(ctx, compileTry(ctx, st));
+      return withTick(ctx, compileTry(ctx, st), st.pos);
     case 'Import': {
       const pos = st.pos;
       const p = compileExpr(ctx, st.path);
@@ -805,7 +809,7 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
         if (info) f[info.slot] = m as unknown as Value;
         else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
         return undefined;
-      });
+      }, st.pos);
     }
     case 'Export':
       return () => undefined;
@@ -2884,6 +2888,8 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
   const prevOps = ops;
   const prevNext = opsNext;
   const prevCtl = ctlVal;
+  const prevPos = curPos;
+  curPos = -1;
   R = new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse);
   ops = 0;
   setOpsNext();
@@ -2898,6 +2904,7 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
     ops = prevOps;
     opsNext = prevNext;
     ctlVal = prevCtl;
+    curPos = prevPos;
   }
 }
 

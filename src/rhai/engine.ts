@@ -327,6 +327,8 @@ export class Engine {
 }
 
 function fillPositions(e: RhaiError, source: string): void {
+  // an error raised where no source position is known (e.g. from a host callback) is reported at the start
+  if (e.offset === undefined && !e.pos) e.offset = 0;
   for (let x: RhaiError | undefined = e; x; x = x.extra.inner) {
     if (!x.pos && x.offset !== undefined) x.pos = lineCol(source, x.offset);
   }
