@@ -166,3 +166,19 @@ describe('higher-order array functions', () => {
     expect(kk.call('map', [10, 20], 'add_idx')).toEqual([10, 21]);
   });
 });
+
+describe('value semantics of returned and callback values', () => {
+  it('get() returns a copy of a container element', () => {
+    const inner: Value[] = [1];
+    const a: Value[] = [inner];
+    const got = k.call('get', a, 0) as Value[];
+    got.push(2);
+    expect(inner).toEqual([1]);
+  });
+  it('callbacks receive copies of container elements', () => {
+    const a: Value[] = [new Map([['x', 1]])];
+    const r = k.call('reduce', a, closure((_s, _acc, v) => v)) as Map<string, Value>;
+    r.set('x', 2);
+    expect((a[0] as Map<string, Value>).get('x')).toBe(1);
+  });
+});

@@ -7,29 +7,11 @@ import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts'
 import { FnPtr, RRange, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
-import { callExtra, callItem, callPlain, checkArray, num, toFnPtr, truthy } from './util.ts';
+import { callExtra, callItem, callPlain, checkArray, cloneValue, num, toFnPtr, truthy } from './util.ts';
+
+export { cloneValue };
 
 const MUT = { pure: false } as const;
-
-/** Deep copy of containers (value semantics); primitives and immutable values are returned as is. */
-export function cloneValue(v: Value): Value {
-  if (typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    const out = new Array<Value>(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      out[i] = typeof x === 'object' ? cloneValue(x) : x;
-    }
-    return out;
-  }
-  if (v instanceof Map) {
-    const m = new Map<string, Value>();
-    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
-    return m;
-  }
-  if (v instanceof Uint8Array) return v.slice();
-  return v;
-}
 
 function cloneAll(a: Value[], from = 0, to = a.length): Value[] {
   const out = new Array<Value>(Math.max(0, to - from));
@@ -145,7 +127,7 @@ export const arrayPackage: Package = (r) => {
     const arr = a as Value[];
     let idx = num(i);
     if (idx < 0) idx += arr.length;
-    return idx >= 0 && idx < arr.length ? arr[idx] : undefined;
+    return idx >= 0 && idx < arr.length ? cloneValue(arr[idx]) : undefined;
   });
   r.fn('set', ['array', 'int', 'any'], (_c, [a, i, v]) => {
     const arr = a as Value[];

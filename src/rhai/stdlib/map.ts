@@ -41,7 +41,7 @@ export function toJson(v: Value): string {
 export const mapPackage: Package = (r) => {
   r.fn('len', ['map'], (_c, [m]) => (m as RMap).size);
   r.fn('is_empty', ['map'], (_c, [m]) => (m as RMap).size === 0);
-  r.fn('get', ['map', 'string'], (_c, [m, k]) => (m as RMap).get(k as string));
+  r.fn('get', ['map', 'string'], (_c, [m, k]) => cloneValue((m as RMap).get(k as string)));
   r.fn('set', ['map', 'string', 'any'], (c, [m, k, v]) => {
     (m as RMap).set(k as string, v);
     if (c.limits.maxMapSize > 0) checkMap(c, m as RMap);

@@ -68,6 +68,29 @@ export function checkMap(ctx: NativeCallContext, m: Map<string, Value>): void {
   if (max > 0 && (m.size > max || dataSizes(m)[1] > max)) throw errDataTooLarge('Size of object map');
 }
 
+/** Deep copy of containers (value semantics); primitives and immutable values are returned as is. */
+export function cloneValue(v: Value): Value {
+  if (typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const out = new Array<Value>(v.length);
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      out[i] = typeof x === 'object' ? cloneValue(x) : x;
+    }
+    return out;
+  }
+  if (v instanceof Map) {
+    const m = new Map<string, Value>();
+    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
+    return m;
+  }
+  if (v instanceof Uint8Array) return v.slice();
+  return v;
+}
+
+/** Copy of a value handed to a callback (Rhai passes `item.clone()`). */
+const cp = (v: Value): Value => (typeof v === 'object' ? cloneValue(v) : v);
+
 // ---- callbacks ----
 
 /** A callback argument: a function pointer, or a string naming a function. */
@@ -114,13 +137,13 @@ export function callItem(
         arr[i] = self.value;
         return r;
       }
-      if (arity === c + 2) return ctx.callFn(fn, [item, i]);
-      return ctx.callFn(fn, [item]);
+      if (arity === c + 2) return ctx.callFn(fn, [cp(item), i]);
+      return ctx.callFn(fn, [cp(item)]);
     }
     try {
-      return ctx.callFn(fn, [item]);
+      return ctx.callFn(fn, [cp(item)]);
     } catch (e) {
-      if (isNotFoundFor(e, fn)) return ctx.callFn(fn, [item, i]);
+      if (isNotFoundFor(e, fn)) return ctx.callFn(fn, [cp(item), i]);
       throw e;
     }
   } catch (e) {
@@ -130,6 +153,7 @@ export function callItem(
 
 /** Call `fn` with fixed `args`, plus `extra` when the callback takes them (used by reduce: (acc, item[, index])). */
 export function callExtra(ctx: NativeCallContext, fnName: string, fn: FnPtr, args: Value[], extra: Value[]): Value {
+  args = args.map(cp);
   try {
     const arity = ctx.fnArity ? ctx.fnArity(fn) : undefined;
     if (arity !== undefined) {
@@ -150,6 +174,7 @@ export function callExtra(ctx: NativeCallContext, fnName: string, fn: FnPtr, arg
 
 /** Plain call with error wrapping. */
 export function callPlain(ctx: NativeCallContext, fnName: string, fn: FnPtr, args: Value[]): Value {
+  args = args.map(cp);
   try {
     return ctx.callFn(fn, args);
   } catch (e) {
