@@ -52,3 +52,41 @@ describe('golden parse errors', () => {
     });
   }
 });
+
+describe('recovery: later errors are reported after the first (Rhai stops at the first)', () => {
+  it('one diagnostic per broken statement, in source order', () => {
+    const src = [
+      'let x = 1',
+      'let y = ;',
+      'fn f(a, a) {',
+      '  a',
+      '}',
+      'fn g() { let z = 1 +; z }',
+      'x === 2;',
+      '}',
+      'let last = "unterminated',
+    ].join('\n');
+    const r = parse(src);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => formatDiagnostic(src, d))).toEqual([
+      "Expecting ';' to terminate this statement (line 2, position 1)",
+      "Unexpected ';' (line 2, position 9)",
+      'Duplicated parameter a for function f (line 3, position 9)',
+      "Unexpected ';' (line 6, position 21)",
+      "'===' is not a valid operator. This is not JavaScript! Should it be '=='? (line 7, position 3)",
+      "Unexpected '}' (line 8, position 1)",
+      'Open string is not terminated (line 9, position 12)',
+    ]);
+  });
+  it('recovers inside blocks and resumes at a statement keyword that starts a line', () => {
+    const src = 'fn handler(req) {\n  let body = req.body\n  if body.len() > 10 { throw "x" }\n  let n = ;\n  body\n}';
+    const r = parse(src);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map((d) => formatDiagnostic(src, d))).toEqual([
+      "Expecting ';' to terminate this statement (line 3, position 3)",
+      "Unexpected ';' (line 4, position 11)",
+    ]);
+  });
+});

@@ -61,6 +61,14 @@ const STRICT = 32;
 /** Hard cap on JS recursion, independent of the Rhai depth limits (which may be 0 = unlimited). */
 const MAX_RECURSION = 1200;
 
+/** At most this many diagnostics per parse (the first is Rhai's error, the rest come from recovery). */
+const MAX_DIAGNOSTICS = 20;
+
+const STMT_KEYWORDS: ReadonlySet<string> = new Set([
+  'let', 'const', 'fn', 'private', 'import', 'export', 'if', 'switch', 'while', 'loop', 'do', 'for', 'try',
+  'return', 'throw',
+]);
+
 interface Settings {
   level: number;
   pos: number;
@@ -243,9 +251,15 @@ class Parser {
   /** was the last statement returned by parseStmt self-terminated (Rhai `is_self_terminated`)? */
   private selfTerm = false;
   private rec = 0;
+  /** diagnostics collected by panic-mode recovery; the first one is Rhai's error */
+  readonly diags: Diagnostic[] = [];
+  /** > 0 while parsing a construct whose errors Rhai inspects (no recovery inside) */
+  private noRecover = 0;
+  private readonly src: string;
 
   constructor(src: string, o: ResolvedOptions, start: number) {
     this.o = o;
+    this.src = src;
     this.lx = new Lexer(src, { maxStringSize: o.maxStringSize, disabled: o.disabled }, start);
     this.engineOpts =
       (o.ifExpr ? IF_EXPR : 0) |
@@ -287,6 +301,47 @@ class Parser {
     if (++this.rec > MAX_RECURSION) fail('ExprTooDeep', msg.exprTooDeep(), pos);
   }
 
+  // ---------------------------------------------------------------- error recovery
+
+  /** Keep a diagnostic from recovery; later ones must be strictly after the previous one (no cascades). */
+  private record(d: Diagnostic): void {
+    const last = this.diags[this.diags.length - 1];
+    if (last === undefined || d.offset > last.offset) this.diags.push(d);
+  }
+
+  private startsLine(pos: number): boolean {
+    for (let i = pos - 1; i >= 0; i--) {
+      const c = this.src.charCodeAt(i);
+      if (c === 10) return true;
+      if (c !== 32 && c !== 9 && c !== 13) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Panic mode (clox `synchronize`): skip to the end of the broken statement: past a `;`, before the `}` that
+   * closes the enclosing block, or before a statement keyword that starts a line. Always makes progress.
+   */
+  private sync(inBlock: boolean, stmtStart: number): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.peek();
+      if (t.t === 'eof') break;
+      if (depth === 0) {
+        if (t.t === ';') {
+          this.next();
+          break;
+        }
+        if (t.t === '}' && inBlock) break;
+        if (STMT_KEYWORDS.has(t.t) && t.pos > stmtStart && this.startsLine(t.pos)) break;
+      }
+      this.next();
+      if (t.t === '{' || t.t === '#{') depth++;
+      else if (t.t === '}' && depth > 0) depth--;
+    }
+    if (this.peek().pos === stmtStart && this.peek().t !== 'eof') this.next();
+  }
+
   // ---------------------------------------------------------------- top level
 
   parseScript(): Program {
@@ -294,20 +349,30 @@ class Parser {
     const s: Settings = { level: 0, pos: 0, flags: GLOBAL, opts: this.engineOpts, max: this.o.maxExprDepth };
     const statements: Stmt[] = [];
     while (this.peek().t !== 'eof') {
-      const stmt = this.parseStmt(st, s);
-      if (stmt === null) continue;
-      const needSemi = !this.selfTerm;
-      statements.push(stmt);
-      const t = this.peek();
-      if (t.t === 'eof') break;
-      if (t.t === ';') {
-        if (needSemi) this.next();
-      } else if (!needSemi) {
-        // `{ … }` followed by anything
-      } else if (t.t === 'lexerr') {
-        this.lexFail(t);
-      } else {
-        fail('MissingToken', msg.missingToken(';', 'to terminate this statement'), t.pos);
+      const startAt = this.peek().pos;
+      try {
+        const stmt = this.parseStmt(st, s);
+        if (stmt === null) continue;
+        const needSemi = !this.selfTerm;
+        statements.push(stmt);
+        const t = this.peek();
+        if (t.t === 'eof') break;
+        if (t.t === ';') {
+          if (needSemi) this.next();
+        } else if (!needSemi) {
+          // `{ … }` followed by anything
+        } else if (t.t === 'lexerr') {
+          this.lexFail(t);
+        } else {
+          fail('MissingToken', msg.missingToken(';', 'to terminate this statement'), t.pos);
+        }
+      } catch (e) {
+        if (!(e instanceof ParseFailure) || this.noRecover > 0) throw e;
+        this.record(e.diag);
+        if (this.diags.length >= MAX_DIAGNOSTICS) break;
+        st.fp = 0;
+        st.allowCapture = true;
+        this.sync(false, startAt);
       }
     }
     return { statements, functions: this.functions };
@@ -426,11 +491,14 @@ class Parser {
   /** The optional value of `break`/`return`/`throw`: absent when nothing could be parsed at all. */
   private optionalExpr(st: State, s: Settings): Expr | undefined {
     const cur = this.peek().pos;
+    this.noRecover++;
     try {
       return this.parseExpr(st, this.up(s));
     } catch (e) {
       if (e instanceof ParseFailure && this.peek().pos === cur) return undefined;
       throw e;
+    } finally {
+      this.noRecover--;
     }
   }
 
@@ -554,20 +622,29 @@ class Parser {
         break;
       }
       if (t.t === 'eof') fail('MissingToken', msg.missingToken('}', 'to terminate this block'), t.pos);
-      const stmt = this.parseStmt(st, s);
-      if (stmt === null) continue;
-      const needSemi = !this.selfTerm;
-      body.push(stmt);
-      const n = this.peek();
-      if (n.t === '}') {
-        end = this.next().pos;
-        break;
+      const fp = st.fp;
+      try {
+        const stmt = this.parseStmt(st, s);
+        if (stmt === null) continue;
+        const needSemi = !this.selfTerm;
+        body.push(stmt);
+        const n = this.peek();
+        if (n.t === '}') {
+          end = this.next().pos;
+          break;
+        }
+        if (n.t === ';') this.next();
+        else if (!needSemi) {
+          // self-terminated statement
+        } else if (n.t === 'lexerr') this.lexFail(n);
+        else fail('MissingToken', msg.missingToken(';', 'to terminate this statement'), n.pos);
+      } catch (e) {
+        if (!(e instanceof ParseFailure) || this.noRecover > 0 || this.diags.length >= MAX_DIAGNOSTICS) throw e;
+        this.record(e.diag);
+        st.fp = fp;
+        st.allowCapture = true;
+        this.sync(true, t.pos);
       }
-      if (n.t === ';') this.next();
-      else if (!needSemi) {
-        // self-terminated statement
-      } else if (n.t === 'lexerr') this.lexFail(n);
-      else fail('MissingToken', msg.missingToken(';', 'to terminate this statement'), n.pos);
     }
     st.stack.length = st.fp;
     st.fp = prevFp;
@@ -840,6 +917,7 @@ class Parser {
         for (;;) {
           const saved = st.filter;
           st.filter = (k) => k !== '|';
+          this.noRecover++;
           try {
             values.push(this.parseExpr(st, s));
           } catch (e) {
@@ -847,6 +925,7 @@ class Parser {
             throw e;
           } finally {
             st.filter = saved;
+            this.noRecover--;
           }
           if (this.peek().t !== '|') break;
           this.next();
@@ -1501,11 +1580,16 @@ export function parse(source: string, opts?: ParseOptions): ParseResult {
   const p = new Parser(source, o, start);
   try {
     const program = o.expression ? p.parseExpression() : p.parseScript();
+    if (p.diags.length > 0) return { ok: false, diagnostics: p.diags };
     return { ok: true, program };
   } catch (e) {
-    if (e instanceof ParseFailure) return { ok: false, diagnostics: [e.diag] };
+    if (e instanceof ParseFailure) {
+      const last = p.diags[p.diags.length - 1];
+      if (last === undefined || e.diag.offset > last.offset) p.diags.push(e.diag);
+      return { ok: false, diagnostics: p.diags };
+    }
     if (e instanceof RangeError) {
-      return { ok: false, diagnostics: [diag('ExprTooDeep', msg.exprTooDeep(), 0)] };
+      return { ok: false, diagnostics: p.diags.length > 0 ? p.diags : [diag('ExprTooDeep', msg.exprTooDeep(), 0)] };
     }
     throw e;
   }
