@@ -42,6 +42,8 @@ export interface PreReceiveDeps {
   log: Logger;
   engine: DeployEngine | null;
   cache: ScriptCache | null;
+  /** resolves once this process serves the release (the in-process route table); bounded wait */
+  waitForRelease?(app: string, branch: string, releaseId: number | null): Promise<boolean>;
   /** public URLs of a deployed branch */
   urls(app: string, branch: string, production: boolean): { host: string; path: string };
 }
@@ -119,8 +121,14 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
 
   const tSwitch = performance.now();
   const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);
+  const tCommit = performance.now();
+  // the push returns only after the release is live (architecture.md §3): wait for the local route table
+  if (deps.waitForRelease) {
+    const live = await Promise.all(results.map((r) => deps.waitForRelease!(input.app, r.branch, r.release?.id ?? null)));
+    if (live.includes(false)) deps.log.warn({ app: input.app }, 'route table did not confirm the release in time');
+  }
   const tEnd = performance.now();
-  out(`-----> Live in ${Math.round(tEnd - t0)} ms (release switch ${Math.round(tEnd - tSwitch)} ms)`);
+  out(`-----> Live in ${Math.round(tEnd - t0)} ms (release switch ${Math.round(tCommit - tSwitch)} ms)`);
   for (const r of results) {
     if (!r.release) {
       out(`-----> Removed the preview of ${r.branch}${r.removed ? '' : ' (it was not live)'}`);

@@ -29,8 +29,8 @@ export interface ServerDeps {
   log: Logger;
   /** the invocation plane's ingress (from startInvocationPlane), mounted at /apps */
   ingressPlugin?: FastifyPluginAsync;
-  /** for live stats in the API/dashboard */
-  plane?: { stats(): unknown };
+  /** for live stats in the API/dashboard, and to answer a push only once its release is served */
+  plane?: { stats(): unknown; waitForRelease?(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean> };
   /** register the API/dashboard/metrics plugins when their modules exist (default true) */
   managerPlugins?: boolean;
   /** the Rhai engine for deploys (default: src/rhai when available) */
@@ -133,6 +133,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     engine,
     cache: engine ? createScriptCache(pool, engine) : null,
     onPush: deps.onPush,
+    waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, 2000) : undefined,
     urls: (appName, branch, production) => {
       const label = production ? appName : `${branch.toLowerCase().replace(/[^a-z0-9]+/g, '-')}--${appName}`;
       return { host: `http://${label}.${config.domain}${portSuffix()}/`, path: `http://${displayHost(config)}${portSuffix()}/apps/${label}/` };

@@ -45,7 +45,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const token = newToken();
   await insertToken(db.pool, 'test-admin', token);
 
-  let plane: { ingressPlugin: FastifyPluginAsync; close(): Promise<void>; stats(): unknown } | null = null;
+  let plane: { ingressPlugin: FastifyPluginAsync; close(): Promise<void>; stats(): unknown; waitForRelease?(app: string, branch: string, id: number | null, t?: number): Promise<boolean> } | null = null;
   if (opts.ingress !== false && existsSync(ORCHESTRATOR)) {
     try {
       const mod = (await import(ORCHESTRATOR)) as { startInvocationPlane?: (d: unknown) => Promise<typeof plane> };

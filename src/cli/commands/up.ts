@@ -23,6 +23,7 @@ interface Plane {
   ingressPlugin: FastifyPluginAsync;
   close(): Promise<void>;
   stats(): unknown;
+  waitForRelease?(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean>;
 }
 
 function parseFlags(argv: string[]): { port?: number; executors?: number; help?: boolean; error?: string } {
