@@ -11,6 +11,7 @@
  * - Two variants are compiled per program: `fast` (no operation counting, no data-size checks) and
  *   `checked` (counting at Rhai's granularity: statements, expression nodes, loop iterations, calls).
  */
+/* oxlint-disable unicorn/no-new-array -- preallocated frames and argument arrays on hot paths */
 import type * as A from './ast.ts';
 import {
   FnPtr,
@@ -129,9 +130,6 @@ function setOpsNext(): void {
   const lim = R.maxOps > 0 ? R.maxOps + 1 : Infinity;
   const prog = R.env.onProgress ? ops + 1024 - (ops % 1024) : Infinity;
   opsNext = Math.min(lim, prog);
-}
-function tick(): void {
-  if (++ops >= opsNext) opsSlow();
 }
 
 // ============================================================== errors

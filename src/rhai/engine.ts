@@ -209,7 +209,7 @@ export class Engine {
   private readonly options: Partial<LanguageOptions>;
 
   constructor(opts: EngineOptions = {}) {
-    this.limits = { ...DEFAULT_LIMITS, ...(opts.limits ?? {}) };
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     if (opts.raw) this.registry = new Registry();
     else {
       standardRegistry ??= new Registry().use(standardPackage);
@@ -308,7 +308,7 @@ export class Engine {
 
   /** Compile with this engine's parse limits and options (diagnostics as a result). */
   compile(source: string, opts?: Omit<CompileOptions, 'limits'>): ReturnType<typeof compile> {
-    return compile(source, { ...opts, limits: this.limits, options: { ...this.options, ...(opts?.options ?? {}) } });
+    return compile(source, { ...opts, limits: this.limits, options: { ...this.options, ...opts?.options } });
   }
 
   /** Convenience: compile + run. Parse errors are thrown as RhaiError(ErrorParsing). */
