@@ -61,12 +61,6 @@ export function setBits(value: Value, start: number, bits: number, newValue: Val
   return fromBig(v);
 }
 
-function rangeArgs(rg: RRange): [number, number] {
-  const from = Math.max(num(rg.start as Value), 0);
-  const to = Math.max(num(rg.end as Value), from);
-  return [from, rg.inclusive ? to - from + 1 : to - from];
-}
-
 export function bitsIter(value: Value, from: number, len: number): RIterable {
   const i = bitIndex(from);
   const n = len <= 0 ? 0 : i + len > BITS ? BITS - i : len;
@@ -94,11 +88,11 @@ export const bitsPackage: Package = (r) => {
   r.fn('bits', ['int', 'int', 'int'], (_c, [v, f, l]) => bitsIter(v, num(f), num(l)));
   for (const t of ['range', 'rangeInclusive'] as const) {
     r.fn('get_bits', ['int', t], (_c, [v, rg]) => {
-      const [s, n] = rangeArgs(rg as RRange);
+      const [s, n] = iterRangeBounds(rg as RRange);
       return getBits(v, s, n);
     });
     r.fn('set_bits', ['int', t, 'int'], (_c, args) => {
-      const [s, n] = rangeArgs(args[1] as RRange);
+      const [s, n] = iterRangeBounds(args[1] as RRange);
       args[0] = setBits(args[0], s, n, args[2]);
       return undefined;
     }, MUT);
