@@ -190,7 +190,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
 
     api.setErrorHandler((err, req, reply) => sendError(reply, err, log, req.id));
     api.setNotFoundHandler((req, reply) =>
-      reply.code(404).send({ error: `no API route ${req.method} ${req.url.split('?')[0]}`, code: 'BAD_REQUEST' }),
+      reply.code(404).send({ error: `no API route ${req.method} ${req.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' }),
     );
 
     api.addHook('onRequest', async (req) => {
@@ -398,7 +398,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const app = await requireApp(req.params.app);
       const id = Number(req.params.id);
       const row = Number.isInteger(id) ? await getInvocation(pool, id) : null;
-      if (!row || row.app !== app.name) throw new AppError('BAD_REQUEST', `no invocation ${req.params.id} in ${app.name}`, {}, { httpStatus: 404 });
+      if (!row || row.app !== app.name) throw new AppError('INVOCATION_NOT_FOUND', `no invocation ${req.params.id} in ${app.name}`);
       return { invocation: row };
     });
 

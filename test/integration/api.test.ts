@@ -56,6 +56,7 @@ describe('api', () => {
       const r = await app.inject({ url: '/api/v1/nothing', headers: auth(admin) });
       expect(r.statusCode).toBe(404);
       expect(r.headers['content-type']).toMatch(/json/);
+      expect(r.json().code).toBe('ROUTE_NOT_FOUND');
     });
   });
 
@@ -159,6 +160,12 @@ describe('api', () => {
       expect(errs.json().invocations).toMatchObject([{ status: 500, error: 'boom' }]);
       const dev = await app.inject({ url: '/api/v1/apps/logsy/logs?branch=dev', headers: auth(admin) });
       expect(dev.json().invocations).toMatchObject([{ status: 404 }]);
+      const one = all.json().invocations[1];
+      const got = await app.inject({ url: `/api/v1/apps/logsy/invocations/${one.id}`, headers: auth(admin) });
+      expect(got.json().invocation).toMatchObject({ id: one.id, status: 500, error: 'boom' });
+      const other = await app.inject({ url: `/api/v1/apps/shop/invocations/${one.id}`, headers: auth(admin) });
+      expect(other.statusCode).toBe(404);
+      expect(other.json().code).toBe('INVOCATION_NOT_FOUND');
       const stats = await app.inject({ url: '/api/v1/apps/logsy/stats', headers: auth(admin) });
       expect(stats.json()).toMatchObject({ lastMinute: 3, last5Minutes: 3, errors5Minutes: 1 });
     });
