@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { checkCron, checkRoutePath, normaliseRoutePath, parseManifest } from './manifest.ts';
+import { scanTomlPositions } from './toml-positions.ts';
+
+const problems = (src: string) => parseManifest(src).diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`);
+
+describe('parseManifest', () => {
+  it('should accept the documented example', () => {
+    const r = parseManifest(`[app]
+production_branch = "main"
+[env]
+GREETING = "hello"
+[[routes]]
+path = "/hello/:name"
+method = ["get", "POST"]
+script = "hello.rhai"
+function = "handle"
+[[schedules]]
+cron = "*/5 * * * *"
+script = "tick.rhai"
+[limits]
+max_operations = 1000000
+timeout_ms = 5000
+max_body_bytes = 1048576
+`);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.manifest).toMatchObject({
+      productionBranch: 'main',
+      env: { GREETING: 'hello' },
+      limits: { maxOperations: 1_000_000, timeoutMs: 5000, maxBodyBytes: 1_048_576 },
+      routes: [{ path: '/hello/:name', methods: ['GET', 'POST'], script: 'hello.rhai', function: 'handle' }],
+      schedules: [{ cron: '*/5 * * * *', script: 'tick.rhai', function: null }],
+    });
+  });
+
+  it('should report a syntax error at its line and column', () => {
+    expect(problems('[[routes]]\npath = "/a"\nscript = \n')).toEqual([expect.stringMatching(/^3:\d+: TOML syntax error/)]);
+  });
+
+  it('should report unknown keys at every level with their positions', () => {
+    expect(problems('colour = 1\n[app]\nname = "x"\n[[routes]]\npath = "/"\nscript = "a.rhai"\n  handler = "h"\n')).toEqual([
+      '1:1: unknown key "colour" (allowed: app, env, routes, schedules, limits)',
+      '3:1: unknown key "app.name" in [app] (allowed: production_branch)',
+      '7:3: unknown key "routes.handler" in [routes] (allowed: path, method, script, function)',
+    ]);
+  });
+
+  it('should report wrong types, missing keys, bad methods and limits over the platform maximum', () => {
+    expect(problems('[[routes]]\npath = 3\nmethod = "FETCH"\n[[schedules]]\nscript = "t.rhai"\n[env]\nA = 1\n[limits]\ntimeout_ms = 999999999\n')).toEqual([
+      '1:1: [routes] entry is missing required key "script"',
+      '2:8: "path" must be a string',
+      '3:10: unknown HTTP method "FETCH" (allowed: GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, or "*")',
+      '4:1: [schedules] entry is missing required key "cron"',
+      '7:5: env value "A" must be a string',
+      '9:14: "timeout_ms" = 999999999 is over the platform maximum 30000',
+    ]);
+  });
+
+  it('should report route conflicts only for overlapping methods', () => {
+    const toml = (m2: string) => `[[routes]]\npath = "/a/:x"\nmethod = ["GET", "POST"]\nscript = "a.rhai"\n[[routes]]\npath = "/a/:y/"\nmethod = ${m2}\nscript = "b.rhai"\n`;
+    expect(problems(toml('"PUT"'))).toEqual([]);
+    expect(problems(toml('"POST"'))).toEqual(['6:8: route POST /a/:y/ conflicts with the route /a/:x declared at line 2']);
+    expect(problems(toml('"*"'))).toEqual(['6:8: route GET,POST /a/:y/ conflicts with the route /a/:x declared at line 2']);
+  });
+});
+
+describe('route paths and cron', () => {
+  it('should validate route path syntax', () => {
+    expect(checkRoutePath('/hello/:name/*')).toBeNull();
+    expect(checkRoutePath('/')).toBeNull();
+    expect(checkRoutePath('hello')).toMatch(/must start with/);
+    expect(checkRoutePath('/a/*/b')).toMatch(/only as the last segment/);
+    expect(checkRoutePath('/a/:1x')).toMatch(/invalid parameter name/);
+    expect(checkRoutePath('/a/:x/:x')).toMatch(/duplicate parameter/);
+    expect(checkRoutePath('/a//b')).toMatch(/empty segment/);
+    expect(checkRoutePath('/a/../b')).toMatch(/not allowed/);
+    expect(normaliseRoutePath('/a/:x/')).toBe(normaliseRoutePath('/a/:y'));
+  });
+
+  it('should accept 5 fields or 6 with seconds, and reject the rest', () => {
+    expect(checkCron('*/5 * * * *')).toBeNull();
+    expect(checkCron('0 */5 * * * *')).toBeNull();
+    expect(checkCron('0 0 0 1 1 * 2030')).toMatch(/got 7/);
+    expect(checkCron('61 * * * *')).toMatch(/minute/);
+    expect(checkCron('* *')).toMatch(/expected 5 fields/);
+  });
+});
+
+describe('scanTomlPositions', () => {
+  it('should find keys inside array tables, quoted keys, and skip strings and multi-line arrays', () => {
+    const pos = scanTomlPositions('a = """\nx = 1\n"""\n[[r]]\n  "q k" = [\n  1,\n  2]\nb = "# not = a key"\n[[r]]\nc = 1\n');
+    expect(pos.get('a')).toMatchObject({ line: 1, col: 1, valueLine: 1, valueCol: 5 });
+    expect(pos.has('x')).toBe(false);
+    expect(pos.get('r[0].q k')).toMatchObject({ line: 5, col: 3 });
+    expect(pos.get('r[0].b')).toMatchObject({ line: 8, col: 1, valueCol: 5 });
+    expect(pos.get('r[1]')).toMatchObject({ line: 9, col: 1 });
+    expect(pos.get('r[1].c')).toMatchObject({ line: 10, col: 1 });
+  });
+});

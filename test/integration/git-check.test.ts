@@ -1,0 +1,57 @@
+/**
+ * `picloud check [DIR]`: the same validation as a push, on a working tree (no server, no database).
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli/main.ts';
+import { cleanupTempDirs, makeRepo, writeFiles } from '../helpers/git.ts';
+
+afterAll(() => cleanupTempDirs());
+
+async function check(dir: string, extra: string[] = []) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(['check', dir, ...extra], {
+    stdout: { write: (s: string) => (stdout += s) },
+    stderr: { write: (s: string) => (stderr += s) },
+  });
+  return { code, stdout, stderr };
+}
+
+describe('picloud check', () => {
+  it('(check) accepts the fixture app and prints a summary', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    const r = await check(dir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/-----> Validating picloud\.toml\n-----> Compiled 2 scripts \(0 cached\) in \d+ ms/);
+    expect(r.stdout).toBe('ok: 2 routes, 0 schedules, 2 scripts\n');
+  });
+
+  it('(check) reports every problem with path:line:col and a caret, exit 65', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    writeFiles(dir, {
+      'hello.rhai': 'fn handle(ctx) {\n    let = 1;\n}\n',
+      'picloud.toml': '[[routes]]\npath = "/a"\nscript = "../x.rhai"\nextra = true\n',
+      'link.rhai': { symlink: '../../etc/passwd' },
+    });
+    const r = await check(dir);
+    expect(r.code).toBe(65);
+    expect(r.stdout).toMatch(/^hello\.rhai:2:9: .+\n {4}let = 1;\n {8}\^$/m);
+    expect(r.stdout).toMatch(/^link\.rhai:1:1: symlink points outside the repository/m);
+    expect(r.stdout).toMatch(/^picloud\.toml:3:10: script path "\.\.\/x\.rhai" escapes the repository/m);
+    expect(r.stdout).toMatch(/^picloud\.toml:4:1: unknown key "routes\.extra"/m);
+    expect(r.stderr).toMatch(/4 problems/);
+  });
+
+  it('(check) prints the release manifest with --json', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    const r = await check(dir, ['--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { ok: boolean; manifest: { routes: { path: string; methods: string[] }[] } };
+    expect(out.ok).toBe(true);
+    expect(out.manifest.routes.map((x) => `${x.methods.join(',')} ${x.path}`)).toEqual(['GET /hello/:name', 'POST,PUT /echo']);
+  });
+
+  it('(check) is a usage error on a missing directory', async () => {
+    expect((await check('/nonexistent/dir')).code).toBe(64);
+  });
+});
