@@ -182,3 +182,15 @@ describe('value semantics of returned and callback values', () => {
     expect((a[0] as Map<string, Value>).get('x')).toBe(1);
   });
 });
+
+describe('calc_offset_len edge cases', () => {
+  it('get/set clamp a too-negative index to 0; retain with nothing selected leaves the array alone', () => {
+    expect(k.call('get', [1, 2, 3], -99)).toBe(1);
+    expect(k.call('get', [1, 2, 3], 99)).toBe(undefined);
+    const a: Value[] = [1, 2, 3];
+    expect(k.call('retain', a, 1, 0)).toEqual([]);
+    expect(a).toEqual([1, 2, 3]);
+    expect(k.call('retain', a, 5, 2)).toEqual([]);
+    expect(a).toEqual([1, 2, 3]);
+  });
+});

@@ -35,6 +35,12 @@ function normRange(total: number, start: number, len: number): [number, number] 
   return [s, l];
 }
 
+/** Rhai `calc_offset_len(len, start, 0).0`: negative counts from the end (clamped to 0); past the end = len. */
+export function offsetOf(total: number, start: number): number {
+  if (start < 0) return total - Math.min(-start, total);
+  return start >= total ? total : start;
+}
+
 function rangeArgs(rg: RRange): [number, number] {
   const start = Math.max(num(rg.start as Value), 0);
   let end = Math.max(num(rg.end as Value), start);
@@ -123,17 +129,16 @@ export const arrayPackage: Package = (r) => {
   r.fn('is_empty', ['array'], isEmpty);
   r.fn('get$is_empty', ['array'], isEmpty);
 
+  // get/set use Rhai's calc_offset_len: a negative index beyond the start clamps to 0
   r.fn('get', ['array', 'int'], (_c, [a, i]) => {
     const arr = a as Value[];
-    let idx = num(i);
-    if (idx < 0) idx += arr.length;
-    return idx >= 0 && idx < arr.length ? cloneValue(arr[idx]) : undefined;
+    const idx = offsetOf(arr.length, num(i));
+    return idx < arr.length ? cloneValue(arr[idx]) : undefined;
   });
   r.fn('set', ['array', 'int', 'any'], (_c, [a, i, v]) => {
     const arr = a as Value[];
-    let idx = num(i);
-    if (idx < 0) idx += arr.length;
-    if (idx >= 0 && idx < arr.length) arr[idx] = v;
+    const idx = offsetOf(arr.length, num(i));
+    if (idx < arr.length) arr[idx] = v;
     return undefined;
   }, MUT);
 
@@ -256,9 +261,7 @@ export const arrayPackage: Package = (r) => {
   r.fn('drain', ['array', 'int', 'int'], (_c, [a, s, l]) => drainRange(a as Value[], num(s), num(l)), MUT);
   const retainRange = (arr: Value[], start: number, l: number): Value[] => {
     const nr = normRange(arr.length, start, l);
-    if (!nr) {
-      return arr.splice(0, arr.length);
-    }
+    if (!nr) return []; // Rhai: nothing selected -> array unchanged
     const tail = arr.splice(nr[0] + nr[1]);
     const head = arr.splice(0, nr[0]);
     return head.concat(tail);

@@ -19,7 +19,13 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/** get/set index (calc_offset_len): negative counts from the end, clamped to 0; -1 when past the end. */
 function normIndex(len: number, i: number): number {
+  const k = i < 0 ? len - Math.min(-i, len) : i;
+  return k < len ? k : -1;
+}
+/** remove index (calc_index): out of range on either side -> -1. */
+function strictIndex(len: number, i: number): number {
   if (i < 0) i += len;
   return i >= 0 && i < len ? i : -1;
 }
@@ -176,7 +182,7 @@ export const blobPackage: Package = (r) => {
   }, MUT);
   r.fn('remove', ['blob', 'int'], (_c, args) => {
     const b = args[0] as Uint8Array;
-    const k = normIndex(b.length, num(args[1]));
+    const k = strictIndex(b.length, num(args[1]));
     if (k < 0) return 0;
     args[0] = concat(b.subarray(0, k), b.subarray(k + 1));
     return b[k]!;
@@ -235,10 +241,7 @@ export const blobPackage: Package = (r) => {
   const retain = (args: Value[], s: number, l: number) => {
     const b = args[0] as Uint8Array;
     const nr = norm(b.length, s, l);
-    if (!nr) {
-      args[0] = new Uint8Array(0);
-      return b;
-    }
+    if (!nr) return new Uint8Array(0); // nothing selected -> blob unchanged
     args[0] = b.slice(nr[0], nr[0] + nr[1]);
     return concat(b.subarray(0, nr[0]), b.subarray(nr[0] + nr[1]));
   };
