@@ -101,8 +101,8 @@ class State {
   }
 }
 
-function fail(code: string, message: string, offset: number): never {
-  throw new ParseFailure(diag(code, message, offset));
+function fail(code: string, message: string, offset: number, end?: number): never {
+  throw new ParseFailure(diag(code, message, offset, end));
 }
 
 /** Rhai `Expr::position()`. */
@@ -283,7 +283,7 @@ class Parser {
   }
 
   private lexFail(t: Token): never {
-    fail(t.code!, t.s!, t.pos);
+    fail(t.code!, t.s!, t.pos, t.end);
   }
 
   private up(s: Settings): Settings {

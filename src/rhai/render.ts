@@ -10,7 +10,7 @@ export function formatShort(message: string, pos: { line: number; position: numb
 }
 
 /** Short form of a diagnostic against its source text. */
-export function formatDiagnostic(source: string, d: Diagnostic): string {
+export function formatDiagnostic(source: string, d: Pick<Diagnostic, 'message' | 'offset'>): string {
   return formatShort(d.message, lineCol(source, d.offset));
 }
 
@@ -19,7 +19,7 @@ export function formatDiagnostic(source: string, d: Diagnostic): string {
  * Tabs in the source line are kept in the caret line's indentation so terminals align them;
  * the caret column counts code points, matching Rhai's position.
  */
-export function formatPretty(path: string, source: string, d: Diagnostic): string {
+export function formatPretty(path: string, source: string, d: Pick<Diagnostic, 'message' | 'offset'>): string {
   const { line, position } = lineCol(source, d.offset);
   const text = lineText(source, line);
   const chars = Array.from(text);
