@@ -400,7 +400,14 @@ export const arrayPackage: Package = (r) => {
       if (arr.length <= 1) return undefined;
       const out: Value[] = [arr[0]];
       for (let i = 1; i < arr.length; i++) {
-        if (!truthy(callPlain(c, 'dedup', fn, [out[out.length - 1], arr[i]]))) out.push(arr[i]);
+        let same: Value = false;
+        try {
+          same = callPlain(c, 'dedup', fn, [out[out.length - 1], arr[i]]);
+        } catch (e) {
+          // Rhai: a failing comparer counts as "not equal" (unwrap_or_else(|_| false))
+          if (isFatal(e) || (e instanceof RhaiError && isFatal(e.extra.inner))) throw e;
+        }
+        if (!truthy(same)) out.push(arr[i]);
       }
       arr.length = 0;
       for (const x of out) arr.push(x);
