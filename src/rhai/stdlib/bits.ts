@@ -65,7 +65,7 @@ export function bitsIter(value: Value, from: number, len: number): RIterable {
   const i = bitIndex(from);
   const n = len <= 0 ? 0 : i + len > BITS ? BITS - i : len;
   const v = toBig(value);
-  return new RIterable('BitRange', function* () {
+  return new RIterable('rhai::packages::iter_basic::BitRange', function* () {
     for (let k = 0; k < n; k++) yield ((v >> BigInt(i + k)) & 1n) === 1n;
   });
 }

@@ -173,7 +173,7 @@ function padTo(ctx: NativeCallContext, s: string, len: number, pad: string): str
 }
 
 function charsIter(s: string, start: number, len: number): RIterable {
-  return new RIterable('CharsStream', function* () {
+  return new RIterable('rhai::packages::iter_basic::CharsStream', function* () {
     const sub = subString(s, start, len);
     for (const c of sub) yield new RChar(c);
   });
