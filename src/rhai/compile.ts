@@ -148,9 +148,13 @@ function fill(e: unknown, pos: number): unknown {
 /** Convert a foreign JS exception into an engine error. */
 export function toRhaiError(e: unknown, pos?: number): RhaiError {
   if (e instanceof RhaiError) return e;
-  if (e instanceof RangeError && /call stack/i.test(e.message)) {
+  if (e instanceof RangeError && e.message === 'Maximum call stack size exceeded') {
     const r = mkErr('ErrorStackOverflow', 'Stack overflow', pos);
     return r;
+  }
+  if (e instanceof RangeError) {
+    if (e.message === 'Invalid string length') return mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
+    if (e.message === 'Invalid array length') return mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
   }
   const msg = e instanceof Error ? e.message : String(e);
   return mkErr('ErrorRuntime', `Runtime error: internal error: ${msg}`, pos);
@@ -2810,11 +2814,14 @@ function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
       };
     }
   }
+  let root: A.Expr = t;
+  while (root.k === 'Prop' || root.k === 'Index') root = root.obj;
+  const rootGet = checked ? compileExprInner(ctx, root) : undefined;
   return (f) => {
     const x = rhs(f);
     if (constRoot !== undefined) throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${constRoot}`, pos);
     place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
-    if (checked && R.checkData) checkSize(place.get(f), pos);
+    if (rootGet && R.checkData) checkSize(rootGet(f), pos);
     return undefined;
   };
 }

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import {
+  Engine,
+  FnPtr,
+  RFloat,
+  RhaiError,
+  compile,
+  fromJSON,
+  programFromJSON,
+  programToJSON,
+  toJSON,
+  type Program,
+  type Value,
+} from './index.ts';
+
+function prog(src: string): Program {
+  const r = compile(src);
+  if (!r.ok) throw new Error(r.diagnostics[0]!.message);
+  return r.program;
+}
+
+function runErr(engine: Engine, src: string, scope?: Record<string, Value>): RhaiError {
+  try {
+    engine.run(prog(src), scope);
+  } catch (e) {
+    expect(e).toBeInstanceOf(RhaiError);
+    return e as RhaiError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('compile', () => {
+  it('returns a program with its functions', () => {
+    const p = prog('fn add(a, b) { a + b } fn one() { 1 } add(1, 2)');
+    expect(p.functions).toEqual([
+      { name: 'add', params: ['a', 'b'] },
+      { name: 'one', params: [] },
+    ]);
+  });
+  it('returns diagnostics with line and position in characters', () => {
+    const r = compile('let s = "é😃";\nlet = 1;');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics[0]).toMatchObject({ code: 'VariableExpected', message: 'Expecting name of a variable', line: 2, position: 5 });
+  });
+  it('honours parse-time limits and options', () => {
+    expect(compile('1 + 2', { expression: true }).ok).toBe(true);
+    expect(compile('let x = 1;', { expression: true }).ok).toBe(false);
+    expect(compile('x', { options: { strictVariables: true } }).ok).toBe(false);
+  });
+});
+
+describe('Engine.run', () => {
+  const engine = new Engine();
+  it('evaluates to the last statement', () => {
+    expect(engine.run(prog('40 + 2'))).toBe(42);
+    expect(engine.eval('let x = [1, 2]; x.push(3); x')).toEqual([1, 2, 3]);
+  });
+  it('reads and writes host scope variables', () => {
+    const scope: Record<string, Value> = { n: 41, name: 'x' };
+    expect(engine.run(prog('n += 1; `${name}=${n}`'), scope)).toBe('x=42');
+    expect(scope['n']).toBe(42);
+  });
+  it('routes print and debug to the host', () => {
+    const out: string[] = [];
+    const dbg: [string, unknown][] = [];
+    const e = new Engine({ onPrint: (s) => out.push(s), onDebug: (s, p) => dbg.push([s, p]) });
+    e.eval('print("hi"); print(1.0); debug("x")');
+    expect(out).toEqual(['hi', '1.0']);
+    expect(dbg).toEqual([['"x"', { line: 1, position: 26 }]]);
+  });
+  it('raises RhaiError with kind and position', () => {
+    const err = runErr(engine, 'let a = 1;\nlet b = a / 0;');
+    expect(err.kind).toBe('ErrorArithmetic');
+    expect(err.pos).toEqual({ line: 2, position: 11 });
+    expect(err.fullMessage).toBe('Division by zero: 1 / 0 (line 2, position 11)');
+  });
+  it('wraps errors inside functions in ErrorInFunctionCall', () => {
+    const err = runErr(engine, 'fn f() { throw 42; }\nf()');
+    expect(err.kind).toBe('ErrorInFunctionCall');
+    expect(err.root.kind).toBe('ErrorRuntime');
+    expect(err.root.extra.thrown).toBe(42);
+    expect(err.fullMessage).toBe("Runtime error: 42 (line 1, position 10)\nin call to function 'f' (line 2, position 1)");
+  });
+});
+
+describe('limits', () => {
+  it('stops runaway loops with max operations', () => {
+    const e = new Engine({ limits: { maxOperations: 1000 } });
+    expect(runErr(e, 'loop {}').kind).toBe('ErrorTooManyOperations');
+    expect(runErr(e, 'try { loop {} } catch { 1 }').kind).toBe('ErrorTooManyOperations');
+  });
+  it('lets the host terminate through onProgress', () => {
+    let calls = 0;
+    const e = new Engine({ onProgress: () => ++calls > 3 });
+    expect(runErr(e, 'let x = 0; while true { x += 1 }').kind).toBe('ErrorTerminated');
+    expect(calls).toBe(4);
+  });
+  it('limits call depth, string, array and map sizes', () => {
+    const e = new Engine({ limits: { maxCallLevels: 10, maxStringSize: 8, maxArraySize: 5, maxMapSize: 3 } });
+    expect(runErr(e, 'fn f(n) { f(n + 1) } f(0)').kind).toBe('ErrorStackOverflow');
+    expect(runErr(e, 'let s = "12345"; s += "6789";').kind).toBe('ErrorDataTooLarge');
+    expect(runErr(e, 'let s = "éééé"; s += "é";').kind).toBe('ErrorDataTooLarge');
+    expect(runErr(e, 'let a = [1, 2, 3]; a += [4, 5, 6];').kind).toBe('ErrorDataTooLarge');
+    expect(runErr(e, 'let m = #{a: 1, b: 2, c: 3}; m.d = 4;').kind).toBe('ErrorDataTooLarge');
+  });
+  it('turns a native stack overflow into ErrorStackOverflow', () => {
+    const e = new Engine({ limits: { maxCallLevels: 1_000_000 } });
+    expect(runErr(e, 'fn f(n) { 1 + f(n + 1) } f(0)').kind).toBe('ErrorStackOverflow');
+  });
+});
+
+describe('host functions and modules', () => {
+  it('registers native functions with overloads and mutation', () => {
+    const e = new Engine()
+      .registerFn('double', ['int'], (_c, [x]) => (x as number) * 2)
+      .registerFn('double', ['string'], (_c, [x]) => `${x as string}${x as string}`)
+      .registerFn('bump', ['int'], (_c, args) => void (args[0] = (args[0] as number) + 1), { pure: false });
+    expect(e.eval('double(21)')).toBe(42);
+    expect(e.eval('"ab".double()')).toBe('abab');
+    expect(e.eval('let x = 1; x.bump(); x')).toBe(2);
+    expect(runErr(e, 'const C = 1; C.bump()').kind).toBe('ErrorNonPureMethodCallOnConstant');
+  });
+  it('registers static modules called as ns::fn', () => {
+    const store = new Map<string, Value>();
+    const e = new Engine().registerModule('kv', {
+      set: { params: ['string', 'any'], fn: (_c, [k, v]) => void store.set(k as string, v) },
+      get: { params: ['string'], fn: (_c, [k]) => store.get(k as string) },
+    });
+    expect(e.eval('kv::set("a", 42); kv::get("a") + 1')).toBe(43);
+    expect(runErr(e, 'nope::get("a")').kind).toBe('ErrorModuleNotFound');
+  });
+  it('lets natives call back into script closures', () => {
+    const e = new Engine().registerFn('apply', ['fnptr', 'any'], (ctx, [f, x]) => ctx.callFn(f as FnPtr, [x]));
+    expect(e.eval('let k = 10; apply(|x| x + k, 32)')).toBe(42);
+  });
+  it('converts host exceptions from natives into engine errors', () => {
+    const e = new Engine().registerFn('boom', [], () => {
+      throw new TypeError('host bug');
+    });
+    const err = runErr(e, 'boom()');
+    expect(err).toBeInstanceOf(RhaiError);
+  });
+});
+
+describe('callFn and program JSON', () => {
+  it('calls a named function after running the top level', () => {
+    const p = prog('const BASE = 40; fn handler(req) { global::BASE + req.n } print("init");');
+    const out: string[] = [];
+    const e = new Engine({ onPrint: (s) => out.push(s) });
+    expect(e.callFn(p, 'handler', [fromJSON({ n: 2 })])).toBe(42);
+    expect(out).toEqual(['init']);
+    // without evaluating the top level, the global constant is not defined
+    expect(() => e.callFn(p, 'handler', [fromJSON({ n: 1 })], undefined, { evalAst: false })).toThrow(RhaiError);
+  });
+  it('round-trips a program through JSON without re-parsing', () => {
+    const p = prog('fn sq(x) { x * x } let a = [1, 2, 3]; a.map(sq)');
+    const q = programFromJSON(programToJSON(p));
+    expect(q.source).toBe(p.source);
+    expect(new Engine().run(q)).toEqual([1, 4, 9]);
+  });
+});
+
+describe('fromJSON / toJSON', () => {
+  it('maps JSON values to Rhai values and back', () => {
+    const v = fromJSON({ a: 1, b: [1.5, 'x', null, true], c: { d: 2 } });
+    expect(v).toBeInstanceOf(Map);
+    const m = v as Map<string, Value>;
+    expect(m.get('a')).toBe(1);
+    expect((m.get('b') as Value[])[0]).toEqual(new RFloat(1.5));
+    expect(toJSON(v)).toEqual({ a: 1, b: [1.5, 'x', null, true], c: { d: 2 } });
+    expect(toJSON(new Engine().eval('#{z: 1, a: [2.0, \'c\', ()], big: 9223372036854775807}'))).toEqual({
+      a: [2, 'c', null],
+      big: '9223372036854775807',
+      z: 1,
+    });
+  });
+});
