@@ -49,7 +49,7 @@ import type { Pool } from '../db/pool.ts';
 import { insertToken, newToken } from '../db/tokens.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
 import { InvocationHub } from './invocation-hub.ts';
-import { branchSlug, branchUrls, gitUrl, isValidAppName } from './urls.ts';
+import { branchSlug, branchUrls, gitUrl, isValidAppName, publicOrigin, type PublicOrigin } from './urls.ts';
 
 /** `rollbackRelease` from src/deploy/release.ts (platform-deploy): a new release copying vN, switched live. */
 export type RollbackFn = (
@@ -107,20 +107,20 @@ interface BranchQuery {
 }
 
 /** Everything an app page needs, shared by the API and the dashboard. */
-export async function appDetail(config: Config, pool: Pool, app: AppRow) {
+export async function appDetail(config: Config, pool: Pool, app: AppRow, origin?: PublicOrigin) {
   const branches = await listBranches(pool, app);
   return {
     name: app.name,
     productionBranch: app.productionBranch,
     createdAt: app.createdAt,
-    gitUrl: gitUrl(config, app.name),
+    gitUrl: gitUrl(config, app.name, origin),
     branches: branches.map((b) => ({
       branch: b.branch,
       slug: branchSlug(b.branch),
       production: b.production,
       release: b.release,
       updatedAt: b.updatedAt,
-      urls: branchUrls(config, app.name, b.branch, b.production),
+      urls: branchUrls(config, app.name, b.branch, b.production, origin),
     })),
   };
 }
@@ -212,6 +212,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       if (ownsHub && hub) await hub.close();
     });
 
+    const originOf = (req: FastifyRequest) => publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']);
     const requireApp = async (name: string): Promise<AppRow> => {
       const app = isValidAppName(name) ? await findApp(pool, name) : null;
       if (!app) throw new AppError('APP_NOT_FOUND', `no app named "${name}"`, { app: name });
@@ -236,7 +237,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       return { name: p.name, role: p.role };
     });
 
-    api.get('/apps', async () => {
+    api.get('/apps', async (req) => {
       const apps = await listApps(pool);
       return {
         apps: apps.map((a) => ({
@@ -246,8 +247,8 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
           productionVersion: a.productionVersion,
           lastDeployAt: a.lastDeployAt,
           createdAt: a.createdAt,
-          urls: branchUrls(config, a.name, a.productionBranch, true),
-          gitUrl: gitUrl(config, a.name),
+          urls: branchUrls(config, a.name, a.productionBranch, true, originOf(req)),
+          gitUrl: gitUrl(config, a.name, originOf(req)),
         })),
       };
     });
@@ -260,12 +261,12 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const app = await createApp(pool, name);
       if (!app) throw new AppError('APP_EXISTS', `an app named "${name}" exists`, { app: name });
       log.info({ app: name, by: principals.get(req)?.name }, 'app created');
-      return reply.code(201).send({ app: await appDetail(config, pool, app) });
+      return reply.code(201).send({ app: await appDetail(config, pool, app, originOf(req)) });
     });
 
     api.get<{ Params: AppParams }>('/apps/:app', async (req) => {
       const app = await requireApp(req.params.app);
-      return { app: await appDetail(config, pool, app) };
+      return { app: await appDetail(config, pool, app, originOf(req)) };
     });
 
     api.delete<{ Params: AppParams }>('/apps/:app', async (req) => {
@@ -281,7 +282,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
 
     api.get<{ Params: AppParams }>('/apps/:app/previews', async (req) => {
       const app = await requireApp(req.params.app);
-      const d = await appDetail(config, pool, app);
+      const d = await appDetail(config, pool, app, originOf(req));
       return { previews: d.branches.filter((b) => !b.production) };
     });
 

@@ -43,7 +43,7 @@ import { appDetail, performRollback, type RollbackFn } from './api.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
 import { InvocationHub } from './invocation-hub.ts';
-import { branchUrls, isValidAppName } from './urls.ts';
+import { branchUrls, gitUrl, isValidAppName, publicOrigin } from './urls.ts';
 
 export interface DashboardPluginOptions {
   config: Config;
@@ -339,12 +339,13 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const cur = await requireLogin(req, reply);
     if (!cur) return reply;
     const apps = await listApps(pool);
+    const origin = publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']);
     const rows = apps.map(
       (a) => html`<tr><td><a href="/ui/apps/${encodeURIComponent(a.name)}"><b>${a.name}</b></a></td>
         <td>${a.productionVersion ? html`<span class="pill live">v${a.productionVersion}</span>` : html`<span class="muted">not deployed</span>`}</td>
         <td>${a.branches > 1 ? `${a.branches - 1} preview${a.branches === 2 ? '' : 's'}` : html`<span class="muted">—</span>`}</td>
         <td class="muted">${ago(a.lastDeployAt)}</td>
-        <td>${a.productionVersion ? html`<a href="${branchUrls(config, a.name, a.productionBranch, true).host}">${branchUrls(config, a.name, a.productionBranch, true).host}</a>` : html`<code class="muted">git push …/git/${a.name}.git</code>`}</td></tr>`,
+        <td>${a.productionVersion ? html`<a href="${branchUrls(config, a.name, a.productionBranch, true, origin).host}">${branchUrls(config, a.name, a.productionBranch, true, origin).host}</a>` : html`<code class="muted">git push …/git/${a.name}.git</code>`}</td></tr>`,
     );
     const canWrite = cur.principal.role === 'admin';
     const body = html`${takeFlash(cur.session)}<h1>Apps</h1>
@@ -371,7 +372,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     else if (!(await createApp(pool, name))) cur.session.flash = { kind: 'error', text: `An app named ${name} exists.` };
     else {
       log.info({ app: name, by: cur.principal.name }, 'app created');
-      cur.session.flash = { kind: 'ok', text: `Created ${name}. Deploy with: git remote add picloud http://${req.headers.host ?? 'HOST'}/git/${name}.git` };
+      cur.session.flash = { kind: 'ok', text: `Created ${name}. Deploy with: git remote add picloud ${gitUrl(config, name, publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']))}` };
     }
     return reply.redirect('/', 303);
   });
@@ -392,7 +393,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const app = await appOr404(req, reply, cur, req.params.app);
     if (!app) return reply;
     const branch = branchParam(app, req.query);
-    const detail = await appDetail(config, pool, app);
+    const detail = await appDetail(config, pool, app, publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']));
     const liveId = await liveReleaseId(pool, app.id, branch);
     const [releases, live, routes, schedules, vars, invocations, rate] = await Promise.all([
       listReleases(pool, app.id, branch, 30),

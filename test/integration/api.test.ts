@@ -99,6 +99,14 @@ describe('api', () => {
       expect(p.json().previews.map((b: { branch: string }) => b.branch)).toEqual(['Feature/Login']);
     });
 
+    it('should show public URLs when reached through the platform domain behind TLS', async () => {
+      const r = await app.inject({ url: '/api/v1/apps/shop', headers: { ...auth(admin), host: 'pi.test', 'x-forwarded-proto': 'https' } });
+      expect(r.json().app).toMatchObject({
+        gitUrl: 'https://pi.test/git/shop.git',
+        branches: [{ urls: { host: 'https://shop.pi.test/', path: 'https://pi.test/apps/shop/' } }, { urls: { host: 'https://feature-login--shop.pi.test/' } }],
+      });
+    });
+
     it('should list releases newest first with the live one marked, per branch', async () => {
       const r = await app.inject({ url: '/api/v1/apps/shop/releases', headers: auth(admin) });
       const rels = r.json().releases;
