@@ -4,7 +4,7 @@
  * Callbacks accept a function pointer or a function name (string); see util.ts `callItem` for arity rules.
  */
 import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
-import { FnPtr, RRange, type Value } from '../runtime/value.ts';
+import { FnPtr, RFloat, RRange, typeTag, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
 import { callExtra, callItem, callPlain, checkArray, cloneValue, num, toFnPtr, truthy } from './util.ts';
@@ -57,25 +57,31 @@ function isFatal(e: unknown): boolean {
 
 function sortDefault(a: Value[], desc: boolean): void {
   if (a.length <= 1) return;
-  const t0 = a[0];
-  const kind = (v: Value) => (typeof v === 'object' ? (v === null ? 'null' : v.constructor.name) : typeof v === 'bigint' ? 'number' : typeof v);
-  const k0 = kind(t0);
+  const k0 = typeTag(a[0]);
   for (let i = 1; i < a.length; i++) {
-    if (kind(a[i]) !== k0) {
+    if (typeTag(a[i]) !== k0) {
       throw new RhaiError('ErrorFunctionNotFound', 'Function not found: sort() cannot be called with elements of different types');
     }
   }
-  if (k0 === 'number') {
-    a.sort(desc ? (x, y) => ((x as number) < (y as number) ? 1 : (x as number) > (y as number) ? -1 : 0) : (x, y) => ((x as number) < (y as number) ? -1 : (x as number) > (y as number) ? 1 : 0));
-    return;
+  let cmp: ((x: Value, y: Value) => number) | undefined;
+  switch (k0) {
+    case 'int':
+      cmp = (x, y) => ((x as number) < (y as number) ? -1 : (x as number) > (y as number) ? 1 : 0);
+      break;
+    case 'float':
+      // Rust partial_cmp: exact comparison, NaN compares as equal
+      cmp = (x, y) => ((x as RFloat).v < (y as RFloat).v ? -1 : (x as RFloat).v > (y as RFloat).v ? 1 : 0);
+      break;
+    case 'string':
+    case 'char':
+    case 'bool':
+      cmp = (x, y) => compareValues(x, y) ?? 0;
+      break;
+    default:
+      return; // other types are left as they are (Rhai sorts only primitive types)
   }
-  if (k0 === 'string' || k0 === 'boolean' || k0 === 'RFloat' || k0 === 'RChar') {
-    a.sort((x, y) => {
-      const c = compareValues(x, y) ?? 0;
-      return desc ? -c : c;
-    });
-  }
-  // other types: left as is (Rhai sorts only primitive types)
+  const c = cmp;
+  a.sort(desc ? (x, y) => c(y, x) : c);
 }
 
 function sortWith(ctx: NativeCallContext, a: Value[], fn: FnPtr, desc: boolean): void {
