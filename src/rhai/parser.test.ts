@@ -155,6 +155,11 @@ describe('AST shapes and positions', () => {
     expect(ok('if x { 1 } let y = 2; { 3 } 4').statements).toHaveLength(4);
     expect(ok('1;;;2;').statements).toHaveLength(2);
     expect(ok('fn f() {} f()').functions).toHaveLength(1);
+    // an expression ending in a block is not self-terminated (only statement-level if/switch/loops/blocks are)
+    expectParseError('x = switch a { _ => { 1 } } y', 'MissingToken');
+    expectParseError('let f = || { 1 } let y = 3', 'MissingToken');
+    expectParseError('let x = if a { 1 } else { 2 } let y = 3', 'MissingToken');
+    expect(ok('switch a { 1 => { 1 } 2 => if b { 2 } _ => 3 }').statements).toHaveLength(1);
   });
   it('functions are hoisted with params and flags', () => {
     const prog = ok('f(1); private fn f(a, b) { a } fn g() {}');

@@ -250,6 +250,8 @@ class Parser {
   private readonly functions: FnDef[] = [];
   /** was the last statement returned by parseStmt self-terminated (Rhai `is_self_terminated`)? */
   private selfTerm = false;
+  /** set by parseStmtInner just before it returns a self-terminated statement */
+  private pendingTerm = false;
   private rec = 0;
   /** diagnostics collected by panic-mode recovery; the first one is Rhai's error */
   readonly diags: Diagnostic[] = [];
@@ -397,15 +399,18 @@ class Parser {
   private parseStmt(st: State, s0: Settings): Stmt | null {
     this.enter(this.peek().pos);
     try {
-      return this.parseStmtInner(st, s0);
+      const r = this.parseStmtInner(st, s0);
+      this.selfTerm = this.pendingTerm;
+      return r;
     } finally {
+      this.pendingTerm = false;
       this.rec--;
     }
   }
 
   private parseStmtInner(st: State, s0: Settings): Stmt | null {
     const t = this.peek();
-    this.selfTerm = false;
+    this.pendingTerm = false;
     if (t.t === 'eof') return null;
     const s: Settings = { level: s0.level, pos: t.pos, flags: s0.flags, opts: s0.opts, max: s0.max };
     const looping = this.o.looping;
@@ -415,7 +420,7 @@ class Parser {
         return null;
       case '{': {
         const b = this.parseBlock(st, this.up(s));
-        this.selfTerm = true;
+        this.pendingTerm = true;
         return { k: 'Expr', pos: b.pos, expr: b };
       }
       case 'fn':
@@ -423,33 +428,33 @@ class Parser {
         return this.parseFnStmt(st, s, t);
       case 'if': {
         const e = this.parseIf(st, this.up(s));
-        this.selfTerm = true;
+        this.pendingTerm = true;
         return { k: 'Expr', pos: e.pos, expr: e };
       }
       case 'switch': {
         const e = this.parseSwitch(st, this.up(s));
-        this.selfTerm = true;
+        this.pendingTerm = true;
         return { k: 'Expr', pos: e.pos, expr: e };
       }
       case 'while':
       case 'loop':
         if (looping) {
           const e = this.parseWhile(st, this.up(s));
-          this.selfTerm = true;
+          this.pendingTerm = true;
           return { k: 'Expr', pos: e.pos, expr: e };
         }
         break;
       case 'do':
         if (looping) {
           const e = this.parseDo(st, this.up(s));
-          this.selfTerm = true;
+          this.pendingTerm = true;
           return { k: 'Expr', pos: e.pos, expr: e };
         }
         break;
       case 'for':
         if (looping) {
           const e = this.parseFor(st, this.up(s));
-          this.selfTerm = true;
+          this.pendingTerm = true;
           return { k: 'Expr', pos: e.pos, expr: e };
         }
         break;
@@ -472,7 +477,7 @@ class Parser {
       }
       case 'try': {
         const r = this.parseTryCatch(st, this.up(s));
-        this.selfTerm = true;
+        this.pendingTerm = true;
         return r;
       }
       case 'let':
