@@ -154,10 +154,12 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
 
     await page.goto(`${base}/`);
     expect(page.url()).toBe(`${base}/login`);
+    await page.screenshot({ path: '/tmp/picloud-dashboard-login.png' });
     await page.fill('#token', admin);
     await page.click('input[type=submit]');
     await page.waitForURL(`${base}/`);
     expect(await page.locator('#apps').innerText()).toMatch(/shop\s+v2/);
+    await page.screenshot({ path: '/tmp/picloud-dashboard-apps.png' });
 
     await page.click('text=shop');
     await page.waitForURL(`${base}/ui/apps/shop`);
