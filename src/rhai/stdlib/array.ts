@@ -236,20 +236,16 @@ export const arrayPackage: Package = (r) => {
   // ---- slicing ----
   const splice = (c: NativeCallContext, arr: Value[], start: number, l: number, rep: Value[]) => {
     const repl = rep === arr ? cloneAll(rep) : rep;
-    if (arr.length === 0) {
-      arr.push(...repl);
-    } else {
-      let s: number;
-      if (start < 0) {
-        const n = -start;
-        s = n > arr.length ? 0 : arr.length - n;
-      } else s = start;
-      if (s >= arr.length) arr.push(...repl);
-      else {
-        const ln = l < 0 ? 0 : Math.min(l, arr.length - s);
-        arr.splice(s, ln, ...repl);
-      }
-    }
+    let s: number;
+    if (start < 0) {
+      const n = -start;
+      s = n > arr.length ? 0 : arr.length - n;
+    } else s = Math.min(start, arr.length);
+    const ln = l < 0 ? 0 : Math.min(l, arr.length - s);
+    // no spread: replacement arrays may be far larger than the engine's argument limit
+    const tail = arr.splice(s);
+    for (let i = 0; i < repl.length; i++) arr.push(repl[i]);
+    for (let i = ln; i < tail.length; i++) arr.push(tail[i]);
     if (c.limits.maxArraySize > 0) checkArray(c, arr);
     return undefined;
   };
