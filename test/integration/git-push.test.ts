@@ -110,6 +110,14 @@ describe('git push', () => {
     }
   });
 
+  it('should clone the app back over HTTP with the token', async () => {
+    const dir = await makeRepo();
+    await git(dir, ['clone', '-q', url(), 'copy']);
+    const sha = await git(`${dir}/copy`, ['rev-parse', 'HEAD']);
+    expect(sha).toBe((await git(repo, ['ls-remote', url(), 'refs/heads/main'])).split('\t')[0]);
+    expect(await git(`${dir}/copy`, ['show', 'HEAD:hello.rhai'])).toContain('v2: ');
+  });
+
   it('should refuse to delete the production branch', async () => {
     const r = await push(repo, url(), [':refs/heads/main']);
     expect(r.code).not.toBe(0);

@@ -53,6 +53,16 @@ async function startPlane(config: Config, pool: Pool, log: Logger): Promise<Plan
   return mod.startInvocationPlane({ config, pool, log, spawnExecutors: config.redisUrl ? config.executors : undefined });
 }
 
+/** pino-pretty is a dev dependency: use it only when installed. */
+function canPrettyPrint(): boolean {
+  try {
+    import.meta.resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const flags = parseFlags(argv);
   if (flags.help || flags.error) {
@@ -62,7 +72,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const env = io.env ?? process.env;
   const config = loadConfig(env, { port: flags.port, executors: flags.executors });
-  const log = createLogger(config.logLevel, Boolean(io.stdout.isTTY) && !env.PICLOUD_LOG_JSON);
+  const log = createLogger(config.logLevel, Boolean(io.stdout.isTTY) && !env.PICLOUD_LOG_JSON && canPrettyPrint());
   const say = (s = '') => io.stdout.write(`${s}\n`);
 
   mkdirSync(config.home, { recursive: true, mode: 0o755 });
