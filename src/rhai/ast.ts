@@ -1,4 +1,6 @@
 // CHANGELOG for rhai-core: (additive) FnDef.thisType for `fn int.foo()`; docs on open ranges and `?? return`.
+// NOTE for rhai-core: src/deploy/engine.ts looks for `formatPretty` on index.ts; render.ts exports
+// formatPretty(path, source, {message, offset}) (and formatShort / formatDiagnostic) ready to re-export.
 
 /**
  * The Rhai abstract syntax tree produced by `parse()` (src/rhai/parser.ts).

@@ -493,7 +493,12 @@ export class Lexer {
       return this.err(at, 'BadInput/MalformedNumber', msg.malformedNumber(digits));
     }
     if (!hasPeriod) {
-      const v = text.length < 16 ? BigInt(Number(text)) : BigInt(text);
+      if (text.length < 16) {
+        // at most 15 digits: always a safe integer (and `-0` is 0)
+        const n = Number(text);
+        return { t: 'int', pos: tokPos, end: j, n: n === 0 ? 0 : n };
+      }
+      const v = BigInt(text);
       if (v >= MIN_I64 && v <= MAX_I64) return { t: 'int', pos: tokPos, end: j, n: intValue(v) };
     }
     if (/^-?\d+(\.\d+)?(e[+-]?\d+)?$/.test(text)) return { t: 'float', pos: tokPos, end: j, n: Number(text) };
