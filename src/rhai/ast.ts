@@ -61,7 +61,10 @@ export type AssignOp = '=' | '+=' | '-=' | '*=' | '/=' | '%=' | '**=' | '<<=' | 
 
 /** `42`, `0xff`, `1_000`; pos = literal start. value: number if safe integer, else decimal string. */
 export interface IntExpr { k: 'Int'; pos: number; value: number | string }
-/** `1.5`, `1e3`, `1.`; also integer literals too big for i64. pos = literal start. */
+/**
+ * `1.5`, `1e3`, `1.`; also integer literals too big for i64. pos = literal start.
+ * `value` is ±Infinity for literals beyond the f64 range (`1e400`): JSON.stringify writes those as null.
+ */
 export interface FloatExpr { k: 'Float'; pos: number; value: number }
 /** `true` / `false` */
 export interface BoolExpr { k: 'Bool'; pos: number; value: boolean }
