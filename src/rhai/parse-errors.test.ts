@@ -35,6 +35,12 @@ const GOLDEN: [source: string, rendered: string][] = [
   ['a === b', "'===' is not a valid operator. This is not JavaScript! Should it be '=='? (line 1, position 3)"],
   ['let a = 1;\nlet b = a +;', "Unexpected ';' (line 2, position 12)"],
   ['let x = ( );', "Unexpected ')' (line 1, position 11)"],
+  ['bad ^ # syntax', "'#' is a reserved symbol (line 1, position 7)"],
+  ['x.y ? 1', "Unknown operator: '?' (line 1, position 5)"],
+  ['let x = 1;\nx.foo!();', "method-call style does not support running within the caller's scope (line 2, position 3)"],
+  ['let m = #{a: 1, a: 2};', 'Duplicated property for object map literal: a (line 1, position 17)'],
+  ['switch x { 1 => 2, _ if y => 3 }', 'This switch case cannot have a condition (line 1, position 22)'],
+  ['for x in 5 {}', 'Expecting an iterable value, not a number (line 1, position 10)'],
   // non-ASCII: positions count characters (code points), not UTF-16 units or bytes
   ['let s = "😀😀"; let = 2;', 'Expecting name of a variable (line 1, position 19)'],
   ['let café = 1;', "Unexpected 'é' (line 1, position 8)"],
