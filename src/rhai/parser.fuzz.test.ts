@@ -90,7 +90,17 @@ describe('parser fuzz', () => {
       }
       let r;
       try {
-        r = parse(s, { maxExprDepth: rand() < 0.5 ? 32 : 0, maxFunctionExprDepth: 16, expression: rand() < 0.1 });
+        r = parse(s, {
+          maxExprDepth: rand() < 0.5 ? 32 : 0,
+          maxFunctionExprDepth: 16,
+          expression: rand() < 0.1,
+          strictVariables: rand() < 0.2,
+          allowShadowing: rand() < 0.9,
+          maxStringSize: rand() < 0.1 ? 8 : 0,
+          maxArraySize: rand() < 0.1 ? 3 : 0,
+          maxFunctions: rand() < 0.1 ? 1 : 0,
+          disabledSymbols: rand() < 0.1 ? ['if', '+=', 'eval', '.'] : [],
+        });
       } catch (e) {
         throw new Error(`parse threw on ${JSON.stringify(s)}: ${String(e)}`);
       }
