@@ -6,6 +6,10 @@
  * Interpolated back-tick strings: a segment ending in `${` is an `interp` token; after the parser has consumed
  * the `}` that closes the interpolated block it calls `resumeText()` and the next token is the rest of the string
  * (`str` when it ends with the back-tick, `interp` when another `${` follows).
+ *
+ * Rhai quirks kept on purpose: a `-` directly before a digit where a unary operator may stand is part of the
+ * number literal (so `-0x10` is "Invalid number: 'x10'", as in Rhai); `''` and `( )` are errors; `"…"` strings
+ * have no `\0` or `\'` escape; a doubled quote inside a string is a literal quote.
  */
 import { msg } from './diagnostics.ts';
 import {

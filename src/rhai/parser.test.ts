@@ -154,6 +154,7 @@ describe('AST shapes and positions', () => {
   it('statement-terminating rules', () => {
     expect(ok('if x { 1 } let y = 2; { 3 } 4').statements).toHaveLength(4);
     expect(ok('1;;;2;').statements).toHaveLength(2);
+    expect(ok('#!/usr/bin/env rhai-run\nprint(1)').statements[0]).toMatchObject({ k: 'Expr', expr: { k: 'Call', pos: 24 } });
     expect(ok('fn f() {} f()').functions).toHaveLength(1);
     // an expression ending in a block is not self-terminated (only statement-level if/switch/loops/blocks are)
     expectParseError('x = switch a { _ => { 1 } } y', 'MissingToken');
