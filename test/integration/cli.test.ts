@@ -211,6 +211,21 @@ describe('cli client verbs', () => {
     expect(gone.stderr).toMatch(/APP_NOT_FOUND/);
   });
 
+  it('(tokens:create, tokens) creates a read-only token that cannot write', async () => {
+    const c = await cli(['tokens:create', 'ci-bot', '--role', 'read']);
+    expect(c.code, c.stderr).toBe(0);
+    const token = c.stdout.trim();
+    expect(token).toMatch(/^pc_[0-9a-f]{40}$/);
+    expect(c.stderr).toMatch(/shown only now/);
+    const list = await cli(['tokens']);
+    expect(list.stdout).toMatch(/ci-bot\s+read/);
+    expect(list.stdout).not.toContain(token);
+    const ro = await cli(['apps:create', 'nope'], { env: { ...env, PICLOUD_TOKEN: token } });
+    expect(ro.code).toBe(1);
+    expect(ro.stderr).toMatch(/AUTH_FORBIDDEN/);
+    expect((await cli(['tokens:create', 'x', '--role', 'root'])).stderr).toMatch(/role must be one of/);
+  });
+
   it('rejects unknown options with a usage error and prints help with -h', async () => {
     const r = await cli(['apps', '--frobnicate']);
     expect(r.code).toBe(64);

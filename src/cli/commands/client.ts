@@ -1,7 +1,7 @@
 /**
  * Heroku-style client verbs against the API (architecture.md §2, style.md §3.9):
  *   login, apps, apps:create, apps:destroy, releases, rollback, config, config:set, config:unset,
- *   logs [--tail], routes, previews — with -a APP, -b/--branch B, --json.
+ *   logs [--tail], routes, previews, tokens, tokens:create — with -a APP, -b/--branch B, --json.
  * Each verb is `(argv, io) => Promise<exit code>`; results go to stdout, errors to stderr; exit codes are
  * sysexits: 0 ok, 1 failure (incl. API errors), 64 usage, 70 internal. Never calls process.exit.
  * Config values are secrets: shown masked unless --reveal, never echoed by config:set.
@@ -398,6 +398,44 @@ const VERBS: Record<string, VerbDef> = {
   },
 };
 
+VERBS.tokens = {
+  usage: 'picloud tokens [--json]',
+  summary: 'list API tokens (names and roles; admin only)',
+  spec: { values: {}, bools: JSON_FLAG },
+  auth: true,
+  async run(p, ctx) {
+    noPositionals(p);
+    const { tokens } = await api<{ tokens: { id: number; name: string; role: string; createdAt: string; lastUsedAt: string | null }[] }>(ctx.creds, 'GET', '/tokens');
+    if (p.flags.json) {
+      json(ctx.io, tokens);
+      return EXIT.OK;
+    }
+    out(ctx.io, table(['ID', 'NAME', 'ROLE', 'CREATED'], tokens.map((t) => [String(t.id), t.name, t.role, ago(t.createdAt)]), paint(ctx.io)));
+    return EXIT.OK;
+  },
+};
+
+VERBS['tokens:create'] = {
+  usage: 'picloud tokens:create NAME [--role admin|read] [--json]',
+  summary: 'create a named API token (shown once; admin only)',
+  spec: { values: { role: null }, bools: JSON_FLAG },
+  auth: true,
+  async run(p, ctx) {
+    const name = p.positionals[0];
+    if (!name) throw new UsageError('missing token NAME');
+    noPositionals(p, 1);
+    const role = typeof p.flags.role === 'string' ? p.flags.role : undefined;
+    const r = await api<{ name: string; role: string; token: string }>(ctx.creds, 'POST', '/tokens', { name, ...(role ? { role } : {}) });
+    if (p.flags.json) {
+      json(ctx.io, r);
+      return EXIT.OK;
+    }
+    out(ctx.io, r.token);
+    err(ctx.io, `Created token "${r.name}" (${r.role}). It is shown only now; store it safely.`);
+    return EXIT.OK;
+  },
+};
+
 /** One line per invocation, then its log lines and error indented. */
 export function formatInvocation(i: InvocationItem, pt = paint({ stdout: { write: () => 0 }, stderr: { write: () => 0 } })): string {
   const st = i.status >= 500 ? pt.red(String(i.status)) : i.status >= 400 ? pt.yellow(String(i.status)) : pt.green(String(i.status));
@@ -541,6 +579,8 @@ export const configUnsetCommand = verb('config:unset');
 export const logsCommand = verb('logs');
 export const routesCommand = verb('routes');
 export const previewsCommand = verb('previews');
+export const tokensCommand = verb('tokens');
+export const tokensCreateCommand = verb('tokens:create');
 
 /** Dispatch table entries for src/cli/main.ts: verb name → command. */
 export const clientCommands: Record<string, Verb> = Object.fromEntries(Object.keys(VERBS).map((n) => [n, verb(n)]));
