@@ -7,7 +7,7 @@ import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts'
 import { FnPtr, RFloat, RRange, typeTag, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
-import { callExtra, callItem, callPlain, checkArray, cloneValue, num, toFnPtr, truthy } from './util.ts';
+import { callExtra, callItem, callPlain, checkArray, checkArrayGrow, cloneValue, num, toFnPtr, truthy } from './util.ts';
 
 export { cloneValue };
 
@@ -151,14 +151,19 @@ export const arrayPackage: Package = (r) => {
   r.fn('push', ['array', 'any'], (c, [a, v]) => {
     const arr = a as Value[];
     arr.push(v);
-    if (c.limits.maxArraySize > 0) checkArray(c, arr);
+    if (c.limits.maxArraySize > 0) checkArrayGrow(c, arr, v);
     return undefined;
   }, MUT);
   r.fn('+=', ['array', 'any'], (c, [a, v]) => {
     const arr = a as Value[];
-    if (Array.isArray(v)) for (const x of v) arr.push(x);
-    else arr.push(v);
-    if (c.limits.maxArraySize > 0) checkArray(c, arr);
+    if (Array.isArray(v)) {
+      const src = v === arr ? cloneAll(v) : v;
+      for (let i = 0; i < src.length; i++) arr.push(src[i]);
+      if (c.limits.maxArraySize > 0) checkArray(c, arr);
+    } else {
+      arr.push(v);
+      if (c.limits.maxArraySize > 0) checkArrayGrow(c, arr, v);
+    }
     return undefined;
   }, MUT);
   r.fn('append', ['array', 'array'], (c, [a, b]) => {
@@ -185,7 +190,7 @@ export const arrayPackage: Package = (r) => {
       arr.splice(p < 0 ? 0 : p, 0, v);
     } else if (idx >= arr.length) arr.push(v);
     else arr.splice(idx, 0, v);
-    if (c.limits.maxArraySize > 0) checkArray(c, arr);
+    if (c.limits.maxArraySize > 0) checkArrayGrow(c, arr, v);
     return undefined;
   }, MUT);
   r.fn('pop', ['array'], (_c, [a]) => (a as Value[]).pop(), MUT);

@@ -63,6 +63,18 @@ export function checkArray(ctx: NativeCallContext, a: Value[] | Uint8Array): voi
   }
 }
 
+/**
+ * Cheaper check after adding one `added` item to `a`: the full recursive count is only redone when the new
+ * item is itself a container (otherwise the total grew by one and the length check suffices for what this
+ * call added; the core re-checks whole values on assignment).
+ */
+export function checkArrayGrow(ctx: NativeCallContext, a: Value[], added: Value): void {
+  const max = ctx.limits.maxArraySize;
+  if (max <= 0) return;
+  if (a.length > max) throw errDataTooLarge('Size of array');
+  if (Array.isArray(added) || added instanceof Map || added instanceof Uint8Array) checkArray(ctx, a);
+}
+
 export function checkMap(ctx: NativeCallContext, m: Map<string, Value>): void {
   const max = ctx.limits.maxMapSize;
   if (max > 0 && (m.size > max || dataSizes(m)[1] > max)) throw errDataTooLarge('Size of object map');
