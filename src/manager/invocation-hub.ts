@@ -61,6 +61,8 @@ export class InvocationHub {
       });
     }
     await this.#connecting;
+    // Everyone may have left while the connection was being set up.
+    if (this.#subs.size === 0) void this.#stopListening();
   }
 
   async #stopListening(): Promise<void> {
