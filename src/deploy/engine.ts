@@ -5,6 +5,9 @@
  * The engine is loaded lazily so the rest of the deploy pipeline (TOML, paths, sizes, UTF-8) works without it.
  */
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { renderDiagnostic } from './diagnostics.ts';
 
 export interface CompiledScript {
@@ -41,6 +44,24 @@ interface RhaiModule {
   VERSION?: string;
 }
 
+/**
+ * Without an explicit engine version, the cache key covers the engine's own source: any change to src/rhai
+ * (say, a new AST shape) gives new keys, so a stale serialised program is never reused.
+ */
+function sourceFingerprint(): string {
+  const root = fileURLToPath(new URL('../rhai/', import.meta.url));
+  const h = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(ts|mjs|js)$/.test(e.name) && !e.name.endsWith('.test.ts')) h.update(e.name).update(readFileSync(p));
+    }
+  };
+  walk(root);
+  return `src-${h.digest('hex').slice(0, 12)}`;
+}
+
 let loaded: Promise<DeployEngine> | null = null;
 
 /** The engine, loaded once. Rejects when src/rhai/index.ts is not available. */
@@ -48,7 +69,7 @@ export function loadEngine(): Promise<DeployEngine> {
   loaded ??= (async () => {
     const spec = '../rhai/index.ts';
     const rhai = (await import(spec)) as RhaiModule;
-    const version = `rhai-ts/${rhai.ENGINE_VERSION ?? rhai.VERSION ?? '1'}`;
+    const version = `rhai-ts/${rhai.ENGINE_VERSION ?? rhai.VERSION ?? sourceFingerprint()}`;
     return {
       version,
       compile(path, source) {

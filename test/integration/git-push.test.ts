@@ -6,6 +6,7 @@
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rollbackRelease } from '../../src/deploy/release.ts';
 import { KeyedMutex } from '../../src/git/push-lock.ts';
 import { cleanupTempDirs, commitAll, git, headSha, makeRepo, push, remoteUrl, resetHard, writeFiles } from '../helpers/git.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -134,6 +135,38 @@ describe('git push', () => {
     expect(lines.at(-2)).toBe(`-----> Released v3 (${v1.slice(0, 7)}) http://hello.localhost:${srv.port}/`);
     expect(await live('hello', 'main')).toMatchObject({ version: 3, commit_sha: v1 });
     if (srv.hasIngress) expect((await get('/apps/hello/hello/back')).body).toBe('hello, back!');
+  });
+
+  it('should roll back through rollbackRelease (the API path): a new release copying vN, with a NOTIFY', async () => {
+    const listener = await srv.pool.connect();
+    const notes: string[] = [];
+    listener.on('notification', (n) => notes.push(n.payload ?? ''));
+    await listener.query('LISTEN picloud_releases');
+    try {
+      const r = await rollbackRelease(srv.pool, { app: 'hello', branch: 'main', version: 2, pusher: 'api-user' });
+      expect(r).toMatchObject({ version: 4, rolledBackTo: 2, description: 'Rollback to v2', pusher: 'api-user' });
+      const v2 = (await srv.pool.query(`SELECT commit_sha FROM releases WHERE version = 2 AND branch = 'main'`)).rows[0].commit_sha;
+      expect(await live('hello', 'main')).toMatchObject({ version: 4, commit_sha: v2 });
+      const routes = await srv.pool.query('SELECT path, methods, script_path, function FROM routes WHERE release_id = $1 ORDER BY idx', [r.id]);
+      expect(routes.rows).toEqual([
+        { path: '/hello/:name', methods: ['GET'], script_path: 'hello.rhai', function: 'handle' },
+        { path: '/echo', methods: ['POST', 'PUT'], script_path: 'echo.rhai', function: null },
+      ]);
+      for (let i = 0; i < 100 && notes.length === 0; i++) await new Promise((res) => setTimeout(res, 10));
+      expect(notes.map((n) => JSON.parse(n))).toContainEqual({ app: 'hello', branch: 'main', release: r.id });
+      await expect(rollbackRelease(srv.pool, { app: 'hello', branch: 'main', version: 99, pusher: 'x' })).rejects.toMatchObject({ code: 'RELEASE_NOT_FOUND' });
+      await expect(rollbackRelease(srv.pool, { app: 'nope', branch: 'main', version: 1, pusher: 'x' })).rejects.toMatchObject({ code: 'APP_NOT_FOUND' });
+    } finally {
+      listener.release();
+    }
+  });
+
+  it('should refuse a branch whose preview URL would collide with a live branch', async () => {
+    const ok = await push(repo, url(), ['HEAD:refs/heads/fix_a']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const clash = await push(repo, url(), ['HEAD:refs/heads/Fix-A']);
+    expect(clash.code).not.toBe(0);
+    expect(clash.stderr).toMatch(/branch "Fix-A" would share the preview URL "fix-a--hello" with the live branch "fix_a"/);
   });
 
   it('should serialise two concurrent pushes to one app and keep the DB and the ref in agreement', async () => {

@@ -1,0 +1,89 @@
+/**
+ * `picloud up` as a newcomer meets it: no DATABASE_URL (embedded PostgreSQL under a fresh PICLOUD_HOME), the
+ * printed admin token and `git remote add` line, a push of the two-route app, then a restart that keeps the app
+ * and its releases. Spawns the real CLI (the same entry as `npm start`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTempDirs, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const home = tempDir('picloud-up-home-');
+let child: ChildProcess | null = null;
+
+afterAll(async () => {
+  if (child && child.exitCode === null) {
+    child.kill('SIGINT');
+    await new Promise((r) => child!.once('exit', r));
+  }
+  cleanupTempDirs();
+});
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+
+/** Start `picloud up`; resolves with its stdout once it says it is running. */
+function startUp(port: number): Promise<{ proc: ChildProcess; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '1' };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', String(port)], { cwd: ROOT, env });
+  child = proc;
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    proc.stdout!.on('data', (b: Buffer) => {
+      out += b.toString('utf8');
+      if (out.includes('Apps:')) resolve({ proc, out });
+    });
+    proc.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
+    proc.once('exit', (code) => reject(new Error(`picloud up exited ${code}:\n${out}\n${err}`)));
+  });
+}
+
+async function stop(proc: ChildProcess): Promise<number | null> {
+  proc.kill('SIGINT');
+  return new Promise((r) => proc.once('exit', (code) => r(code)));
+}
+
+describe('picloud up (embedded PostgreSQL)', () => {
+  it('should print the token and remote line, take a push, and keep everything across a restart', async () => {
+    const port = await freePort();
+    const first = await startUp(port);
+    const token = /Admin token[^\n]*\n\s+(pc_[0-9a-f]+)/.exec(first.out)?.[1];
+    expect(token, first.out).toBeTruthy();
+    expect(first.out).toContain(`git remote add picloud http://picloud:${token}@127.0.0.1:${port}/git/<app>.git`);
+    expect(first.out).toContain(`Dashboard: http://127.0.0.1:${port}/`);
+    expect(statSync(path.join(home, 'admin-token')).mode & 0o777).toBe(0o600);
+
+    const repo = await makeRepo({ fixture: 'hello' });
+    const remote = `http://picloud:${token}@127.0.0.1:${port}/git/myapp.git`;
+    const r = await push(repo, remote, ['main']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/remote: -----> Released v1 \([0-9a-f]{7}\) http:\/\/myapp\.localhost:\d+\//);
+    expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/up`)).text()).toBe('hello, up!');
+    expect(await stop(first.proc)).toBe(0);
+
+    const second = await startUp(port);
+    expect(second.out).not.toContain(token!);
+    expect(second.out).toContain('admin-token');
+    expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/again`)).text()).toBe('hello, again!');
+    writeFiles(repo, { 'hello.rhai': 'fn handle(ctx) { "v2 " + ctx.params.name }\n' });
+    await commitAll(repo, 'v2');
+    const r2 = await push(repo, remote, ['main']);
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stderr).toMatch(/Compiled 2 scripts \(1 cached\)/);
+    expect(r2.stderr).toMatch(/Released v2 /);
+    expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/x`)).text()).toBe('v2 x');
+    expect(await stop(second.proc)).toBe(0);
+  });
+});
