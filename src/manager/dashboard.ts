@@ -439,6 +439,15 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
             ? html`<div class="card"><p class="muted">${branch} has no live release (preview removed).</p></div>`
             : ''
       }
+      ${
+        detail.branches.length > 1
+          ? html`<div class="card"><h2>Branches and previews</h2><table id="branches"><thead><tr><th>Branch</th><th>Release</th><th>Deployed</th><th>URL</th></tr></thead><tbody>${detail.branches.map(
+              (b) => html`<tr><td><a href="/ui/apps/${enc(app.name)}?branch=${enc(b.branch)}">${b.branch}</a>${b.production ? html` <span class="pill live">production</span>` : ''}</td>
+                <td>v${b.release.version} <span class="muted mono">${b.release.commit.slice(0, 7)}</span></td><td class="muted">${ago(b.release.createdAt)}</td>
+                <td><a href="${b.urls.host}">${b.urls.host}</a></td></tr>`,
+            )}</tbody></table></div>`
+          : ''
+      }
       <div class="card"><h2>Requests <span id="live-state" class="pill s3">static</span></h2>${rateBlock(rate)}</div>
       <div class="card"><h2>Releases</h2>${
         releases.length

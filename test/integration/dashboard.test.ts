@@ -193,6 +193,9 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
 
+    // Every branch with its URL.
+    expect(await page.locator('#branches').innerText()).toMatch(/feature\/cart\s+v1\s+[0-9a-f]{7}\s+\S+ ago\s+http:\/\/feature-cart--shop\.localhost:8080\//);
+
     // Preview tab and sign-out.
     await page.click('text=feature/cart');
     expect(await page.locator('#branch').innerText()).toMatch(/Preview · feature\/cart/);
