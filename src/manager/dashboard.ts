@@ -56,6 +56,8 @@ export interface DashboardPluginOptions {
 }
 
 const COOKIE = 'picloud_session';
+/** invocations per page on the app page */
+const PAGE = 30;
 const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const MAX_SESSIONS = 1000;
 
@@ -150,7 +152,7 @@ const LIVE_SCRIPT = `(() => {
   const base = '/ui/apps/' + encodeURIComponent(root.dataset.app);
   const tbody = document.getElementById('invocations');
   const state = document.getElementById('live-state');
-  if (window.EventSource && tbody) {
+  if (window.EventSource && tbody && root.dataset.live) {
     const es = new EventSource(base + '/events' + q);
     es.addEventListener('open', () => { state.textContent = 'live'; state.className = 'pill live'; });
     es.addEventListener('error', () => { state.textContent = 'reconnecting'; state.className = 'pill s4'; });
@@ -393,6 +395,9 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const app = await appOr404(req, reply, cur, req.params.app);
     if (!app) return reply;
     const branch = branchParam(app, req.query);
+    const q = req.query as { status?: string; before?: string };
+    const statusFilter = q.status === 'error' || q.status === '5xx' ? q.status : '';
+    const before = q.before && /^\d{1,15}$/.test(q.before) ? Number(q.before) : undefined;
     const detail = await appDetail(config, pool, app, publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']));
     const liveId = await liveReleaseId(pool, app.id, branch);
     const [releases, live, routes, schedules, vars, invocations, rate] = await Promise.all([
@@ -401,7 +406,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       liveId === null ? [] : listRoutes(pool, liveId),
       liveId === null ? [] : listSchedules(pool, liveId),
       listConfigVars(pool, app.id, branch),
-      listInvocations(pool, app.id, { branch, limit: 30 }),
+      listInvocations(pool, app.id, { branch, limit: PAGE, status: statusFilter || undefined, before }),
       invocationRate(pool, app.id),
     ]);
     const current = detail.branches.find((b) => b.branch === branch);
@@ -427,7 +432,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const configKeys = [...new Set([...Object.keys(env), ...vars.map((v) => v.key)])].sort();
     const overridden = new Set(vars.map((v) => v.key));
     const body = html`${takeFlash(cur.session)}
-      <h1 id="app-page" data-app="${app.name}" data-branch="${branch}">${app.name}</h1>
+      <h1 id="app-page" data-app="${app.name}" data-branch="${branch}" data-live="${statusFilter || before ? '' : '1'}">${app.name}</h1>
       <div class="tabs">${tabs.length ? tabs : html`<span class="muted">Not deployed yet: <code>git push ${detail.gitUrl} main</code></span>`}</div>
       ${
         current
@@ -475,9 +480,24 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
           ? html`<p>${configKeys.map((k) => html`<span class="pill ${overridden.has(k) ? 'prev' : 's3'} mono" title="${overridden.has(k) ? 'config:set' : 'picloud.toml'}">${k}</span> `)}</p>`
           : html`<p class="muted">No config vars.</p>`
       }</div>
-      <div class="card"><h2>Recent invocations</h2>
+      <div class="card"><h2>${before ? 'Older invocations' : 'Recent invocations'}</h2>
+        <div class="tabs" id="inv-filter">${(
+          [
+            ['', 'All'],
+            ['error', 'Errors (4xx, 5xx)'],
+            ['5xx', '5xx'],
+          ] as const
+        ).map(
+          ([v, label]) =>
+            html`<a class="${statusFilter === v ? 'on' : ''}" href="/ui/apps/${enc(app.name)}?branch=${enc(branch)}${v ? `&status=${v}` : ''}">${label}</a>`,
+        )}</div>
         <table><thead><tr><th>When</th><th>Request</th><th>Status</th><th>Duration</th><th>Release</th><th>Logs / errors</th></tr></thead>
-        <tbody id="invocations">${invocations.length ? invocations.map(invocationRow) : html`<tr id="no-invocations"><td colspan="6" class="muted">No invocations yet.</td></tr>`}</tbody></table></div>`;
+        <tbody id="invocations">${invocations.length ? invocations.map(invocationRow) : html`<tr id="no-invocations"><td colspan="6" class="muted">No invocations${statusFilter ? ' matching this filter' : ' yet'}.</td></tr>`}</tbody></table>
+        ${
+          invocations.length === PAGE
+            ? html`<p><a id="older" href="/ui/apps/${enc(app.name)}?branch=${enc(branch)}${statusFilter ? `&status=${statusFilter}` : ''}&before=${invocations.at(-1)!.id}">Older →</a></p>`
+            : ''
+        }</div>`;
     return sendPage(req, reply, 200, app.name, body, { ...cur, script: LIVE_SCRIPT });
   });
 

@@ -103,6 +103,16 @@ describe('dashboard over HTTP', () => {
     expect(prev.body).toContain('&quot;&gt;&lt;script&gt;alert(2)&lt;/script&gt;');
   });
 
+  it('should filter invocations by status', async () => {
+    const cookie = await login();
+    const errs = await srv.inject({ url: '/ui/apps/shop?status=error', headers: { cookie } });
+    const rows = errs.body.split('<tbody id="invocations">')[1]!.split('</tbody>')[0]!;
+    expect(rows.match(/<tr data-id=/g)).toHaveLength(2);
+    expect(rows).not.toContain('/hello/ana');
+    const five = await srv.inject({ url: '/ui/apps/shop?status=5xx', headers: { cookie } });
+    expect(five.body.split('<tbody id="invocations">')[1]!.split('</tbody>')[0]!.match(/<tr data-id=/g)).toHaveLength(1);
+  });
+
   it('should refuse POSTs without the CSRF token or from another origin', async () => {
     const cookie = await login();
     const form = { 'content-type': 'application/x-www-form-urlencoded', cookie };
