@@ -104,7 +104,7 @@ describe('cli client verbs', () => {
     expect(lines[1]).toMatch(/^api\s+v2\s+1\s+\S+ ago\s+http:\/\/api\.localhost:8080\/$/);
     expect(lines[2]).toMatch(/^web\s+-\s+0\s+-\s+http:\/\/web\.localhost:8080\/$/);
     expect(lines[1]!.indexOf('v2')).toBe(lines[0]!.indexOf('RELEASE'));
-    expect(r.stdout).not.toMatch(/\x1b\[/);
+    expect(r.stdout).not.toContain(String.fromCharCode(27)); // no ANSI colour when not a TTY
     const j = await cli(['apps', '--json']);
     expect(JSON.parse(j.stdout).map((a: { name: string }) => a.name)).toEqual(['api', 'web']);
   });
