@@ -77,6 +77,14 @@ describe('cli client verbs', () => {
     expect(JSON.parse(await readFile(env.PICLOUD_CONFIG!, 'utf8'))).toEqual({ server, token: admin });
   });
 
+  it('(login) reads the token from a pipe', async () => {
+    const { Readable } = await import('node:stream');
+    const stdin = Readable.from([`${admin}\n`]) as unknown as CliIO['stdin'];
+    const r = await cli(['login', '--server', server], { stdin });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(`Logged in to ${server} as admin (admin).\n`);
+  });
+
   it('(login) needs a token', async () => {
     const r = await cli(['login', '--server', server]);
     expect(r.code).toBe(64);

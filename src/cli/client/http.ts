@@ -31,7 +31,8 @@ export async function api<T = unknown>(
       signal,
     });
   } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+    const c = (e as { cause?: { code?: string; errors?: { code?: string }[]; message?: string } }).cause;
+    const cause = c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? (e as Error).message;
     throw new ApiError(`cannot reach ${creds.server} (${cause})`, 0, 'UNREACHABLE');
   }
   const text = await res.text();

@@ -56,9 +56,37 @@ function noPositionals(p: Parsed, max = 0): void {
   if (p.positionals.length > max) throw new UsageError(`unexpected argument ${p.positionals[max]}`);
 }
 
+/** Ask for the token on a terminal without echoing it. */
+function promptHidden(io: CliIO, question: string): Promise<string> {
+  const stdin = io.stdin as (NodeJS.ReadStream & { setRawMode?: (on: boolean) => unknown }) | undefined;
+  if (!stdin?.isTTY || typeof stdin.setRawMode !== 'function') return Promise.resolve('');
+  io.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.resume();
+  return new Promise((resolve) => {
+    let buf = '';
+    const finish = (v: string): void => {
+      stdin.off('data', onData);
+      stdin.setRawMode?.(false);
+      stdin.pause();
+      io.stderr.write('\n');
+      resolve(v.trim());
+    };
+    const onData = (d: Buffer): void => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return finish(buf);
+        if (ch === '\u0003' || ch === '\u0004') return finish(''); // Ctrl-C, Ctrl-D
+        buf = ch === '\u007f' || ch === '\b' ? buf.slice(0, -1) : buf + ch;
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
 async function readToken(io: CliIO): Promise<string> {
   const stdin = io.stdin;
-  if (!stdin || stdin.isTTY) return '';
+  if (!stdin) return '';
+  if (stdin.isTTY) return promptHidden(io, 'API token (input hidden): ');
   let data = '';
   for await (const chunk of stdin) {
     data += chunk.toString();
@@ -109,7 +137,7 @@ interface InvocationItem {
 
 const VERBS: Record<string, VerbDef> = {
   login: {
-    usage: 'picloud login [--server URL] [--token TOKEN]   (or pipe the token on stdin, or set PICLOUD_TOKEN)',
+    usage: 'picloud login [--server URL] [--token TOKEN]   (else PICLOUD_TOKEN, a pipe on stdin, or a prompt)',
     summary: 'store the server URL and an API token',
     spec: { values: { server: 's', token: 't' }, bools: JSON_FLAG },
     auth: false,
