@@ -40,6 +40,7 @@ export const COMMANDS: Record<string, CommandDef> = {
   previews: client('previews', 'list the branch previews of an app'),
   tokens: client('tokens', 'list API tokens'),
   'tokens:create': client('tokens:create', 'create a named API token: NAME [--role admin|read]'),
+  'tokens:revoke': client('tokens:revoke', 'delete an API token: ID'),
   manager: { internal: true, summary: 'cluster role: git, API, dashboard, metrics, schedules', load: async () => (await import('./commands/manager.ts')).managerCommand },
   executor: { internal: true, summary: 'cluster role: run invocations from the queue', load: async () => (await import('./commands/executor.ts')).executorCommand },
   orchestrator: { internal: true, summary: 'cluster role: ingress, route table, dispatch', load: async () => (await import('./commands/orchestrator.ts')).orchestratorCommand },

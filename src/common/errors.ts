@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   APP_EXISTS: { status: 409, summary: 'An app with that name exists' },
   RELEASE_NOT_FOUND: { status: 404, summary: 'No such release' },
   INVOCATION_NOT_FOUND: { status: 404, summary: 'No such invocation in this app' },
+  TOKEN_NOT_FOUND: { status: 404, summary: 'No API token with that id' },
   DEPLOY_REJECTED: { status: 422, summary: 'The pushed tree failed validation' },
   DEPLOY_BUSY: { status: 409, summary: 'Another push to this app is being processed' },
   ROUTE_NOT_FOUND: { status: 404, summary: 'No route matches the request' },

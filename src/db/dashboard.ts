@@ -433,3 +433,22 @@ export async function listTokens(pool: Pool): Promise<{ id: number; name: string
   );
   return rows.map((r) => ({ id: r.id, name: r.name, role: r.role, createdAt: r.created_at.toISOString(), lastUsedAt: iso(r.last_used_at) }));
 }
+
+/**
+ * Delete an API token by id. Refuses (returns 'last-admin') to delete the only admin token, so the platform
+ * cannot be locked out. Returns the deleted row's name, or null when there was no such token.
+ */
+export async function deleteToken(pool: Pool, id: number): Promise<{ name: string } | 'last-admin' | null> {
+  return withTransaction(pool, async (c) => {
+    await c.query('LOCK TABLE api_tokens IN SHARE ROW EXCLUSIVE MODE');
+    const { rows } = await c.query<{ name: string; role: string }>('SELECT name, role FROM api_tokens WHERE id = $1', [id]);
+    const row = rows[0];
+    if (!row) return null;
+    if (row.role === 'admin') {
+      const { rows: n } = await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM api_tokens WHERE role = 'admin'`);
+      if (n[0]!.n <= 1) return 'last-admin';
+    }
+    await c.query('DELETE FROM api_tokens WHERE id = $1', [id]);
+    return { name: row.name };
+  });
+}

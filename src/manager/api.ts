@@ -13,7 +13,8 @@
  *   GET    /api/v1/apps/:app/invocations?branch=&status=&limit=&before=    GET .../invocations/:id
  *   GET    /api/v1/apps/:app/logs?tail=1&branch=     (server-sent events with tail=1; else like invocations)
  *   GET    /api/v1/apps/:app/stats
- *   GET    /api/v1/tokens                            POST /api/v1/tokens {name, role?}   (admin only)
+ *   GET    /api/v1/tokens                            POST /api/v1/tokens {name, role?}   DELETE /api/v1/tokens/:id
+ *                                                    (admin only; the last admin token cannot be deleted)
  *   GET    /api/v1/tls-ask?domain=                   (no auth; 200 only for known hosts)
  *
  * Roles: 'admin' may do anything; 'read' may only use GET routes.
@@ -27,6 +28,7 @@ import type { Logger } from '../common/log.ts';
 import { listConfigVars, setConfigVars, unsetConfigVars, CONFIG_KEY_RE, CONFIG_VALUE_MAX } from '../db/config-vars.ts';
 import {
   createApp,
+  deleteToken,
   destroyApp,
   findApp,
   findReleaseByVersion,
@@ -457,6 +459,18 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     api.get('/tokens', async (req) => {
       if (principals.get(req)?.role !== 'admin') throw new AppError('AUTH_FORBIDDEN', 'only admin tokens may list tokens');
       return { tokens: await listTokens(pool) };
+    });
+
+    api.delete<{ Params: { id: string } }>('/tokens/:id', async (req) => {
+      const p = principals.get(req)!;
+      if (p.role !== 'admin') throw new AppError('AUTH_FORBIDDEN', 'only admin tokens may delete tokens');
+      if (!/^\d{1,15}$/.test(req.params.id)) throw badRequest('token id must be a number (see GET /api/v1/tokens)');
+      const r = await deleteToken(pool, Number(req.params.id));
+      if (r === null) throw new AppError('TOKEN_NOT_FOUND', `no token with id ${req.params.id}`);
+      if (r === 'last-admin') throw new AppError('AUTH_FORBIDDEN', 'refusing to delete the last admin token');
+      // TokenVerifier caches verified tokens for 30 s: a deleted token stops working within that time.
+      log.info({ id: Number(req.params.id), name: r.name, by: p.name }, 'token deleted');
+      return { deleted: Number(req.params.id), name: r.name };
     });
 
     api.post('/tokens', async (req, reply) => {

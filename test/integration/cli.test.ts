@@ -232,6 +232,15 @@ describe('cli client verbs', () => {
     expect(ro.code).toBe(1);
     expect(ro.stderr).toMatch(/AUTH_FORBIDDEN/);
     expect((await cli(['tokens:create', 'x', '--role', 'root'])).stderr).toMatch(/role must be one of/);
+    const id = /^(\d+)\s+ci-bot/m.exec(list.stdout)![1]!;
+    const rv = await cli(['tokens:revoke', id]);
+    expect(rv.code, rv.stderr).toBe(0);
+    expect(rv.stdout).toBe(`Revoked token ${id} (ci-bot).\n`);
+    expect((await cli(['tokens:revoke', id])).stderr).toMatch(/TOKEN_NOT_FOUND/);
+    const adminId = /^(\d+)\s+admin\s+admin/m.exec((await cli(['tokens'])).stdout)![1]!;
+    const last = await cli(['tokens:revoke', adminId]);
+    expect(last.code).toBe(1);
+    expect(last.stderr).toMatch(/last admin token/);
   });
 
   it('rejects unknown options with a usage error and prints help with -h', async () => {

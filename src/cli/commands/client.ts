@@ -1,7 +1,7 @@
 /**
  * Heroku-style client verbs against the API (architecture.md §2, style.md §3.9):
  *   login, apps, apps:create, apps:destroy, releases, rollback, config, config:set, config:unset,
- *   logs [--tail], routes, previews, tokens, tokens:create — with -a APP, -b/--branch B, --json.
+ *   logs [--tail], routes, previews, tokens, tokens:create, tokens:revoke — with -a APP, -b/--branch B, --json.
  * Each verb is `(argv, io) => Promise<exit code>`; results go to stdout, errors to stderr; exit codes are
  * sysexits: 0 ok, 1 failure (incl. API errors), 64 usage, 70 internal. Never calls process.exit.
  * Config values are secrets: shown masked unless --reveal, never echoed by config:set.
@@ -464,6 +464,25 @@ VERBS['tokens:create'] = {
   },
 };
 
+VERBS['tokens:revoke'] = {
+  usage: 'picloud tokens:revoke ID [--json]',
+  summary: 'delete an API token (stops working within 30 s; the last admin token cannot be deleted)',
+  spec: { values: {}, bools: JSON_FLAG },
+  auth: true,
+  async run(p, ctx) {
+    const id = p.positionals[0];
+    if (!id || !/^\d+$/.test(id)) throw new UsageError('give the token ID (see `picloud tokens`)');
+    noPositionals(p, 1);
+    const r = await api<{ deleted: number; name: string }>(ctx.creds, 'DELETE', `/tokens/${id}`);
+    if (p.flags.json) {
+      json(ctx.io, r);
+      return EXIT.OK;
+    }
+    out(ctx.io, `Revoked token ${r.deleted} (${r.name}).`);
+    return EXIT.OK;
+  },
+};
+
 /** One line per invocation, then its log lines and error indented. */
 export function formatInvocation(i: InvocationItem, pt = paint({ stdout: { write: () => 0 }, stderr: { write: () => 0 } })): string {
   const st = i.status >= 500 ? pt.red(String(i.status)) : i.status >= 400 ? pt.yellow(String(i.status)) : pt.green(String(i.status));
@@ -609,6 +628,7 @@ export const routesCommand = verb('routes');
 export const previewsCommand = verb('previews');
 export const tokensCommand = verb('tokens');
 export const tokensCreateCommand = verb('tokens:create');
+export const tokensRevokeCommand = verb('tokens:revoke');
 
 /** Dispatch table entries for src/cli/main.ts: verb name → command. */
 export const clientCommands: Record<string, Verb> = Object.fromEntries(Object.keys(VERBS).map((n) => [n, verb(n)]));
