@@ -146,3 +146,9 @@ export async function liveBranchNames(q: Q, appId: number): Promise<string[]> {
   const { rows } = await q.query<{ branch: string }>('SELECT branch FROM branch_pointers WHERE app_id = $1', [appId]);
   return rows.map((r) => r.branch);
 }
+
+/** The release id (app, branch) points at, or null. */
+export async function getPointer(q: Q, appId: number, branch: string): Promise<number | null> {
+  const { rows } = await q.query<{ release_id: number }>('SELECT release_id FROM branch_pointers WHERE app_id = $1 AND branch = $2', [appId, branch]);
+  return rows[0]?.release_id ?? null;
+}

@@ -16,6 +16,7 @@ import { existingScriptHashes, getScriptAsts } from '../db/scripts.ts';
 import { readRef } from '../git/repos.ts';
 import type { ScriptCache } from './buildpacks/index.ts';
 import type { DeployEngine } from './engine.ts';
+import type { RefGuard } from './ref-guard.ts';
 import { applyReleaseOps, type ReleaseOp } from './release.ts';
 import { gitTreeSource, validateTree } from './validate.ts';
 
@@ -44,6 +45,8 @@ export interface PreReceiveDeps {
   cache: ScriptCache | null;
   /** resolves once this process serves the release (the in-process route table); bounded wait */
   waitForRelease?(app: string, branch: string, releaseId: number | null): Promise<boolean>;
+  /** records the switches so they can be undone if git then fails to update the refs */
+  refGuard?: RefGuard;
   /** public URLs of a deployed branch */
   urls(app: string, branch: string, production: boolean): { host: string; path: string };
 }
@@ -96,6 +99,11 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
       problems.push(`${u.ref}: branch name "${branch}" has no letters or digits to build a URL from`);
       continue;
     }
+    if (branch !== (production ?? 'main') && (slug.startsWith('-') || slug.endsWith('-'))) {
+      // "<slug>--<app>" must split unambiguously at its "--"
+      problems.push(`${u.ref}: branch name "${branch}" starts or ends with a separator, so its preview host "${slug}--${input.app}" would be ambiguous; rename it`);
+      continue;
+    }
     if (clash) {
       problems.push(`${u.ref}: branch "${branch}" would share the preview URL "${slug}--${input.app}" with the live branch "${clash}"; rename it`);
       continue;
@@ -122,6 +130,16 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
   const tSwitch = performance.now();
   const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);
   const tCommit = performance.now();
+  deps.refGuard?.record(
+    input.app,
+    results.map((r) => ({
+      app: r.app,
+      branch: r.branch,
+      commitSha: r.release?.commitSha ?? null,
+      releaseId: r.release?.id ?? null,
+      previousReleaseId: r.previousReleaseId,
+    })),
+  );
   // the push returns only after the release is live (architecture.md §3): wait for the local route table
   if (deps.waitForRelease) {
     const live = await Promise.all(results.map((r) => deps.waitForRelease!(input.app, r.branch, r.release?.id ?? null)));

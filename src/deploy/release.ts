@@ -11,6 +11,7 @@ import { AppError } from '../common/errors.ts';
 import { ensureApp, getApp, lockAppForRelease, setProductionBranch, type App } from '../db/apps.ts';
 import { withTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import {
+  getPointer,
   getReleaseByVersion,
   getRoutes,
   getSchedules,
@@ -43,6 +44,8 @@ export type ReleaseOp = DeployOp | RemoveOp;
 export interface OpResult {
   branch: string;
   app: App;
+  /** the release that was live before this push (null: none) */
+  previousReleaseId: number | null;
   /** the new release, or null for a removed preview */
   release: ReleaseRow | null;
   removed?: boolean;
@@ -57,8 +60,9 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
       if (op.kind === 'remove') {
         const app = await getApp(c, appName);
         if (!app) continue;
+        const previousReleaseId = await getPointer(c, app.id, op.branch);
         const removed = await removePointer(c, app, op.branch);
-        results.push({ branch: op.branch, app, release: null, removed });
+        results.push({ branch: op.branch, app, previousReleaseId, release: null, removed });
         continue;
       }
       const m = op.build.manifest!;
@@ -67,7 +71,8 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
         await setProductionBranch(c, app.id, op.branch);
         app.productionBranch = op.branch;
       }
-      results.push({ branch: op.branch, app, release: await deployInTx(c, app, op, pusher) });
+      const previousReleaseId = await getPointer(c, app.id, op.branch);
+      results.push({ branch: op.branch, app, previousReleaseId, release: await deployInTx(c, app, op, pusher) });
     }
     return results;
   });
@@ -103,6 +108,20 @@ async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string)
   );
   await switchPointer(c, app, op.branch, release.id);
   return release;
+}
+
+/**
+ * Put (app, branch) back on `releaseId` (null: no live release), if it still points at `expected`. Used when git
+ * failed to update the ref after the hook had switched the release (stack-notes.md §1): the DB follows the ref.
+ */
+export async function restorePointer(pool: Pool, app: { id: number; name: string }, branch: string, expected: number | null, releaseId: number | null): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
+    await lockAppForRelease(c, app.name);
+    if ((await getPointer(c, app.id, branch)) !== expected) return false;
+    if (releaseId === null) await removePointer(c, app, branch);
+    else await switchPointer(c, app, branch, releaseId);
+    return true;
+  });
 }
 
 /**

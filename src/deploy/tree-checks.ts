@@ -18,7 +18,7 @@ export const isSymlink = (f: TreeFile): boolean => f.mode === '120000';
 const fmtBytes = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
 /** Size/count/submodule checks; returns the files whose content may be read (all when within limits). */
-export function checkTreeShape(files: TreeFile[], limits = PUSH_LIMITS): { diagnostics: DeployDiagnostic[]; readable: TreeFile[] } {
+export function checkTreeShape(files: TreeFile[], limits: { maxFileBytes: number; maxTotalBytes: number; maxFiles: number } = PUSH_LIMITS): { diagnostics: DeployDiagnostic[]; readable: TreeFile[] } {
   const diagnostics: DeployDiagnostic[] = [];
   const readable: TreeFile[] = [];
   if (files.length > limits.maxFiles) {

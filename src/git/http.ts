@@ -28,6 +28,8 @@ export interface GitPluginOptions {
   pushLock: KeyedMutex;
   /** extra env for the hook (PICLOUD_HOOK_URL, PICLOUD_HOOK_SECRET) */
   hookEnv(): Record<string, string>;
+  /** called when a git-receive-pack request has ended, still holding the app's push lock */
+  afterReceivePack?(app: string, repoDir: string): Promise<void>;
 }
 
 const ROUTE_RE = /^\/git\/([^/]+)\.git(\/.*)$/;
@@ -55,11 +57,17 @@ export const gitPlugin: FastifyPluginAsync<GitPluginOptions> = async (app, opts)
     }
     const service = m[2]!;
     const isPush = service === '/git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
-    await ensureRepo(opts.reposDir, appName);
-    const release = service === '/git-receive-pack' ? await opts.pushLock.acquire(appName) : () => {};
+    const repoDir = await ensureRepo(opts.reposDir, appName);
+    const receivePack = service === '/git-receive-pack';
+    const release = receivePack ? await opts.pushLock.acquire(appName) : () => {};
     reply.hijack();
     try {
-      await runBackend(req, reply, opts, url, auth, isPush, log);
+      // the post-push check runs before the response ends, so the client never sees a state it will not keep
+      const beforeEnd =
+        receivePack && opts.afterReceivePack
+          ? () => opts.afterReceivePack!(appName, repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'post-push check failed'))
+          : null;
+      await runBackend(req, reply, opts, url, auth, isPush, log, beforeEnd);
     } finally {
       release();
     }
@@ -77,6 +85,7 @@ function runBackend(
   auth: GitAuthResult,
   isPush: boolean,
   log: Logger,
+  beforeEnd: (() => Promise<void>) | null,
 ): Promise<void> {
   return new Promise((resolve) => {
     const env: NodeJS.ProcessEnv = {
@@ -136,8 +145,9 @@ function runBackend(
       res.end();
       resolve();
     });
-    cgi.on('close', (code) => {
+    cgi.on('close', async (code) => {
       if (code !== 0) log.warn({ code, stderr: stderr.trim() }, 'git http-backend exited non-zero');
+      if (beforeEnd) await beforeEnd();
       if (headerBuf !== null && !res.headersSent) {
         res.statusCode = 500;
         res.setHeader('Content-Type', 'text/plain');

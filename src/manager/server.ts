@@ -16,6 +16,7 @@ import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
 import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
 import { createScriptCache } from '../deploy/push.ts';
+import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
 import { TokenVerifier } from './auth.ts';
@@ -107,7 +108,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
+  const refGuard = new RefGuard(pool, log.child({ component: 'deploy' }));
   await app.register(gitPlugin, {
+    afterReceivePack: async (appName, repoDir) => {
+      await refGuard.verify(appName, repoDir);
+    },
     reposDir: config.paths.repos,
     hooksDir: HOOKS_DIR,
     log,
@@ -133,6 +138,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     engine,
     cache: engine ? createScriptCache(pool, engine) : null,
     onPush: deps.onPush,
+    refGuard,
     waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, 2000) : undefined,
     urls: (appName, branch, production) => {
       const label = production ? appName : `${branch.toLowerCase().replace(/[^a-z0-9]+/g, '-')}--${appName}`;

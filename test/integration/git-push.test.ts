@@ -4,7 +4,9 @@
  * appear and disappear; force-pushing an older commit rolls back from the AST cache; pushes to one app serialise
  * while pushes to different apps do not wait for each other.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rollbackRelease } from '../../src/deploy/release.ts';
 import { KeyedMutex } from '../../src/git/push-lock.ts';
@@ -161,12 +163,41 @@ describe('git push', () => {
     }
   });
 
+  it('should put the previous release back live when git fails to update the ref after the hook', async () => {
+    const before = await live('hello', 'main');
+    const lock = path.join(srv.config.paths.repos, 'hello.git', 'refs', 'heads', 'main.lock');
+    writeFileSync(lock, '');
+    try {
+      writeFiles(repo, { 'hello.rhai': 'fn handle(ctx) { "never live" }\n' });
+      await commitAll(repo, 'doomed');
+      const r = await push(repo, url(), ['HEAD:main'], { force: true });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/-----> Released v\d+/); // the hook switched…
+      expect(r.stderr).toMatch(/main -> main \(failed to update ref\)|cannot lock ref/); // …then git failed
+    } finally {
+      rmSync(lock, { force: true });
+    }
+    expect(await live('hello', 'main')).toEqual(before);
+    if (srv.hasIngress) {
+      // the route table follows the restored pointer on its NOTIFY
+      let body = '';
+      for (let i = 0; i < 100 && body !== 'v2: z'; i++) {
+        body = (await get('/apps/hello/hello/z')).body;
+        if (body !== 'v2: z') await new Promise((res) => setTimeout(res, 20));
+      }
+      expect(body).toBe('v2: z');
+    }
+  });
+
   it('should refuse a branch whose preview URL would collide with a live branch', async () => {
     const ok = await push(repo, url(), ['HEAD:refs/heads/fix_a']);
     expect(ok.code, ok.stderr).toBe(0);
     const clash = await push(repo, url(), ['HEAD:refs/heads/Fix-A']);
     expect(clash.code).not.toBe(0);
     expect(clash.stderr).toMatch(/branch "Fix-A" would share the preview URL "fix-a--hello" with the live branch "fix_a"/);
+    const edge = await push(repo, url(), ['HEAD:refs/heads/fix-']);
+    expect(edge.code).not.toBe(0);
+    expect(edge.stderr).toMatch(/preview host "fix---hello" would be ambiguous/);
   });
 
   it('should serialise two concurrent pushes to one app and keep the DB and the ref in agreement', async () => {
