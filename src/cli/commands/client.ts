@@ -192,6 +192,7 @@ const VERBS: Record<string, VerbDef> = {
       if (p.flags.json) { json(ctx.io, app); return EXIT.OK; }
       out(ctx.io, `Created ${app.name}.`);
       out(ctx.io, `  git remote add picloud ${app.gitUrl}`);
+      err(ctx.io, 'git asks for a user name (any) and a password: use your API token.');
       return EXIT.OK;
     },
   },
