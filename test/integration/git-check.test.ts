@@ -55,3 +55,36 @@ describe('picloud check', () => {
     expect((await check('/nonexistent/dir')).code).toBe(64);
   });
 });
+
+async function cli(argv: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } });
+  return { code, stdout, stderr };
+}
+
+describe('picloud run', () => {
+  it('(run) runs a function with a ctx and env, printing the body', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    const r = await cli(['run', `${dir}/hello.rhai`, '--fn', 'handle', '--ctx', '{"params":{"name":"cli"}}', '--env', 'GREETING=hey']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('hey, cli!\n');
+    expect(r.stderr).toMatch(/^200\ncontent-type: text\/plain/);
+  });
+
+  it('(run) runs a whole script with ctx in scope and maps a map to JSON', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    const r = await cli(['run', `${dir}/echo.rhai`, '--ctx', '{"method":"post","body":"abc"}']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ method: 'POST', body: 'abc' });
+  });
+
+  it('(run) reports compile errors with exit 65 and usage errors with 64', async () => {
+    const dir = await makeRepo({ files: { 'bad.rhai': 'let = 1;\n' } });
+    const r = await cli(['run', `${dir}/bad.rhai`]);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toMatch(/bad\.rhai:1:5: /);
+    expect((await cli(['run'])).code).toBe(64);
+    expect((await cli(['run', 'x.rhai', '--ctx', '[1]'])).code).toBe(64);
+  });
+});
