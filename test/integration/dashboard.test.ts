@@ -216,4 +216,23 @@ describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
     expect(page.url()).toBe(`${base}/login`);
     await page.close();
   });
+
+  it('should work without JavaScript: sign in, browse, roll back a preview', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${base}/login`);
+    await page.fill('#token', admin);
+    await page.click('input[type=submit]');
+    await page.waitForURL(`${base}/`);
+    await page.click('text=shop');
+    await page.click('#branches >> text=feature/cart');
+    await fixtureRelease(db.pool, { app: 'shop', branch: 'feature/cart', routes: [{ path: '/cart2' }] });
+    await page.reload();
+    expect(await page.locator('#releases tbody tr').count()).toBe(2);
+    await page.click('button[aria-label="Roll back to v1"]');
+    await page.waitForSelector('.flash.ok');
+    expect(await page.locator('#releases tbody tr').first().innerText()).toMatch(/v3\s+live\s+[0-9a-f]{7}\s+Rollback to v1/);
+    expect(await page.locator('#live-state').innerText()).toBe('static');
+    await context.close();
+  });
 });
