@@ -90,7 +90,10 @@ export const principalOf = (req: FastifyRequest): Principal | undefined => princ
 const badRequest = (message: string, data: Record<string, unknown> = {}): AppError => new AppError('BAD_REQUEST', message, data);
 
 function sendError(reply: FastifyReply, err: unknown, log: Logger, reqId: string): FastifyReply {
-  if (isAppError(err)) return reply.code(err.httpStatus).type('application/json').send(err.toJSON());
+  if (isAppError(err)) {
+    if (err.code === 'AUTH_REQUIRED') reply.header('www-authenticate', 'Bearer realm="picloud"');
+    return reply.code(err.httpStatus).type('application/json').send(err.toJSON());
+  }
   const e = err as { statusCode?: number; message?: string; code?: string };
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // fastify's own client errors (bad JSON, body too large, wrong content type)
@@ -431,7 +434,15 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
         seen = row.id;
         res.write(`id: ${row.id}\nevent: invocation\ndata: ${JSON.stringify(row)}\n\n`);
       };
-      const unsubscribe = await hub.subscribe({ appId: app.id, branch: q.branch || undefined, onInvocation: send });
+      let unsubscribe: () => void;
+      try {
+        unsubscribe = await hub.subscribe({ appId: app.id, branch: q.branch || undefined, onInvocation: send });
+      } catch (err) {
+        log.error({ err }, 'log tail: could not LISTEN');
+        streams.delete(reply);
+        res.end(`event: error\ndata: ${JSON.stringify({ error: 'log stream unavailable', code: 'DB_UNAVAILABLE' })}\n\n`);
+        return;
+      }
       res.write('retry: 2000\n: tailing\n\n');
       if (seen > 0) {
         // Reconnect: replay what was missed since Last-Event-ID.

@@ -49,6 +49,7 @@ describe('api', () => {
       const r1 = await app.inject({ url: '/api/v1/apps' });
       expect(r1.statusCode).toBe(401);
       expect(r1.json()).toMatchObject({ code: 'AUTH_REQUIRED' });
+      expect(r1.headers['www-authenticate']).toBe('Bearer realm="picloud"');
       const r2 = await app.inject({ url: '/api/v1/apps', headers: auth('pc_nope') });
       expect(r2.statusCode).toBe(401);
     });
