@@ -553,11 +553,19 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' });
     streams.add(reply);
-    const unsubscribe = await hub.subscribe({
-      appId: app.id,
-      branch,
-      onInvocation: (row) => res.write(`id: ${row.id}\nevent: invocation\ndata: ${JSON.stringify({ id: row.id, html: invocationRow(row).value })}\n\n`),
-    });
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = await hub.subscribe({
+        appId: app.id,
+        branch,
+        onInvocation: (row) => res.write(`id: ${row.id}\nevent: invocation\ndata: ${JSON.stringify({ id: row.id, html: invocationRow(row).value })}\n\n`),
+      });
+    } catch (err) {
+      log.error({ err }, 'live view: could not LISTEN');
+      streams.delete(reply);
+      res.end();
+      return;
+    }
     res.write('retry: 3000\n: live\n\n');
     const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
     heartbeat.unref();
