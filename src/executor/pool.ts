@@ -14,9 +14,8 @@ import { loadScriptAst } from '../db/routing.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
+import { threadEntry, type ThreadEntry } from './bundle.ts';
 
-const BOOT = new URL('./thread-boot.mjs', import.meta.url);
-const ENTRY = new URL('./thread.ts', import.meta.url).href;
 
 export interface ExecutorPoolOptions {
   pool: Pool;
@@ -30,6 +29,8 @@ export interface ExecutorPoolOptions {
   record?: boolean;
   /** per-thread V8 heap cap */
   maxHeapMb?: number;
+  /** jobs queued on a busy thread before they wait in the pool's queue (default 4) */
+  pipeline?: number;
 }
 
 interface Task {
@@ -44,8 +45,10 @@ interface Slot {
   flag: Int32Array;
   reply: MessagePort;
   ready: boolean;
-  task: Task | null;
+  /** in flight on this thread, in order; tasks[0] is running, the rest are pipelined behind it */
+  tasks: Task[];
   timer: NodeJS.Timeout | null;
+  /** when tasks[0] started (≈ when the previous one finished) */
   startedAt: number;
   dead: boolean;
 }
@@ -61,6 +64,7 @@ export class ExecutorPool {
   readonly invocationLog: InvocationLog | null;
   private counters = { completed: 0, rejected: 0, restarts: 0, crashed: 0, timedOut: 0 };
   private readyWaiters: (() => void)[] = [];
+  private entry: ThreadEntry | null = null;
 
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
@@ -68,6 +72,7 @@ export class ExecutorPool {
 
   /** Spawn the threads and wait until they are ready. */
   async start(): Promise<void> {
+    this.entry = await threadEntry();
     for (let i = 0; i < this.opts.threads; i++) this.slots.push(this.spawn());
     await new Promise<void>((resolve) => {
       const check = () => (this.slots.every((s) => s.ready) ? resolve() : this.readyWaiters.push(check));
@@ -78,15 +83,16 @@ export class ExecutorPool {
   private spawn(): Slot {
     const sab = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
-    const data: ThreadData = { entry: ENTRY, flag: sab, replyPort: port1 };
-    const worker = new Worker(BOOT, {
+    const entry = this.entry!;
+    const data: ThreadData = { ...entry.data, flag: sab, replyPort: port1 };
+    const worker = new Worker(entry.url, {
       workerData: data,
       transferList: [port1],
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256 },
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256, maxYoungGenerationSizeMb: 8 },
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, task: null, timer: null, startedAt: 0, dead: false };
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -107,9 +113,9 @@ export class ExecutorPool {
         void this.serveHost(slot, m.req);
         return;
       case 'done': {
-        const task = slot.task;
+        const task = slot.tasks[0];
         if (!task || task.job.id !== m.id) return;
-        this.finish(slot, m.result);
+        this.finish(slot, JSON.parse(m.result) as InvocationResult);
         return;
       }
     }
@@ -157,42 +163,62 @@ export class ExecutorPool {
     }
   }
 
-  /** Run a job; resolves with its result, rejects with NO_CAPACITY when the wait queue is full. */
+  /**
+   * Run a job; resolves with its result, rejects with NO_CAPACITY when the wait queue is full.
+   * An idle thread gets the job at once. When every thread is busy, up to `pipeline` jobs are queued on the
+   * least-loaded thread itself, so it goes from one job to the next without sleeping and being woken again
+   * (the wake-up, not the CPU, bounded throughput); beyond that, jobs wait in the pool's queue.
+   */
   run(job: InvocationJob): Promise<InvocationResult> {
     if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
-    const free = this.slots.find((s) => s.ready && !s.task && !s.dead);
-    if (!free && this.queue.length >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
+    const slot = this.leastLoaded();
+    if (!slot && this.queue.length >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
       this.counters.rejected++;
       return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
     }
     return new Promise<InvocationResult>((resolve) => {
       const task: Task = { job, resolve, enqueuedAt: performance.now() };
-      if (free) this.assign(free, task);
+      if (slot) this.assign(slot, task);
       else this.queue.push(task);
     });
   }
 
+  /** The ready thread with the fewest jobs in flight, if it can take one more. */
+  private leastLoaded(): Slot | null {
+    let best: Slot | null = null;
+    for (const s of this.slots) {
+      if (!s.ready || s.dead) continue;
+      if (!best || s.tasks.length < best.tasks.length) best = s;
+    }
+    return best && best.tasks.length < (this.opts.pipeline ?? 4) ? best : null;
+  }
+
   private assign(slot: Slot, task: Task): void {
-    slot.task = task;
+    slot.tasks.push(task);
+    if (slot.tasks.length === 1) this.armWatchdog(slot);
+    slot.worker.postMessage({ type: 'run', job: JSON.stringify(task.job) } as ToThread);
+  }
+
+  private armWatchdog(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    const head = slot.tasks[0];
+    slot.timer = null;
+    if (!head) return;
     slot.startedAt = performance.now();
-    const limit = task.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000);
-    slot.timer = setTimeout(() => this.onStuck(slot), limit);
-    slot.worker.postMessage({ type: 'run', job: task.job } as ToThread);
+    slot.timer = setTimeout(() => this.onStuck(slot), head.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000));
   }
 
   private pump(): void {
     while (this.queue.length) {
-      const free = this.slots.find((s) => s.ready && !s.task && !s.dead);
-      if (!free) return;
-      this.assign(free, this.queue.shift()!);
+      const slot = this.leastLoaded();
+      if (!slot) return;
+      this.assign(slot, this.queue.shift()!);
     }
   }
 
   private finish(slot: Slot, result: InvocationResult): void {
-    const task = slot.task!;
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = null;
-    slot.task = null;
+    const task = slot.tasks.shift()!;
+    this.armWatchdog(slot);
     this.counters.completed++;
     this.record(task.job, result);
     task.resolve(result);
@@ -212,11 +238,12 @@ export class ExecutorPool {
 
   /** A thread did not answer within timeout_ms + grace: terminate and replace it (→ 504). */
   private onStuck(slot: Slot): void {
-    if (!slot.task || slot.dead) return;
+    const task = slot.tasks[0];
+    if (!task || slot.dead) return;
     this.counters.timedOut++;
-    const task = slot.task;
+    const startedAt = slot.startedAt;
     this.retire(slot);
-    const r = errorResult(504, 'Script exceeded its time limit (timeout_ms); its executor thread was restarted', {}, performance.now() - slot.startedAt);
+    const r = errorResult(504, 'Script exceeded its time limit (timeout_ms); its executor thread was restarted', {}, performance.now() - startedAt);
     this.record(task.job, r);
     task.resolve(r);
     void slot.worker.terminate();
@@ -224,22 +251,25 @@ export class ExecutorPool {
 
   private onExit(slot: Slot, why: 'crashed'): void {
     if (slot.dead) return;
-    const task = slot.task;
+    const task = slot.tasks[0];
+    const startedAt = slot.startedAt;
     this.retire(slot);
     if (task) {
       this.counters.crashed++;
-      const r = errorResult(502, `The executor ${why} while running this invocation`, {}, performance.now() - slot.startedAt);
+      const r = errorResult(502, `The executor ${why} while running this invocation`, {}, performance.now() - startedAt);
       this.record(task.job, r);
       task.resolve(r);
     }
   }
 
-  /** Remove a slot and spawn its replacement. */
+  /** Remove a slot, give its not-yet-started jobs back to the queue, and spawn its replacement. */
   private retire(slot: Slot): void {
     slot.dead = true;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
-    slot.task = null;
+    const waiting = slot.tasks.slice(1);
+    slot.tasks = [];
+    this.queue.unshift(...waiting);
     slot.reply.close();
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
@@ -247,12 +277,13 @@ export class ExecutorPool {
       this.counters.restarts++;
       this.slots.push(this.spawn());
     }
+    this.pump();
   }
 
   stats() {
     return {
       threads: this.slots.length,
-      busy: this.slots.filter((s) => s.task).length,
+      busy: this.slots.filter((s) => s.tasks.length).length,
       queued: this.queue.length,
       ...this.counters,
     };
@@ -265,7 +296,7 @@ export class ExecutorPool {
     await Promise.all(slots.map(async (s) => {
       s.dead = true;
       if (s.timer) clearTimeout(s.timer);
-      if (s.task) s.task.resolve(errorResult(503, 'The executor pool is shutting down'));
+      for (const t of s.tasks) t.resolve(errorResult(503, 'The executor pool is shutting down'));
       s.reply.close();
       await s.worker.terminate();
     }));

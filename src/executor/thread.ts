@@ -4,6 +4,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { RhaiError } from '../rhai/index.ts';
+import type { InvocationJob } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Runner, type HostBridge } from './run.ts';
 
@@ -42,8 +43,9 @@ const runner = new Runner(bridge);
 
 port.on('message', (msg: ToThread) => {
   if (msg.type === 'run') {
-    const result = runner.run(msg.job);
-    port.postMessage({ type: 'done', id: msg.job.id, result } as FromThread);
+    const job = JSON.parse(msg.job) as InvocationJob;
+    const result = runner.run(job);
+    port.postMessage({ type: 'done', id: job.id, result: JSON.stringify(result) } as FromThread);
   }
 });
 port.postMessage({ type: 'ready' } as FromThread);

@@ -10,7 +10,6 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
-import { createBullmqDispatcher } from '../queue/bullmq.ts';
 import { createLocalDispatcher, type Dispatcher } from '../queue/dispatch.ts';
 import { ExecutorPool } from '../executor/pool.ts';
 import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
@@ -69,6 +68,8 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   const children: ChildProcess[] = [];
 
   if (config.redisUrl) {
+    // loaded only in BullMQ mode: the embedded mode never pays for bullmq + ioredis
+    const { createBullmqDispatcher } = await import('../queue/bullmq.ts');
     const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
     dispatcher = d;
     if (deps.schedules !== false) schedules = createBullmqSchedules(d.queue, log);

@@ -1,0 +1,52 @@
+/**
+ * The code executor threads load. `npm start` runs TypeScript through tsx, and on Node 20 a worker thread does
+ * not inherit the parent's loader, so each thread would register tsx again (its own loader-hooks thread and
+ * esbuild state: ~25 MB and ~0.5 s per thread). Instead the thread entry is bundled once per process with
+ * esbuild (already installed as tsx's dependency) into one plain ESM file under the OS temp dir, named by its
+ * content hash; threads load that. If esbuild is unavailable, threads fall back to registering tsx themselves.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync, renameSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ENTRY_TS = fileURLToPath(new URL('./thread.ts', import.meta.url));
+const BOOT = new URL('./thread-boot.mjs', import.meta.url);
+
+export interface ThreadEntry {
+  url: URL;
+  /** extra workerData the entry needs (the fallback boot file needs the TS entry) */
+  data: Record<string, unknown>;
+  bundled: boolean;
+}
+
+let cached: Promise<ThreadEntry> | null = null;
+
+async function bundle(): Promise<ThreadEntry> {
+  try {
+    const esbuild = (await import('esbuild')) as { build(o: Record<string, unknown>): Promise<{ outputFiles: { text: string }[] }>; stop?(): void | Promise<void> };
+    const r = await esbuild.build({
+      entryPoints: [ENTRY_TS], bundle: true, platform: 'node', format: 'esm', target: 'node20',
+      write: false, packages: 'external', legalComments: 'none', logLevel: 'silent',
+    });
+    const text = r.outputFiles[0]!.text;
+    // the esbuild service child grows by the bundle's working set; stop it (tsx restarts it if it needs it)
+    await esbuild.stop?.();
+    const file = path.join(tmpdir(), `picloud-executor-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, file);
+    }
+    return { url: pathToFileURL(file), data: {}, bundled: true };
+  } catch {
+    return { url: BOOT, data: { entry: pathToFileURL(ENTRY_TS).href }, bundled: false };
+  }
+}
+
+/** The thread entry for this process (bundled once). */
+export function threadEntry(): Promise<ThreadEntry> {
+  cached ??= bundle();
+  return cached;
+}

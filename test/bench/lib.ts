@@ -1,0 +1,211 @@
+/**
+ * Helpers for the HTTP and idle benchmarks: the wrk runner and parser, child-process bookkeeping, /proc readers
+ * (CPU ticks, RSS/PSS of a process tree), and the bench server entry (`node --import tsx test/bench/lib.ts serve
+ * <ceiling|embedded|bullmq> <databaseUrl> <queuePrefix>` prints `READY <port>`).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface LoadResult {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  requests: number;
+  errors: number;
+}
+
+export function hasWrk(): boolean {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (e) {
+    return (e as { status?: number }).status !== undefined; // wrk --version exits 1 but exists
+  }
+}
+
+function toMs(v: string, unit: string): number {
+  const n = Number(v);
+  return unit === 'us' ? n / 1000 : unit === 'ms' ? n : unit === 's' ? n * 1000 : n / 1e6;
+}
+
+/** Parse `wrk --latency` output. */
+export function parseWrk(out: string): LoadResult {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
+  const lat = (p: string) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    return m ? toMs(m[1]!, m[2]!) : NaN;
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p50_ms: lat('50'), p99_ms: lat('99'), requests, errors };
+}
+
+/** Run wrk against `url` with `connections` for `seconds`. */
+export function runWrk(url: string, connections: number, seconds: number): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('error', reject);
+    p.on('exit', (code) => (code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk failed (${code}): ${out}`))));
+  });
+}
+
+/** Spawn a TS entry with tsx; resolves with the child and the port it prints as `READY <port>`. */
+export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: not ready after ${timeoutMs} ms`)), timeoutMs);
+    child.stdout!.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /READY (\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, port: Number(m[1]) });
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${args.join(' ')} exited with ${code}`));
+    });
+  });
+}
+
+export async function stopChild(c: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  await new Promise<void>((res) => {
+    const t = setTimeout(() => c.kill('SIGKILL'), 10_000);
+    c.once('exit', () => {
+      clearTimeout(t);
+      res();
+    });
+    c.kill(signal);
+  });
+}
+
+// ---------------------------------------------------------------- /proc
+
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** utime + stime in clock ticks */
+  ticks: number;
+}
+
+export const CLK_TCK = 100;
+
+export function readProc(pid: number): ProcInfo | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = s.lastIndexOf(')');
+    const comm = s.slice(s.indexOf('(') + 1, close);
+    const f = s.slice(close + 2).split(' ');
+    // fields after comm: state(0) ppid(1) ... utime(11) stime(12)
+    return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+
+/** All live descendants of `root` (including root). */
+export function processTree(root: number): ProcInfo[] {
+  const all: ProcInfo[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const p = readProc(Number(d));
+    if (p) all.push(p);
+  }
+  const keep = new Set([root]);
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const p of all) {
+      if (!keep.has(p.pid) && keep.has(p.ppid)) {
+        keep.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => keep.has(p.pid));
+}
+
+/** PSS (proportional set size) in kB from smaps_rollup, falling back to RSS from status. */
+export function memKb(pid: number): { pssKb: number; rssKb: number } {
+  let rssKb = 0;
+  let pssKb = 0;
+  try {
+    rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    /* gone */
+  }
+  try {
+    pssKb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    pssKb = rssKb;
+  }
+  return { pssKb, rssKb };
+}
+
+export const isPostgres = (p: ProcInfo) => p.comm === 'postgres' || p.comm === 'postmaster' || p.comm.startsWith('postgres');
+
+// ---------------------------------------------------------------- bench server entry
+
+async function serve(mode: string, dbUrl: string, prefix: string): Promise<void> {
+  const Fastify = (await import('fastify')).default;
+  if (mode === 'ceiling') {
+    const app = Fastify();
+    app.get('/', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('hello'));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    process.stdout.write(`READY ${(app.server.address() as { port: number }).port}\n`);
+    return;
+  }
+  const { loadConfig } = await import('../../src/common/config.ts');
+  const { createLogger } = await import('../../src/common/log.ts');
+  const { createPool } = await import('../../src/db/pool.ts');
+  const { startInvocationPlane } = await import('../../src/orchestrator/index.ts');
+  const config = loadConfig({
+    DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '2',
+    ...(mode === 'bullmq' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+  });
+  const log = createLogger('warn');
+  const pool = createPool(dbUrl);
+  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'bullmq' ? 2 : 0, databaseUrl: dbUrl, schedules: false });
+  const app = Fastify();
+  await app.register(plane.ingressPlugin);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (app.server.address() as { port: number }).port;
+  // warm: wait until a request is served (BullMQ executors take a moment to start)
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/apps/bench/hello`);
+      if (r.status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stdout.write(`READY ${port}\n`);
+  process.once('SIGTERM', () => {
+    void (async () => {
+      await app.close();
+      await plane.close();
+      await pool.end();
+      process.exit(0);
+    })();
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'serve') {
+  serve(process.argv[3] ?? 'ceiling', process.argv[4] ?? '', process.argv[5] ?? 'picloud').catch((err) => {
+    process.stderr.write(`bench server failed: ${(err as Error).stack}\n`);
+    process.exit(1);
+  });
+}
