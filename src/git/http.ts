@@ -32,6 +32,9 @@ export interface GitPluginOptions {
   afterReceivePack?(app: string, repoDir: string): Promise<void>;
 }
 
+/** Largest pack a single push may send (history included; the tree limit is PUSH_LIMITS.maxTotalBytes). */
+export const MAX_PACK_BYTES = 256 * 1024 * 1024;
+
 const ROUTE_RE = /^\/git\/([^/]+)\.git(\/.*)$/;
 const SERVICES = new Set(['/info/refs', '/git-receive-pack', '/git-upload-pack', '/HEAD']);
 
@@ -102,8 +105,9 @@ function runBackend(
       GIT_CONFIG_COUNT: '2',
       GIT_CONFIG_KEY_0: 'core.hooksPath',
       GIT_CONFIG_VALUE_0: opts.hooksDir,
-      GIT_CONFIG_KEY_1: 'receive.advertisePushOptions',
-      GIT_CONFIG_VALUE_1: 'false',
+      // a push's pack is bounded before it reaches the disk (the tree itself is checked against PUSH_LIMITS)
+      GIT_CONFIG_KEY_1: 'receive.maxInputSize',
+      GIT_CONFIG_VALUE_1: String(MAX_PACK_BYTES),
       ...(isPush ? opts.hookEnv() : {}),
     };
     if (req.headers['content-length']) env.CONTENT_LENGTH = String(req.headers['content-length']);

@@ -15,7 +15,7 @@ import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
 import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
-import { createScriptCache } from '../deploy/push.ts';
+import { branchSlug, createScriptCache } from '../deploy/push.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
@@ -141,7 +141,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     refGuard,
     waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, 2000) : undefined,
     urls: (appName, branch, production) => {
-      const label = production ? appName : `${branch.toLowerCase().replace(/[^a-z0-9]+/g, '-')}--${appName}`;
+      const label = production ? appName : `${branchSlug(branch)}--${appName}`;
       return { host: `http://${label}.${config.domain}${portSuffix()}/`, path: `http://${displayHost(config)}${portSuffix()}/apps/${label}/` };
     },
   });
