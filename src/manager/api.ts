@@ -479,7 +479,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const r = await deleteToken(pool, Number(req.params.id));
       if (r === null) throw new AppError('TOKEN_NOT_FOUND', `no token with id ${req.params.id}`);
       if (r === 'last-admin') throw new AppError('AUTH_FORBIDDEN', 'refusing to delete the last admin token');
-      // TokenVerifier caches verified tokens for 30 s: a deleted token stops working within that time.
+      verifier.forgetTokenId(Number(req.params.id));
       log.info({ id: Number(req.params.id), name: r.name, by: p.name }, 'token deleted');
       return { deleted: Number(req.params.id), name: r.name };
     });

@@ -1,6 +1,7 @@
 /**
  * Authentication for git (HTTP basic, password = token) and the API (Bearer token, or basic).
- * Verified tokens are cached for 30 s so a burst of git requests costs one query.
+ * Verified tokens are cached for 10 s so a burst of git requests costs one query. Revoking a token through this
+ * process's verifier takes effect at once (`forgetTokenId`); other processes see it within the TTL.
  */
 import type { Pool } from '../db/pool.ts';
 import { findToken } from '../db/tokens.ts';
@@ -11,7 +12,7 @@ export interface Principal {
   role: string;
 }
 
-const TTL_MS = 30_000;
+const TTL_MS = 10_000;
 
 export class TokenVerifier {
   #cache = new Map<string, { p: Principal; until: number }>();
@@ -32,6 +33,11 @@ export class TokenVerifier {
     if (this.#cache.size > 1000) this.#cache.clear();
     this.#cache.set(token, { p, until: now + TTL_MS });
     return p;
+  }
+
+  /** Drop every cached entry of a token id (after it is revoked). */
+  forgetTokenId(tokenId: number): void {
+    for (const [token, entry] of this.#cache) if (entry.p.tokenId === tokenId) this.#cache.delete(token);
   }
 
   /** Extract a token from an Authorization header: `Bearer t` or `Basic base64(user:t)`. */
