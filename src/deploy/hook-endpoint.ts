@@ -56,11 +56,18 @@ export const hookEndpointPlugin: FastifyPluginAsync<HookEndpointOptions> = async
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
-    const out = (line: string) => res.write(`${line}\n`);
+    let gone = false;
+    res.once('close', () => (gone = !res.writableFinished));
+    res.on('error', () => (gone = true));
+    const out = (line: string) => {
+      if (!gone) res.write(`${line}\n`);
+    };
     const start = Date.now();
     let ok = false;
+    const deps = { ...opts, aborted: () => gone };
     try {
-      ok = await runPreReceive(opts, { app: appName, pusher, repoDir: gitDir, updates: parseRefUpdates(body), gitEnv }, out);
+      const run = runPreReceive(deps, { app: appName, pusher, repoDir: gitDir, updates: parseRefUpdates(body), gitEnv }, out);
+      ok = await (opts.refGuard ? opts.refGuard.track(appName, run) : run);
     } catch (err) {
       log.error({ err, app: appName }, 'pre-receive failed');
       out(' !     Push rejected: internal error in the PiCloud server (see its log). The live release is unchanged.');

@@ -45,6 +45,8 @@ export interface PreReceiveDeps {
   cache: ScriptCache | null;
   /** resolves once this process serves the release (the in-process route table); bounded wait */
   waitForRelease?(app: string, branch: string, releaseId: number | null): Promise<boolean>;
+  /** true once the hook that asked has gone away (git died or the pusher hung up): nothing must switch then */
+  aborted?(): boolean;
   /** records the switches so they can be undone if git then fails to update the refs */
   refGuard?: RefGuard;
   /** public URLs of a deployed branch */
@@ -126,6 +128,10 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
     return false;
   }
   if (ops.length === 0) return true;
+  if (deps.aborted?.()) {
+    deps.log.warn({ app: input.app }, 'the hook went away before the release switch; nothing switched');
+    return false;
+  }
 
   const tSwitch = performance.now();
   const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);

@@ -23,6 +23,7 @@ export interface SwitchRecord {
 
 export class RefGuard {
   #pending = new Map<string, SwitchRecord[]>();
+  #inFlight = new Map<string, Set<Promise<unknown>>>();
 
   constructor(
     private readonly pool: Pool,
@@ -33,8 +34,23 @@ export class RefGuard {
     this.#pending.set(app, [...(this.#pending.get(app) ?? []), ...switches]);
   }
 
+  /** Note a running pre-receive step of `app`: verify waits for it (git may end before its hook's request does). */
+  track<T>(app: string, p: Promise<T>): Promise<T> {
+    let set = this.#inFlight.get(app);
+    if (!set) this.#inFlight.set(app, (set = new Set()));
+    set.add(p);
+    const done = () => {
+      set.delete(p);
+      if (set.size === 0 && this.#inFlight.get(app) === set) this.#inFlight.delete(app);
+    };
+    p.then(done, done);
+    return p;
+  }
+
   /** After git-receive-pack ended: restore every switched branch whose ref does not hold the pushed commit. */
   async verify(app: string, repoDir: string): Promise<number> {
+    const running = this.#inFlight.get(app);
+    if (running) await Promise.allSettled([...running]);
     const list = this.#pending.get(app);
     if (!list) return 0;
     this.#pending.delete(app);
