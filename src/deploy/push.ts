@@ -68,13 +68,26 @@ export function parseRefUpdates(stdin: string): RefUpdate[] {
 /** Branch name → URL slug (architecture.md §4). */
 export const branchSlug = (branch: string): string => branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 
+/** Why a preview branch cannot get a host name of its own, or null. */
+function previewHostProblem(app: string, branch: string, liveBranches: string[]): string | null {
+  const slug = branchSlug(branch);
+  if (!/[a-z0-9]/.test(slug)) return `branch name "${branch}" has no letters or digits to build a URL from`;
+  if (slug.startsWith('-') || slug.endsWith('-')) {
+    // "<slug>--<app>" must split unambiguously at its "--"
+    return `branch name "${branch}" starts or ends with a separator, so its preview host "${slug}--${app}" would be ambiguous; rename it`;
+  }
+  const clash = liveBranches.find((b) => b !== branch && branchSlug(b) === slug);
+  if (clash) return `branch "${branch}" would share the preview URL "${slug}--${app}" with the live branch "${clash}"; rename it`;
+  return null;
+}
+
 /** Run validation + release switch. Resolves true when the push may be accepted. */
 export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput, out: (line: string) => void): Promise<boolean> {
   const t0 = performance.now();
   const problems: string[] = [];
   const ops: ReleaseOp[] = [];
   const app = await getApp(deps.pool, input.app);
-  const production = app?.productionBranch ?? null;
+  const productionBranch = app?.productionBranch ?? 'main';
   const live = app ? await liveBranchNames(deps.pool, app.id) : [];
   const branchUpdates = input.updates.filter((u) => u.ref.startsWith('refs/heads/'));
   for (const u of input.updates) if (!u.ref.startsWith('refs/heads/')) out(`-----> Ignoring ${u.ref} (only branches are deployed)`);
@@ -88,26 +101,16 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
       continue;
     }
     if (u.newSha === ZERO_SHA) {
-      if (branch === (production ?? 'main')) problems.push(`${u.ref}: the production branch "${branch}" cannot be deleted`);
+      if (branch === productionBranch) problems.push(`${u.ref}: the production branch "${branch}" cannot be deleted`);
       else {
         out(`${header || '-----> '}Removing the preview of ${branch}`);
         ops.push({ kind: 'remove', branch });
       }
       continue;
     }
-    const slug = branchSlug(branch);
-    const clash = live.find((b) => b !== branch && branchSlug(b) === slug);
-    if (!/[a-z0-9]/.test(slug)) {
-      problems.push(`${u.ref}: branch name "${branch}" has no letters or digits to build a URL from`);
-      continue;
-    }
-    if (branch !== (production ?? 'main') && (slug.startsWith('-') || slug.endsWith('-'))) {
-      // "<slug>--<app>" must split unambiguously at its "--"
-      problems.push(`${u.ref}: branch name "${branch}" starts or ends with a separator, so its preview host "${slug}--${input.app}" would be ambiguous; rename it`);
-      continue;
-    }
-    if (clash) {
-      problems.push(`${u.ref}: branch "${branch}" would share the preview URL "${slug}--${input.app}" with the live branch "${clash}"; rename it`);
+    const hostProblem = branch === productionBranch ? null : previewHostProblem(input.app, branch, live);
+    if (hostProblem) {
+      problems.push(`${u.ref}: ${hostProblem}`);
       continue;
     }
     if (header) out(`${header}${u.newSha.slice(0, 7)}`);
@@ -117,7 +120,7 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
       problems.push(...result.problems);
       continue;
     }
-    ops.push({ kind: 'deploy', branch, commitSha: u.newSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: deps.engine!.version });
+    ops.push({ kind: 'deploy', branch, commitSha: u.newSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: deps.engine?.version ?? 'none' });
   }
 
   if (problems.length) {
