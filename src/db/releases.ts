@@ -125,22 +125,6 @@ export async function getReleaseByVersion(q: Q, appId: number, branch: string, v
   return rows[0] ?? null;
 }
 
-/** The live release of (app, branch), or null. */
-export async function getLiveRelease(q: Q, appId: number, branch: string): Promise<ReleaseRow | null> {
-  const { rows } = await q.query<ReleaseRow>(
-    `SELECT ${cols('r.')} FROM branch_pointers p JOIN releases r ON r.id = p.release_id
-      WHERE p.app_id = $1 AND p.branch = $2`,
-    [appId, branch],
-  );
-  return rows[0] ?? null;
-}
-
-/** All releases of (app, branch), newest first. */
-export async function listReleases(q: Q, appId: number, branch: string): Promise<ReleaseRow[]> {
-  const { rows } = await q.query<ReleaseRow>(`SELECT ${COLS} FROM releases WHERE app_id = $1 AND branch = $2 ORDER BY version DESC`, [appId, branch]);
-  return rows;
-}
-
 /** The live branches of an app (those with a pointer). */
 export async function liveBranchNames(q: Q, appId: number): Promise<string[]> {
   const { rows } = await q.query<{ branch: string }>('SELECT branch FROM branch_pointers WHERE app_id = $1', [appId]);

@@ -13,8 +13,6 @@ export interface TreeFile {
   size: number;
 }
 
-export const isSymlink = (f: TreeFile): boolean => f.mode === '120000';
-
 const fmtBytes = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
 /** Size/count/submodule checks; returns the files whose content may be read (all when within limits). */

@@ -59,7 +59,7 @@ export async function validateTree(src: TreeSource, opts: ValidateOptions): Prom
   const input = { texts, modes, engine: opts.engine, cache: opts.cache ?? null, progress };
   const packs = BUILDPACKS.filter((b) => b.detect(input));
   if (packs.length === 0) {
-    problems.push(`${MANIFEST_PATH}:1:1: ${MANIFEST_PATH} is required at the repository root (see architecture.md §5)`);
+    problems.push(`${MANIFEST_PATH}:1:1: ${MANIFEST_PATH} is required at the repository root (see docs/picloud-toml.md)`);
     return { ok: false, problems, build: null, releaseManifest: {} };
   }
   let build: BuildOutput | null = null;

@@ -23,18 +23,4 @@ export class KeyedMutex {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     };
   }
-
-  /** Run fn while holding the key. */
-  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const release = await this.acquire(key);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
-
-  isLocked(key: string): boolean {
-    return this.#tails.has(key);
-  }
 }

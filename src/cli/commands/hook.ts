@@ -2,9 +2,8 @@
  * INTERNAL: `picloud hook pre-receive` — the Node twin of hooks/pre-receive (for hosts without bash/curl):
  * forwards stdin and the quarantine env to the running server and prints what comes back. Exit 0 accepts.
  */
+import { EXIT_MARKER } from '../../deploy/hook-endpoint.ts';
 import type { CliIO } from '../client/io.ts';
-
-const EXIT_MARKER = '@@picloud-exit ';
 
 async function readStdin(io: CliIO): Promise<string> {
   const chunks: Buffer[] = [];
