@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { untraversableAncestors } from '../../src/db/embedded.ts';
 import { cleanupTempDirs, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -55,7 +56,12 @@ async function stop(proc: ChildProcess): Promise<number | null> {
   return new Promise((r) => proc.once('exit', (code) => r(code)));
 }
 
-describe('picloud up (embedded PostgreSQL)', () => {
+// As root, the embedded PostgreSQL runs as "postgres", which must be able to enter the checkout (stack-notes §4a);
+// `picloud up` says so clearly, and this test is skipped with that note rather than failing on the host layout.
+const blocked = process.getuid?.() === 0 ? untraversableAncestors(path.join(ROOT, 'node_modules')) : [];
+if (blocked.length) console.warn(`git-up.test: skipped, the postgres user cannot enter ${blocked.join(', ')}`);
+
+describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
   it('should print the token and remote line, take a push, and keep everything across a restart', async () => {
     const port = await freePort();
     const first = await startUp(port);
