@@ -17,6 +17,8 @@ import type { KeyedMutex } from './push-lock.ts';
 export interface GitAuthResult {
   /** shown as the pusher of a release */
   name: string;
+  /** false for read-only tokens: they may fetch and clone, never push */
+  mayPush: boolean;
 }
 
 export interface GitPluginOptions {
@@ -60,6 +62,7 @@ export const gitPlugin: FastifyPluginAsync<GitPluginOptions> = async (app, opts)
     }
     const service = m[2]!;
     const isPush = service === '/git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
+    if (isPush && !auth.mayPush) return deny(reply, 403, 'this token is read-only: it may fetch, not push');
     const repoDir = await ensureRepo(opts.reposDir, appName);
     const receivePack = service === '/git-receive-pack';
     const release = receivePack ? await opts.pushLock.acquire(appName) : () => {};

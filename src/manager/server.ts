@@ -122,7 +122,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const p = token ? await verifier.verify(token) : null;
       if (!p) return null;
       const user = TokenVerifier.userFromHeader(header);
-      return { name: user && user !== 'picloud' ? user : p.name };
+      return { name: user && user !== 'picloud' ? user : p.name, mayPush: p.role !== 'read' };
     },
     hookEnv: () => ({
       PICLOUD_HOOK_URL: `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${portOf()}${HOOK_PATH}`,

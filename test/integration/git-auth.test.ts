@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTempDirs, gitEnv, headSha, makeRepo, push, remoteUrl } from '../helpers/git.ts';
+import { insertToken, newToken } from '../../src/db/tokens.ts';
+import { cleanupTempDirs, git, gitEnv, headSha, makeRepo, push, remoteUrl } from '../helpers/git.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
@@ -87,6 +88,20 @@ describe('git smart HTTP auth', () => {
     });
     expect(withToken.status).toBe(200);
     expect(await withToken.text()).toMatch(/unpack ok/);
+  });
+
+  it('should let a read-only token clone but not push', async () => {
+    const ro = newToken();
+    await insertToken(srv.pool, 'reader', ro, 'read');
+    const repo = await makeRepo({ fixture: 'hello' });
+    const r = await push(repo, remoteUrl(srv.url, 'readonly', ro), ['main']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/403/);
+    const first = await push(repo, remoteUrl(srv.url, 'readonly', srv.token), ['main']);
+    expect(first.code, first.stderr).toBe(0);
+    const dir = await makeRepo();
+    await git(dir, ['clone', '-q', remoteUrl(srv.url, 'readonly', ro), 'copy']);
+    expect(await git(`${dir}/copy`, ['rev-parse', 'HEAD'])).toBe(await headSha(repo));
   });
 
   it('should 404 an invalid app name after auth, without creating anything', async () => {
