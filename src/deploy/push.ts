@@ -114,8 +114,10 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
       continue;
     }
     if (header) out(`${header}${u.newSha.slice(0, 7)}`);
+    const tRead = performance.now();
     const tree = await gitTreeSource(u.newSha, input.gitEnv);
     const result = await validateTree(tree, { engine: deps.engine, cache: deps.cache, progress: out });
+    deps.log.debug({ app: input.app, branch, readAndValidateMs: Math.round(performance.now() - tRead) }, 'tree validated');
     if (!result.ok) {
       problems.push(...result.problems);
       continue;
@@ -155,6 +157,7 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
     if (live.includes(false)) deps.log.warn({ app: input.app }, 'route table did not confirm the release in time');
   }
   const tEnd = performance.now();
+  deps.log.debug({ app: input.app, prepareMs: Math.round(tSwitch - t0), switchMs: Math.round(tCommit - tSwitch), routeTableMs: Math.round(tEnd - tCommit) }, 'push timings');
   out(`-----> Live in ${Math.round(tEnd - t0)} ms (release switch ${Math.round(tCommit - tSwitch)} ms)`);
   for (const r of results) {
     if (!r.release) {
@@ -176,7 +179,12 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
 /** The AST cache as the buildpack sees it: which hashes are stored, with their function lists. */
 export function createScriptCache(pool: Pool, engine: DeployEngine): ScriptCache {
   const functions = new Map<string, { name: string; params: string[] }[]>();
+  const remember = (h: string, f: { name: string; params: string[] }[]) => {
+    if (functions.size > 10_000) functions.clear();
+    functions.set(h, f);
+  };
   return {
+    remember,
     async lookup(hashes) {
       const out = new Map<string, { name: string; params: string[] }[]>();
       if (hashes.length === 0) return out;
@@ -184,10 +192,7 @@ export function createScriptCache(pool: Pool, engine: DeployEngine): ScriptCache
       const known = await existingScriptHashes(pool, hashes);
       const missing = [...known].filter((h) => !functions.has(h));
       if (missing.length) {
-        for (const [h, ast] of await getScriptAsts(pool, missing)) {
-          if (functions.size > 10_000) functions.clear();
-          functions.set(h, engine.functionsOf(ast));
-        }
+        for (const [h, ast] of await getScriptAsts(pool, missing)) remember(h, engine.functionsOf(ast));
       }
       for (const h of known) {
         const f = functions.get(h);

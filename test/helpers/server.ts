@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { loadConfig, type Config } from '../../src/common/config.ts';
-import { silentLogger } from '../../src/common/log.ts';
+import { silentLogger, type Logger } from '../../src/common/log.ts';
 import type { Pool } from '../../src/db/pool.ts';
 import { insertToken, newToken } from '../../src/db/tokens.ts';
 import type { KeyedMutex } from '../../src/git/push-lock.ts';
@@ -34,6 +34,8 @@ export interface TestServerOptions {
   ingress?: boolean;
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
   pushLock?: KeyedMutex;
+  /** a logger for the server (default: silent) */
+  log?: Logger;
 }
 
 const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/orchestrator/index.ts');
@@ -57,7 +59,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const app = await buildServer({
     config,
     pool: db.pool,
-    log: silentLogger,
+    log: opts.log ?? silentLogger,
     ingressPlugin: plane?.ingressPlugin,
     plane: plane ?? undefined,
     onPush: opts.onPush,

@@ -66,6 +66,7 @@ export const rhaiBuildpack: Buildpack = {
           return;
         }
         functions.set(p, r.functions);
+        input.cache?.remember?.(hash, r.functions);
         scripts.push({ path: p, hash, bytes, ast: r.json });
       });
     }

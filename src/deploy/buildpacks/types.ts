@@ -21,6 +21,8 @@ export interface BuildInput {
 
 export interface ScriptCache {
   lookup(hashes: string[]): Promise<Map<string, { name: string; params: string[] }[]>>;
+  /** a freshly compiled script's function list (so a later hit need not parse its stored AST) */
+  remember?(hash: string, functions: { name: string; params: string[] }[]): void;
 }
 
 export interface BuiltScript {
