@@ -38,6 +38,8 @@ export interface ServerDeps {
   engine?: DeployEngine | null;
   /** observe pushes (tests, benchmarks) */
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
+  /** where git finds the pre-receive hook (default: hooks/ of this checkout) */
+  hooksDir?: string;
   /** the per-app push lock (tests hold it to prove that other apps do not wait) */
   pushLock?: KeyedMutex;
 }
@@ -114,7 +116,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       await refGuard.verify(appName, repoDir);
     },
     reposDir: config.paths.repos,
-    hooksDir: HOOKS_DIR,
+    hooksDir: deps.hooksDir ?? HOOKS_DIR,
     log,
     pushLock,
     async authenticate(header) {

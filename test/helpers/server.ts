@@ -34,6 +34,8 @@ export interface TestServerOptions {
   ingress?: boolean;
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
   pushLock?: KeyedMutex;
+  /** override the git hooks directory */
+  hooksDir?: string;
   /** a logger for the server (default: silent) */
   log?: Logger;
 }
@@ -64,6 +66,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     plane: plane ?? undefined,
     onPush: opts.onPush,
     pushLock: opts.pushLock,
+    hooksDir: opts.hooksDir,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
