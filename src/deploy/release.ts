@@ -51,7 +51,11 @@ export interface OpResult {
   removed?: boolean;
 }
 
-/** Apply the ref updates of one push in ONE transaction (all switch or none). */
+/**
+ * Apply the ref updates of one push in ONE transaction (all switch or none). The first valid push creates the
+ * app, with `[app] production_branch` of its picloud.toml (default main); a later push to branch P whose
+ * picloud.toml names P as production_branch makes P the production branch.
+ */
 export async function applyReleaseOps(pool: Pool, appName: string, pusher: string, ops: ReleaseOp[]): Promise<OpResult[]> {
   return withTransaction(pool, async (c) => {
     await lockAppForRelease(c, appName);
