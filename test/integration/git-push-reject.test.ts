@@ -135,6 +135,22 @@ describe('rejected pushes', () => {
     expect(out).toMatch(/bad\.txt:1:1: file is not valid UTF-8/);
   });
 
+  it('should reject the broken fixture as a first push: every problem listed, no app created', async () => {
+    const broken = await makeRepo({ fixture: 'broken' });
+    const r = await push(broken, remoteUrl(srv.url, 'broken', srv.token), ['main']);
+    expect(r.code).not.toBe(0);
+    const lines = r.stderr.split('\n').filter((l) => /^remote: \S+:\d+:\d+: /.test(l)).map((l) => l.replace(/^remote: /, '').trimEnd());
+    expect(lines).toEqual([
+      expect.stringMatching(/^hello\.rhai:3:5: /),
+      'picloud.toml:4:1: unknown key "app.region" in [app] (allowed: production_branch)',
+      'picloud.toml:12:8: route path "hello/*/x" must start with "/"',
+      'picloud.toml:13:10: script "missing.rhai" not found in the pushed tree',
+      expect.stringMatching(/^picloud\.toml:16:8: invalid cron "\*\/5 \* \* \*": expected 5 fields/),
+    ]);
+    const { rows } = await srv.pool.query(`SELECT 1 FROM apps WHERE name = 'broken'`);
+    expect(rows).toEqual([]);
+  });
+
   it('should reject a push without picloud.toml', async () => {
     const out = await pushBad({ 'picloud.toml': null });
     expect(out).toMatch(/remote: picloud\.toml:1:1: picloud\.toml is required/);
