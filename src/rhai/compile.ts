@@ -232,6 +232,11 @@ function dataSizes(v: Value, acc: [number, number, number], top: boolean): void 
   }
 }
 
+/** Does this value count towards the data-size limits (string, array, map, blob)? */
+function hasSize(v: Value): boolean {
+  return typeof v === 'string' || Array.isArray(v) || v instanceof Map || v instanceof Uint8Array;
+}
+
 function checkSize(v: Value, pos: number): void {
   if (!R.checkData) return;
   const t = typeof v;
@@ -242,7 +247,18 @@ function checkSize(v: Value, pos: number): void {
       throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
     return;
   }
-  if (!Array.isArray(v) && !(v instanceof Map) && !(v instanceof Uint8Array)) return;
+  let n: number;
+  if (Array.isArray(v) || v instanceof Uint8Array) {
+    n = v.length;
+    if (L.maxArraySize > 0 && n > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
+  } else if (v instanceof Map) {
+    n = v.size;
+    if (L.maxMapSize > 0 && n > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
+  } else return;
+  // The recursive count is O(size): for large containers do it only when the size reaches a power of two, so
+  // growing a container element by element stays linear overall (the top-level size is always checked exactly;
+  // nested growth inside a container of more than 1024 items is caught with that granularity).
+  if (n > 1024 && (n & (n - 1)) !== 0) return;
   const acc: [number, number, number] = [0, 0, 0];
   dataSizes(v, acc, true);
   if (L.maxArraySize > 0 && acc[0] > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
@@ -727,13 +743,59 @@ function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S 
   };
 }
 
-function withTick(ctx: FnCtx, s: S, pos: number): S {
+/**
+ * Operation counting (checked variant): each statement adds 1 plus the number of expression nodes it evaluates
+ * (Rhai's `track_operation` per statement and per expression node), counted statically so that expressions need
+ * no per-node wrapper. Nested blocks count their own statements; loops add 1 (+ condition) per iteration.
+ */
+function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
   if (!ctx.checked) return s;
   return (f) => {
     curPos = pos;
-    if (++ops >= opsNext) opsSlow();
+    if ((ops += weight) >= opsNext) opsSlow();
     return s(f);
   };
+}
+
+function w(e: A.Expr | undefined): number {
+  return e ? exprWeight(e) : 0;
+}
+function exprWeight(e: A.Expr): number {
+  switch (e.k) {
+    case 'Block':
+    case 'Loop':
+    case 'While':
+    case 'Do':
+    case 'Closure':
+      return 1;
+    case 'If':
+      return 1 + w(e.cond);
+    case 'Switch':
+      return 1 + w(e.subject);
+    case 'For':
+      return 1 + w(e.iterable);
+    case 'Interp':
+      return 1 + e.parts.reduce((a, p) => a + w(p), 0);
+    case 'Array':
+      return 1 + e.items.reduce((a, p) => a + w(p), 0);
+    case 'Map':
+      return 1 + e.entries.reduce((a, p) => a + w(p.value), 0);
+    case 'Prop':
+      return 1 + w(e.obj);
+    case 'Index':
+      return 1 + w(e.obj) + w(e.index);
+    case 'Method':
+      return 1 + w(e.obj) + e.args.reduce((a, p) => a + w(p), 0);
+    case 'Call':
+      return 1 + e.args.reduce((a, p) => a + w(p), 0);
+    case 'Binary':
+    case 'Logic':
+      return 1 + w(e.left) + w(e.right);
+    case 'Unary':
+      return 1 + w(e.operand);
+    default:
+      return 1;
+  }
 }
 
 function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
@@ -741,11 +803,11 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Noop':
       return () => undefined;
     case 'Expr':
-      return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos);
+      return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos, 1 + exprWeight(st.expr));
     case 'Let':
-      return withTick(ctx, compileLet(ctx, st, topLevel), st.pos);
+      return withTick(ctx, compileLet(ctx, st, topLevel), st.pos, 1 + w(st.value));
     case 'Assign':
-      return withTick(ctx, compileAssign(ctx, st), st.pos);
+      return withTick(ctx, compileAssign(ctx, st), st.pos, 1 + w(st.target) + w(st.value));
     case 'Break': {
       const loop = ctx.loops[ctx.loops.length - 1];
       if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
@@ -1098,7 +1160,7 @@ function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
 }
 
 function compileStmtAsValue(ctx: FnCtx, st: A.Stmt): S {
-  if (st.k === 'Expr') return compileExprStmt(ctx, st.expr);
+  if (st.k === 'Expr') return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos, exprWeight(st.expr));
   return compileStmt(ctx, st, false);
 }
 
@@ -1130,12 +1192,13 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   const lb = loopBody(ctx, e.body);
   const body = lb.exprCtl ? catching(lb.s) : lb.s;
   const checked = ctx.checked;
+  const cw = 1 + (e.k === 'Loop' ? 0 : exprWeight(e.cond));
   if (e.k === 'Do') {
     const until = e.until;
     const c = cond!;
     return (f) => {
       for (;;) {
-        if (checked && ++ops >= opsNext) opsSlow();
+        if (checked && (ops += cw) >= opsNext) opsSlow();
         const r = body(f);
         if (r instanceof Ctl) {
           if (r === BREAK) return ctlVal;
@@ -1148,7 +1211,7 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   if (!cond) {
     return (f) => {
       for (;;) {
-        if (checked && ++ops >= opsNext) opsSlow();
+        if (checked && (ops += cw) >= opsNext) opsSlow();
         const r = body(f);
         if (r instanceof Ctl) {
           if (r === BREAK) return ctlVal;
@@ -1159,7 +1222,7 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   }
   return (f) => {
     for (;;) {
-      if (checked && ++ops >= opsNext) opsSlow();
+      if (checked && (ops += cw) >= opsNext) opsSlow();
       if (!cond(f)) return undefined;
       const r = body(f);
       if (r instanceof Ctl) {
@@ -1365,22 +1428,7 @@ function compileValue(ctx: FnCtx, e: A.Expr): E {
 }
 
 function compileExpr(ctx: FnCtx, e: A.Expr): E {
-  const c = compileExprInner(ctx, e);
-  if (!ctx.checked) return c;
-  switch (e.k) {
-    case 'Block':
-    case 'If':
-    case 'Switch':
-    case 'While':
-    case 'Loop':
-    case 'Do':
-    case 'For':
-      return c;
-  }
-  return (f) => {
-    if (++ops >= opsNext) opsSlow();
-    return c(f);
-  };
+  return compileExprInner(ctx, e);
 }
 
 const SHORT: unique symbol = Symbol('short');
@@ -2820,8 +2868,18 @@ function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
   return (f) => {
     const x = rhs(f);
     if (constRoot !== undefined) throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${constRoot}`, pos);
+    if (rootGet && R.checkData) {
+      // the root can only grow when a string / container is stored, or a map gains a key
+      let grew = hasSize(x);
+      place.update(f, (o) => {
+        const r = op === undefined ? x : compound(op, o, x, pos);
+        if (o === undefined || hasSize(r)) grew = true;
+        return r;
+      });
+      if (grew) checkSize(rootGet(f), pos);
+      return undefined;
+    }
     place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
-    if (rootGet && R.checkData) checkSize(rootGet(f), pos);
     return undefined;
   };
 }

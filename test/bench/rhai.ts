@@ -1,5 +1,5 @@
 /**
- * `npm run bench:rhai [-- --json] [-- --only NAME]`
+ * `npm run bench:rhai [-- --json] [-- --only NAME] [-- --checked]`
  *
  * Times the benchmark scripts of ../shared/rhai-conformance/scripts in one process after a warm-up run
  * (release-build limits, print output discarded), plus parsing a ~200-line script and one compile+run of
@@ -13,6 +13,8 @@ import { REPO_ROOT } from '../conformance/harness.ts';
 
 const SCRIPTS = resolve(REPO_ROOT, '../shared/rhai-conformance/scripts');
 const json = process.argv.includes('--json');
+/** --checked: run with sandbox limits set (operation counting and data-size checks), as the platform does */
+const checked = process.argv.includes('--checked');
 const onlyIdx = process.argv.indexOf('--only');
 const only = onlyIdx >= 0 ? process.argv[onlyIdx + 1] : undefined;
 
@@ -80,7 +82,11 @@ function main(): void {
     if (json) console.log('{}');
     return;
   }
-  const engine = new Engine({ onPrint: () => {}, onDebug: () => {} });
+  const engine = new Engine({
+    onPrint: () => {},
+    onDebug: () => {},
+    limits: checked ? { maxOperations: 1e12, maxStringSize: 1 << 24, maxArraySize: 1 << 24, maxMapSize: 1 << 24 } : {},
+  });
   const results: Record<string, number> = {};
   for (const name of Object.keys(PLAN)) {
     if (only && name !== only) continue;
