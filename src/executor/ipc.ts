@@ -17,13 +17,13 @@ export type HostReply = { seq: number; ok: true; value: unknown } | { seq: numbe
  * parent → thread. Jobs and results cross as JSON strings: a string is copied, not structured-cloned, which
  * measured ~30 % cheaper per round trip for these small nested objects.
  */
-export type ToThread = { type: 'run'; job: string /* JSON InvocationJob */ };
+export type ToThread = { type: 'run'; jobs: string[] /* JSON InvocationJob each, run in order */ };
 
 /** thread → parent */
 export type FromThread =
   | { type: 'ready' }
   | { type: 'host'; req: HostRequest }
-  | { type: 'done'; id: string; result: string /* JSON InvocationResult */ };
+  | { type: 'done'; results: { id: string; result: string /* JSON InvocationResult */ }[] };
 
 export interface ThreadData {
   /** the TS entry, for the tsx fallback boot file only */

@@ -29,7 +29,7 @@ export interface ExecutorPoolOptions {
   record?: boolean;
   /** per-thread V8 heap cap */
   maxHeapMb?: number;
-  /** jobs queued on a busy thread before they wait in the pool's queue (default 4) */
+  /** jobs queued on a busy thread before they wait in the pool's queue (default 8) */
   pipeline?: number;
 }
 
@@ -51,6 +51,8 @@ interface Slot {
   /** when tasks[0] started (≈ when the previous one finished) */
   startedAt: number;
   dead: boolean;
+  /** jobs assigned in this turn, sent as one message at the end of it */
+  outbox: string[];
 }
 
 const MAX_AST_CACHE = 512;
@@ -92,7 +94,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false };
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false, outbox: [] };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -113,9 +115,12 @@ export class ExecutorPool {
         void this.serveHost(slot, m.req);
         return;
       case 'done': {
-        const task = slot.tasks[0];
-        if (!task || task.job.id !== m.id) return;
-        this.finish(slot, JSON.parse(m.result) as InvocationResult);
+        for (const r of m.results) {
+          const task = slot.tasks[0];
+          if (!task || task.job.id !== r.id) continue;
+          this.finish(slot, JSON.parse(r.result) as InvocationResult);
+        }
+        this.pump();
         return;
       }
     }
@@ -172,7 +177,7 @@ export class ExecutorPool {
   run(job: InvocationJob): Promise<InvocationResult> {
     if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
     const slot = this.leastLoaded();
-    if (!slot && this.queue.length >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
+    if ((!slot || slot.tasks.length > 0) && this.waiting() >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
       this.counters.rejected++;
       return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
     }
@@ -183,6 +188,13 @@ export class ExecutorPool {
     });
   }
 
+  /** Jobs not yet running: in the pool's queue or pipelined behind a running one. */
+  private waiting(): number {
+    let n = this.queue.length;
+    for (const s of this.slots) if (s.tasks.length > 1) n += s.tasks.length - 1;
+    return n;
+  }
+
   /** The ready thread with the fewest jobs in flight, if it can take one more. */
   private leastLoaded(): Slot | null {
     let best: Slot | null = null;
@@ -190,13 +202,21 @@ export class ExecutorPool {
       if (!s.ready || s.dead) continue;
       if (!best || s.tasks.length < best.tasks.length) best = s;
     }
-    return best && best.tasks.length < (this.opts.pipeline ?? 4) ? best : null;
+    return best && best.tasks.length < (this.opts.pipeline ?? 8) ? best : null;
   }
 
   private assign(slot: Slot, task: Task): void {
     slot.tasks.push(task);
     if (slot.tasks.length === 1) this.armWatchdog(slot);
-    slot.worker.postMessage({ type: 'run', job: JSON.stringify(task.job) } as ToThread);
+    // one message per thread per turn: posting wakes the thread, which costs more than the copy
+    // (setImmediate: after this poll phase, so the requests of all sockets read in this turn share a message)
+    if (slot.outbox.push(JSON.stringify(task.job)) === 1) setImmediate(() => this.send(slot));
+  }
+
+  private send(slot: Slot): void {
+    const jobs = slot.outbox;
+    slot.outbox = [];
+    if (!slot.dead && jobs.length) slot.worker.postMessage({ type: 'run', jobs } as ToThread);
   }
 
   private armWatchdog(slot: Slot): void {
@@ -222,7 +242,6 @@ export class ExecutorPool {
     this.counters.completed++;
     this.record(task.job, result);
     task.resolve(result);
-    this.pump();
   }
 
   private record(job: InvocationJob, r: InvocationResult): void {
@@ -269,6 +288,7 @@ export class ExecutorPool {
     slot.timer = null;
     const waiting = slot.tasks.slice(1);
     slot.tasks = [];
+    slot.outbox = [];
     this.queue.unshift(...waiting);
     slot.reply.close();
     const i = this.slots.indexOf(slot);

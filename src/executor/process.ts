@@ -27,7 +27,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
     redisUrl: o.redisUrl,
     prefix: o.prefix,
     log: o.log,
-    concurrency: o.concurrency ?? Math.max(8, o.threads * 16),
+    concurrency: o.concurrency ?? Math.max(4, o.threads * 4),
     run: (job) => pool.run(job),
   });
   return {
