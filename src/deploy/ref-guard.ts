@@ -50,7 +50,7 @@ export class RefGuard {
   /** After git-receive-pack ended: restore every switched branch whose ref does not hold the pushed commit. */
   async verify(app: string, repoDir: string): Promise<number> {
     const running = this.#inFlight.get(app);
-    if (running) await Promise.allSettled([...running]);
+    if (running) await Promise.allSettled(running);
     const list = this.#pending.get(app);
     if (!list) return 0;
     this.#pending.delete(app);
