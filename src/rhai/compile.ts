@@ -682,10 +682,20 @@ function compileFnBody(
   const ctx = new FnCtx(unit, isTop, an.shared, an.dynamic);
   for (const p of params) ctx.declare(p.name, false);
   ctx.push();
-  const s = compileStmts(ctx, body, isTop);
+  let s = compileStmts(ctx, body, isTop);
   ctx.pop();
   sf.nslots = ctx.nslots;
   const np = params.length;
+  // value semantics: a function whose value is read from a place (`this`, a captured variable, `global::X`, …)
+  // returns a copy, so the caller cannot alias the original container
+  const last = body[body.length - 1];
+  if (!isTop && last && last.k === 'Expr' && !isFresh(last.expr)) {
+    const inner = s;
+    s = (f) => {
+      const r = inner(f);
+      return typeof r === 'object' ? cloneValue(r as Value) : r;
+    };
+  }
   const checkParams: S = (f) => {
     const mv = R.limits.maxVariables;
     if (mv > 0 && np > mv) throw mkErr('ErrorTooManyVariables', 'Too many variables defined', sf.pos);

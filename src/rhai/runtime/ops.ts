@@ -223,11 +223,11 @@ export function arith(op: string, a: Value, b: Value): OpResult {
       return NO_BUILTIN;
     }
     if (a instanceof RChar && b instanceof RChar) return a.c + b.c;
-    if (Array.isArray(a) && Array.isArray(b)) return a.concat(b);
+    if (Array.isArray(a) && Array.isArray(b)) return deepClone(a.concat(b));
     if (a instanceof Map && b instanceof Map) {
       const m = new Map(a);
       for (const [k, v] of b) m.set(k, v);
-      return m;
+      return deepClone(m);
     }
     if (a instanceof Uint8Array && b instanceof Uint8Array) {
       const r = new Uint8Array(a.length + b.length);
@@ -241,6 +241,19 @@ export function arith(op: string, a: Value, b: Value): OpResult {
     if (b instanceof RChar) return a.split(b.c).join('');
   }
   return NO_BUILTIN;
+}
+
+/** Deep copy of arrays / maps / blobs (Rhai value semantics). */
+export function deepClone(v: Value): Value {
+  if (typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map(deepClone);
+  if (v instanceof Map) {
+    const m = new Map<string, Value>();
+    for (const [k, x] of v) m.set(k, deepClone(x));
+    return m;
+  }
+  if (v instanceof Uint8Array) return v.slice();
+  return v;
 }
 
 function isPrimitiveDisplay(v: Value): boolean {
