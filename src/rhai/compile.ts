@@ -2363,11 +2363,10 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
   }
   const rootVar = e.obj.k === 'Var' && !e.obj.ns ? ctx.lookup(e.obj.name) : undefined;
   const rootSharedSlot = rootVar && rootVar.shared ? rootVar.slot : -1;
-  return (f) => {
-    const o = recv(f);
-    if (o === (SHORT as unknown)) return o;
-    if (optional && o === undefined) return SHORT as unknown as Value;
-    const av = evalArgs(f, args);
+  const special = name === 'call' || name === 'curry';
+  const maybeScript = !!sfStatic || !!typedMethods || ctx.dynamic;
+  const methodSlow = (f: Frame, o: Value, all: Value[]): Value => {
+    const av = all.slice(1);
     // function pointer methods
     if (o instanceof FnPtr) {
       if (name === 'call') return callFnPtr(o, av, NO_THIS, undefined, pos);
@@ -2413,9 +2412,19 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
       }
       return r;
     }
+    return methodNative(f, o, all);
+  };
+  return (f) => {
+    const o = recv(f);
+    if (o === (SHORT as unknown)) return o;
+    if (optional && o === undefined) return SHORT as unknown as Value;
     const all = new Array<Value>(n + 1);
     all[0] = o;
-    for (let i = 0; i < n; i++) all[i + 1] = av[i];
+    for (let i = 0; i < n; i++) all[i + 1] = args[i]!(f);
+    if (special || o instanceof Map || maybeScript) return methodSlow(f, o, all);
+    return methodNative(f, o, all);
+  };
+  function methodNative(f: Frame, o: Value, all: Value[]): Value {
     const ov = resolveCached(cache, name, all);
     if (!ov) {
       throw errFnNotFound(name, all, pos);
