@@ -19,4 +19,12 @@ describe.skipIf(!present)('rhai conformance corpus', () => {
     console.log(`rhai conformance: ${passed} passed, ${results.length - passed} failed`);
     expect(passed, `failing cases:\n${failing.join('\n')}`).toBeGreaterThanOrEqual(floor);
   }, 120_000);
+  it('gives the same results with operation counting on (checked closure variant)', () => {
+    const cases = loadCases(DEFAULT_CASES);
+    const differ = cases
+      .map((c) => [runCase(c), runCase(c, { forceChecked: true })] as const)
+      .filter(([a, b]) => a.pass !== b.pass)
+      .map(([a, b]) => `${a.id}: fast ${a.pass ? 'passes' : 'fails'}, checked ${b.pass ? 'passes' : `fails: ${b.reason}`}`);
+    expect(differ).toEqual([]);
+  }, 120_000);
 });

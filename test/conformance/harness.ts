@@ -153,8 +153,15 @@ function errorOutcome(err: unknown): Outcome {
   return o;
 }
 
-export function execute(c: Case): Outcome {
+export interface RunOptions {
+  /** run every case with operation counting on (a huge max_operations when the case sets none), to check that
+   * the checked closure variant behaves exactly like the fast one */
+  forceChecked?: boolean;
+}
+
+export function execute(c: Case, opts: RunOptions = {}): Outcome {
   const cfg = engineConfig(c);
+  if (opts.forceChecked && cfg.limits.maxOperations === undefined) cfg.limits.maxOperations = 1e12;
   const expression = c.mode === 'expression' || c.mode === 'compile_expression';
   const copts: CompileOptions = { limits: cfg.limits, options: cfg.options, expression };
   let r: ReturnType<typeof compile>;
@@ -263,10 +270,10 @@ export interface CaseResult {
   reason: string;
 }
 
-export function runCase(c: Case): CaseResult {
+export function runCase(c: Case, opts: RunOptions = {}): CaseResult {
   let out: Outcome;
   try {
-    out = execute(c);
+    out = execute(c, opts);
   } catch (e) {
     out = { kind: 'error', category: 'FOREIGN', variant: 'FOREIGN', message: `harness: ${String(e)}` };
   }
