@@ -13,7 +13,7 @@ if (!present) console.warn(`note: ${DEFAULT_CASES} not found (../shared absent);
 
 describe.skipIf(!present)('rhai conformance corpus', () => {
   it(`passes at least ${floor} cases`, () => {
-    const results = loadCases(DEFAULT_CASES).map(runCase);
+    const results = loadCases(DEFAULT_CASES).map((c) => runCase(c));
     const passed = results.filter((r) => r.pass).length;
     const failing = results.filter((r) => !r.pass).map((r) => `${r.id}: ${r.reason}`);
     console.log(`rhai conformance: ${passed} passed, ${results.length - passed} failed`);
