@@ -162,11 +162,14 @@ export function programToJSON(p: Program): string {
     failOnInvalidMapProperty: q.failOnInvalidMapProperty,
   };
   if (q.name !== undefined) j.name = q.name;
-  return JSON.stringify(j);
+  // non-finite float literals (e.g. `1e400`) are not representable in JSON: tag them
+  return JSON.stringify(j, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { $num: String(v) } : v));
 }
 
 export function programFromJSON(json: string): Program {
-  const j = JSON.parse(json) as ProgramJSON;
+  const j = JSON.parse(json, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && typeof (v as { $num?: unknown }).$num === 'string' ? Number((v as { $num: string }).$num) : v,
+  ) as ProgramJSON;
   if (!j || j.v !== 1 || typeof j.source !== 'string' || !j.ast || !Array.isArray(j.ast.statements)) {
     throw new RhaiError('ErrorParsing', 'Invalid program JSON');
   }
