@@ -21,7 +21,7 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
   const prefix = `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
@@ -33,7 +33,7 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
     config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
-    spawnExecutors: mode === 'bullmq' ? (opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96,
+    spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96,
   });
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   await app.register(plane.ingressPlugin);

@@ -1,8 +1,12 @@
 /**
  * Schedules in both modes: a 6-field (seconds) cron fires every second, each tick exactly once (counted per
- * scheduled_at in KV), none missed, and a new release replaces the schedules at once.
+ * scheduled_at in KV), none missed, and a new release replaces the schedules at once; with BullMQ, ticks that fall
+ * due while the only executor restarts are run when it is back.
  */
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnExecutor } from '../../src/orchestrator/index.ts';
+import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestPlane, type Mode, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
@@ -51,3 +55,44 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
     });
   });
 }
+
+describe('schedules (bullmq) across an executor restart', () => {
+  let t: TestPlane;
+  beforeAll(async () => {
+    t = await startTestPlane('bullmq', { spawn: 0 });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should not lose the ticks that fall due while the only executor restarts', async () => {
+    const env = { ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' };
+    const args = ['--prefix', t.prefix, '--threads', '1'];
+    let ex = spawnExecutor(env, args);
+    const stop = (c: ChildProcess) => new Promise<void>((res) => {
+      c.once('exit', () => res());
+      c.kill('SIGTERM');
+    });
+    try {
+      const { appId } = await pushRelease(t.db.pool, {
+        app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }],
+      });
+      const count = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId])).rows[0].n as number;
+      await waitFor(async () => (await count()) >= 2, 15_000, 'two ticks');
+      await stop(ex);
+      await new Promise((r) => setTimeout(r, 2_500)); // two or three ticks fall due with no executor
+      ex = spawnExecutor(env, args);
+      const n = await count();
+      await waitFor(async () => (await count()) >= n + 5, 15_000, 'ticks after the restart');
+      await pushRelease(t.db.pool, { app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [] });
+      await new Promise((r) => setTimeout(r, 1_500));
+      const { rows } = await t.db.pool.query<{ key: string; value: number }>(
+        `SELECT key, value FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId]);
+      const ticks = rows.map((r) => Number(r.key.slice(5))).sort((a, b) => a - b);
+      expect(rows.every((r) => r.value === 1), `doubles: ${JSON.stringify(rows)}`).toBe(true);
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!, `gap after ${ticks[i - 1]}`).toBe(1000);
+    } finally {
+      await stop(ex);
+    }
+  });
+});
