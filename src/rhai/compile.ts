@@ -137,7 +137,13 @@ function setOpsNext(): void {
 export function mkErr(kind: RhaiError['kind'], text: string, offset?: number): RhaiError {
   return new RhaiError(kind, text, {}, offset);
 }
+/** `exit(value)`: ends the whole script; passes through functions and `try` (Rhai `EvalAltResult::Exit`). */
+class ExitSignal {
+  constructor(readonly value: Value) {}
+}
+
 function fill(e: unknown, pos: number): unknown {
+  if (e instanceof ExitSignal) return e;
   if (e instanceof RhaiError) {
     if (e.offset === undefined && pos >= 0) e.offset = pos;
     return e;
@@ -370,6 +376,7 @@ function importModule(path: string, pos: number): ModuleValue {
     d = dynOf(f);
   } catch (e) {
     if (e instanceof Ctl) d = dynOf(f);
+    else if (e instanceof ExitSignal) throw e;
     else throw inModule(fill(e, -1) as RhaiError);
   } finally {
     r.unit = prevUnit;
@@ -436,7 +443,7 @@ function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
 }
 
 function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unknown {
-  if (e instanceof Ctl) return e;
+  if (e instanceof Ctl || e instanceof ExitSignal) return e;
   const err = e instanceof RhaiError ? e : toRhaiError(e);
   if (isSystemError(err) && !always) {
     if (err.offset === undefined && pos >= 0) err.offset = pos;
@@ -972,7 +979,7 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
       if (r instanceof Ctl) return r;
       return undefined;
     } catch (e) {
-      if (e instanceof Ctl) throw e;
+      if (e instanceof Ctl || e instanceof ExitSignal) throw e;
       R.depth = depth;
       const err = e instanceof RhaiError ? e : toRhaiError(e);
       if (isSystemError(err)) throw err;
@@ -2105,6 +2112,14 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
     case 'eval':
       if (n === 1) return compileEval(ctx, e);
       break;
+    case 'exit':
+      if (n <= 1 && !ctx.unit.getFn('exit', n)) {
+        const a = n ? compileValue(ctx, e.args[0]!) : undefined;
+        return (f) => {
+          throw new ExitSignal(a ? a(f) : undefined);
+        };
+      }
+      break;
   }
   const sf = ctx.unit.getFn(name, n);
   if (sf) return compileScriptCall(ctx, sf, e.args, pos);
@@ -2325,7 +2340,7 @@ function compileEval(ctx: FnCtx, e: A.CallExpr): E {
       return v;
     } catch (err) {
       if (err === RETURN) return ctlVal;
-      if (err instanceof Ctl) throw err;
+      if (err instanceof Ctl || err instanceof ExitSignal) throw err;
       const inner = fill(err, -1) as RhaiError;
       for (let x: RhaiError | undefined = inner; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(src, x.offset);
       throw wrapFnError(inner, evalFn, pos, true);
@@ -2980,6 +2995,7 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
   } catch (e) {
     if (e === RETURN) return ctlVal;
     if (e instanceof Ctl) return undefined;
+    if (e instanceof ExitSignal) return e.value;
     throw toRhaiError(e);
   } finally {
     R = prevR;
