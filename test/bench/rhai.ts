@@ -78,7 +78,7 @@ function parseFixture(): string {
 
 function main(): void {
   if (!existsSync(SCRIPTS)) {
-    console.log(`note: ${SCRIPTS} not found (../shared is absent); skipping the Rhai benchmark.`);
+    (json ? console.error : console.log)(`note: ${SCRIPTS} not found (../shared is absent); skipping the Rhai benchmark.`);
     if (json) console.log('{}');
     return;
   }
