@@ -75,11 +75,17 @@ export type EvalParser = (
   source: string,
 ) => { ok: true; program: A.Program } | { ok: false; error: RhaiError };
 
+const DYN_SCOPES = new WeakMap<Frame, DynScope>();
+
 class Run implements NativeCallContext {
   depth = 0;
   readonly globals = new Map<string, Value>();
-  readonly dyn = new WeakMap<Frame, DynScope>();
-  readonly modules = new Map<string, ModuleValue>();
+  /** name-based scopes of frames (shared by all runs: frames are unique, entries die with them) */
+  readonly dyn = DYN_SCOPES;
+  private mods: Map<string, ModuleValue> | undefined;
+  get modules(): Map<string, ModuleValue> {
+    return (this.mods ??= new Map());
+  }
   readonly maxDepth: number;
   readonly maxOps: number;
   readonly checkData: boolean;

@@ -257,15 +257,17 @@ export class Engine {
     return l.maxOperations > 0 || l.maxStringSize > 0 || l.maxArraySize > 0 || l.maxMapSize > 0 || l.maxVariables > 0 || !!this.env.onProgress;
   }
 
+  private parser: EvalParser | undefined;
   private evalParser(): EvalParser {
+    if (this.parser) return this.parser;
     const po = toParseOptions({ options: this.options, limits: this.limits });
-    return (src) => {
+    return (this.parser = (src) => {
       const r = parse(src, po);
       if (r.ok) return { ok: true, program: r.program };
       const d = r.diagnostics[0]!;
       const lc = lineCol(src, d.offset);
       return { ok: false, error: diagnosticError({ ...d, line: lc.line, position: lc.position }) };
-    };
+    });
   }
 
   /** Run a program; returns the value of its last statement. Throws RhaiError. */

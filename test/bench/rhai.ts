@@ -38,8 +38,8 @@ const PLAN: Record<string, [number, number, number]> = {
   for2: [1, 5, 1],
   speed_test: [2, 7, 1],
   mat_mul: [2, 7, 1],
-  string: [200, 9, 500],
-  loop: [200, 9, 500],
+  string: [5000, 9, 2000],
+  loop: [5000, 9, 2000],
 };
 
 function median(xs: number[]): number {
