@@ -7,7 +7,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { Engine, RhaiError, compile, programFromJSON, programToJSON } from './index.ts';
+import { Engine, RhaiError, compile, programFromJSON, programToJSON, toDebug, type Value } from './index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const SHARED = resolve(ROOT, '../shared/rhai-conformance');
@@ -108,6 +108,17 @@ describe('rhai fuzz', () => {
       onPrint: () => {},
       onDebug: () => {},
     });
+    // the fast (uncounted) closure variant: only given inputs that finished within the limits above, and its
+    // outcome must equal the checked variant's (differential test of the two variants)
+    const fast = new Engine({ limits: { maxCallLevels: 24 }, onPrint: () => {}, onDebug: () => {} });
+    const outcome = (f: () => Value): string => {
+      try {
+        return `ok ${toDebug(f())}`;
+      } catch (e) {
+        if (!(e instanceof RhaiError)) throw e;
+        return `err ${e.kind}`;
+      }
+    };
     const N = Number(process.env.FUZZ_N ?? 3000);
     let compiled = 0;
     let ran = 0;
@@ -127,9 +138,15 @@ describe('rhai fuzz', () => {
       const prog = k % 7 === 0 ? programFromJSON(programToJSON(res.program)) : res.program;
       const t0 = performance.now();
       try {
-        engine.run(prog);
+        const v = engine.run(prog);
         ran++;
+        if (!/timestamp|Fn\(/.test(src)) {
+          const a = `ok ${toDebug(v)}`;
+          const b = outcome(() => fast.run(prog));
+          if (a !== b) throw new Error(`checked and fast variants differ (${a} vs ${b}) for input:\n${src}`);
+        }
       } catch (e) {
+        if (e instanceof Error && !(e instanceof RhaiError)) throw e;
         if (!(e instanceof RhaiError)) throw new Error(`run threw a non-engine error ${String(e)} for input:\n${src}`);
         // a JS exception converted at the boundary means an engine bug
         if (/internal error/.test(e.fullMessage)) throw new Error(`engine bug: ${e.fullMessage} for input:\n${src}`);
