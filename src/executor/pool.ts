@@ -105,6 +105,16 @@ export class ExecutorPool {
   }
 
   private onMessage(slot: Slot, m: FromThread): void {
+    if (typeof m === 'string') {
+      for (const line of m.split('\n')) {
+        const r = JSON.parse(line) as { id: string; result: InvocationResult };
+        const task = slot.tasks[0];
+        if (!task || task.job.id !== r.id) continue;
+        this.finish(slot, r.result);
+      }
+      this.pump();
+      return;
+    }
     switch (m.type) {
       case 'ready':
         slot.ready = true;
@@ -114,15 +124,6 @@ export class ExecutorPool {
       case 'host':
         void this.serveHost(slot, m.req);
         return;
-      case 'done': {
-        for (const r of m.results) {
-          const task = slot.tasks[0];
-          if (!task || task.job.id !== r.id) continue;
-          this.finish(slot, JSON.parse(r.result) as InvocationResult);
-        }
-        this.pump();
-        return;
-      }
     }
   }
 
@@ -216,7 +217,7 @@ export class ExecutorPool {
   private send(slot: Slot): void {
     const jobs = slot.outbox;
     slot.outbox = [];
-    if (!slot.dead && jobs.length) slot.worker.postMessage({ type: 'run', jobs } as ToThread);
+    if (!slot.dead && jobs.length) slot.worker.postMessage(jobs.join('\n') as ToThread);
   }
 
   private armWatchdog(slot: Slot): void {

@@ -42,20 +42,19 @@ const bridge: HostBridge = {
 const runner = new Runner(bridge);
 
 port.on('message', (msg: ToThread) => {
-  if (msg.type !== 'run') return;
-  // Results go back in batches too (a message wakes the parent: ~40 µs), but never held more than 1 ms.
-  let out: { id: string; result: string }[] = [];
+  // Results go back in batches too (a message wakes the parent), but never held more than 1 ms.
+  let out: string[] = [];
   let since = 0;
-  for (const raw of msg.jobs) {
+  for (const raw of msg.split('\n')) {
     const job = JSON.parse(raw) as InvocationJob;
     const result = runner.run(job);
     if (out.length === 0) since = performance.now();
-    out.push({ id: job.id, result: JSON.stringify(result) });
+    out.push(JSON.stringify({ id: job.id, result }));
     if (performance.now() - since > 1) {
-      port.postMessage({ type: 'done', results: out } as FromThread);
+      port.postMessage(out.join('\n') as FromThread);
       out = [];
     }
   }
-  if (out.length) port.postMessage({ type: 'done', results: out } as FromThread);
+  if (out.length) port.postMessage(out.join('\n') as FromThread);
 });
 port.postMessage({ type: 'ready' } as FromThread);
