@@ -101,9 +101,7 @@ export class RhaiError extends Error {
 
   /** The innermost error (through ErrorInFunctionCall / ErrorInModule wrappers). */
   get root(): RhaiError {
-    let e: RhaiError = this;
-    while (e.extra.inner) e = e.extra.inner;
-    return e;
+    return this.extra.inner ? this.extra.inner.root : this;
   }
 
   /** Set the offset if none is set yet (Rhai `fill_position`). */
