@@ -42,8 +42,8 @@ function toUnsigned64(x: Int): bigint {
   return BigInt.asUintN(64, BigInt(x));
 }
 
-const INT_MAX_F = 9223372036854775807; // rounds to 2^63 as f64, like `INT::MAX as f64`
-const INT_MIN_F = -9223372036854775808;
+const INT_MAX_F = 2 ** 63; // `INT::MAX as f64` rounds to 2^63
+const INT_MIN_F = -(2 ** 63);
 
 export function floatToInt(x: number): Int {
   if (x > INT_MAX_F || x < INT_MIN_F) throw errArith(`Integer overflow: to_int(${rustF64(x)})`);

@@ -35,12 +35,11 @@ export class TestKit {
   }
 
   ctx(name: string): NativeCallContext {
-    const kit = this;
     return {
       limits: this.limits,
       fnName: name,
-      hasFn: (n, arity) => !!kit.fns.get(n)?.some((e) => e.params.length === arity),
-      callFn(fp: FnPtr, args: Value[]): Value {
+      hasFn: (n, arity) => !!this.fns.get(n)?.some((e) => e.params.length === arity),
+      callFn: (fp: FnPtr, args: Value[]): Value => {
         const all = [...fp.curry, ...args];
         if (typeof fp.fn === 'function') {
           const f = fp.fn as JsClosure;
@@ -49,10 +48,10 @@ export class TestKit {
           }
           return f({ value: undefined }, ...all);
         }
-        return kit.call(fp.name, ...all);
+        return this.call(fp.name, ...all);
       },
       fnArity: (fp) => (typeof fp.fn === 'function' ? (fp.fn as JsClosure).length - 1 - fp.curry.length : undefined),
-      callFnWithThis(fp: FnPtr, self: { value: Value }, args: Value[]): Value {
+      callFnWithThis: (fp: FnPtr, self: { value: Value }, args: Value[]): Value => {
         return (fp.fn as JsClosure)(self, ...fp.curry, ...args);
       },
     };

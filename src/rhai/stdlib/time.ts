@@ -8,7 +8,7 @@ import { errArith } from './util.ts';
 
 const now = (): number => performance.now();
 
-const F64_INT_MAX = 9223372036854775807; // INT::MAX as f64
+const F64_INT_MAX = 2 ** 63; // `INT::MAX as f64` rounds to 2^63
 
 /** Rhai `add_impl`/`subtract_impl` (time_basic.rs): float seconds are truncated to whole milliseconds. */
 function shift(t: Timestamp, v: Value, sign: 1 | -1): Timestamp {
