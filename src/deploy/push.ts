@@ -19,6 +19,9 @@ import type { DeployEngine } from './engine.ts';
 import type { RefGuard } from './ref-guard.ts';
 import { applyReleaseOps, type ReleaseOp } from './release.ts';
 import { gitTreeSource, validateTree } from './validate.ts';
+import { branchSlug } from '../common/names.ts';
+
+export { branchSlug };
 
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
 
@@ -65,8 +68,6 @@ export function parseRefUpdates(stdin: string): RefUpdate[] {
     });
 }
 
-/** Branch name → URL slug (architecture.md §4). */
-export const branchSlug = (branch: string): string => branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
 
 /** Why a preview branch cannot get a host name of its own, or null. */
 function previewHostProblem(app: string, branch: string, liveBranches: string[]): string | null {

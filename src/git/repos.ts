@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-/** App names: `^[a-z][a-z0-9-]{0,30}$` without `--` (architecture.md §3). */
-export const isValidAppName = (name: string): boolean => /^[a-z][a-z0-9-]{0,30}$/.test(name) && !name.includes('--');
+import { isValidAppName } from '../common/names.ts';
+
+export { isValidAppName };
 
 /** Absolute path of an app's bare repository. Throws on an invalid name (callers validate first). */
 export function repoPath(reposDir: string, app: string): string {

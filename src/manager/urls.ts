@@ -6,11 +6,9 @@
  */
 import type { Config } from '../common/config.ts';
 
-/** App names: `^[a-z][a-z0-9-]{0,30}$` without `--`. */
-export const isValidAppName = (name: string): boolean => /^[a-z][a-z0-9-]{0,30}$/.test(name) && !name.includes('--');
+import { branchSlug } from '../common/names.ts';
 
-/** A branch as it appears in host names: lower-cased, runs outside [a-z0-9] → '-'. */
-export const branchSlug = (branch: string): string => branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+export { branchSlug, isValidAppName } from '../common/names.ts';
 
 /** The host label of (app, branch): `app` for production, `<slug>--app` for a preview. */
 export const hostLabel = (app: string, branch: string, production: boolean): string =>
