@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CLK_TCK, REPO, isPostgres, memKb, processTree, stopChild } from './lib.ts';
+import { CLK_TCK, REPO, isPostgres, memKb, processTree, stopChild, threadTicks } from './lib.ts';
 
 const argv = process.argv.slice(2);
 const asJson = argv.includes('--json');
@@ -64,9 +64,11 @@ try {
 
   await sleep(3000); // settle: invocation log flush, JIT, GC
   const before = new Map(processTree(up.pid!).map((p) => [p.pid, p]));
+  const threadsBefore = threadTicks(up.pid!);
   say(`measuring ${seconds} s of idle over ${before.size} processes …`);
   await sleep(seconds * 1000);
   const after = processTree(up.pid!);
+  const threadsAfter = threadTicks(up.pid!);
   let platformTicks = 0;
   let pgTicks = 0;
   const perProc: { pid: number; comm: string; ticks: number }[] = [];
@@ -105,6 +107,10 @@ try {
   else {
     say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s total (platform ${res.platform_cpu_s.toFixed(2)} s, PostgreSQL ${res.postgres_cpu_s.toFixed(2)} s; target < ${(0.3 * seconds / 60).toFixed(2)} s)`);
     for (const p of perProc.sort((a, b) => b.ticks - a.ticks)) say(`   ${String(p.pid).padStart(7)} ${p.comm.padEnd(18)} ${(p.ticks / CLK_TCK).toFixed(2)} s`);
+    for (const [tid, t] of threadsAfter) {
+      const d = t.ticks - (threadsBefore.get(tid)?.ticks ?? 0);
+      if (d > 0) say(`      thread ${tid} ${t.comm.padEnd(16)} ${(d / CLK_TCK).toFixed(2)} s`);
+    }
     say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL (target < 150 MB); embedded PostgreSQL ${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`);
   }
 } finally {

@@ -115,6 +115,22 @@ export function readProc(pid: number): ProcInfo | null {
   }
 }
 
+/** CPU ticks per thread of one process (tid → comm, ticks). */
+export function threadTicks(pid: number): Map<number, { comm: string; ticks: number }> {
+  const out = new Map<number, { comm: string; ticks: number }>();
+  try {
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const s = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const close = s.lastIndexOf(')');
+      const f = s.slice(close + 2).split(' ');
+      out.set(Number(t), { comm: s.slice(s.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]) });
+    }
+  } catch {
+    /* gone */
+  }
+  return out;
+}
+
 /** All live descendants of `root` (including root). */
 export function processTree(root: number): ProcInfo[] {
   const all: ProcInfo[] = [];
