@@ -115,9 +115,18 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
     let state = 'unknown';
     try {
       const j = await p.bullJob;
-      if (j) {
-        state = await j.getState();
-        if (state === 'waiting' || state === 'prioritized' || state === 'delayed') await j.remove().catch(() => {});
+      if (j) state = await j.getState();
+      if (j && (state === 'waiting' || state === 'prioritized' || state === 'delayed') && (await j.remove().then(() => true, () => false))) {
+        // the whole batch was withdrawn before any executor took it: answer its other invocations now too
+        const busy = errorResult(503, 'No executor capacity: no executor picked up the invocation in time');
+        for (const [otherId, o] of pending) {
+          if (o.bullJob !== p.bullJob) continue;
+          pending.delete(otherId);
+          clearTimeout(o.timer);
+          o.resolve(busy);
+        }
+        p.resolve(busy);
+        return;
       }
     } catch {
       /* Redis trouble: answer anyway */
