@@ -45,13 +45,23 @@ const PRUNE_COUNT = `
     SELECT id FROM invocations WHERE app_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`;
 
 /** Write rows in one statement (migration 0002's trigger NOTIFYs 'picloud_invocations' per row). */
-export async function insertInvocations(pool: Pool, rows: InvocationRow[]): Promise<void> {
-  if (rows.length === 0) return;
-  const json = JSON.stringify(rows.map((r) => ({
+/** The JSON object of one row, in the shape INSERT_BATCH reads (snake_case columns). */
+export function invocationRowJson(r: InvocationRow): string {
+  return JSON.stringify({
     app_id: r.appId, branch: r.branch, release_id: r.releaseId, trigger: r.trigger, route: r.route, method: r.method,
     path: r.path, status: r.status, duration_ms: r.durationMs, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
-  })));
-  await pool.query(INSERT_BATCH, [json]);
+  });
+}
+
+/** Write rows (each already serialised by invocationRowJson) in one statement. */
+export async function insertInvocationJson(pool: Pool, rows: string[]): Promise<void> {
+  if (rows.length === 0) return;
+  await pool.query(INSERT_BATCH, [`[${rows.join(',')}]`]);
+}
+
+/** Write rows in one statement (migration 0002's trigger NOTIFYs 'picloud_invocations' per row). */
+export async function insertInvocations(pool: Pool, rows: InvocationRow[]): Promise<void> {
+  await insertInvocationJson(pool, rows.map(invocationRowJson));
 }
 
 /** Apply retention: age for all apps, count for the given apps. */
@@ -60,9 +70,12 @@ export async function pruneInvocations(pool: Pool, appIds: Iterable<number>, ret
   for (const id of appIds) await pool.query(PRUNE_COUNT, [id, retention.maxPerApp]);
 }
 
-/** Buffers rows and flushes them in batches; prunes at most every `pruneEveryMs`. */
+/**
+ * Buffers rows and flushes them in batches; prunes at most every `pruneEveryMs`. Rows may arrive already
+ * serialised (`addJson`: executor threads build them, keeping that work off the thread that serves HTTP).
+ */
 export class InvocationLog {
-  private buf: InvocationRow[] = [];
+  private buf: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private lastPrune = 0;
@@ -74,7 +87,13 @@ export class InvocationLog {
   ) {}
 
   add(row: InvocationRow): void {
-    this.buf.push(row);
+    this.addJson(row.appId, invocationRowJson(row));
+  }
+
+  /** Add a row serialised by invocationRowJson. */
+  addJson(appId: number, json: string): void {
+    this.buf.push(json);
+    this.touched.add(appId);
     if (this.buf.length >= (this.opts.maxBatch ?? 500)) this.flushSoon(0);
     else this.flushSoon(this.opts.flushMs ?? 100);
   }
@@ -93,9 +112,8 @@ export class InvocationLog {
     this.flushing = this.flushing.then(async () => {
       while (this.buf.length) {
         const rows = this.buf.splice(0, this.opts.maxBatch ?? 500);
-        for (const r of rows) this.touched.add(r.appId);
         try {
-          await insertInvocations(this.pool, rows);
+          await insertInvocationJson(this.pool, rows);
         } catch (e) {
           this.opts.onError?.(e);
         }

@@ -19,7 +19,11 @@ export type HostReply = { seq: number; ok: true; value: unknown } | { seq: numbe
  */
 export type ToThread = string;
 
-/** thread → parent, a batch of results: one string, lines of JSON {"id", "result"} joined by '\n'. */
+/**
+ * thread → parent, a batch of results: one string of '\n'-joined lines, each JSON {"id", "result"}, or, when the
+ * pool records invocations, "L<appId>\t<row JSON>" (the invocation-log row, serialised here rather than on the
+ * parent thread that also serves HTTP).
+ */
 export type DoneBatch = string;
 
 /** thread → parent */
@@ -29,5 +33,7 @@ export interface ThreadData {
   /** the TS entry, for the tsx fallback boot file only */
   entry?: string;
   flag: SharedArrayBuffer;
+  /** build invocation-log rows in the thread (sent as "L<appId>\t<json>" lines after each result) */
+  record: boolean;
   replyPort: MessagePort;
 }

@@ -15,6 +15,7 @@ import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
+import { invocationRow } from './record.ts';
 
 
 export interface ExecutorPoolOptions {
@@ -86,7 +87,7 @@ export class ExecutorPool {
     const sab = new SharedArrayBuffer(4);
     const { port1, port2 } = new MessageChannel();
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, flag: sab, replyPort: port1 };
+    const data: ThreadData = { ...entry.data, flag: sab, replyPort: port1, record: this.invocationLog !== null };
     const worker = new Worker(entry.url, {
       workerData: data,
       transferList: [port1],
@@ -107,10 +108,15 @@ export class ExecutorPool {
   private onMessage(slot: Slot, m: FromThread): void {
     if (typeof m === 'string') {
       for (const line of m.split('\n')) {
+        if (line.charCodeAt(0) === 76 /* 'L': a serialised log row "L<appId>\t<json>" */) {
+          const tab = line.indexOf('\t');
+          this.invocationLog?.addJson(Number(line.slice(1, tab)), line.slice(tab + 1));
+          continue;
+        }
         const r = JSON.parse(line) as { id: string; result: InvocationResult };
         const task = slot.tasks[0];
         if (!task || task.job.id !== r.id) continue;
-        this.finish(slot, r.result);
+        this.finish(slot, r.result, true);
       }
       this.pump();
       return;
@@ -237,23 +243,16 @@ export class ExecutorPool {
     }
   }
 
-  private finish(slot: Slot, result: InvocationResult): void {
+  private finish(slot: Slot, result: InvocationResult, recorded: boolean): void {
     const task = slot.tasks.shift()!;
     this.armWatchdog(slot);
     this.counters.completed++;
-    this.record(task.job, result);
+    if (!recorded) this.record(task.job, result);
     task.resolve(result);
   }
 
   private record(job: InvocationJob, r: InvocationResult): void {
-    if (!this.invocationLog) return;
-    const t = job.target;
-    this.invocationLog.add({
-      appId: t.appId, app: t.app, branch: t.branch, releaseId: t.releaseId, trigger: job.kind,
-      route: job.kind === 'http' ? job.route : job.cron, method: job.kind === 'http' ? job.method : '',
-      path: job.kind === 'http' ? job.path : t.scriptPath, status: r.status, durationMs: r.durationMs,
-      operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
-    });
+    this.invocationLog?.add(invocationRow(job, r));
   }
 
   /** A thread did not answer within timeout_ms + grace: terminate and replace it (→ 504). */

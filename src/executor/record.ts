@@ -1,0 +1,13 @@
+/** The invocation-log row of a finished invocation (built in the executor thread, or by the pool for 502/504). */
+import type { InvocationRow } from '../db/invocations.ts';
+import type { InvocationJob, InvocationResult } from '../queue/jobs.ts';
+
+export function invocationRow(job: InvocationJob, r: InvocationResult): InvocationRow {
+  const t = job.target;
+  const http = job.kind === 'http';
+  return {
+    appId: t.appId, app: t.app, branch: t.branch, releaseId: t.releaseId, trigger: job.kind,
+    route: http ? job.route : job.cron, method: http ? job.method : '', path: http ? job.path : t.scriptPath,
+    status: r.status, durationMs: r.durationMs, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
+  };
+}
