@@ -32,6 +32,13 @@ const freePort = () =>
     });
   });
 
+/** Everything each child wrote, for failure messages (a failed exit code alone says nothing). */
+const output = new WeakMap<ChildProcess, { out: string; err: string }>();
+const transcript = (proc: ChildProcess) => {
+  const o = output.get(proc);
+  return `picloud up output:\n--- stdout ---\n${o?.out ?? ''}\n--- stderr ---\n${o?.err ?? ''}`;
+};
+
 /** Start `picloud up`; resolves with its stdout once it says it is running. */
 function startUp(port: number): Promise<{ proc: ChildProcess; out: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '1' };
@@ -39,21 +46,22 @@ function startUp(port: number): Promise<{ proc: ChildProcess; out: string }> {
   delete env.REDIS_URL;
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', String(port)], { cwd: ROOT, env });
   child = proc;
+  const o = { out: '', err: '' };
+  output.set(proc, o);
   return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
     proc.stdout!.on('data', (b: Buffer) => {
-      out += b.toString('utf8');
-      if (out.includes('Apps:')) resolve({ proc, out });
+      o.out += b.toString('utf8');
+      if (o.out.includes('Apps:')) resolve({ proc, out: o.out });
     });
-    proc.stderr!.on('data', (b: Buffer) => (err += b.toString('utf8')));
-    proc.once('exit', (code) => reject(new Error(`picloud up exited ${code}:\n${out}\n${err}`)));
+    proc.stderr!.on('data', (b: Buffer) => (o.err += b.toString('utf8')));
+    proc.once('exit', (code, signal) => reject(new Error(`picloud up exited ${code ?? signal}:\n${transcript(proc)}`)));
   });
 }
 
-async function stop(proc: ChildProcess): Promise<number | null> {
+/** SIGINT the child; resolves its exit code once it has exited and its output pipes have closed. */
+async function stop(proc: ChildProcess): Promise<number | string | null> {
   proc.kill('SIGINT');
-  return new Promise((r) => proc.once('exit', (code) => r(code)));
+  return new Promise((r) => proc.once('close', (code, signal) => r(code ?? signal)));
 }
 
 // As root, the embedded PostgreSQL runs as "postgres", which must be able to enter the checkout (stack-notes §4a);
@@ -77,7 +85,7 @@ describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/remote: -----> Released v1 \([0-9a-f]{7}\) http:\/\/myapp\.localhost:\d+\//);
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/up`)).text()).toBe('hello, up!');
-    expect(await stop(first.proc)).toBe(0);
+    expect(await stop(first.proc), transcript(first.proc)).toBe(0);
 
     const second = await startUp(port);
     expect(second.out).not.toContain(token!);
@@ -90,6 +98,6 @@ describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
     expect(r2.stderr).toMatch(/Compiled 2 scripts \(1 cached\)/);
     expect(r2.stderr).toMatch(/Released v2 /);
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/x`)).text()).toBe('v2 x');
-    expect(await stop(second.proc)).toBe(0);
+    expect(await stop(second.proc), transcript(second.proc)).toBe(0);
   });
 });
