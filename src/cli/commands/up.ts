@@ -2,7 +2,8 @@
  * `picloud up [--port N] [--executors N]` (= `npm start`): manager + orchestrator + executors in one process tree on
  * 127.0.0.1:8080. Without DATABASE_URL an embedded PostgreSQL runs under PICLOUD_HOME (state survives restarts).
  * First start creates the admin token (printed once, stored in $PICLOUD_HOME/admin-token, mode 600).
- * Stops gracefully on SIGINT/SIGTERM: server, invocation plane, pool, embedded PostgreSQL.
+ * Stops gracefully on SIGINT/SIGTERM/SIGHUP (also during startup): server, invocation plane, pool (waiting until its
+ * connections are closed), embedded PostgreSQL; exit code 0. A second signal while stopping exits 130 at once.
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +19,45 @@ import { buildServer } from '../../manager/server.ts';
 import type { CliIO } from '../client/io.ts';
 
 const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../orchestrator/index.ts');
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** how long a stop waits for the database connections to close before stopping the embedded PostgreSQL */
+const CONNECTIONS_CLOSE_MS = 10_000;
+
+class StopRequested extends Error {}
+
+/** Counts a pool's open connections (connect → client 'end'), so a stop can wait until they are really closed. */
+function trackConnections() {
+  let open = 0;
+  let onZero: (() => void) | null = null;
+  return {
+    watch(pool: Pool): Pool {
+      pool.on('connect', (client) => {
+        open++;
+        client.once('end', () => {
+          if (--open === 0) onZero?.();
+        });
+      });
+      return pool;
+    },
+    count: () => open,
+    /** resolves true once no connection is open, false after `ms` */
+    drained(ms: number): Promise<boolean> {
+      if (open === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const t = setTimeout(() => {
+          onZero = null;
+          resolve(false);
+        }, ms);
+        onZero = () => {
+          clearTimeout(t);
+          onZero = null;
+          resolve(true);
+        };
+      });
+    },
+  };
+}
 
 interface Plane {
   ingressPlugin: FastifyPluginAsync;
@@ -83,10 +123,36 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   let plane: Plane | null = null;
   let server: Awaited<ReturnType<typeof buildServer>> | null = null;
   let firstToken: string | null = null;
+  // Signals are taken from the start: an interrupt during startup must still stop what has started (above all the
+  // embedded PostgreSQL, which would otherwise outlive us and block the next `picloud up` on this PICLOUD_HOME).
+  let stopRequested = false;
+  let wake: () => void = () => {};
+  const stopped = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = () => {
+    if (stopRequested) {
+      // a second Ctrl-C while stopping: give up waiting (the embedded PostgreSQL gets SIGINT from its exit hook)
+      io.stderr.write('picloud up: stopping now\n');
+      process.exit(130);
+    }
+    stopRequested = true;
+    wake();
+  };
+  for (const s of STOP_SIGNALS) process.on(s, onSignal);
+  const unhook = () => {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onSignal);
+  };
+
+  const openConnections = trackConnections();
   const shutdown = async () => {
     await server?.close().catch((err: unknown) => log.warn({ err }, 'server close failed'));
     await plane?.close().catch((err: unknown) => log.warn({ err }, 'invocation plane close failed'));
-    await pool?.end().catch(() => {});
+    if (pool) {
+      await pool.end().catch((err: unknown) => log.warn({ err }, 'database pool close failed'));
+      // pool.end() resolves once its clients are told to end, not once their connections are closed: stopping
+      // PostgreSQL before then has it terminate them ("terminating connection due to administrator command"),
+      // an error event on clients whose owners consider them closed.
+      if (!(await openConnections.drained(CONNECTIONS_CLOSE_MS))) log.warn({ open: openConnections.count() }, 'database connections still open; stopping PostgreSQL anyway');
+    }
     await embedded?.stop().catch((err: unknown) => log.warn({ err }, 'embedded PostgreSQL stop failed'));
   };
 
@@ -97,7 +163,8 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
       embedded = await startEmbeddedPostgres({ home: config.home, dataDir: config.paths.pgdata, log });
       databaseUrl = embedded.url;
     }
-    pool = createPool(databaseUrl, 20);
+    if (stopRequested) throw new StopRequested();
+    pool = openConnections.watch(createPool(databaseUrl, 20));
     const applied = await migrate(pool);
     if (applied.length) log.info({ applied }, 'migrations applied');
 
@@ -109,11 +176,18 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
 
     // the plane reads config.databaseUrl for spawned executors; give it the effective one
     const effective = Object.freeze({ ...config, databaseUrl }) as Config;
+    if (stopRequested) throw new StopRequested();
     plane = await startPlane(effective, pool, log);
+    if (stopRequested) throw new StopRequested();
     server = await buildServer({ config: effective, pool, log, ingressPlugin: plane?.ingressPlugin, plane: plane ?? undefined });
     await server.listen({ host: config.host, port: config.port });
   } catch (e) {
     await shutdown();
+    unhook();
+    if (e instanceof StopRequested) {
+      say('-----> Stopped before startup completed');
+      return 0;
+    }
     const err = (e ?? {}) as { code?: string; message?: string };
     if (err.code === 'EADDRINUSE') {
       io.stderr.write(`picloud up: port ${config.port} is in use (another picloud running?). Use --port N or PORT=N.\n`);
@@ -151,13 +225,9 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   say(`  Apps:      http://<app>.${config.domain}:${port}/  or  ${base}/apps/<app>/`);
   say();
 
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    process.once('SIGHUP', stop);
-  });
+  await stopped;
   say('-----> Stopping');
   await shutdown();
+  unhook();
   return 0;
 }
