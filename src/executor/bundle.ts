@@ -2,17 +2,18 @@
  * The code executor threads load. `npm start` runs TypeScript through tsx, and on Node 20 a worker thread does
  * not inherit the parent's loader, so each thread would register tsx again (its own loader-hooks thread and
  * esbuild state: ~25 MB and ~0.5 s per thread). Instead the thread entry is bundled once per process with
- * esbuild (already installed as tsx's dependency) into one plain ESM file under the OS temp dir, named by its
- * content hash; threads load that. If esbuild is unavailable, threads fall back to registering tsx themselves.
+ * esbuild (already installed as tsx's dependency) into one plain ESM file (node_modules/.cache/picloud, else the
+ * OS temp dir), named by its content hash; threads load that. The thread code imports no npm package. If esbuild is unavailable, threads fall back to registering tsx themselves.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ENTRY_TS = fileURLToPath(new URL('./thread.ts', import.meta.url));
 const BOOT = new URL('./thread-boot.mjs', import.meta.url);
+const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/picloud', import.meta.url));
 
 export interface ThreadEntry {
   url: URL;
@@ -33,13 +34,23 @@ async function bundle(): Promise<ThreadEntry> {
     const text = r.outputFiles[0]!.text;
     // the esbuild service child grows by the bundle's working set; stop it (tsx restarts it if it needs it)
     await esbuild.stop?.();
-    const file = path.join(tmpdir(), `picloud-executor-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`);
-    if (!existsSync(file)) {
-      const tmp = `${file}.${process.pid}.tmp`;
-      writeFileSync(tmp, text);
-      renameSync(tmp, file);
+    const name = `picloud-executor-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`;
+    // next to node_modules when writable, so a bare import left in the bundle would still resolve; else tmp
+    for (const dir of [CACHE_DIR, tmpdir()]) {
+      try {
+        const file = path.join(dir, name);
+        if (!existsSync(file)) {
+          mkdirSync(dir, { recursive: true });
+          const tmp = `${file}.${process.pid}.tmp`;
+          writeFileSync(tmp, text);
+          renameSync(tmp, file);
+        }
+        return { url: pathToFileURL(file), data: {}, bundled: true };
+      } catch {
+        /* try the next place */
+      }
     }
-    return { url: pathToFileURL(file), data: {}, bundled: true };
+    throw new Error('no writable place for the executor bundle');
   } catch {
     return { url: BOOT, data: { entry: pathToFileURL(ENTRY_TS).href }, bundled: false };
   }

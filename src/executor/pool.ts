@@ -68,6 +68,7 @@ export class ExecutorPool {
   private counters = { completed: 0, rejected: 0, restarts: 0, crashed: 0, timedOut: 0 };
   private readyWaiters: (() => void)[] = [];
   private entry: ThreadEntry | null = null;
+  private startFailures = 0;
 
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
@@ -77,8 +78,12 @@ export class ExecutorPool {
   async start(): Promise<void> {
     this.entry = await threadEntry();
     for (let i = 0; i < this.opts.threads; i++) this.slots.push(this.spawn());
-    await new Promise<void>((resolve) => {
-      const check = () => (this.slots.every((s) => s.ready) ? resolve() : this.readyWaiters.push(check));
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.slots.length === 0) reject(new AppError('INTERNAL', 'executor threads failed to start'));
+        else if (this.slots.every((s) => s.ready)) resolve();
+        else this.readyWaiters.push(check);
+      };
       check();
     });
   }
@@ -124,6 +129,7 @@ export class ExecutorPool {
     switch (m.type) {
       case 'ready':
         slot.ready = true;
+        this.startFailures = 0;
         for (const w of this.readyWaiters.splice(0)) w();
         this.pump();
         return;
@@ -270,6 +276,18 @@ export class ExecutorPool {
 
   private onExit(slot: Slot, why: 'crashed'): void {
     if (slot.dead) return;
+    if (!slot.ready) {
+      // a thread that dies before it is ready would die again: do not respawn in a loop
+      this.startFailures++;
+      if (this.startFailures >= 3) {
+        slot.dead = true;
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots.splice(i, 1);
+        this.opts.log.error('executor threads fail to start; not restarting them');
+        for (const w of this.readyWaiters.splice(0)) w();
+        return;
+      }
+    }
     const task = slot.tasks[0];
     const startedAt = slot.startedAt;
     this.retire(slot);

@@ -1,5 +1,5 @@
 /** The invocation-log row of a finished invocation (built in the executor thread, or by the pool for 502/504). */
-import type { InvocationRow } from '../db/invocations.ts';
+import type { InvocationRow } from '../db/invocation-row.ts';
 import type { InvocationJob, InvocationResult } from '../queue/jobs.ts';
 
 export function invocationRow(job: InvocationJob, r: InvocationResult): InvocationRow {

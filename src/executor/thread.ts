@@ -8,7 +8,7 @@ import type { InvocationJob } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Runner, type HostBridge } from './run.ts';
 import { invocationRow } from './record.ts';
-import { invocationRowJson } from '../db/invocations.ts';
+import { invocationRowJson } from '../db/invocation-row.ts';
 
 const data = workerData as ThreadData;
 const flag = new Int32Array(data.flag);
