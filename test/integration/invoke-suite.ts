@@ -35,6 +35,7 @@ const SCRIPTS: Record<string, string> = {
   'oom.rhai': 'let s = "x"; for i in 0..23 { s += s; } let a = []; loop { a.push(s + a.len()); }',
   'method.rhai': 'ctx.method',
   'rest.rhai': 'ctx.params["*"]',
+  'kv-heavy.rhai': 'let n = 0; for i in 0..300 { if kv::get("color") != () { n += 1; } } n',
 };
 
 const ROUTES = [
@@ -64,6 +65,7 @@ const ROUTES = [
   { path: '/oom', script: 'oom.rhai' },
   { path: '/only-post', method: ['POST', 'PUT'], script: 'method.rhai' },
   { path: '/files/*', script: 'rest.rhai' },
+  { path: '/kv/heavy', script: 'kv-heavy.rhai' },
 ];
 
 async function get(base: string, path: string, init?: RequestInit): Promise<{ status: number; headers: Headers; text: string; json: () => any }> {
@@ -279,6 +281,28 @@ export function defineInvokeSuite(mode: Mode): void {
         await set('feature-x--suite', 'blue');
         await set('other', 'green');
         expect([await read('suite'), await read('feature-x--suite'), await read('other')]).toEqual(['red', 'blue', 'green']);
+      });
+      it('should not stall other invocations while one waits on KV', async () => {
+        let heavyDone = 0;
+        const heavy = get(t.base, '/apps/suite/kv/heavy').then((r) => {
+          heavyDone = Date.now();
+          return r;
+        });
+        await new Promise((r) => setTimeout(r, 20));
+        const quick: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          expect((await get(t.base, `/apps/suite/string/q${i}`)).status).toBe(200);
+          quick.push(Date.now());
+        }
+        const r = await heavy;
+        expect(r.status).toBe(200);
+        expect(r.json()).toBe(300);
+        expect(quick.every((q) => q <= heavyDone)).toBe(true);
+      });
+      it('should answer HEAD like GET without a body', async () => {
+        const r = await fetch(`${t.base}/apps/suite/string/h`, { method: 'HEAD' });
+        expect(r.status).toBe(200);
+        expect(await r.text()).toBe('');
       });
       it('should store JSON values, delete, and list keys', async () => {
         const r = (await get(t.base, '/apps/other/kv/json')).json();
