@@ -20,7 +20,8 @@ export async function orchestratorCommand(argv: string[], io: CliIO): Promise<nu
   }
   const log = createLogger(config.logLevel);
   const pool = createPool(config.databaseUrl);
-  const plane = await startInvocationPlane({ config, pool, log });
+  // schedules are owned by `picloud manager` in a cluster; orchestrators only serve and dispatch
+  const plane = await startInvocationPlane({ config, pool, log, schedules: false });
   const suffix = `.${config.domain}`;
   const app = Fastify({
     rewriteUrl: (req) => {
