@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,14 +23,6 @@ afterAll(async () => {
   cleanupTempDirs();
 });
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-
 /** Everything each child wrote, for failure messages (a failed exit code alone says nothing). */
 const output = new WeakMap<ChildProcess, { out: string; err: string }>();
 const transcript = (proc: ChildProcess) => {
@@ -39,19 +30,23 @@ const transcript = (proc: ChildProcess) => {
   return `picloud up output:\n--- stdout ---\n${o?.out ?? ''}\n--- stderr ---\n${o?.err ?? ''}`;
 };
 
-/** Start `picloud up`; resolves with its stdout once it says it is running. */
-function startUp(port: number): Promise<{ proc: ChildProcess; out: string }> {
+/**
+ * Start `picloud up --port 0` (the kernel picks a free port: no window in which another process can take a port
+ * chosen in advance); resolves with its stdout and port once it says it is running.
+ */
+function startUp(): Promise<{ proc: ChildProcess; out: string; port: number }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '1' };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', String(port)], { cwd: ROOT, env });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', '0'], { cwd: ROOT, env });
   child = proc;
   const o = { out: '', err: '' };
   output.set(proc, o);
   return new Promise((resolve, reject) => {
     proc.stdout!.on('data', (b: Buffer) => {
       o.out += b.toString('utf8');
-      if (o.out.includes('Apps:')) resolve({ proc, out: o.out });
+      const port = /PiCloud is running on http:\/\/127\.0\.0\.1:(\d+)/.exec(o.out)?.[1];
+      if (port && o.out.includes('Apps:')) resolve({ proc, out: o.out, port: Number(port) });
     });
     proc.stderr!.on('data', (b: Buffer) => (o.err += b.toString('utf8')));
     proc.once('exit', (code, signal) => reject(new Error(`picloud up exited ${code ?? signal}:\n${transcript(proc)}`)));
@@ -71,8 +66,8 @@ if (blocked.length) console.warn(`git-up.test: skipped, the postgres user cannot
 
 describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
   it('should print the token and remote line, take a push, and keep everything across a restart', async () => {
-    const port = await freePort();
-    const first = await startUp(port);
+    const first = await startUp();
+    let port = first.port;
     const token = /Admin token[^\n]*\n\s+(pc_[0-9a-f]+)/.exec(first.out)?.[1];
     expect(token, first.out).toBeTruthy();
     expect(first.out).toContain(`git remote add picloud http://picloud:${token}@127.0.0.1:${port}/git/<app>.git`);
@@ -80,20 +75,21 @@ describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
     expect(statSync(path.join(home, 'admin-token')).mode & 0o777).toBe(0o600);
 
     const repo = await makeRepo({ fixture: 'hello' });
-    const remote = `http://picloud:${token}@127.0.0.1:${port}/git/myapp.git`;
-    const r = await push(repo, remote, ['main']);
+    const remote = () => `http://picloud:${token}@127.0.0.1:${port}/git/myapp.git`;
+    const r = await push(repo, remote(), ['main']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/remote: -----> Released v1 \([0-9a-f]{7}\) http:\/\/myapp\.localhost:\d+\//);
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/up`)).text()).toBe('hello, up!');
     expect(await stop(first.proc), transcript(first.proc)).toBe(0);
 
-    const second = await startUp(port);
+    const second = await startUp();
+    port = second.port;
     expect(second.out).not.toContain(token!);
     expect(second.out).toContain('admin-token');
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/again`)).text()).toBe('hello, again!');
     writeFiles(repo, { 'hello.rhai': 'fn handle(ctx) { "v2 " + ctx.params.name }\n' });
     await commitAll(repo, 'v2');
-    const r2 = await push(repo, remote, ['main']);
+    const r2 = await push(repo, remote(), ['main']);
     expect(r2.code, r2.stderr).toBe(0);
     expect(r2.stderr).toMatch(/Compiled 2 scripts \(1 cached\)/);
     expect(r2.stderr).toMatch(/Released v2 /);
