@@ -23,6 +23,11 @@ import { TokenVerifier } from './auth.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOOKS_DIR = path.join(ROOT, 'hooks');
+/**
+ * How long a push waits for the route table to serve its release before answering anyway (with a warning in the
+ * log). It normally takes milliseconds; the bound only matters on a starved machine, where 2 s left little margin.
+ */
+const RELEASE_LIVE_WAIT_MS = 10_000;
 
 export interface ServerDeps {
   config: Config;
@@ -141,7 +146,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     cache: engine ? createScriptCache(pool, engine) : null,
     onPush: deps.onPush,
     refGuard,
-    waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, 2000) : undefined,
+    waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, RELEASE_LIVE_WAIT_MS) : undefined,
     urls: (appName, branch, production) => {
       const label = production ? appName : `${branchSlug(branch)}--${appName}`;
       return { host: `http://${label}.${config.domain}${portSuffix()}/`, path: `http://${displayHost(config)}${portSuffix()}/apps/${label}/` };
