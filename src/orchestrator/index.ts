@@ -30,6 +30,8 @@ export interface InvocationPlaneDeps {
   schedules?: boolean;
   /** invocations allowed to wait (embedded: per pool; BullMQ: in flight per orchestrator) before 503 */
   maxQueue?: number;
+  /** BullMQ mode: worker threads per spawned executor process (default: the executor's own default, 2) */
+  executorThreads?: number;
   /** V8 heap cap per executor thread in MB (default 256); a script exceeding it crashes its thread → 502 */
   threadHeapMb?: number;
 }
@@ -77,7 +79,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     const dbUrl = deps.databaseUrl ?? config.databaseUrl;
     for (let i = 0; i < n; i++) {
       const env = { ...process.env, REDIS_URL: config.redisUrl, DATABASE_URL: dbUrl ?? '', PICLOUD_LOG_LEVEL: config.logLevel };
-      const args = [...(deps.queuePrefix ? ['--prefix', deps.queuePrefix] : []), ...(deps.threadHeapMb ? ['--thread-heap-mb', String(deps.threadHeapMb)] : [])];
+      const args = [...(deps.queuePrefix ? ['--prefix', deps.queuePrefix] : []), ...(deps.threadHeapMb ? ['--thread-heap-mb', String(deps.threadHeapMb)] : []), ...(deps.executorThreads ? ['--threads', String(deps.executorThreads)] : [])];
       children.push(spawnExecutor(env, args));
     }
   } else {

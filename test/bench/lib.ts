@@ -193,7 +193,7 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   });
   const log = createLogger('warn');
   const pool = createPool(dbUrl);
-  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'bullmq' ? 2 : 0, databaseUrl: dbUrl, schedules: false });
+  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'bullmq' ? 2 : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
   const app = Fastify();
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });
