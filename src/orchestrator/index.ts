@@ -52,11 +52,15 @@ function specsOf(e: BranchEntry): ScheduleSpec[] {
   return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, target: targetOf(e, s) }));
 }
 
-/** Spawn one `picloud executor` child process. */
+/**
+ * Spawn one `picloud executor` child process. Its stdin is a pipe from this process and `--exit-with-parent`
+ * makes it stop when that pipe closes, so executors never outlive `picloud up`, even after a SIGKILL.
+ */
 export function spawnExecutor(env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
   const main = `${REPO}src/cli/main.ts`;
-  const entry = existsSync(main) ? [main, 'executor', ...args] : [`${REPO}src/cli/commands/executor.ts`, ...args];
-  return spawn(process.execPath, ['--import', 'tsx', ...entry], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const own = ['--exit-with-parent', ...args];
+  const entry = existsSync(main) ? [main, 'executor', ...own] : [`${REPO}src/cli/commands/executor.ts`, ...own];
+  return spawn(process.execPath, ['--import', 'tsx', ...entry], { env, stdio: ['pipe', 'inherit', 'inherit'] });
 }
 
 /** Start the route table, dispatch and schedules; returns the bound ingress plugin. */

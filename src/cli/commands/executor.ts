@@ -1,5 +1,5 @@
 /**
- * INTERNAL role: `picloud executor [--threads N] [--prefix P] [--thread-heap-mb N]` — one executor process: runs invocations from the
+ * INTERNAL role: `picloud executor [--threads N] [--prefix P] [--thread-heap-mb N] [--exit-with-parent]` — one executor process: runs invocations from the
  * BullMQ queue in a pool of worker threads. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
 import { fileURLToPath } from 'node:url';
@@ -33,14 +33,19 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
     io.stderr.write('--thread-heap-mb must be an integer >= 16\n');
     return 64;
   }
-  const log = createLogger(config.logLevel).child({ component: 'executor', pid: process.pid });
+  const log = createLogger(config.logLevel).child({ component: 'executor' });
   const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
   const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb });
   log.info({ threads }, 'executor started');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
+    if (argv.includes('--exit-with-parent')) {
+      // the parent holds our stdin open; EOF means it is gone (however it died)
+      process.stdin.on('end', resolve).on('error', resolve).resume();
+    }
   });
+  if (argv.includes('--exit-with-parent')) process.stdin.destroy();
   await ex.close();
   await pool.end();
   log.info('executor stopped');
