@@ -346,6 +346,23 @@ export async function getInvocation(pool: Pool, id: number): Promise<InvocationR
   return rows[0] ? toInvocation(rows[0]) : null;
 }
 
+/** Invocations with first <= id <= last of the given apps, oldest first (the rows one NOTIFY announced). */
+export async function listInvocationRange(
+  pool: Pool,
+  first: number,
+  last: number,
+  appIds: number[],
+): Promise<{ appId: number; row: InvocationRow }[]> {
+  const { rows } = await pool.query<InvocationDbRow & { range_app_id: number }>(
+    `SELECT i.app_id AS range_app_id, ${INVOCATION_COLUMNS}
+       FROM invocations i JOIN apps a ON a.id = i.app_id LEFT JOIN releases r ON r.id = i.release_id
+      WHERE i.id BETWEEN $1 AND $2 AND i.app_id = ANY($3::bigint[])
+      ORDER BY i.id`,
+    [first, last, appIds],
+  );
+  return rows.map((r) => ({ appId: r.range_app_id, row: toInvocation(r) }));
+}
+
 export interface RateStats {
   /** invocations per minute for the last `minutes` minutes, oldest first (the last bucket is the current minute) */
   perMinute: number[];

@@ -1,7 +1,7 @@
 /**
  * The invocation log: one row per invocation (trigger, route, status, duration, operations, log lines, error).
  * Rows are buffered and written in batches (one multi-row INSERT per ~100 ms or 500 rows, never a synchronous
- * INSERT per request); migration 0002's trigger NOTIFYs 'picloud_invocations' for `logs --tail`. Retention (by count per app and by age) is pruned at most once a minute, on a flush: no timer
+ * INSERT per request); migration 0003's trigger NOTIFYs 'picloud_invocations' once per batch for `logs --tail`. Retention (by count per app and by age) is pruned at most once a minute, on a flush: no timer
  * runs while nothing is written.
  */
 import { withTransaction, type Pool } from './pool.ts';
@@ -31,7 +31,6 @@ const PRUNE_COUNT = `
   DELETE FROM invocations WHERE app_id = $1 AND id <= (
     SELECT id FROM invocations WHERE app_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`;
 
-/** Write rows in one statement (migration 0002's trigger NOTIFYs 'picloud_invocations' per row). */
 /**
  * Write rows (each already serialised by invocationRowJson) in one statement. The transaction commits with
  * synchronous_commit off: a log batch does not wait for its WAL flush (under load that flush per batch cost more
@@ -45,7 +44,7 @@ export async function insertInvocationJson(pool: Pool, rows: string[]): Promise<
   });
 }
 
-/** Write rows in one statement (migration 0002's trigger NOTIFYs 'picloud_invocations' per row). */
+/** Write rows in one statement (migration 0003's trigger NOTIFYs 'picloud_invocations' once per statement). */
 export async function insertInvocations(pool: Pool, rows: InvocationRow[]): Promise<void> {
   await insertInvocationJson(pool, rows.map(invocationRowJson));
 }

@@ -1,12 +1,13 @@
 /**
  * Fan-out of new invocations to live subscribers (`logs --tail` SSE, dashboard live view).
- * One dedicated PostgreSQL connection LISTENs on 'picloud_invocations' (migration 0002) while at least one
+ * One dedicated PostgreSQL connection LISTENs on 'picloud_invocations' (migration 0003) while at least one
  * subscriber exists, and is released when the last one leaves: no connection and no work when nobody watches.
- * Payload {"id", "app_id", "branch"}; the row is read once per notification and handed to every match.
+ * Payload {"first", "last"}: the id range one batch INSERT wrote; the rows of subscribed apps in that range are
+ * read once per notification and handed to every matching subscriber.
  */
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import { getInvocation, type InvocationRow } from '../db/dashboard.ts';
+import { listInvocationRange, type InvocationRow } from '../db/dashboard.ts';
 
 export interface Subscription {
   appId: number;
@@ -80,20 +81,23 @@ export class InvocationHub {
   }
 
   async #dispatch(payload: string): Promise<void> {
-    let p: { id: number; app_id: number; branch: string };
+    let p: { first: number; last: number };
     try {
       p = JSON.parse(payload);
     } catch {
       return;
     }
-    const targets = [...this.#subs].filter((s) => s.appId === p.app_id && (s.branch === undefined || s.branch === p.branch));
-    if (!targets.length) return;
+    if (!Number.isSafeInteger(p.first) || !Number.isSafeInteger(p.last) || this.#subs.size === 0) return;
+    const appIds = [...new Set([...this.#subs].map((s) => s.appId))];
     try {
-      const row = await getInvocation(this.pool, p.id);
-      if (!row) return;
-      for (const t of targets) t.onInvocation(row);
+      const rows = await listInvocationRange(this.pool, p.first, p.last, appIds);
+      for (const { appId, row } of rows) {
+        for (const s of this.#subs) {
+          if (s.appId === appId && (s.branch === undefined || s.branch === row.branch)) s.onInvocation(row);
+        }
+      }
     } catch (err) {
-      this.log.warn({ err }, 'could not read a notified invocation');
+      this.log.warn({ err }, 'could not read notified invocations');
     }
   }
 
