@@ -15,6 +15,7 @@
 import type * as A from './ast.ts';
 import {
   FnPtr,
+  cloneValue,
   RChar,
   RFloat,
   RRange,
@@ -195,26 +196,6 @@ function errFnNotFound(name: string, args: readonly Value[], pos: number): RhaiE
 
 // ============================================================== value helpers
 
-/** Deep copy of arrays / maps / blobs (Rhai value semantics); other values are immutable or by-reference. */
-export function cloneValue(v: Value): Value {
-  if (typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    const n = v.length;
-    const r = new Array<Value>(n);
-    for (let i = 0; i < n; i++) {
-      const x = v[i];
-      r[i] = typeof x === 'object' ? cloneValue(x) : x;
-    }
-    return r;
-  }
-  if (v instanceof Map) {
-    const m = new Map<string, Value>();
-    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
-    return m;
-  }
-  if (v instanceof Uint8Array) return v.slice();
-  return v;
-}
 
 function charsOf(s: string): string[] {
   return Array.from(s);

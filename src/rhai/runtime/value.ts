@@ -170,3 +170,24 @@ export function intFromBig(b: bigint): number | bigint | null {
   if (b >= -9007199254740991n && b <= 9007199254740991n) return Number(b);
   return b;
 }
+
+/** Deep copy of arrays / maps / blobs (Rhai value semantics); other values are immutable or shared by reference. */
+export function cloneValue(v: Value): Value {
+  if (typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    const n = v.length;
+    const r = new Array<Value>(n);
+    for (let i = 0; i < n; i++) {
+      const x = v[i];
+      r[i] = typeof x === 'object' ? cloneValue(x) : x;
+    }
+    return r;
+  }
+  if (v instanceof Map) {
+    const m = new Map<string, Value>();
+    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
+    return m;
+  }
+  if (v instanceof Uint8Array) return v.slice();
+  return v;
+}

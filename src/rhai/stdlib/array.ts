@@ -4,12 +4,11 @@
  * Callbacks accept a function pointer or a function name (string); see util.ts `callItem` for arity rules.
  */
 import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
-import { FnPtr, RFloat, RRange, typeTag, type Value } from '../runtime/value.ts';
+import { FnPtr, RFloat, RRange, cloneValue, typeTag, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
-import { callExtra, callItem, callPlain, checkArray, checkArrayGrow, cloneValue, num, toFnPtr, truthy } from './util.ts';
+import { callExtra, callItem, callPlain, checkArray, checkArrayGrow, num, toFnPtr, truthy } from './util.ts';
 
-export { cloneValue };
 
 const MUT = { pure: false } as const;
 

@@ -6,7 +6,7 @@ import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts'
 import { FnPtr, RChar, RFloat, type RMap, type Value } from '../runtime/value.ts';
 import { valuesEqual } from '../runtime/compare.ts';
 import { debugChar, debugString, formatFloatDebug, sortedKeys, toDebug } from '../runtime/format.ts';
-import { cloneValue } from './array.ts';
+import { cloneValue } from '../runtime/value.ts';
 import { callPlain, checkMap, toFnPtr, truthy } from './util.ts';
 
 const MUT = { pure: false } as const;

@@ -1,7 +1,7 @@
 /** Shared helpers for the standard-library packages. */
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import type { NativeCallContext } from '../runtime/native.ts';
-import { FnPtr, RChar, intFromBig, type Value } from '../runtime/value.ts';
+import { FnPtr, RChar, cloneValue, intFromBig, type Value } from '../runtime/value.ts';
 import { utf8Length } from '../runtime/format.ts';
 
 /** An i64 argument as a JS number (bigints are clamped into the safe range, which is fine for indices/lengths). */
@@ -80,25 +80,6 @@ export function checkMap(ctx: NativeCallContext, m: Map<string, Value>): void {
   if (max > 0 && (m.size > max || dataSizes(m)[1] > max)) throw errDataTooLarge('Size of object map');
 }
 
-/** Deep copy of containers (value semantics); primitives and immutable values are returned as is. */
-export function cloneValue(v: Value): Value {
-  if (typeof v !== 'object') return v;
-  if (Array.isArray(v)) {
-    const out = new Array<Value>(v.length);
-    for (let i = 0; i < v.length; i++) {
-      const x = v[i];
-      out[i] = typeof x === 'object' ? cloneValue(x) : x;
-    }
-    return out;
-  }
-  if (v instanceof Map) {
-    const m = new Map<string, Value>();
-    for (const [k, x] of v) m.set(k, typeof x === 'object' ? cloneValue(x) : x);
-    return m;
-  }
-  if (v instanceof Uint8Array) return v.slice();
-  return v;
-}
 
 /** Copy of a value handed to a callback (Rhai passes `item.clone()`). */
 const cp = (v: Value): Value => (typeof v === 'object' ? cloneValue(v) : v);
