@@ -50,6 +50,7 @@ import {
 import type { Pool } from '../db/pool.ts';
 import { insertToken, newToken } from '../db/tokens.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
+import { holdSseStream } from './sse.ts';
 import { InvocationHub } from './invocation-hub.ts';
 import { branchSlug, branchUrls, gitUrl, isValidAppName, publicOrigin, type PublicOrigin } from './urls.ts';
 
@@ -448,22 +449,9 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
         // Reconnect: replay what was missed since Last-Event-ID.
         for (const row of await listInvocations(pool, app.id, { branch: q.branch || undefined, after: seen, limit: 500 })) send(row);
       }
-      const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-      heartbeat.unref();
-      let finished = false;
-      const done = (): void => {
-        if (finished) return;
-        finished = true;
-        clearInterval(heartbeat);
+      holdSseStream(req, res, () => {
         unsubscribe();
         streams.delete(reply);
-      };
-      res.on('close', done);
-      // A client going away only half-closes the socket while our response is open; end it so the
-      // connection does not linger until the next heartbeat write fails.
-      req.raw.socket.on('end', () => {
-        done();
-        res.end();
       });
     });
 

@@ -42,6 +42,7 @@ import type { Pool } from '../db/pool.ts';
 import { appDetail, performRollback, type RollbackFn } from './api.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
+import { holdSseStream } from './sse.ts';
 import { InvocationHub } from './invocation-hub.ts';
 import { branchUrls, gitUrl, isValidAppName, publicOrigin } from './urls.ts';
 
@@ -567,20 +568,9 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       return;
     }
     res.write('retry: 3000\n: live\n\n');
-    const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    heartbeat.unref();
-    let finished = false;
-    const done = (): void => {
-      if (finished) return;
-      finished = true;
-      clearInterval(heartbeat);
+    holdSseStream(req, res, () => {
       unsubscribe();
       streams.delete(reply);
-    };
-    res.on('close', done);
-    req.raw.socket.on('end', () => {
-      done();
-      res.end();
     });
   });
 };
