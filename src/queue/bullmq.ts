@@ -237,6 +237,33 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
   const prefix = opts.prefix ?? 'picloud';
   const conn = redisConnection(opts.redisUrl);
   const replies = redisConnection(opts.redisUrl, true);
+  // Replies finished in the same event-loop turn go out as ONE LPUSH (+ EXPIRE, since the list vanishes whenever
+  // the orchestrator drains it) per reply list: a thread's results arrive in batches, and a command per
+  // invocation cost more Redis and ioredis work than the invocation itself.
+  const outbox = new Map<string, { values: string[]; done: (() => void)[] }>();
+  let outboxQueued = false;
+  const flushReplies = () => {
+    outboxQueued = false;
+    for (const [list, o] of outbox) {
+      const sent = replies.lpush(list, ...o.values);
+      void replies.expire(list, 300).catch(() => {});
+      sent.then(() => { for (const d of o.done) d(); }, (err: unknown) => {
+        opts.log.warn({ err }, 'reply failed');
+        for (const d of o.done) d();
+      });
+    }
+    outbox.clear();
+  };
+  const reply = (list: string, value: string) => new Promise<void>((done) => {
+    let o = outbox.get(list);
+    if (!o) outbox.set(list, (o = { values: [], done: [] }));
+    o.values.push(value);
+    o.done.push(done);
+    if (!outboxQueued) {
+      outboxQueued = true;
+      setImmediate(flushReplies);
+    }
+  });
   const worker = new Worker(
     opts.queueName ?? INVOKE_QUEUE,
     async (bj: Job) => {
@@ -256,9 +283,8 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
         } catch (err) {
           result = isNoCapacity(err) ? errorResult(503, (err as Error).message) : errorResult(502, 'The executor failed to run the invocation');
         }
-        if (replyTo) await replies.lpush(replyTo, JSON.stringify({ id: job.id, result } satisfies ReplyEnvelope));
+        if (replyTo) await reply(replyTo, JSON.stringify({ id: job.id, result } satisfies ReplyEnvelope));
       }));
-      if (replyTo) await replies.expire(replyTo, 300);
     },
     {
       connection: conn,
