@@ -161,6 +161,7 @@ export type BranchChange = { app: string; branch: string; entry: BranchEntry | n
 export class RouteTable {
   private apps = new Map<string, AppEntry>();
   private listener: PoolClient | null = null;
+  private detachListener: ((err?: Error) => void) | null = null;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -227,11 +228,10 @@ export class RouteTable {
 
   private async connectListener(): Promise<void> {
     if (this.closed) return;
-    let client: PoolClient | null = null;
+    let detach: ((err?: Error) => void) | null = null;
     try {
-      client = await this.pool.connect();
-      const c = client;
-      c.on('notification', (msg) => {
+      const c = await this.pool.connect();
+      const onNotification = (msg: { channel: string; payload?: string }) => {
         if (msg.channel !== 'picloud_releases' || !msg.payload) return;
         try {
           const p = JSON.parse(msg.payload) as { app?: unknown; branch?: unknown };
@@ -239,18 +239,36 @@ export class RouteTable {
         } catch {
           this.log.warn({ payload: msg.payload }, 'ignoring malformed picloud_releases payload');
         }
-      });
-      c.on('error', (err) => {
+      };
+      const onError = (err: Error) => {
+        if (this.closed) return; // PostgreSQL going away during shutdown
         this.log.warn({ err }, 'route table LISTEN connection lost; reconnecting');
-        if (this.listener === c) this.listener = null;
-        c.release(err);
+        detach!(err);
         this.scheduleReconnect();
-      });
+      };
+      // Hand the client back exactly once, without our listeners: a client released twice makes pg-pool throw
+      // (from an 'error' event: an uncaught exception), and listeners left on a released client fire for whoever
+      // uses or ends it next.
+      let released = false;
+      detach = (err?: Error) => {
+        if (released) return;
+        released = true;
+        c.removeListener('notification', onNotification);
+        c.removeListener('error', onError);
+        if (this.listener === c) {
+          this.listener = null;
+          this.detachListener = null;
+        }
+        c.release(err ?? true); // a LISTEN connection is not reused
+      };
+      c.on('notification', onNotification);
+      c.on('error', onError);
       await c.query('LISTEN picloud_releases');
       this.listener = c;
+      this.detachListener = detach;
       await this.enqueueReload(null);
     } catch (err) {
-      if (client) client.release(err as Error);
+      detach?.(err as Error);
       if (this.closed) return;
       this.log.warn({ err }, 'route table: cannot LISTEN; retrying');
       this.scheduleReconnect();
@@ -329,10 +347,10 @@ export class RouteTable {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const c = this.listener;
-    this.listener = null;
-    if (c) {
+    const detach = this.detachListener;
+    if (c && detach) {
       await c.query('UNLISTEN *').catch(() => {});
-      c.release();
+      detach();
     }
     await this.chain.catch(() => {});
   }
