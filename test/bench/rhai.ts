@@ -3,13 +3,15 @@
  *
  * Times the benchmark scripts of ../shared/rhai-conformance/scripts in one process after a warm-up run
  * (release-build limits, print output discarded), plus parsing a ~200-line script and one compile+run of
- * `40 + 2`. Prints a table of medians vs native Rhai 1.25 (Rust, release), or with --json exactly one
- * JSON object `{ "<script>": <median ms per run>, ... }`.
+ * `40 + 2`. Prints a table of medians vs native Rhai 1.25 (Rust, release) and vs the machine's ceiling: the same
+ * algorithm in plain JavaScript, measured in the same run (rhai-ceiling.ts). With --json: exactly one JSON object
+ * `{ "<script>": <median ms per run>, ... }` (the Rhai medians only).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Engine, compile, type Program } from '../../src/rhai/index.ts';
 import { REPO_ROOT } from '../conformance/harness.ts';
+import { PLAIN_JS } from './rhai-ceiling.ts';
 
 const SCRIPTS = resolve(REPO_ROOT, '../shared/rhai-conformance/scripts');
 const json = process.argv.includes('--json');
@@ -107,14 +109,21 @@ function main(): void {
     console.log(JSON.stringify(results));
     return;
   }
-  console.log('script           median ms   native ms    ratio');
-  console.log('---------------  ----------  ----------  -------');
+  const ceiling: Record<string, number> = {};
+  for (const [k, f] of Object.entries(PLAIN_JS)) if (k in results) ceiling[k] = timeIt(() => void f(), PLAN[k]!);
+  console.log('script           median ms   native ms  vs native   plain JS ms  vs plain JS');
+  console.log('---------------  ----------  ---------  ---------  -----------  -----------');
+  const col = (x: number | undefined, w: number, f: (x: number) => string) => (x === undefined ? '-' : f(x)).padStart(w);
   for (const [k, v] of Object.entries(results)) {
     const n = NATIVE[k];
+    const c = ceiling[k];
     console.log(
-      `${k.padEnd(15)}  ${fmt(v).padStart(10)}  ${(n === undefined ? '-' : fmt(n)).padStart(10)}  ${(n === undefined ? '-' : (v / n).toFixed(2)).padStart(7)}`,
+      `${k.padEnd(15)}  ${fmt(v).padStart(10)}  ${col(n, 9, fmt)}  ${col(n === undefined ? undefined : v / n, 9, (r) => `${r.toFixed(2)}x`)}` +
+        `  ${col(c, 11, fmt)}  ${col(c === undefined ? undefined : v / c, 11, (r) => `${r.toFixed(1)}x`)}`,
     );
   }
+  console.log('\nvs native: Rhai 1.25 release build (Rust) on this machine class, from the issue; < 1 is faster than native.');
+  console.log('vs plain JS: the same algorithm hand-written in JavaScript, measured in this run (the ceiling).');
 }
 
 function fmt(x: number): string {
