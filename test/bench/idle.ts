@@ -6,7 +6,8 @@
  *                     (target < 0.3 s); the platform-only and PostgreSQL-only parts are printed too;
  *   rss_mb          — resident memory of the tree without the embedded PostgreSQL (target < 150 MB; PSS also shown);
  *   postgres_rss_mb — the embedded PostgreSQL's processes (PSS, since its backends share memory).
- * `--json` prints { "idle_cpu_s", "rss_mb", "postgres_rss_mb" } (+ details).
+ * The ceiling, measured in the same window: a bare Node.js process holding one timer (its CPU and RSS).
+ * `--json` prints { "idle_cpu_s", "rss_mb", "postgres_rss_mb" } (+ details and the baseline).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,12 +64,19 @@ try {
   say(`app answers: ${body}`);
 
   await sleep(3000); // settle: invocation log flush, JIT, GC
+  // the ceiling, in the same window: a bare Node.js process that only holds a timer
+  const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
+  await sleep(500);
+  const bareBefore = processTree(bare.pid!)[0]?.ticks ?? 0;
   const before = new Map(processTree(up.pid!).map((p) => [p.pid, p]));
   const threadsBefore = threadTicks(up.pid!);
   say(`measuring ${seconds} s of idle over ${before.size} processes …`);
   await sleep(seconds * 1000);
   const after = processTree(up.pid!);
   const threadsAfter = threadTicks(up.pid!);
+  const bareTicks = (processTree(bare.pid!)[0]?.ticks ?? 0) - bareBefore;
+  const bareRssKb = memKb(bare.pid!).rssKb;
+  bare.kill();
   let platformTicks = 0;
   let pgTicks = 0;
   const perProc: { pid: number; comm: string; ticks: number }[] = [];
@@ -102,6 +110,8 @@ try {
     postgres_rss_sum_mb: Math.round(pgRssKb / 102.4) / 10,
     seconds,
     processes: after.length,
+    baseline_node_cpu_s: bareTicks / CLK_TCK,
+    baseline_node_rss_mb: Math.round(bareRssKb / 102.4) / 10,
   };
   if (asJson) process.stdout.write(`${JSON.stringify(res)}\n`);
   else {
@@ -111,6 +121,7 @@ try {
       const d = t.ticks - (threadsBefore.get(tid)?.ticks ?? 0);
       if (d > 0) say(`      thread ${tid} ${t.comm.padEnd(16)} ${(d / CLK_TCK).toFixed(2)} s`);
     }
+    say(`ceiling: a bare Node.js process idling in the same window: ${res.baseline_node_cpu_s.toFixed(2)} s CPU, ${res.baseline_node_rss_mb} MB RSS`);
     say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL (target < 150 MB); embedded PostgreSQL ${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`);
   }
 } finally {
