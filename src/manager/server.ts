@@ -5,7 +5,6 @@
  * rewritten to the path form `/apps/<label>/...` with fastify's `rewriteUrl`, so every plugin routes by path only.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +18,10 @@ import { branchSlug, createScriptCache } from '../deploy/push.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
+import { apiPlugin } from './api.ts';
 import { TokenVerifier } from './auth.ts';
+import { dashboardPlugin } from './dashboard.ts';
+import { metricsPlugin } from './metrics.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOOKS_DIR = path.join(ROOT, 'hooks');
@@ -39,7 +41,7 @@ export interface ServerDeps {
   plane?: { stats(): unknown; waitForRelease?(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean> };
   /** register the API/dashboard/metrics plugins when their modules exist (default true) */
   managerPlugins?: boolean;
-  /** the Rhai engine for deploys (default: src/rhai when available) */
+  /** the Rhai engine for deploys (default: src/rhai; null = reject every push that has scripts) */
   engine?: DeployEngine | null;
   /** observe pushes (tests, benchmarks) */
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
@@ -64,18 +66,6 @@ export function rewriteHostUrl(host: string | undefined, url: string, domain: st
   return `/apps/${label}${url.startsWith('/') ? url : `/${url}`}`;
 }
 
-async function optionalPlugin(spec: string, exportName: string, log: Logger): Promise<FastifyPluginAsync<any> | null> {
-  const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), spec);
-  if (!existsSync(file)) return null;
-  try {
-    const mod = (await import(file)) as Record<string, unknown>;
-    return (mod[exportName] as FastifyPluginAsync<any>) ?? null;
-  } catch (err) {
-    log.error({ err, module: spec }, 'plugin failed to load');
-    return null;
-  }
-}
-
 /** Build (not start) the server; call `.listen()` on the result. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, pool } = deps;
@@ -97,13 +87,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const portSuffix = () => (portOf() === 80 ? '' : `:${portOf()}`);
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
-  let engine: DeployEngine | null = deps.engine === undefined ? null : deps.engine;
-  if (deps.engine === undefined) {
-    engine = await loadEngine().catch((err: unknown) => {
-      log.warn({ err: String(err) }, 'Rhai engine unavailable: pushes with scripts will be rejected');
-      return null;
-    });
-  }
+  const engine = deps.engine === undefined ? await loadEngine() : deps.engine;
 
   app.get('/healthz', async () => ({ ok: true }));
   app.get('/readyz', async (_req, reply) => {
@@ -157,14 +141,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   if (deps.managerPlugins !== false) {
     const common = { config, pool, log, plane: deps.plane, verifier };
-    for (const [spec, name] of [
-      ['./api.ts', 'apiPlugin'],
-      ['./dashboard.ts', 'dashboardPlugin'],
-      ['./metrics.ts', 'metricsPlugin'],
-    ] as const) {
-      const plugin = await optionalPlugin(spec, name, log);
-      if (plugin) await app.register(plugin, common);
-    }
+    await app.register(apiPlugin, common);
+    await app.register(dashboardPlugin, common);
+    await app.register(metricsPlugin, common);
   }
   return app as unknown as FastifyInstance;
 }

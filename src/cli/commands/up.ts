@@ -5,10 +5,8 @@
  * Stops gracefully on SIGINT/SIGTERM/SIGHUP (also during startup): server, invocation plane, pool (waiting until its
  * connections are closed), embedded PostgreSQL; exit code 0. A second signal while stopping exits 130 at once.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FastifyPluginAsync } from 'fastify';
 import { loadConfig, type Config } from '../../common/config.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded.ts';
@@ -16,9 +14,8 @@ import { migrate } from '../../db/migrate.ts';
 import { createPool, type Pool } from '../../db/pool.ts';
 import { countTokens, insertToken, newToken } from '../../db/tokens.ts';
 import { buildServer } from '../../manager/server.ts';
+import { startInvocationPlane, type InvocationPlane } from '../../orchestrator/index.ts';
 import type { CliIO } from '../client/io.ts';
-
-const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../orchestrator/index.ts');
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** how long a stop waits for the database connections to close before stopping the embedded PostgreSQL */
@@ -59,13 +56,6 @@ function trackConnections() {
   };
 }
 
-interface Plane {
-  ingressPlugin: FastifyPluginAsync;
-  close(): Promise<void>;
-  stats(): unknown;
-  waitForRelease?(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean>;
-}
-
 function parseFlags(argv: string[]): { port?: number; executors?: number; help?: boolean; error?: string } {
   const out: { port?: number; executors?: number; help?: boolean; error?: string } = {};
   for (let i = 0; i < argv.length; i++) {
@@ -84,13 +74,8 @@ function parseFlags(argv: string[]): { port?: number; executors?: number; help?:
   return out;
 }
 
-async function startPlane(config: Config, pool: Pool, log: Logger): Promise<Plane | null> {
-  if (!existsSync(ORCHESTRATOR)) {
-    log.warn('invocation plane not available in this build: apps will not be served');
-    return null;
-  }
-  const mod = (await import(ORCHESTRATOR)) as { startInvocationPlane: (d: unknown) => Promise<Plane> };
-  return mod.startInvocationPlane({ config, pool, log, spawnExecutors: config.redisUrl ? config.executors : undefined });
+function startPlane(config: Config, pool: Pool, log: Logger): Promise<InvocationPlane> {
+  return startInvocationPlane({ config, pool, log, spawnExecutors: config.redisUrl ? config.executors : undefined });
 }
 
 /** pino-pretty is a dev dependency: use it only when installed. */
@@ -120,7 +105,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
 
   let embedded: EmbeddedPostgres | null = null;
   let pool: Pool | null = null;
-  let plane: Plane | null = null;
+  let plane: InvocationPlane | null = null;
   let server: Awaited<ReturnType<typeof buildServer>> | null = null;
   let firstToken: string | null = null;
   // Signals are taken from the start: an interrupt during startup must still stop what has started (above all the
