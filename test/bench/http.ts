@@ -7,12 +7,13 @@
  * Each case: req/s at c50 (default) and p50/p99 latency at c1; ratios to the ceiling. `--json` prints one object
  * { "<case>": { "rps", "p50_ms", "p99_ms" } } (rps at c50, latencies at c1; the table also shows c50 latencies).
  * Targets: embedded ≥ 50 % of the ceiling, bullmq ≥ 25 %; p50 < 1 ms (embedded), < 2 ms (bullmq) at c1.
+ * The table is followed by BullMQ's own per-job floor on this machine (empty jobs, no HTTP; not in --json).
  */
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import { createTestDatabase } from '../helpers/db.ts';
 import { pushRelease } from '../helpers/releases.ts';
-import { hasWrk, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
+import { bullmqFloor, hasWrk, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
 import { redisConnection } from '../../src/queue/bullmq.ts';
 
 const argv = process.argv.slice(2);
@@ -42,6 +43,7 @@ await db.pool.query(`INSERT INTO kv (app_id, branch, key, value) SELECT id, 'mai
 
 const results: Record<string, { c50: LoadResult; c1: LoadResult }> = {};
 const children: ChildProcess[] = [];
+let floor: Awaited<ReturnType<typeof bullmqFloor>> | null = null;
 
 async function measure(name: string, url: string): Promise<void> {
   say(`-- ${name}: ${url}`);
@@ -69,6 +71,8 @@ try {
     await measure('kv', `http://127.0.0.1:${port}/apps/bench/kv`);
   });
   await withServer('bullmq', (port) => measure('bullmq', `http://127.0.0.1:${port}/apps/bench/hello`));
+  // What BullMQ alone costs per job here (no HTTP, no executor): why invocations travel in batches (bullmq.ts).
+  floor = await bullmqFloor(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 } finally {
   for (const c of children) await stopChild(c);
   const r = redisConnection(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
@@ -91,5 +95,9 @@ if (asJson) {
     say(
       `${k.padEnd(10)} ${v.c50.rps.toFixed(0).padStart(12)}  ${((v.c50.rps / ceiling) * 100).toFixed(0).padStart(4)}%  ${v.c1.p50_ms.toFixed(3).padStart(9)}  ${v.c1.p99_ms.toFixed(3).padStart(9)}  ${v.c50.p50_ms.toFixed(2).padStart(10)}  ${v.c50.p99_ms.toFixed(2).padStart(10)}  ${targets[k] ?? ''}`,
     );
+  }
+  if (floor) {
+    say('');
+    say(`bullmq floor (empty jobs, Queue.add + Worker in one process, no HTTP): ${floor.jobsPerSec.toFixed(0)} jobs/s, CPU ${floor.nodeUsPerJob.toFixed(0)} µs node + ${floor.redisUsPerJob.toFixed(0)} µs redis per job; ceiling CPU budget per request ≈ ${((2e6 / ceiling)).toFixed(0)} µs (2 cores)`);
   }
 }

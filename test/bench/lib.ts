@@ -1,7 +1,8 @@
 /**
  * Helpers for the HTTP and idle benchmarks: the wrk runner and parser, child-process bookkeeping, /proc readers
  * (CPU ticks, RSS/PSS of a process tree), and the bench server entry (`node --import tsx test/bench/lib.ts serve
- * <ceiling|embedded|bullmq> <databaseUrl> <queuePrefix>` prints `READY <port>`).
+ * <ceiling|embedded|bullmq> <databaseUrl> <queuePrefix>` prints `READY <port>`), and the BullMQ per-job floor.
+ * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the spawned bench servers' node.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -60,7 +61,7 @@ export function runWrk(url: string, connections: number, seconds: number): Promi
 /** Spawn a TS entry with tsx; resolves with the child and the port it prints as `READY <port>`. */
 export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
+    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: not ready after ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
@@ -171,6 +172,57 @@ export function memKb(pid: number): { pssKb: number; rssKb: number } {
 }
 
 export const isPostgres = (p: ProcInfo) => p.comm === 'postgres' || p.comm === 'postmaster' || p.comm.startsWith('postgres');
+
+// ---------------------------------------------------------------- BullMQ floor
+
+/**
+ * The cost floor of BullMQ itself on this machine: `n` empty jobs through Queue.add and a Worker (concurrency 8,
+ * no-op processor) in this one process, `inflight` adds outstanding. Returns jobs/s and the CPU per job of this
+ * process and of redis-server (when its pid is found). No HTTP, no executor, no reply: what any job costs.
+ */
+export async function bullmqFloor(redisUrl: string, n = 3000, inflight = 16): Promise<{ jobsPerSec: number; nodeUsPerJob: number; redisUsPerJob: number }> {
+  const { Queue, Worker } = await import('bullmq');
+  const { redisConnection } = await import('../../src/queue/bullmq.ts');
+  const prefix = `pcfloor${process.pid}${Date.now().toString(36)}`;
+  let redisPid = 0;
+  try {
+    redisPid = Number(execFileSync('pgrep', ['-x', 'redis-server']).toString().trim().split('\n')[0]);
+  } catch {
+    /* remote redis: node CPU only */
+  }
+  const qConn = redisConnection(redisUrl, true);
+  const wConn = redisConnection(redisUrl);
+  const queue = new Queue('floor', { connection: qConn, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 1 } });
+  let done = 0;
+  let finished: () => void = () => {};
+  const all = new Promise<void>((r) => (finished = r));
+  const worker = new Worker('floor', async () => {
+    if (++done === n) finished();
+  }, { connection: wConn, prefix, concurrency: 8, drainDelay: 300, stalledInterval: 300_000, maxStalledCount: 0 });
+  await worker.waitUntilReady();
+  await queue.waitUntilReady();
+  const data = { type: 'batch', jobs: [], replyTo: null };
+  const c0 = process.cpuUsage();
+  const r0 = redisPid ? (readProc(redisPid)?.ticks ?? 0) : 0;
+  const t0 = performance.now();
+  let sent = 0;
+  await Promise.all(Array.from({ length: inflight }, async () => {
+    while (sent < n) {
+      sent++;
+      await queue.add('floor', data);
+    }
+  }));
+  await all;
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const r = redisPid ? (readProc(redisPid)?.ticks ?? 0) - r0 : 0;
+  await worker.close();
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  qConn.disconnect();
+  wConn.disconnect();
+  return { jobsPerSec: (n / ms) * 1000, nodeUsPerJob: (c.user + c.system) / n, redisUsPerJob: (r * (1e6 / CLK_TCK)) / n };
+}
 
 // ---------------------------------------------------------------- bench server entry
 
