@@ -52,11 +52,15 @@ interface Slot {
   /** when tasks[0] started (≈ when the previous one finished) */
   startedAt: number;
   dead: boolean;
-  /** jobs assigned in this turn, sent as one message at the end of it */
+  /** jobs assigned but not yet posted: sent as one message at the end of this turn, or when a message is answered */
   outbox: string[];
+  sendScheduled: boolean;
+  /** messages posted to the thread and not fully answered yet: their unanswered job counts, oldest first */
+  posted: number[];
 }
 
 const MAX_AST_CACHE = 512;
+const MAX_POSTED = 1;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
@@ -100,7 +104,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false, outbox: [] };
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [] };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -121,8 +125,10 @@ export class ExecutorPool {
         const r = JSON.parse(line) as { id: string; result: InvocationResult };
         const task = slot.tasks[0];
         if (!task || task.job.id !== r.id) continue;
+        if (slot.posted.length && --slot.posted[0]! <= 0) slot.posted.shift();
         this.finish(slot, r.result, true);
       }
+      if (slot.outbox.length && !slot.sendScheduled) this.send(slot);
       this.pump();
       return;
     }
@@ -221,15 +227,24 @@ export class ExecutorPool {
   private assign(slot: Slot, task: Task): void {
     slot.tasks.push(task);
     if (slot.tasks.length === 1) this.armWatchdog(slot);
-    // one message per thread per turn: posting wakes the thread, which costs more than the copy
-    // (setImmediate: after this poll phase, so the requests of all sockets read in this turn share a message)
-    if (slot.outbox.push(JSON.stringify(task.job)) === 1) setImmediate(() => this.send(slot));
+    // One message per thread per turn (setImmediate: after this poll phase, so the requests of all sockets read in
+    // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
+    // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
+    // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
+    slot.outbox.push(JSON.stringify(task.job));
+    if (!slot.sendScheduled && slot.posted.length < MAX_POSTED) {
+      slot.sendScheduled = true;
+      setImmediate(() => this.send(slot));
+    }
   }
 
   private send(slot: Slot): void {
+    slot.sendScheduled = false;
+    if (slot.dead || slot.outbox.length === 0 || slot.posted.length >= MAX_POSTED) return;
     const jobs = slot.outbox;
     slot.outbox = [];
-    if (!slot.dead && jobs.length) slot.worker.postMessage(jobs.join('\n') as ToThread);
+    slot.posted.push(jobs.length);
+    slot.worker.postMessage(jobs.join('\n') as ToThread);
   }
 
   private armWatchdog(slot: Slot): void {
@@ -307,6 +322,7 @@ export class ExecutorPool {
     const waiting = slot.tasks.slice(1);
     slot.tasks = [];
     slot.outbox = [];
+    slot.posted = [];
     this.queue.unshift(...waiting);
     slot.reply.close();
     const i = this.slots.indexOf(slot);
