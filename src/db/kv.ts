@@ -2,7 +2,18 @@
  * The scripts' key-value store (kv:: host functions): JSON values per (app_id, branch), so previews never see
  * production data. Values are stored as jsonb; `()` is never stored (kv::set(k, ()) deletes).
  */
+import { AppError } from '../common/errors.ts';
 import type { Pool } from './pool.ts';
+
+/** A key is at most this many UTF-8 bytes. */
+export const KV_MAX_KEY_BYTES = 512;
+/** A value's JSON is at most this many UTF-8 bytes. */
+export const KV_MAX_VALUE_BYTES = 1024 * 1024;
+
+function checkKey(key: string): void {
+  const n = Buffer.byteLength(key);
+  if (n > KV_MAX_KEY_BYTES) throw new AppError('KV_LIMIT', `kv key is ${n} bytes, over the limit of ${KV_MAX_KEY_BYTES}`, { bytes: n });
+}
 
 export interface KvNamespace {
   appId: number;
@@ -20,6 +31,11 @@ export async function kvGet(pool: Pool, ns: KvNamespace, key: string): Promise<s
 
 /** Upsert `key` = JSON text `json`. */
 export async function kvSet(pool: Pool, ns: KvNamespace, key: string, json: string): Promise<void> {
+  checkKey(key);
+  const n = Buffer.byteLength(json);
+  if (n > KV_MAX_VALUE_BYTES) {
+    throw new AppError('KV_LIMIT', `kv value is ${n} bytes as JSON, over the limit of ${KV_MAX_VALUE_BYTES}`, { bytes: n });
+  }
   await pool.query(
     `INSERT INTO kv (app_id, branch, key, value) VALUES ($1, $2, $3, $4::jsonb)
      ON CONFLICT (app_id, branch, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
