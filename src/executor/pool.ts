@@ -59,6 +59,24 @@ interface Slot {
   posted: number[];
 }
 
+/** JSON of shared (route-table, frozen) targets, encoded once per target object rather than once per job. */
+const targetJson = new WeakMap<object, string>();
+
+/** JSON.stringify(job), with the target's JSON cached (a job's largest part: env, limits, names). */
+export function jobJson(job: InvocationJob): string {
+  const t = job.target;
+  let tj = targetJson.get(t);
+  if (tj === undefined) {
+    tj = JSON.stringify(t);
+    // only frozen targets (the route table's) are cached: another target object could change after it was encoded
+    if (Object.isFrozen(t)) targetJson.set(t, tj);
+  }
+  const { target: _t, ...rest } = job;
+  const r = JSON.stringify(rest);
+  // rest is a non-empty object ("kind" and "id" at least): splice the target in as its last member
+  return `${r.slice(0, -1)},"target":${tj}}`;
+}
+
 const MAX_AST_CACHE = 512;
 const MAX_POSTED = 1;
 
@@ -231,7 +249,7 @@ export class ExecutorPool {
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
     // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
-    slot.outbox.push(JSON.stringify(task.job));
+    slot.outbox.push(jobJson(task.job));
     if (!slot.sendScheduled && slot.posted.length < MAX_POSTED) {
       slot.sendScheduled = true;
       setImmediate(() => this.send(slot));

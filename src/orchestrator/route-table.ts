@@ -148,12 +148,22 @@ export function toBranchEntry(b: LiveBranch): BranchEntry {
   };
 }
 
-/** The target of a route or schedule of a branch entry. */
+const targets = new WeakMap<object, { entry: BranchEntry; target: InvocationTarget }>();
+
+/**
+ * The target of a route or schedule of a branch entry. Entries are immutable (a reload builds new ones), so the
+ * target is built once per (entry, route) and shared, frozen, by every job of that route: the executor pool caches
+ * its JSON per target object instead of encoding it for every request.
+ */
 export function targetOf(e: BranchEntry, s: { scriptPath: string; scriptHash: string; fn: string | null }): InvocationTarget {
-  return {
+  const hit = targets.get(s);
+  if (hit && hit.entry === e) return hit.target;
+  const target: InvocationTarget = Object.freeze({
     appId: e.appId, app: e.app, branch: e.branch, releaseId: e.releaseId, version: e.version,
     scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits,
-  };
+  });
+  targets.set(s, { entry: e, target });
+  return target;
 }
 
 export type BranchChange = { app: string; branch: string; entry: BranchEntry | null };
