@@ -48,9 +48,14 @@ interface Slot {
   ready: boolean;
   /** in flight on this thread, in order; tasks[0] is running, the rest are pipelined behind it */
   tasks: Task[];
+  /** the thread's one watchdog timer: fires at or after `deadline`, then re-arms itself for the current head */
   timer: NodeJS.Timeout | null;
   /** when tasks[0] started (≈ when the previous one finished) */
   startedAt: number;
+  /** when tasks[0] counts as stuck (startedAt + timeout_ms + grace) */
+  deadline: number;
+  /** when the armed timer fires */
+  timerAt: number;
   dead: boolean;
   /** jobs assigned but not yet posted: sent as one message at the end of this turn, or when a message is answered */
   outbox: string[];
@@ -122,7 +127,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [] };
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, deadline: 0, timerAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [] };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -265,13 +270,33 @@ export class ExecutorPool {
     slot.worker.postMessage(jobs.join('\n') as ToThread);
   }
 
+  /**
+   * tasks[0] starts now: move the deadline. One timer per thread instead of a clearTimeout + setTimeout per job:
+   * an armed timer that fires no later than the new deadline is kept (when it fires it checks the current head
+   * and re-arms itself for the remaining time); one that would fire too late (a shorter timeout_ms) is replaced.
+   */
   private armWatchdog(slot: Slot): void {
-    if (slot.timer) clearTimeout(slot.timer);
     const head = slot.tasks[0];
-    slot.timer = null;
     if (!head) return;
-    slot.startedAt = performance.now();
-    slot.timer = setTimeout(() => this.onStuck(slot), head.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000));
+    const now = performance.now();
+    slot.startedAt = now;
+    slot.deadline = now + head.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000);
+    if (slot.timer !== null && slot.timerAt <= slot.deadline) return;
+    if (slot.timer !== null) clearTimeout(slot.timer);
+    this.setWatchdog(slot, slot.deadline - now);
+  }
+
+  private setWatchdog(slot: Slot, ms: number): void {
+    slot.timerAt = performance.now() + ms;
+    slot.timer = setTimeout(() => this.onWatchdog(slot), ms);
+  }
+
+  private onWatchdog(slot: Slot): void {
+    slot.timer = null;
+    if (slot.dead || slot.tasks.length === 0) return;
+    const rem = slot.deadline - performance.now();
+    if (rem > 0) this.setWatchdog(slot, rem);
+    else this.onStuck(slot);
   }
 
   private pump(): void {
