@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/common/config.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { startInvocationPlane, type InvocationPlane } from '../../src/orchestrator/index.ts';
 import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from './db.ts';
-import { redisConnection } from '../../src/queue/bullmq.ts';
+import { redisConnection, within } from '../../src/queue/bullmq.ts';
 
 export type Mode = 'embedded' | 'bullmq';
 
@@ -21,14 +21,14 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
   const prefix = `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     DATABASE_URL: db.url,
     PICLOUD_EXECUTORS: String(opts.executors ?? 2),
     PICLOUD_LOG_LEVEL: 'warn',
-    ...(mode === 'bullmq' ? { REDIS_URL: TEST_REDIS_URL } : {}),
+    ...(mode === 'bullmq' ? { REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL } : {}),
   };
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
@@ -45,9 +45,10 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
       await app.close();
       await plane.close();
       if (mode === 'bullmq') {
-        const r = redisConnection(TEST_REDIS_URL);
-        const keys = await r.keys(`${prefix}:*`);
-        if (keys.length) await r.del(...keys);
+        // best effort: a Redis that is down (restart tests) must not hold the close
+        const r = redisConnection(opts.redisUrl ?? TEST_REDIS_URL);
+        const keys = await within(r.keys(`${prefix}:*`), 3000, [] as string[]);
+        if (keys.length) await within(r.del(...keys), 3000, 0);
         r.disconnect();
       }
       if (!opts.db) await db.drop();
