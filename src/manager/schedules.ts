@@ -6,7 +6,8 @@
  *    queue; BullMQ gives every tick its own job id (`repeat:<scheduler>:<millis>`), so a tick is not run twice,
  *    and a tick whose executor is restarting waits in Redis.
  * `replace(app, branch, specs)` swaps a branch's schedules for the new release's (called on each release switch,
- * with an empty list when the branch is removed); `replaceAll` reconciles everything (start, LISTEN reconnect).
+ * with an empty list when the branch is removed); `replaceAll` reconciles everything (start, LISTEN reconnect, and
+ * in Redis mode each Redis reconnect, since a restarted Redis may have lost every scheduler).
  */
 import { createHash } from 'node:crypto';
 import { Cron } from 'croner';
@@ -123,7 +124,10 @@ export function createBullmqSchedules(queue: Queue, log: Logger): ScheduleDriver
     },
     count: () => n,
     async close() {
-      await chain.catch(() => {});
+      // pending updates wait on Redis; an unreachable Redis must not hold shutdown (replaceAll runs on restart)
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([chain.catch(() => {}), new Promise<void>((res) => { timer = setTimeout(res, 2000); })]);
+      clearTimeout(timer);
     },
   };
 }

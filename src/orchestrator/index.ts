@@ -72,12 +72,14 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   let schedules: ScheduleDriver | null = null;
   let execPool: ExecutorPool | null = null;
   const children: ChildProcess[] = [];
+  let onRedisReconnect: ((f: () => void) => void) | null = null;
 
   if (config.redisUrl) {
     // loaded only in BullMQ mode: the embedded mode never pays for bullmq + ioredis
     const { createBullmqDispatcher } = await import('../queue/bullmq.ts');
     const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
     dispatcher = d;
+    onRedisReconnect = (f) => d.onReconnect(f);
     if (deps.schedules !== false) schedules = createBullmqSchedules(d.queue, log);
     const n = deps.spawnExecutors ?? 0;
     const dbUrl = deps.databaseUrl ?? config.databaseUrl;
@@ -96,10 +98,13 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
 
   if (schedules) {
     const s = schedules;
+    const all = () => routes.entries().map((e) => ({ app: e.app, branch: e.branch, specs: specsOf(e) }));
     routes.onChange((changes, full) => {
-      if (full) void s.replaceAll(routes.entries().map((e) => ({ app: e.app, branch: e.branch, specs: specsOf(e) })));
+      if (full) void s.replaceAll(all());
       else for (const c of changes) void s.replace(c.app, c.branch, c.entry ? specsOf(c.entry) : []);
     });
+    // a restarted Redis may have come back empty: re-create every job scheduler
+    onRedisReconnect?.(() => void s.replaceAll(all()).catch(() => {}));
   }
   await routes.start();
 
@@ -124,9 +129,14 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       await schedules?.close();
       await routes.close();
       await dispatcher.close();
+      // executors close within a few seconds even with Redis gone; one that does not is killed
       await Promise.all(children.map((c) => new Promise<void>((res) => {
         if (c.exitCode !== null || c.signalCode !== null) return res();
-        c.once('exit', () => res());
+        const kill = setTimeout(() => c.kill('SIGKILL'), 8000);
+        c.once('exit', () => {
+          clearTimeout(kill);
+          res();
+        });
         c.kill('SIGTERM');
       })));
     },

@@ -122,9 +122,9 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
     try {
       result = await dispatcher.invoke(job);
     } catch (err) {
-      if (isAppError(err) && err.code === 'NO_CAPACITY') {
+      if (isAppError(err) && (err.code === 'NO_CAPACITY' || err.code === 'QUEUE_UNAVAILABLE')) {
         reply.header('retry-after', '1');
-        return sendError(reply, 503, err.message);
+        return sendError(reply, err.httpStatus, err.message, { code: err.code });
       }
       opts.log.error({ err }, 'dispatch failed');
       return sendError(reply, 502, 'The invocation could not be dispatched to an executor');

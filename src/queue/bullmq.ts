@@ -7,8 +7,15 @@
  * loop in the orchestrator that takes up to 512 replies per round trip) instead of QueueEvents, which costs
  * ~1 ms and a stream read per job event (stack-notes §3). HTTP invocations are never
  * retried (attempts 1, removeOnComplete/Fail: true since nothing waits on the job's stored state), and a stalled
- * job is failed rather than re-run (maxStalledCount 0). Idle cost: worker drainDelay 300 s, stalledInterval 5 min,
- * BRPOP with no timeout: no polling.
+ * job is failed rather than re-run (maxStalledCount 0). Idle cost: one blocking read per 30 s per connection
+ * (worker drainDelay, reply BLMPOP timeout), stalledInterval 5 min.
+ *
+ * Redis going away (restart, possibly EMPTY with `--save ''`): new invocations get an immediate 503
+ * QUEUE_UNAVAILABLE while the connection is not ready (no unbounded ioredis offline queue); every pending
+ * invocation has a deadline (timeout_ms + grace) after which it is answered without waiting on Redis; blocking
+ * reads run under a watchdog (ioredis re-sends or orphans a blocking command interrupted by a reconnect, so it can
+ * hang forever) that replaces the connection; on reconnect `onReconnect` listeners run (the plane re-creates the
+ * job schedulers). Closing never waits on an unreachable Redis for more than a few seconds.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -42,17 +49,78 @@ export function redisConnection(url: string, autoPipeline = false): Redis {
   return r;
 }
 
+/** `p`, or `fallback` after `ms` (for Redis calls that may never settle while the server is gone). */
+export function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<T>((res) => { timer = setTimeout(() => res(fallback), ms); });
+  return Promise.race([p.catch(() => fallback), t]).finally(() => clearTimeout(timer));
+}
+
+/** Blocking reads: seconds a BLMPOP/BRPOP waits server-side; the client-side watchdog allows this + 3 s. */
+const BLOCK_SECONDS = 30;
+
+/** Logs a repeated warning at most once per `everyMs` (with how many were suppressed). */
+function rateLimitedWarn(log: Logger, msg: string, everyMs = 30_000): (err: unknown) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < everyMs) {
+      suppressed++;
+      return;
+    }
+    log.warn({ err, suppressed }, msg);
+    last = now;
+    suppressed = 0;
+  };
+}
+
+/** Calls `f` each time `r` becomes ready again after having lost its connection. */
+function onReconnected(r: Redis, f: () => void): void {
+  let lost = false;
+  r.on('close', () => { lost = true; });
+  r.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    f();
+  });
+}
+
 interface Pending {
   resolve: (r: InvocationResult) => void;
   timer: NodeJS.Timeout;
   bullJob: Promise<Job | null>;
+  /** connection epoch at invoke: a different one at the deadline means Redis went away meanwhile */
+  epoch: number;
 }
 
 /** The orchestrator side. */
-export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight?: number; graceMs?: number }): Promise<Dispatcher & { queue: Queue }> {
+export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight?: number; graceMs?: number }): Promise<Dispatcher & { queue: Queue; onReconnect(f: () => void): void }> {
   const prefix = opts.prefix ?? 'picloud';
   const conn = redisConnection(opts.redisUrl, true);
-  const blocking = redisConnection(opts.redisUrl);
+  /** The reply-reading connection, and a promise that settles when it has lost its connection and is back. */
+  const newBlocking = () => {
+    const r = redisConnection(opts.redisUrl);
+    const back = new Promise<void>((res) => r.once('close', () => r.once('ready', () => res())));
+    return { r, back };
+  };
+  let blocking = newBlocking();
+  const reconnectListeners: (() => void)[] = [];
+  onReconnected(conn, () => {
+    opts.log.warn('redis connection restored');
+    for (const f of reconnectListeners) {
+      try {
+        f();
+      } catch (err) {
+        opts.log.error({ err }, 'redis reconnect listener failed');
+      }
+    }
+  });
+  let epoch = 0;
+  conn.on('close', () => {
+    epoch++;
+    if (!closed) opts.log.warn('redis connection lost; invocations answer 503 QUEUE_UNAVAILABLE until it is back');
+  });
   const queue = new Queue(opts.queueName ?? INVOKE_QUEUE, {
     connection: conn,
     prefix,
@@ -84,24 +152,44 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
   };
 
   let blmpop = true;
+  const STUCK = Symbol('stuck');
+  const warnReply = rateLimitedWarn(opts.log, 'reply channel error; retrying');
+  /** One blocking read under a watchdog: a read that outlives its server-side timeout is abandoned with its connection. */
+  const readReplies = async (): Promise<string[]> => {
+    const { r: b, back } = blocking;
+    const cmd: Promise<string[] | null> = blmpop
+      ? (b.call('BLMPOP', BLOCK_SECONDS, 1, replyTo, 'RIGHT', 'COUNT', 512) as Promise<[string, string[]] | null>).then((r) => (r ? r[1] : null))
+      : b.brpop(replyTo, BLOCK_SECONDS).then((r) => (r ? [r[1]] : null));
+    cmd.catch(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const watchdog = new Promise<typeof STUCK>((res) => { timer = setTimeout(() => res(STUCK), (BLOCK_SECONDS + 3) * 1000); });
+    const reconnected = back.then((): typeof STUCK => STUCK);
+    try {
+      const r = await Promise.race([cmd, watchdog, reconnected]);
+      if (r === STUCK) {
+        // the connection was lost under the read (or the read never came back): drop it and start a fresh one
+        if (!closed && blocking.r === b) {
+          blocking = newBlocking();
+          b.disconnect();
+        }
+        return [];
+      }
+      return r ?? [];
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const loop = async () => {
     while (!closed) {
       try {
-        if (blmpop) {
-          try {
-            const r = (await blocking.call('BLMPOP', 0, 1, replyTo, 'RIGHT', 'COUNT', 512)) as [string, string[]] | null;
-            if (r) for (const raw of r[1]) deliver(raw);
-            continue;
-          } catch (err) {
-            if (closed || !/unknown command|ERR/i.test(String((err as Error).message))) throw err;
-            blmpop = false; // Redis < 7: one reply per BRPOP
-          }
-        }
-        const r = await blocking.brpop(replyTo, 0);
-        if (r) deliver(r[1]);
+        for (const raw of await readReplies()) deliver(raw);
       } catch (err) {
         if (closed) return;
-        opts.log.warn({ err }, 'reply channel error; retrying');
+        if (blmpop && /unknown command/i.test(String((err as Error).message))) {
+          blmpop = false; // Redis < 7: one reply per BRPOP
+          continue;
+        }
+        warnReply(err);
         await new Promise((res) => setTimeout(res, 500));
       }
     }
@@ -112,11 +200,16 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
+    if (conn.status !== 'ready' || p.epoch !== epoch) {
+      // its reply may have been lost with Redis (a restarted Redis can come back empty)
+      p.resolve(queueUnavailable('the connection to Redis was lost while this invocation was pending; it may or may not have run'));
+      return;
+    }
     let state = 'unknown';
     try {
-      const j = await p.bullJob;
-      if (j) state = await j.getState();
-      if (j && (state === 'waiting' || state === 'prioritized' || state === 'delayed') && (await j.remove().then(() => true, () => false))) {
+      const j = await within(p.bullJob, 1000, null);
+      if (j) state = await within(j.getState(), 1000, 'unknown');
+      if (j && (state === 'waiting' || state === 'prioritized' || state === 'delayed') && (await within(j.remove().then(() => true, () => false), 1000, false))) {
         // the whole batch was withdrawn before any executor took it: answer its other invocations now too
         const busy = errorResult(503, 'No executor capacity: no executor picked up the invocation in time');
         for (const [otherId, o] of pending) {
@@ -154,7 +247,7 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
         if (!p) continue;
         pending.delete(j.id);
         clearTimeout(p.timer);
-        p.resolve(errorResult(503, 'No executor capacity: the queue is unavailable'));
+        p.resolve(queueUnavailable('the invocation could not be queued; nothing was run'));
       }
       return null;
     });
@@ -169,13 +262,17 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
     queue,
     invoke(job) {
       if (closed) return Promise.reject(new AppError('NO_CAPACITY', 'The orchestrator is shutting down'));
+      if (conn.status !== 'ready') {
+        rejected++;
+        return Promise.reject(new AppError('QUEUE_UNAVAILABLE', 'The invocation queue is unavailable: Redis cannot be reached; nothing was run, try again later'));
+      }
       if (pending.size >= maxInFlight) {
         rejected++;
         return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
       }
       return new Promise<InvocationResult>((resolve) => {
         const timer = setTimeout(() => void onTimeout(job.id), job.target.limits.timeoutMs + (opts.graceMs ?? 5000));
-        pending.set(job.id, { resolve, timer, bullJob: Promise.resolve(null) });
+        pending.set(job.id, { resolve, timer, bullJob: Promise.resolve(null), epoch });
         batch.push(job);
         if (batch.length >= MAX_BATCH) flush();
         else if (!flushQueued) {
@@ -185,8 +282,15 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
       });
     },
     submit(job) {
+      if (conn.status !== 'ready') {
+        opts.log.warn({ kind: job.kind }, 'not enqueued: Redis cannot be reached');
+        return;
+      }
       const data: QueueJobData = { type: 'batch', jobs: [job], replyTo: null };
       queue.add(job.kind, data).catch((err: unknown) => opts.log.error({ err }, 'enqueue failed'));
+    },
+    onReconnect(f) {
+      reconnectListeners.push(f);
     },
     stats: () => ({ mode: 'bullmq', inFlight: pending.size, completed, rejected }),
     async close() {
@@ -196,8 +300,9 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
         p.resolve(errorResult(503, 'The orchestrator is shutting down'));
       }
       pending.clear();
-      blocking.disconnect();
-      await queue.close();
+      blocking.r.disconnect();
+      // queue.close() waits on Redis; an unreachable Redis must not hold shutdown
+      await within(queue.close(), 2000, undefined);
       conn.disconnect();
     },
   };
@@ -241,14 +346,17 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
   // the orchestrator drains it) per reply list: a thread's results arrive in batches, and a command per
   // invocation cost more Redis and ioredis work than the invocation itself.
   const outbox = new Map<string, { values: string[]; done: (() => void)[] }>();
+  const warnReply = rateLimitedWarn(opts.log, 'reply failed');
   let outboxQueued = false;
   const flushReplies = () => {
     outboxQueued = false;
     for (const [list, o] of outbox) {
-      const sent = replies.lpush(list, ...o.values);
+      // a reply held in ioredis' offline queue while Redis is down must not hold the job forever: the
+      // orchestrator answers the invocation at its deadline anyway
+      const sent = within(replies.lpush(list, ...o.values).then(() => true), 5000, false);
       void replies.expire(list, 300).catch(() => {});
-      sent.then(() => { for (const d of o.done) d(); }, (err: unknown) => {
-        opts.log.warn({ err }, 'reply failed');
+      void sent.then((ok) => {
+        if (!ok) warnReply(new Error('reply not delivered: Redis cannot be reached'));
         for (const d of o.done) d();
       });
     }
@@ -290,23 +398,30 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
       connection: conn,
       prefix,
       concurrency: opts.concurrency,
-      drainDelay: 300,
+      drainDelay: BLOCK_SECONDS,
       stalledInterval: 300_000,
       maxStalledCount: 0,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 100 },
     },
   );
-  worker.on('error', (err) => opts.log.warn({ err }, 'bullmq worker error'));
+  worker.on('error', rateLimitedWarn(opts.log, 'bullmq worker error'));
+  onReconnected(conn, () => opts.log.warn('redis connection restored'));
   await worker.waitUntilReady();
   return {
     worker,
     async close() {
-      await worker.close();
+      // a graceful close waits for Redis; if it cannot be reached, force it
+      const done = await within(worker.close().then(() => true), 3000, false);
+      if (!done) await within(worker.close(true).then(() => true), 1000, false);
       replies.disconnect();
       conn.disconnect();
     },
   };
+}
+
+function queueUnavailable(detail: string): InvocationResult {
+  return errorResult(503, `The invocation queue is unavailable: ${detail}`, { code: 'QUEUE_UNAVAILABLE' });
 }
 
 function isNoCapacity(e: unknown): boolean {
