@@ -14,8 +14,10 @@ export type HostRequest =
 export type HostReply = { seq: number; ok: true; value: unknown } | { seq: number; ok: false; error: string };
 
 /**
- * parent → thread: a batch of jobs as ONE string, JSON InvocationJobs joined by '\n' (JSON text never contains a
- * raw newline), run in order. A plain string is copied, not structured-cloned: measured cheaper than objects.
+ * parent → thread: a batch of jobs as ONE string of '\n'-joined lines (JSON text never contains a raw newline or
+ * tab), run in order; each line is `<target JSON>\t<the job's other fields as JSON>` (pool.ts jobLine), so the
+ * thread decodes a route's target once and reuses it. A plain string is copied, not structured-cloned: measured
+ * cheaper than objects.
  */
 export type ToThread = string;
 

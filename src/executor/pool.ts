@@ -67,8 +67,12 @@ interface Slot {
 /** JSON of shared (route-table, frozen) targets, encoded once per target object rather than once per job. */
 const targetJson = new WeakMap<object, string>();
 
-/** JSON.stringify(job), with the target's JSON cached (a job's largest part: env, limits, names). */
-export function jobJson(job: InvocationJob): string {
+/**
+ * A job as one line of a ToThread batch (ipc.ts): `<target JSON>\t<job JSON without target>`, the target's JSON
+ * cached per frozen target object (a job's largest part: env, limits, names), so the thread can also reuse its
+ * decoded target.
+ */
+export function jobLine(job: InvocationJob): string {
   const t = job.target;
   let tj = targetJson.get(t);
   if (tj === undefined) {
@@ -77,9 +81,7 @@ export function jobJson(job: InvocationJob): string {
     if (Object.isFrozen(t)) targetJson.set(t, tj);
   }
   const { target: _t, ...rest } = job;
-  const r = JSON.stringify(rest);
-  // rest is a non-empty object ("kind" and "id" at least): splice the target in as its last member
-  return `${r.slice(0, -1)},"target":${tj}}`;
+  return `${tj}\t${JSON.stringify(rest)}`;
 }
 
 const MAX_AST_CACHE = 512;
@@ -254,7 +256,7 @@ export class ExecutorPool {
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
     // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
-    slot.outbox.push(jobJson(task.job));
+    slot.outbox.push(jobLine(task.job));
     if (!slot.sendScheduled && slot.posted.length < MAX_POSTED) {
       slot.sendScheduled = true;
       setImmediate(() => this.send(slot));

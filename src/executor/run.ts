@@ -56,14 +56,21 @@ interface Current {
 export class Runner {
   private readonly programs = new ProgramCache();
   private readonly engines = new Map<string, Engine>();
+  private byLimits = new WeakMap<InvocationLimits, Engine>();
   private cur: Current | null = null;
 
   constructor(private readonly bridge: HostBridge) {}
 
   private engineFor(l: InvocationLimits): Engine {
+    // executor threads reuse one decoded target (and limits object) per route: skip building the key for those
+    const hit = this.byLimits.get(l);
+    if (hit) return hit;
     const key = `${l.maxOperations}/${l.maxCallLevels}/${l.maxStringSize}/${l.maxArraySize}/${l.maxMapSize}`;
     let e = this.engines.get(key);
-    if (e) return e;
+    if (e) {
+      this.byLimits.set(l, e);
+      return e;
+    }
     e = new Engine({
       limits: { maxOperations: l.maxOperations, maxCallLevels: l.maxCallLevels, maxStringSize: l.maxStringSize, maxArraySize: l.maxArraySize, maxMapSize: l.maxMapSize },
       onPrint: (s: string) => this.log('print', s),
@@ -80,8 +87,12 @@ export class Runner {
       },
     });
     this.registerHost(e);
-    if (this.engines.size > 16) this.engines.clear();
+    if (this.engines.size > 16) {
+      this.engines.clear();
+      this.byLimits = new WeakMap();
+    }
     this.engines.set(key, e);
+    this.byLimits.set(l, e);
     return e;
   }
 

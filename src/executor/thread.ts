@@ -4,7 +4,7 @@
  */
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { RhaiError } from '../rhai/index.ts';
-import type { InvocationJob } from '../queue/jobs.ts';
+import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Runner, type HostBridge } from './run.ts';
 import { invocationRow } from './record.ts';
@@ -43,12 +43,30 @@ const bridge: HostBridge = {
 
 const runner = new Runner(bridge);
 
+/** Decoded targets by their JSON text: a route's target arrives as the same text in every job. */
+const targets = new Map<string, InvocationTarget>();
+const MAX_TARGETS = 256;
+
+function decodeJob(line: string): InvocationJob {
+  const tab = line.indexOf('\t');
+  const tj = line.slice(0, tab);
+  let target = targets.get(tj);
+  if (target === undefined) {
+    target = JSON.parse(tj) as InvocationTarget;
+    if (targets.size >= MAX_TARGETS) targets.delete(targets.keys().next().value!);
+    targets.set(tj, target);
+  }
+  const job = JSON.parse(line.slice(tab + 1)) as InvocationJob;
+  job.target = target;
+  return job;
+}
+
 port.on('message', (msg: ToThread) => {
   // Results go back in batches too (a message wakes the parent), but never held more than 1 ms.
   let out: string[] = [];
   let since = 0;
   for (const raw of msg.split('\n')) {
-    const job = JSON.parse(raw) as InvocationJob;
+    const job = decodeJob(raw);
     const result = runner.run(job);
     if (out.length === 0) since = performance.now();
     out.push(JSON.stringify({ id: job.id, result }));
