@@ -96,4 +96,14 @@ describe.skipIf(!haveRedis)('BullMQ mode across a Redis restart', () => {
     // the job schedulers were lost with the data; the plane re-created them
     await waitFor(async () => (await lastTick()) > restartedAt, 30_000, 'a schedule tick after the Redis restart');
   }, 90_000);
+
+  it('should shut the plane and its executors down promptly while Redis is down', async () => {
+    await stopRedis(redis);
+    const started = Date.now();
+    const plane = t;
+    t = undefined as unknown as TestPlane; // closed here, not in afterAll
+    await plane.close();
+    // executors get SIGTERM and are SIGKILLed only after 8 s: well under that means they stopped by themselves
+    expect(Date.now() - started).toBeLessThan(8_000);
+  }, 30_000);
 });
