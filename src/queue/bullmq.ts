@@ -411,9 +411,10 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
   return {
     worker,
     async close() {
-      // a graceful close waits for Redis; if it cannot be reached, force it
-      const done = await within(worker.close().then(() => true), 3000, false);
-      if (!done) await within(worker.close(true).then(() => true), 1000, false);
+      // a graceful close waits for Redis (its QUIT sits in ioredis' offline queue while Redis is down): force it
+      // when Redis cannot be reached, and never wait more than a few seconds (the process exits after this)
+      const graceful = conn.status === 'ready';
+      await within(worker.close(!graceful), graceful ? 3000 : 1000, undefined);
       replies.disconnect();
       conn.disconnect();
     },

@@ -49,6 +49,9 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
   await ex.close();
   await pool.end();
   log.info('executor stopped');
+  // a Redis client still reconnecting to an unreachable Redis (BullMQ's own blocking connection) must not keep
+  // a stopped executor alive: exit shortly if something still holds the event loop (unref: never delays a clean exit)
+  setTimeout(() => process.exit(0), 500).unref();
   return 0;
 }
 
