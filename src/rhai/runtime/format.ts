@@ -230,15 +230,7 @@ export function toDisplay(v: Value): string {
       return '';
   }
   if (v instanceof RFloat) return formatFloat(v.v);
-  if (v instanceof RChar) return v.c;
-  if (Array.isArray(v)) return arrayToString(v);
-  if (v instanceof Map) return mapToString(v);
-  if (v instanceof Uint8Array) return blobDebug(v);
-  if (v instanceof FnPtr) return `Fn(${v.name})`;
-  if (v instanceof Timestamp) return '<timestamp>';
-  if (v instanceof RRange) return rangeString(v);
-  if (v instanceof RIterable) return v.typeName;
-  return String(v);
+  return nonNumericObjectString(v);
 }
 
 /** Rhai `to_debug` / debug form. */
@@ -255,6 +247,11 @@ export function toDebug(v: Value): string {
       return '()';
   }
   if (v instanceof RFloat) return formatFloatDebug(v.v);
+  return nonNumericObjectString(v);
+}
+
+/** The forms display and debug share: chars, containers, blobs, pointers, timestamps, ranges, iterators. */
+function nonNumericObjectString(v: Value): string {
   if (v instanceof RChar) return v.c;
   if (Array.isArray(v)) return arrayToString(v);
   if (v instanceof Map) return mapToString(v);
