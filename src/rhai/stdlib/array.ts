@@ -7,7 +7,7 @@ import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts'
 import { FnPtr, RFloat, RRange, cloneValue, typeTag, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
-import { callExtra, callItem, callPlain, checkArray, checkArrayGrow, num, toFnPtr, truthy } from './util.ts';
+import { callExtra, callItem, callPlain, checkArray, checkArrayGrow, normRange, num, rangeArgs, toFnPtr, truthy } from './util.ts';
 
 
 const MUT = { pure: false } as const;
@@ -21,18 +21,6 @@ function cloneAll(a: Value[], from = 0, to = a.length): Value[] {
   return out;
 }
 
-/** Normalise (start, len) the way extract/drain/retain do; returns null for an empty selection. */
-function normRange(total: number, start: number, len: number): [number, number] | null {
-  if (total === 0 || len <= 0) return null;
-  let s: number;
-  if (start < 0) {
-    const n = -start;
-    s = n > total ? 0 : total - n;
-  } else if (start >= total) return null;
-  else s = start;
-  const l = len > total - s ? total - s : len;
-  return [s, l];
-}
 
 /** Rhai `calc_offset_len(len, start, 0).0`: negative counts from the end (clamped to 0); past the end = len. */
 export function offsetOf(total: number, start: number): number {
@@ -40,12 +28,6 @@ export function offsetOf(total: number, start: number): number {
   return start >= total ? total : start;
 }
 
-function rangeArgs(rg: RRange): [number, number] {
-  const start = Math.max(num(rg.start as Value), 0);
-  let end = Math.max(num(rg.end as Value), start);
-  if (rg.inclusive) end += 1;
-  return [start, end - start];
-}
 
 function isFatal(e: unknown): boolean {
   return (

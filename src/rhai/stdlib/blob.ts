@@ -2,7 +2,7 @@
 import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
 import { RChar, RFloat, RRange, intFromBig, type Value } from '../runtime/value.ts';
 import { errDataTooLarge } from '../runtime/errors.ts';
-import { num } from './util.ts';
+import { normRange, num, rangeArgs } from './util.ts';
 
 const MUT = { pure: false } as const;
 const enc = new TextEncoder();
@@ -30,27 +30,10 @@ function strictIndex(len: number, i: number): number {
   return i >= 0 && i < len ? i : -1;
 }
 
-/** (start, len) normalisation shared by extract/drain/retain/parse/write: null = nothing selected. */
-function norm(total: number, start: number, len: number): [number, number] | null {
-  if (total === 0 || len <= 0) return null;
-  let s: number;
-  if (start < 0) {
-    const n = -start;
-    s = n > total ? 0 : total - n;
-  } else if (start >= total) return null;
-  else s = start;
-  return [s, Math.min(len, total - s)];
-}
 
-function rangeArgs(rg: RRange): [number, number] {
-  const start = Math.max(num(rg.start as Value), 0);
-  let end = Math.max(num(rg.end as Value), start);
-  if (rg.inclusive) end += 1;
-  return [start, end - start];
-}
 
 function parseInt64(b: Uint8Array, start: number, len: number, le: boolean): number | bigint {
-  const nr = norm(b.length, start, len);
+  const nr = normRange(b.length, start, len);
   if (!nr) return 0;
   const n = Math.min(nr[1], 8);
   const buf = new Uint8Array(8);
@@ -61,7 +44,7 @@ function parseInt64(b: Uint8Array, start: number, len: number, le: boolean): num
 }
 
 function parseF64(b: Uint8Array, start: number, len: number, le: boolean): RFloat {
-  const nr = norm(b.length, start, len);
+  const nr = normRange(b.length, start, len);
   if (!nr) return new RFloat(0);
   const n = Math.min(nr[1], 8);
   const buf = new Uint8Array(8);
@@ -70,7 +53,7 @@ function parseF64(b: Uint8Array, start: number, len: number, le: boolean): RFloa
 }
 
 function writeNum(b: Uint8Array, start: number, len: number, v: Value, le: boolean): void {
-  const nr = norm(b.length, start, len);
+  const nr = normRange(b.length, start, len);
   if (!nr) return;
   const n = Math.min(nr[1], 8);
   const buf = new Uint8Array(8);
@@ -81,7 +64,7 @@ function writeNum(b: Uint8Array, start: number, len: number, v: Value, le: boole
 }
 
 function writeStr(b: Uint8Array, start: number, len: number, s: string, ascii: boolean): void {
-  const nr = norm(b.length, start, len);
+  const nr = normRange(b.length, start, len);
   if (!nr) return;
   const bytes = ascii ? Uint8Array.from(Array.from(s).filter((c) => c.charCodeAt(0) < 128), (c) => c.charCodeAt(0)) : enc.encode(s);
   const n = Math.min(nr[1], bytes.length);
@@ -228,19 +211,19 @@ export const blobPackage: Package = (r) => {
   }, MUT);
 
   const extract = (b: Uint8Array, s: number, l: number) => {
-    const nr = norm(b.length, s, l);
+    const nr = normRange(b.length, s, l);
     return nr ? b.slice(nr[0], nr[0] + nr[1]) : new Uint8Array(0);
   };
   const drain = (args: Value[], s: number, l: number) => {
     const b = args[0] as Uint8Array;
-    const nr = norm(b.length, s, l);
+    const nr = normRange(b.length, s, l);
     if (!nr) return new Uint8Array(0);
     args[0] = concat(b.subarray(0, nr[0]), b.subarray(nr[0] + nr[1]));
     return b.slice(nr[0], nr[0] + nr[1]);
   };
   const retain = (args: Value[], s: number, l: number) => {
     const b = args[0] as Uint8Array;
-    const nr = norm(b.length, s, l);
+    const nr = normRange(b.length, s, l);
     if (!nr) return new Uint8Array(0); // nothing selected -> blob unchanged
     args[0] = b.slice(nr[0], nr[0] + nr[1]);
     return concat(b.subarray(0, nr[0]), b.subarray(nr[0] + nr[1]));

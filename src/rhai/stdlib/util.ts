@@ -1,7 +1,7 @@
 /** Shared helpers for the standard-library packages. */
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import type { NativeCallContext } from '../runtime/native.ts';
-import { FnPtr, RChar, cloneValue, intFromBig, type Value } from '../runtime/value.ts';
+import { FnPtr, RChar, RRange, cloneValue, intFromBig, type Value } from '../runtime/value.ts';
 import { utf8Length } from '../runtime/format.ts';
 
 /** An i64 argument as a JS number (bigints are clamped into the safe range, which is fine for indices/lengths). */
@@ -208,4 +208,25 @@ export function charLen(s: string): number {
 
 export function mkChar(c: string): RChar {
   return new RChar(c);
+}
+
+/** Rhai's (start, len) normalisation for extract/drain/retain/splice and blob parse/write: a negative start counts
+ * from the end (clamped to 0), the length is clamped to what is left; null = nothing selected. */
+export function normRange(total: number, start: number, len: number): [number, number] | null {
+  if (total === 0 || len <= 0) return null;
+  let s: number;
+  if (start < 0) {
+    const n = -start;
+    s = n > total ? 0 : total - n;
+  } else if (start >= total) return null;
+  else s = start;
+  return [s, Math.min(len, total - s)];
+}
+
+/** A range argument as (start, len), start clamped to 0 and an inclusive end made exclusive. */
+export function rangeArgs(rg: RRange): [number, number] {
+  const start = Math.max(num(rg.start as Value), 0);
+  let end = Math.max(num(rg.end as Value), start);
+  if (rg.inclusive) end += 1;
+  return [start, end - start];
 }
