@@ -85,7 +85,8 @@ export function jobLine(job: InvocationJob): string {
 }
 
 const MAX_AST_CACHE = 512;
-const MAX_POSTED = 1;
+/** messages posted to a thread and not yet answered (2 measured slightly better than 1 once threads ran jobs faster) */
+const MAX_POSTED = 2;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
