@@ -19,9 +19,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Config } from '../common/config.ts';
 import { AppError, isAppError } from '../common/errors.ts';
-import type { Logger } from '../common/log.ts';
 import { listConfigVars } from '../db/config-vars.ts';
 import {
   createApp,
@@ -38,23 +36,15 @@ import {
   type InvocationRow,
   type RateStats,
 } from '../db/dashboard.ts';
-import type { Pool } from '../db/pool.ts';
-import { appDetail, performRollback, type RollbackFn } from './api.ts';
+import { appDetail, performRollback, type ApiPluginOptions } from './api.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
 import { holdSseStream } from './sse.ts';
 import { InvocationHub } from './invocation-hub.ts';
 import { branchUrls, gitUrl, isValidAppName, publicOrigin } from './urls.ts';
 
-export interface DashboardPluginOptions {
-  config: Config;
-  pool: Pool;
-  log: Logger;
-  plane?: { stats(): unknown };
-  verifier?: TokenVerifier;
-  hub?: InvocationHub;
-  rollback?: RollbackFn;
-}
+/** The same dependencies as the API plugin (server.ts passes one object to both). */
+export type DashboardPluginOptions = ApiPluginOptions;
 
 const COOKIE = 'picloud_session';
 /** invocations per page on the app page */

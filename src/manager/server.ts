@@ -21,6 +21,7 @@ import { KeyedMutex } from '../git/push-lock.ts';
 import { apiPlugin } from './api.ts';
 import { TokenVerifier } from './auth.ts';
 import { dashboardPlugin } from './dashboard.ts';
+import { InvocationHub } from './invocation-hub.ts';
 import { metricsPlugin } from './metrics.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -140,7 +141,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   if (deps.ingressPlugin) await app.register(deps.ingressPlugin);
 
   if (deps.managerPlugins !== false) {
-    const common = { config, pool, log, plane: deps.plane, verifier };
+    // one LISTEN connection for the API's log tail and the dashboard's live view
+    const hub = new InvocationHub(pool, log.child({ component: 'invocation-hub' }));
+    app.addHook('onClose', () => hub.close());
+    const common = { config, pool, log, plane: deps.plane, verifier, hub };
     await app.register(apiPlugin, common);
     await app.register(dashboardPlugin, common);
     await app.register(metricsPlugin, common);
