@@ -128,7 +128,7 @@ export async function createApp(pool: Pool, name: string): Promise<AppRow | null
   return r ? { id: r.id, name: r.name, productionBranch: r.production_branch, createdAt: r.created_at.toISOString() } : null;
 }
 
-/** Delete an app and (by cascade) its releases, routes, schedules, pointers, config, KV and invocations. */
+/** Delete an app, its invocation log and (by cascade) its releases, routes, schedules, pointers, config and KV. */
 export async function destroyApp(pool: Pool, name: string): Promise<{ branches: string[] } | null> {
   return withTransaction(pool, async (c) => {
     // Same lock as a release switch (db/apps.ts lockAppForRelease), so a destroy never races a push.
@@ -138,6 +138,7 @@ export async function destroyApp(pool: Pool, name: string): Promise<{ branches: 
     if (!app) return null;
     const { rows: live } = await c.query<{ branch: string }>('SELECT branch FROM branch_pointers WHERE app_id = $1', [app.id]);
     await c.query('DELETE FROM branch_pointers WHERE app_id = $1', [app.id]);
+    await c.query('DELETE FROM invocations WHERE app_id = $1', [app.id]); // no foreign key (migration 0004)
     await c.query('DELETE FROM apps WHERE id = $1', [app.id]);
     for (const { branch } of live) {
       await c.query(`SELECT pg_notify('picloud_releases', $1)`, [JSON.stringify({ app: name, branch, release: null })]);

@@ -1,5 +1,5 @@
 /**
- * One invocation-log row and its JSON form for the batched INSERT in invocations.ts (snake_case column names).
+ * One invocation-log row and its line in PostgreSQL's COPY text format, for the batched COPY in invocations.ts.
  * Pure (no imports): executor threads serialise rows with it without loading the PostgreSQL client.
  */
 export interface InvocationRow {
@@ -19,11 +19,39 @@ export interface InvocationRow {
   error: string | null;
 }
 
-/** The JSON object of one row, in the shape INSERT_BATCH reads (snake_case columns). */
-export function invocationRowJson(r: InvocationRow): string {
-  return JSON.stringify({
-    app_id: r.appId, branch: r.branch, release_id: r.releaseId, trigger: r.trigger, route: r.route, method: r.method,
-    path: r.path, status: r.status, duration_ms: r.durationMs, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
-  });
+/** The columns of a COPY line, in order (invocations.ts names them in its COPY statement). */
+export const INVOCATION_COPY_COLUMNS = 'app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error';
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text PostgreSQL can store: NUL (which a text or jsonb value cannot hold) and lone UTF-16 surrogates (which have
+ * no UTF-8 form) become U+FFFD. A script's print or error text must never fail a whole log batch.
+ */
+export function storableText(s: string): string {
+  const wf = s.isWellFormed() ? s : s.toWellFormed();
+  return wf.includes('\0') ? wf.replaceAll('\0', '\uFFFD') : wf;
 }
 
+/** One field in COPY text format: storable, with backslash, newline, carriage return and tab escaped. */
+function copyField(s: string): string {
+  const t = storableText(s);
+  return /[\\\n\r\t]/.test(t) ? t.replace(/[\\\n\r\t]/g, (c) => COPY_ESCAPES[c]!) : t;
+}
+
+function logsJson(logs: unknown[]): string {
+  if (logs.length === 0) return '[]';
+  return JSON.stringify(logs, (_k, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
+}
+
+/**
+ * One row as a COPY text line (columns INVOCATION_COPY_COLUMNS, no trailing newline). The line holds no raw newline
+ * (escaped), so lines can be joined with '\n'; it does hold tabs (the column separator).
+ */
+export function invocationRowCopy(r: InvocationRow): string {
+  return [
+    String(r.appId), copyField(r.branch), r.releaseId === null ? '\\N' : String(r.releaseId), r.trigger, copyField(r.route),
+    copyField(r.method), copyField(r.path), String(r.status), String(r.durationMs), String(r.operations), r.cold ? 't' : 'f',
+    copyField(logsJson(r.logs)), r.error === null ? '\\N' : copyField(r.error),
+  ].join('\t');
+}

@@ -1,14 +1,14 @@
 /**
  * The invocation log: one row per invocation (trigger, route, status, duration, operations, log lines, error).
- * Rows are buffered and written in batches (one multi-row INSERT per ~100 ms or 500 rows, never a synchronous
- * INSERT per request); migration 0003's trigger NOTIFYs 'picloud_invocations' once per batch for `logs --tail`. Retention (by count per app and by age) is pruned at most once a minute, on a flush: no timer
- * runs while nothing is written.
+ * Rows are buffered and written in batches (one COPY per ~100 ms or 500 rows, never a synchronous write per
+ * request); migration 0003's trigger NOTIFYs 'picloud_invocations' once per batch for `logs --tail`. Retention (by
+ * count per app and by age) is pruned at most once a minute, on a flush: no timer runs while nothing is written.
  */
+import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Pool } from './pool.ts';
-import { invocationRowJson, type InvocationRow } from './invocation-row.ts';
+import { INVOCATION_COPY_COLUMNS, invocationRowCopy, type InvocationRow } from './invocation-row.ts';
 
-export { invocationRowJson, type InvocationRow };
-
+export { invocationRowCopy, type InvocationRow };
 
 export interface Retention {
   /** rows kept per app */
@@ -19,12 +19,9 @@ export interface Retention {
 
 export const DEFAULT_RETENTION: Retention = Object.freeze({ maxPerApp: 10_000, maxAgeMs: 7 * 24 * 3600_000 });
 
-// One JSON text parameter (serialised natively by JSON.stringify) instead of 13 arrays escaped element by element.
-const INSERT_BATCH = `
-  INSERT INTO invocations (app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error)
-  SELECT app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error
-    FROM json_to_recordset($1::json) AS x(app_id bigint, branch text, release_id bigint, trigger text, route text, method text,
-         path text, status int, duration_ms float8, operations bigint, cold bool, logs jsonb, error text)`;
+// COPY, not INSERT: measured 8 µs of PostgreSQL CPU per row against 19 µs for INSERT … SELECT FROM json_to_recordset
+// (300-row batches, same table, triggers and indexes).
+const COPY_ROWS = `COPY invocations (${INVOCATION_COPY_COLUMNS}) FROM STDIN`;
 
 const PRUNE_AGE = `DELETE FROM invocations WHERE created_at < now() - ($1::float8 * interval '1 millisecond')`;
 const PRUNE_COUNT = `
@@ -32,21 +29,26 @@ const PRUNE_COUNT = `
     SELECT id FROM invocations WHERE app_id = $1 ORDER BY id DESC OFFSET $2 LIMIT 1)`;
 
 /**
- * Write rows (each already serialised by invocationRowJson) in one statement. The transaction commits with
+ * Write rows (each a COPY line from invocationRowCopy) in one COPY. The transaction commits with
  * synchronous_commit off: a log batch does not wait for its WAL flush (under load that flush per batch cost more
- * CPU than the insert), at the price of losing the last fraction of a second of log rows if PostgreSQL crashes.
+ * CPU than the write), at the price of losing the last fraction of a second of log rows if PostgreSQL crashes.
  */
-export async function insertInvocationJson(pool: Pool, rows: string[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function copyInvocationLines(pool: Pool, lines: string[]): Promise<void> {
+  if (lines.length === 0) return;
   await withTransaction(pool, async (c) => {
     await c.query('SET LOCAL synchronous_commit TO OFF');
-    await c.query(INSERT_BATCH, [`[${rows.join(',')}]`]);
+    await new Promise<void>((resolve, reject) => {
+      const stream = c.query(copyFrom(COPY_ROWS));
+      stream.on('finish', resolve);
+      stream.on('error', reject);
+      stream.end(`${lines.join('\n')}\n`);
+    });
   });
 }
 
-/** Write rows in one statement (migration 0003's trigger NOTIFYs 'picloud_invocations' once per statement). */
+/** Write rows in one COPY (migration 0003's trigger NOTIFYs 'picloud_invocations' once per statement). */
 export async function insertInvocations(pool: Pool, rows: InvocationRow[]): Promise<void> {
-  await insertInvocationJson(pool, rows.map(invocationRowJson));
+  await copyInvocationLines(pool, rows.map(invocationRowCopy));
 }
 
 /** Apply retention: age for all apps, count for the given apps. */
@@ -57,7 +59,7 @@ export async function pruneInvocations(pool: Pool, appIds: Iterable<number>, ret
 
 /**
  * Buffers rows and flushes them in batches; prunes at most every `pruneEveryMs`. Rows may arrive already
- * serialised (`addJson`: executor threads build them, keeping that work off the thread that serves HTTP).
+ * serialised (`addLine`: executor threads build them, keeping that work off the thread that serves HTTP).
  */
 export class InvocationLog {
   private buf: string[] = [];
@@ -72,12 +74,12 @@ export class InvocationLog {
   ) {}
 
   add(row: InvocationRow): void {
-    this.addJson(row.appId, invocationRowJson(row));
+    this.addLine(row.appId, invocationRowCopy(row));
   }
 
-  /** Add a row serialised by invocationRowJson. */
-  addJson(appId: number, json: string): void {
-    this.buf.push(json);
+  /** Add a row serialised by invocationRowCopy. */
+  addLine(appId: number, line: string): void {
+    this.buf.push(line);
     this.touched.add(appId);
     if (this.buf.length >= (this.opts.maxBatch ?? 500)) this.flushSoon(0);
     else this.flushSoon(this.opts.flushMs ?? 100);
@@ -98,7 +100,7 @@ export class InvocationLog {
       while (this.buf.length) {
         const rows = this.buf.splice(0, this.opts.maxBatch ?? 500);
         try {
-          await insertInvocationJson(this.pool, rows);
+          await copyInvocationLines(this.pool, rows);
         } catch (e) {
           this.opts.onError?.(e);
         }

@@ -23,8 +23,8 @@ export type ToThread = string;
 
 /**
  * thread → parent, a batch of results: one string of '\n'-joined lines, each JSON {"id", "result"}, or, when the
- * pool records invocations, "L<appId>\t<row JSON>" (the invocation-log row, serialised here rather than on the
- * parent thread that also serves HTTP).
+ * pool records invocations, "L<appId>\t<COPY line>" (the invocation-log row in COPY text format, which holds no
+ * raw newline; serialised here rather than on the parent thread that also serves HTTP).
  */
 export type DoneBatch = string;
 
@@ -35,7 +35,7 @@ export interface ThreadData {
   /** the TS entry, for the tsx fallback boot file only */
   entry?: string;
   flag: SharedArrayBuffer;
-  /** build invocation-log rows in the thread (sent as "L<appId>\t<json>" lines after each result) */
+  /** build invocation-log rows in the thread (sent as "L<appId>\t<COPY line>" lines after each result) */
   record: boolean;
   replyPort: MessagePort;
 }

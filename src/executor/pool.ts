@@ -143,9 +143,9 @@ export class ExecutorPool {
   private onMessage(slot: Slot, m: FromThread): void {
     if (typeof m === 'string') {
       for (const line of m.split('\n')) {
-        if (line.charCodeAt(0) === 76 /* 'L': a serialised log row "L<appId>\t<json>" */) {
+        if (line.charCodeAt(0) === 76 /* 'L': a serialised log row "L<appId>\t<COPY line>" */) {
           const tab = line.indexOf('\t');
-          this.invocationLog?.addJson(Number(line.slice(1, tab)), line.slice(tab + 1));
+          this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1));
           continue;
         }
         const r = JSON.parse(line) as { id: string; result: InvocationResult };

@@ -8,7 +8,7 @@ import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Runner, type HostBridge } from './run.ts';
 import { invocationRow } from './record.ts';
-import { invocationRowJson } from '../db/invocation-row.ts';
+import { invocationRowCopy } from '../db/invocation-row.ts';
 
 const data = workerData as ThreadData;
 const flag = new Int32Array(data.flag);
@@ -70,7 +70,7 @@ port.on('message', (msg: ToThread) => {
     const result = runner.run(job);
     if (out.length === 0) since = performance.now();
     out.push(JSON.stringify({ id: job.id, result }));
-    if (data.record) out.push(`L${job.target.appId}\t${invocationRowJson(invocationRow(job, result))}`);
+    if (data.record) out.push(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
     if (performance.now() - since > 1) {
       port.postMessage(out.join('\n') as FromThread);
       out = [];

@@ -1,4 +1,7 @@
-/** The invocation log: batched writes, one NOTIFY per batch, retention by count per app and by age. */
+/**
+ * The invocation log: batched writes (COPY), one NOTIFY per batch, hostile text stored without failing a batch,
+ * retention by count per app and by age.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvocationLog, listInvocations, pruneInvocations, type InvocationRow } from '../../src/db/invocations.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
@@ -55,5 +58,21 @@ describe('invocation log', () => {
     expect((await listInvocations(db.pool, appA, { limit: 1 }))[0]!.path).toBe('/r/119');
     const b = await listInvocations(db.pool, appB, { limit: 500 });
     expect(b).toHaveLength(29); // only the aged row went; appB was not count-pruned
+  });
+
+  it('should store any text a script produces and never lose a batch to one row', async () => {
+    const appC = (await db.pool.query(`INSERT INTO apps (name) VALUES ('c') RETURNING id`)).rows[0].id as number;
+    const gone = (await db.pool.query(`INSERT INTO apps (name) VALUES ('gone') RETURNING id`)).rows[0].id as number;
+    await db.pool.query('DELETE FROM apps WHERE id = $1', [gone]);
+    const nasty = 'tab\there\nnew\rline \\N back\\slash NUL\u0000 lone\ud800 😀 {"json":1}';
+    const log = new InvocationLog(db.pool, { flushMs: 10 });
+    log.add({ ...row(appC, 'c', 1), path: nasty, error: nasty, logs: [{ level: 'print', msg: nasty, t: 0 }] });
+    log.add(row(gone, 'gone', 2)); // its app was deleted meanwhile: the row must not take the batch down with it
+    log.add(row(appC, 'c', 3));
+    await log.close();
+    const stored = nasty.replace('\u0000', '\uFFFD').replace('\ud800', '\uFFFD');
+    const rows = await listInvocations(db.pool, appC, { limit: 10 });
+    expect(rows.map((r) => r.path)).toEqual(['/r/3', stored]);
+    expect(rows[1]).toMatchObject({ error: stored, logs: [{ level: 'print', msg: stored }] });
   });
 });
