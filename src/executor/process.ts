@@ -13,7 +13,10 @@ export interface ExecutorProcessOptions {
   redisUrl: string;
   prefix?: string;
   threads: number;
-  /** BullMQ jobs taken at once (queued in the thread pool) */
+  /**
+   * BullMQ jobs taken at once (queued in the thread pool; default max(2, threads)). A job is a batch of
+   * invocations, so two keep the threads busy while the next is fetched; more only added Redis round trips.
+   */
   concurrency?: number;
   /** V8 heap cap per thread (MB) */
   threadHeapMb?: number;
@@ -27,7 +30,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
     redisUrl: o.redisUrl,
     prefix: o.prefix,
     log: o.log,
-    concurrency: o.concurrency ?? Math.max(4, o.threads * 4),
+    concurrency: o.concurrency ?? Math.max(2, o.threads),
     run: (job) => pool.run(job),
   });
   return {

@@ -1,7 +1,7 @@
 /**
  * BullMQ transport (REDIS_URL set): the orchestrator adds jobs to queue `picloud-invoke`; executor processes run
- * them with their worker-thread pool. A job carries a batch of the invocations that arrived in the same event-loop
- * turn (one at low load, up to 64 under load): BullMQ costs ~0.5 ms of Redis scripts per job whatever its size,
+ * them with their worker-thread pool. A job carries a batch of invocations (one at low load, up to 64 under load;
+ * see MAX_BATCH for when a batch goes out): BullMQ costs ~0.5 ms of Redis scripts per job whatever its size,
  * which capped one-invocation-per-job at ~1.5k/s on 2 cores. Results come back one by one as each invocation
  * finishes, on a per-orchestrator Redis list (`<prefix>:reply:<uuid>`: LPUSH by executors, one blocking BLMPOP
  * loop in the orchestrator that takes up to 512 replies per round trip) instead of QueueEvents, which costs
@@ -33,7 +33,17 @@ export type QueueJobData =
   | { type: 'batch'; jobs: InvocationJob[]; replyTo: string | null }
   | { type: 'tick'; target: InvocationTarget; cron: string };
 
+/**
+ * Batching (orchestrator side). A batch goes out at once when no job of this orchestrator is in transit (an idle
+ * platform adds no latency), when it is full (MAX_BATCH), or when fewer than MAX_IN_TRANSIT jobs are in transit and
+ * it holds MIN_BATCH invocations; otherwise it waits for a job to be answered, at most MAX_HOLD_MS. Measured on
+ * 2 cores at 50 connections: ~10 % more req/s than one job per event-loop turn, which sent many 1–3 invocation
+ * jobs whose fixed BullMQ cost (two Lua scripts of ~60 µs in Redis, ~300 µs of node CPU) dominated.
+ */
 const MAX_BATCH = 64;
+const MIN_BATCH = 8;
+const MAX_IN_TRANSIT = 2;
+const MAX_HOLD_MS = 5;
 
 export interface BullmqOptions {
   redisUrl: string;
@@ -92,6 +102,13 @@ interface Pending {
   bullJob: Promise<Job | null>;
   /** connection epoch at invoke: a different one at the deadline means Redis went away meanwhile */
   epoch: number;
+  /** the queued job this invocation travels in (set when its batch is flushed) */
+  batch: BatchRef | null;
+}
+
+/** A job (batch) added to the queue: how many of its invocations are still unanswered. */
+interface BatchRef {
+  left: number;
 }
 
 /** The orchestrator side. */
@@ -233,12 +250,38 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
 
   let batch: InvocationJob[] = [];
   let flushQueued = false;
-  /** Add the invocations gathered in this event-loop turn as one job. */
+  let holdTimer: NodeJS.Timeout | null = null;
+  /** jobs added by this orchestrator and not fully answered */
+  let inTransit = 0;
+  /** Flush now-ish if the executors could use it, else hold the batch (bounded by MAX_HOLD_MS) to let it grow. */
+  const flushSoon = () => {
+    if (flushQueued || batch.length === 0) return;
+    if (batch.length >= MAX_BATCH || inTransit === 0 || (inTransit < MAX_IN_TRANSIT && batch.length >= MIN_BATCH)) {
+      flushQueued = true;
+      setImmediate(flush);
+    } else if (!holdTimer) holdTimer = setTimeout(flush, MAX_HOLD_MS);
+  };
+  const batchDone = () => {
+    inTransit--;
+    flushSoon();
+  };
+  /** Add the invocations gathered so far as one job. */
   const flush = () => {
     flushQueued = false;
+    if (holdTimer) {
+      clearTimeout(holdTimer);
+      holdTimer = null;
+    }
     if (batch.length === 0) return;
     const jobs = batch;
     batch = [];
+    const ref: BatchRef = { left: jobs.length };
+    inTransit++;
+    for (const j of jobs) {
+      const p = pending.get(j.id);
+      if (p) p.batch = ref;
+      else if (--ref.left === 0) inTransit--;
+    }
     const data: QueueJobData = { type: 'batch', jobs, replyTo };
     const added = queue.add('http', data).catch((err: unknown) => {
       opts.log.error({ err }, 'enqueue failed');
@@ -272,13 +315,17 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
       }
       return new Promise<InvocationResult>((resolve) => {
         const timer = setTimeout(() => void onTimeout(job.id), job.target.limits.timeoutMs + (opts.graceMs ?? 5000));
-        pending.set(job.id, { resolve, timer, bullJob: Promise.resolve(null), epoch });
+        const p: Pending = {
+          resolve: (r) => {
+            resolve(r);
+            if (p.batch && --p.batch.left === 0) batchDone();
+          },
+          timer, bullJob: Promise.resolve(null), epoch, batch: null,
+        };
+        pending.set(job.id, p);
         batch.push(job);
         if (batch.length >= MAX_BATCH) flush();
-        else if (!flushQueued) {
-          flushQueued = true;
-          setImmediate(flush);
-        }
+        else flushSoon();
       });
     },
     submit(job) {
@@ -295,6 +342,8 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
     stats: () => ({ mode: 'bullmq', inFlight: pending.size, completed, rejected }),
     async close() {
       closed = true;
+      if (holdTimer) clearTimeout(holdTimer);
+      batch = [];
       for (const [, p] of pending) {
         clearTimeout(p.timer);
         p.resolve(errorResult(503, 'The orchestrator is shutting down'));
