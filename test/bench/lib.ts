@@ -1,7 +1,9 @@
 /**
  * Helpers for the HTTP and idle benchmarks: the wrk runner and parser, child-process bookkeeping, /proc readers
  * (CPU ticks, RSS/PSS of a process tree), and the bench server entry (`node --import tsx test/bench/lib.ts serve
- * <ceiling|embedded|bullmq> <databaseUrl> <queuePrefix>` prints `READY <port>`), and the BullMQ per-job floor.
+ * <ceiling|embedded|bullmq|bullmq-floor> <databaseUrl> <queuePrefix>` prints `READY <port>`), and the BullMQ per-job
+ * floor. `bullmq-floor` is the BullMQ mode's own transport (ingress, batching, queue, reply lists) with two
+ * executor processes that answer every invocation at once: no worker threads, no script, no invocation log.
  * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the spawned bench servers' node.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -241,11 +243,12 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   const { startInvocationPlane } = await import('../../src/orchestrator/index.ts');
   const config = loadConfig({
     DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '2',
-    ...(mode === 'bullmq' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+    ...(mode === 'bullmq' || mode === 'bullmq-floor' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
   });
   const log = createLogger('warn');
   const pool = createPool(dbUrl);
   const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'bullmq' ? 2 : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
+  const floorExecutors = mode === 'bullmq-floor' ? await Promise.all([0, 1].map(() => spawnReady([fileURLToPath(import.meta.url), 'floor-executor', config.redisUrl!, prefix]))) : [];
   const app = Fastify();
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -264,10 +267,28 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   process.once('SIGTERM', () => {
     void (async () => {
       await app.close();
+      for (const e of floorExecutors) await stopChild(e.child);
       await plane.close();
       await pool.end();
       process.exit(0);
     })();
+  });
+}
+
+/** A `bullmq-floor` executor: the BullMQ worker side of the transport, answering each invocation at once. */
+async function floorExecutor(redisUrl: string, prefix: string): Promise<void> {
+  const { startBullmqWorker } = await import('../../src/queue/bullmq.ts');
+  const { createLogger } = await import('../../src/common/log.ts');
+  const hello = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'hello', durationMs: 0, operations: 0, cold: false, logs: [], error: null };
+  const w = await startBullmqWorker({ redisUrl, prefix, log: createLogger('warn'), concurrency: 2, run: async () => hello });
+  process.stdout.write('READY 0\n');
+  process.once('SIGTERM', () => void w.close().then(() => process.exit(0)));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'floor-executor') {
+  floorExecutor(process.argv[3] ?? '', process.argv[4] ?? 'picloud').catch((err) => {
+    process.stderr.write(`floor executor failed: ${(err as Error).stack}\n`);
+    process.exit(1);
   });
 }
 
