@@ -13,11 +13,14 @@ export function createPool(connectionString: string, max = 10): pg.Pool {
   return pool;
 }
 
-/** Run `fn` in one transaction. */
-export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * Run `fn` in one transaction. `asyncCommit`: the commit does not wait for its WAL flush (synchronous_commit off,
+ * set in the same round trip as BEGIN), for data whose last fraction of a second may be lost if PostgreSQL crashes.
+ */
+export async function withTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>, opts: { asyncCommit?: boolean } = {}): Promise<T> {
   const c = await pool.connect();
   try {
-    await c.query('BEGIN');
+    await c.query(opts.asyncCommit ? 'BEGIN; SET LOCAL synchronous_commit TO OFF' : 'BEGIN');
     const r = await fn(c);
     await c.query('COMMIT');
     return r;
