@@ -1,5 +1,5 @@
 /**
- * `npm test`: typecheck, lint, then every vitest project (unit, conformance, integration).
+ * `npm test`: typecheck, build (dist/), lint, then every vitest project (unit, conformance, integration).
  * Ends with the plain line `N passed, M failed[, K skipped]` read from vitest's JSON report.
  * Extra arguments are passed to vitest (e.g. `npm test -- test/integration/git-push.test.ts`).
  */
@@ -22,6 +22,8 @@ function step(title: string, cmd: string, argv: string[]): boolean {
 let ok = true;
 if (args.length === 0) {
   ok = step('typecheck (tsc --noEmit)', bin('tsc'), ['--noEmit']) && ok;
+  // dist/ is what `npm start` runs (src/common/runtime.ts); git-up.test.ts starts the platform from it
+  ok = step('build (tsc -p tsconfig.build.json)', bin('tsc'), ['-p', 'tsconfig.build.json']) && ok;
   ok = step('lint (oxlint)', bin('oxlint'), ['--deny-warnings', 'src', 'test']) && ok;
 }
 rmSync(report, { force: true });

@@ -1,15 +1,17 @@
 /**
- * The code executor threads load. `npm start` runs TypeScript through tsx, and on Node 20 a worker thread does
- * not inherit the parent's loader, so each thread would register tsx again (its own loader-hooks thread and
- * esbuild state: ~25 MB and ~0.5 s per thread). Instead the thread entry is bundled once per process with
- * esbuild (already installed as tsx's dependency) into one plain ESM file (node_modules/.cache/picloud, else the
- * OS temp dir), named by its content hash; threads load that. The thread code imports no npm package. If esbuild is unavailable, threads fall back to registering tsx themselves.
+ * The code executor threads load. Compiled (dist/, see common/runtime.ts), that is dist/executor/thread.js. Under
+ * tsx (tests, bin.js), a worker thread on Node 20 does not inherit the parent's loader, so each thread would register
+ * tsx again (its own loader-hooks thread and esbuild state: ~25 MB and ~0.5 s per thread). Instead the thread entry
+ * is bundled once per process with esbuild (already installed as tsx's dependency) into one plain ESM file
+ * (node_modules/.cache/picloud, else the OS temp dir), named by its content hash; threads load that. The thread code
+ * imports no npm package. If esbuild is unavailable, threads fall back to registering tsx themselves.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { COMPILED } from '../common/runtime.ts';
 
 const ENTRY_TS = fileURLToPath(new URL('./thread.ts', import.meta.url));
 const BOOT = new URL('./thread-boot.mjs', import.meta.url);
@@ -56,8 +58,8 @@ async function bundle(): Promise<ThreadEntry> {
   }
 }
 
-/** The thread entry for this process (bundled once). */
+/** The thread entry for this process: compiled, dist/executor/thread.js itself; under tsx, bundled once. */
 export function threadEntry(): Promise<ThreadEntry> {
-  cached ??= bundle();
+  cached ??= COMPILED ? Promise.resolve({ url: new URL('./thread.js', import.meta.url), data: {}, bundled: true }) : bundle();
   return cached;
 }

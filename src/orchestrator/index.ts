@@ -4,10 +4,9 @@
  * bound to them. `picloud up` and `picloud orchestrator` call `startInvocationPlane`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../common/config.ts';
+import { nodeArgsFor } from '../common/runtime.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { createLocalDispatcher, type Dispatcher } from '../queue/dispatch.ts';
@@ -46,8 +45,6 @@ export interface InvocationPlane {
   stats(): Record<string, unknown>;
 }
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-
 function specsOf(e: BranchEntry): ScheduleSpec[] {
   return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, target: targetOf(e, s) }));
 }
@@ -57,10 +54,7 @@ function specsOf(e: BranchEntry): ScheduleSpec[] {
  * makes it stop when that pipe closes, so executors never outlive `picloud up`, even after a SIGKILL.
  */
 export function spawnExecutor(env: NodeJS.ProcessEnv, args: string[] = []): ChildProcess {
-  const main = `${REPO}src/cli/main.ts`;
-  const own = ['--exit-with-parent', ...args];
-  const entry = existsSync(main) ? [main, 'executor', ...own] : [`${REPO}src/cli/commands/executor.ts`, ...own];
-  return spawn(process.execPath, ['--import', 'tsx', ...entry], { env, stdio: ['pipe', 'inherit', 'inherit'] });
+  return spawn(process.execPath, [...nodeArgsFor('cli/main'), 'executor', '--exit-with-parent', ...args], { env, stdio: ['pipe', 'inherit', 'inherit'] });
 }
 
 /** Start the route table, dispatch and schedules; returns the bound ingress plugin. */

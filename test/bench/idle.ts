@@ -1,5 +1,5 @@
 /**
- * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts `picloud up` as a new user would (embedded
+ * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts `picloud up` as `npm start` does (embedded
  * PostgreSQL unless DATABASE_URL is set; with --redis, REDIS_URL and executor processes), pushes a small app with
  * git, calls it once, lets it settle, then measures over N seconds (default 60) of idling:
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
@@ -13,6 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { startArgs } from '../helpers/start.ts';
 import { CLK_TCK, REPO, isPostgres, memKb, processTree, stopChild, threadTicks } from './lib.ts';
 
 const argv = process.argv.slice(2);
@@ -31,7 +32,9 @@ else delete env.REDIS_URL;
 if (!argv.includes('--external-db')) delete env.DATABASE_URL;
 
 say(`starting picloud up (PICLOUD_HOME=${home}${withRedis ? ', REDIS_URL' : ''}${env.DATABASE_URL ? ', DATABASE_URL' : ', embedded PostgreSQL'})`);
-const up = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+// exactly what `npm start` runs, after the same incremental build its prestart does
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: ['ignore', 2, 2] });
+const up = spawn(process.execPath, startArgs(), { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
 up.stdout!.on('data', (d) => (out += d));
 up.stderr!.on('data', (d) => (out += d));

@@ -1,7 +1,7 @@
 /**
  * `picloud up` as a newcomer meets it: no DATABASE_URL (embedded PostgreSQL under a fresh PICLOUD_HOME), the
  * printed admin token and `git remote add` line, a push of the two-route app, then a restart that keeps the app
- * and its releases. Spawns the real CLI (the same entry as `npm start`).
+ * and its releases. Spawns exactly what `npm start` runs (the compiled dist/ with its node flags; `npm test` builds it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { untraversableAncestors } from '../../src/db/embedded.ts';
 import { cleanupTempDirs, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
+import { startArgs } from '../helpers/start.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const home = tempDir('picloud-up-home-');
@@ -38,7 +39,7 @@ function startUp(): Promise<{ proc: ChildProcess; out: string; port: number }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '1' };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', '--port', '0'], { cwd: ROOT, env });
+  const proc = spawn(process.execPath, [...startArgs(), '--port', '0'], { cwd: ROOT, env });
   child = proc;
   const o = { out: '', err: '' };
   output.set(proc, o);
