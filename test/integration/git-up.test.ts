@@ -6,13 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { untraversableAncestors } from '../../src/db/embedded.ts';
 import { cleanupTempDirs, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
-import { startArgs } from '../helpers/start.ts';
+import { ROOT, startArgs } from '../helpers/start.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const home = tempDir('picloud-up-home-');
 let child: ChildProcess | null = null;
 
