@@ -58,7 +58,8 @@ export interface ScheduleRow {
   function: string | null;
 }
 
-export interface InvocationRow {
+/** An invocation-log row as the API and dashboard read it (db/invocation-row.ts has the row as it is written). */
+export interface InvocationView {
   id: number;
   app: string;
   branch: string;
@@ -272,11 +273,11 @@ type InvocationDbRow = {
   duration_ms: number;
   operations: number;
   cold: boolean;
-  logs: InvocationRow['logs'];
+  logs: InvocationView['logs'];
   error: string | null;
   created_at: Date;
 };
-const toInvocation = (r: InvocationDbRow): InvocationRow => ({
+const toInvocation = (r: InvocationDbRow): InvocationView => ({
   id: r.id,
   app: r.app,
   branch: r.branch,
@@ -299,7 +300,7 @@ const INVOCATION_COLUMNS = `i.id, a.name AS app, i.branch, i.release_id, r.versi
   i.status, i.duration_ms, i.operations, i.cold, i.logs, i.error, i.created_at`;
 
 /** Recent invocations of an app, newest first (or oldest first with `after`, for catching up). */
-export async function listInvocations(pool: Pool, appId: number, f: InvocationFilter = {}): Promise<InvocationRow[]> {
+export async function listInvocations(pool: Pool, appId: number, f: InvocationFilter = {}): Promise<InvocationView[]> {
   const where = ['i.app_id = $1'];
   const args: unknown[] = [appId];
   if (f.branch !== undefined) {
@@ -337,7 +338,7 @@ export async function listInvocations(pool: Pool, appId: number, f: InvocationFi
   return rows.map(toInvocation);
 }
 
-export async function getInvocation(pool: Pool, id: number): Promise<InvocationRow | null> {
+export async function getInvocation(pool: Pool, id: number): Promise<InvocationView | null> {
   const { rows } = await pool.query<InvocationDbRow>(
     `SELECT ${INVOCATION_COLUMNS}
        FROM invocations i JOIN apps a ON a.id = i.app_id LEFT JOIN releases r ON r.id = i.release_id
@@ -353,7 +354,7 @@ export async function listInvocationRange(
   first: number,
   last: number,
   appIds: number[],
-): Promise<{ appId: number; row: InvocationRow }[]> {
+): Promise<{ appId: number; row: InvocationView }[]> {
   const { rows } = await pool.query<InvocationDbRow & { range_app_id: number }>(
     `SELECT i.app_id AS range_app_id, ${INVOCATION_COLUMNS}
        FROM invocations i JOIN apps a ON a.id = i.app_id LEFT JOIN releases r ON r.id = i.release_id

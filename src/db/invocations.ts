@@ -125,23 +125,3 @@ export class InvocationLog {
     await this.flush();
   }
 }
-
-export interface InvocationView {
-  id: number; branch: string; releaseId: number | null; trigger: string; route: string; method: string; path: string;
-  status: number; durationMs: number; operations: number; cold: boolean; logs: unknown[]; error: string | null; createdAt: string;
-}
-
-/** Most recent invocations of an app (optionally one branch), newest first. */
-export async function listInvocations(pool: Pool, appId: number, opts: { branch?: string; limit?: number; afterId?: number } = {}): Promise<InvocationView[]> {
-  const { rows } = await pool.query(
-    `SELECT id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error, created_at
-       FROM invocations WHERE app_id = $1 AND ($2::text IS NULL OR branch = $2) AND id > $3
-      ORDER BY id DESC LIMIT $4`,
-    [appId, opts.branch ?? null, opts.afterId ?? 0, opts.limit ?? 100],
-  );
-  return rows.map((r) => ({
-    id: r.id, branch: r.branch, releaseId: r.release_id, trigger: r.trigger, route: r.route, method: r.method, path: r.path,
-    status: r.status, durationMs: r.duration_ms, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
-    createdAt: (r.created_at as Date).toISOString(),
-  }));
-}

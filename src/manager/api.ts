@@ -45,7 +45,7 @@ import {
   liveBranchesOf,
   liveReleaseId,
   type AppRow,
-  type InvocationRow,
+  type InvocationView,
 } from '../db/dashboard.ts';
 import type { Pool } from '../db/pool.ts';
 import { insertToken, newToken } from '../db/tokens.ts';
@@ -430,7 +430,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       });
       streams.add(reply);
       let seen = Number.isInteger(lastId) ? lastId : 0;
-      const send = (row: InvocationRow): void => {
+      const send = (row: InvocationView): void => {
         if (row.id <= seen) return;
         seen = row.id;
         res.write(`id: ${row.id}\nevent: invocation\ndata: ${JSON.stringify(row)}\n\n`);

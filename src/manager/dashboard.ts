@@ -33,7 +33,7 @@ import {
   listSchedules,
   liveReleaseId,
   type AppRow,
-  type InvocationRow,
+  type InvocationView,
   type RateStats,
 } from '../db/dashboard.ts';
 import { appDetail, performRollback, type ApiPluginOptions } from './api.ts';
@@ -114,7 +114,7 @@ function sparkline(values: number[]): Html {
   return html`<svg id="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" fill="#7fa6f0" aria-label="requests per minute, last ${values.length} minutes">${bars}</svg>`;
 }
 
-function invocationRow(i: InvocationRow): Html {
+function invocationRow(i: InvocationView): Html {
   const what = i.trigger === 'schedule' ? html`<span class="muted">cron</span> <code>${i.route}</code>` : html`<code>${i.method} ${i.path}</code>`;
   const hasDetail = i.logs.length > 0 || !!i.error;
   const detail = hasDetail

@@ -7,12 +7,12 @@
  */
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import { listInvocationRange, type InvocationRow } from '../db/dashboard.ts';
+import { listInvocationRange, type InvocationView } from '../db/dashboard.ts';
 
 export interface Subscription {
   appId: number;
   branch?: string;
-  onInvocation(row: InvocationRow): void;
+  onInvocation(row: InvocationView): void;
 }
 
 export class InvocationHub {

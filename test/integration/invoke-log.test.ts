@@ -3,7 +3,8 @@
  * retention by count per app and by age.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InvocationLog, listInvocations, pruneInvocations, type InvocationRow } from '../../src/db/invocations.ts';
+import { listInvocations } from '../../src/db/dashboard.ts';
+import { InvocationLog, pruneInvocations, type InvocationRow } from '../../src/db/invocations.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 
 describe('invocation log', () => {
