@@ -33,3 +33,51 @@ describe('response mapping', () => {
     expect(JSON.stringify(mapError(new Error('SELECT * FROM secret'), false).body)).not.toContain('SELECT');
   });
 });
+
+describe('responses never speak HTTP framing (issue 8)', () => {
+  const err = (f: () => unknown): string => {
+    try {
+      mapValue(f() as never);
+    } catch (e) {
+      expect(e).toBeInstanceOf(RhaiError);
+      return (e as RhaiError).message;
+    }
+    throw new Error('expected a script error');
+  };
+  it('should accept statuses 200 to 599 only', () => {
+    for (const s of [100, 101, 103, 199, 600, 1000, -1]) expect(err(() => makeResponse(s, 'x'))).toMatch(/invalid HTTP status/);
+    expect(mapValue(makeResponse(200, 'x')).status).toBe(200);
+    expect(mapValue(makeResponse(599, 'x')).status).toBe(599);
+  });
+  it('should drop hop-by-hop and framing headers', () => {
+    const h = new Map<string, unknown>([
+      ['Connection', 'upgrade'], ['Upgrade', 'websocket'], ['Transfer-Encoding', 'chunked'], ['Content-Length', '5'],
+      ['TE', 'trailers'], ['Trailer', 'x'], ['Keep-Alive', 'timeout=5'], ['Proxy-Authenticate', 'Basic'], ['X-Kept', 'yes'],
+    ]);
+    expect(mapValue(makeResponse(200, 'hello', h as never)).headers).toEqual({ 'x-kept': 'yes', 'content-type': 'text/plain; charset=utf-8' });
+  });
+  it('should refuse bad header names and control characters in values', () => {
+    expect(err(() => makeResponse(200, 'x', new Map([['bad name', 'v']])))).toMatch(/invalid header name/);
+    expect(err(() => makeResponse(200, 'x', new Map([['x-a', 'a\r\nSet-Cookie: s=1']])))).toMatch(/control character/);
+    expect(err(() => makeResponse(200, 'x', new Map([['x-a', 'a\u0000']])))).toMatch(/control character/);
+  });
+  it('should send non-ASCII header values as UTF-8 bytes', () => {
+    const v = mapValue(makeResponse(200, 'x', new Map([['x-name', 'Zoë']]))).headers['x-name']!;
+    expect(Buffer.from(v, 'latin1').toString('utf8')).toBe('Zoë');
+  });
+  it('should allow only http:, https: and relative redirects', () => {
+    for (const u of ['javascript:alert(1)', ' JavaScript:alert(1)', 'java\tscript:alert(1)', 'data:text/html,x', 'file:///etc/passwd', 'vbscript:x']) {
+      expect(() => makeRedirect(u), u).toThrow(/only http:, https: and relative URLs/);
+    }
+    expect(err(() => makeResponse(302, '', new Map([['Location', 'javascript:alert(1)']])))).toMatch(/only http:/);
+    expect(mapValue(makeRedirect('https://example.com/a?b=c#d')).headers.location).toBe('https://example.com/a?b=c#d');
+    expect(mapValue(makeRedirect('/next?x=1')).headers.location).toBe('/next?x=1');
+    expect(mapValue(makeRedirect('//example.com/x')).headers.location).toBe('//example.com/x');
+  });
+  it('should percent-encode a Location correctly', () => {
+    expect(mapValue(makeRedirect('/café/ü?q=日本 x')).headers.location).toBe('/caf%C3%A9/%C3%BC?q=%E6%97%A5%E6%9C%AC%20x');
+    expect(mapValue(makeRedirect('/already%20encoded/100%')).headers.location).toBe('/already%20encoded/100%25');
+    expect(mapValue(makeRedirect('https://bücher.example/straße')).headers.location).toBe('https://xn--bcher-kva.example/stra%C3%9Fe');
+    expect(mapValue(makeResponse(301, '', new Map([['location', '/ü']]))).headers.location).toBe('/%C3%BC');
+  });
+});
