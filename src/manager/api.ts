@@ -8,7 +8,9 @@
  *   GET    /api/v1/apps/:app/previews
  *   GET    /api/v1/apps/:app/releases?branch=
  *   POST   /api/v1/apps/:app/rollback {version, branch?}
- *   GET    /api/v1/apps/:app/config?branch=          PUT {K: "v"|null, ...}   DELETE ?keys=A,B
+ *   GET    /api/v1/apps/:app/config?branch=&reveal=  PUT {K: "v"|null, ...}   DELETE ?keys=A,B
+ *                                                    (values for admin tokens only: a read token gets names with
+ *                                                    null values, and 403 when it asks for ?reveal=1)
  *   GET    /api/v1/apps/:app/routes?branch=          GET /api/v1/apps/:app/schedules?branch=
  *   GET    /api/v1/apps/:app/invocations?branch=&status=&limit=&before=    GET .../invocations/:id
  *   GET    /api/v1/apps/:app/logs?tail=1&branch=     (server-sent events with tail=1; else like invocations)
@@ -179,6 +181,16 @@ export async function tlsAllowed(config: Config, pool: Pool, domainRaw: string):
   return app.branches.some((b) => b !== app.productionBranch && branchSlug(b) === slug);
 }
 
+/** `{K: v}` → `{K: null}`: the names of config values without the values. */
+const namesOnly = (o: Record<string, string>): Record<string, null> => Object.fromEntries(Object.keys(o).map((k) => [k, null]));
+
+/** A boolean query flag: absent, 1/true or 0/false; anything else is a 400. */
+function flag(v: string | undefined, name: string): boolean {
+  if (v === undefined || v === '' || v === '0' || v === 'false') return false;
+  if (v === '1' || v === 'true') return true;
+  throw badRequest(`${name} must be 1, true, 0 or false`);
+}
+
 function parseVersion(v: unknown): number {
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.replace(/^v/i, '') : '';
   if (!/^[1-9]\d{0,8}$/.test(s)) throw badRequest('version must be a release number such as 3 or "v3"');
@@ -296,7 +308,10 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const app = await requireApp(req.params.app);
       const branch = branchOf(app, req.query);
       const limit = req.query.limit ? Math.min(Math.max(Number(req.query.limit) || 50, 1), 500) : 50;
-      return { app: app.name, branch, releases: await listReleases(pool, app.id, branch, limit) };
+      const releases = await listReleases(pool, app.id, branch, limit);
+      // [env] values are config values too: a read token sees their names only
+      if (principals.get(req)?.role !== 'admin') for (const r of releases) if (r.config.env) r.config.env = namesOnly(r.config.env) as never;
+      return { app: app.name, branch, releases };
     });
 
     api.post<{ Params: AppParams }>('/apps/:app/rollback', async (req, reply) => {
@@ -310,17 +325,26 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       return reply.code(201).send({ app: app.name, branch, ...result });
     });
 
-    const configView = async (app: AppRow, branch: string) => {
+    /** Config of (app, branch); values only when `values` (admin tokens): a read token sees names, never values. */
+    const configView = async (app: AppRow, branch: string, values = true) => {
       const [vars, liveId] = await Promise.all([listConfigVars(pool, app.id, branch), liveReleaseId(pool, app.id, branch)]);
       const live = liveId === null ? null : await getRelease(pool, liveId);
       const releaseEnv = (live?.config.env ?? {}) as Record<string, string>;
       const overrides = Object.fromEntries(vars.map((v) => [v.key, v.value]));
-      return { app: app.name, branch, vars: overrides, releaseEnv, effective: { ...releaseEnv, ...overrides } };
+      const effective = { ...releaseEnv, ...overrides };
+      if (values) return { app: app.name, branch, values: true, vars: overrides, releaseEnv, effective };
+      return { app: app.name, branch, values: false, vars: namesOnly(overrides), releaseEnv: namesOnly(releaseEnv), effective: namesOnly(effective) };
     };
 
-    api.get<{ Params: AppParams; Querystring: BranchQuery }>('/apps/:app/config', async (req) => {
+    api.get<{ Params: AppParams; Querystring: BranchQuery & { reveal?: string } }>('/apps/:app/config', async (req) => {
       const app = await requireApp(req.params.app);
-      return configView(app, branchOf(app, req.query));
+      const branch = branchOf(app, req.query);
+      const p = principals.get(req)!;
+      const reveal = flag(req.query.reveal, 'reveal');
+      if (reveal && p.role !== 'admin') {
+        throw new AppError('AUTH_FORBIDDEN', `token "${p.name}" (role ${p.role}) may see config names, not values`);
+      }
+      return configView(app, branch, p.role === 'admin');
     });
 
     api.put<{ Params: AppParams; Querystring: BranchQuery }>('/apps/:app/config', async (req) => {

@@ -154,6 +154,32 @@ describe('api', () => {
       const g = await app.inject({ url: '/api/v1/apps/shop/config', headers: auth(admin) });
       expect(g.json().vars).toEqual({ API_KEY: 's3cret' });
     });
+
+    it('should show a read token config names, never values (issue 8)', async () => {
+      const reader = await fixtureToken(db.pool, 'config-reader', 'read');
+      const s = await app.inject({ method: 'PUT', url: '/api/v1/apps/shop/config', headers: auth(admin), payload: { DB_PASSWORD: 'hunter2-secret' } });
+      expect(s.statusCode).toBe(200);
+      const g = await app.inject({ url: '/api/v1/apps/shop/config', headers: auth(reader) });
+      expect(g.statusCode).toBe(200);
+      expect(g.body).not.toContain('hunter2-secret');
+      expect(g.body).not.toContain('s3cret');
+      expect(g.json()).toMatchObject({ values: false, vars: { API_KEY: null, DB_PASSWORD: null }, releaseEnv: { GREETING: null }, effective: { GREETING: null, DB_PASSWORD: null } });
+      const rv = await app.inject({ url: '/api/v1/apps/shop/config?reveal=1', headers: auth(reader) });
+      expect(rv.statusCode).toBe(403);
+      expect(rv.json().code).toBe('AUTH_FORBIDDEN');
+      expect(rv.body).not.toContain('hunter2-secret');
+      const ad = await app.inject({ url: '/api/v1/apps/shop/config?reveal=1', headers: auth(admin) });
+      expect(ad.json()).toMatchObject({ values: true, vars: { DB_PASSWORD: 'hunter2-secret' } });
+      expect((await app.inject({ url: '/api/v1/apps/shop/config?reveal=maybe', headers: auth(admin) })).statusCode).toBe(400);
+      // the release's [env] values are config values too
+      const rel = await app.inject({ url: '/api/v1/apps/shop/releases', headers: auth(reader) });
+      expect(rel.statusCode).toBe(200);
+      expect(rel.json().releases.find((r: { config: { env?: object } }) => r.config.env && Object.keys(r.config.env).length)?.config.env).toEqual({ GREETING: null });
+      expect(rel.body).not.toMatch(/"GREETING":"hi"/);
+      const relAdmin = await app.inject({ url: '/api/v1/apps/shop/releases', headers: auth(admin) });
+      expect(relAdmin.body).toMatch(/"GREETING":"hi"/);
+      await db.pool.query("DELETE FROM api_tokens WHERE name = 'config-reader'");
+    });
   });
 
   describe('invocations and logs', () => {

@@ -156,6 +156,21 @@ describe('cli client verbs', () => {
     expect(after.stdout).toMatch(/MODE\s+prod\s+picloud\.toml/);
   });
 
+  it('(config --reveal) refuses a read token, which sees names only', async () => {
+    const reader = await fixtureToken(db.pool, 'cli-reader', 'read');
+    const s = await cli(['config:set', '-a', 'api', 'SECRET_X=do-not-show']);
+    expect(s.code, s.stderr).toBe(0);
+    const renv = { env: { ...env, PICLOUD_TOKEN: reader } };
+    const names = await cli(['config', '-a', 'api', '--json'], renv);
+    expect(names.code, names.stderr).toBe(0);
+    expect(JSON.parse(names.stdout).effective.SECRET_X).toBe('********');
+    const rv = await cli(['config', '-a', 'api', '--reveal'], renv);
+    expect(rv.code).toBe(1);
+    expect(rv.stderr).toMatch(/AUTH_FORBIDDEN/);
+    expect(rv.stdout + rv.stderr).not.toContain('do-not-show');
+    expect((await cli(['config', '-a', 'api', '--reveal', '--json'])).stdout).toContain('do-not-show');
+  });
+
   it('(routes, previews) show the live release and preview URLs', async () => {
     await fixtureRelease(db.pool, { app: 'api', branch: 'feat/New_UI.2', routes: [{ path: '/p' }] });
     const r = await cli(['routes', '-a', 'api']);

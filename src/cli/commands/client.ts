@@ -282,15 +282,17 @@ const VERBS: Record<string, VerbDef> = {
     async run(p, ctx) {
       noPositionals(p);
       const app = appOf(p, ctx);
-      const r = await api<{ branch: string; vars: Record<string, string>; releaseEnv: Record<string, string>; effective: Record<string, string> }>(
+      const reveal = p.flags.reveal === true;
+      // values reach the client only with --reveal (an admin token); a read token gets names and 403 on --reveal
+      type Vars = Record<string, string | null>;
+      const r = await api<{ branch: string; vars: Vars; releaseEnv: Vars; effective: Vars }>(
         ctx.creds,
         'GET',
-        `/apps/${enc(app)}/config${q({ branch: branchOf(p) })}`,
+        `/apps/${enc(app)}/config${q({ branch: branchOf(p), reveal: reveal ? '1' : undefined })}`,
       );
-      const reveal = p.flags.reveal === true;
-      const show = (v: string): string => (reveal ? v : MASK);
+      const show = (v: string | null): string => (reveal && v !== null ? v : MASK);
       if (p.flags.json) {
-        const mask = (o: Record<string, string>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, show(v)]));
+        const mask = (o: Vars) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, show(v)]));
         { json(ctx.io, { branch: r.branch, vars: mask(r.vars), releaseEnv: mask(r.releaseEnv), effective: mask(r.effective) }); return EXIT.OK; }
       }
       out(ctx.io, `=== ${app} config vars (${r.branch})`);
