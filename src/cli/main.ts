@@ -7,45 +7,7 @@
 import { pathToFileURL } from 'node:url';
 import type { CliIO } from './client/io.ts';
 
-export type Command = (argv: string[], io: CliIO) => Promise<number>;
-
-interface CommandDef {
-  summary: string;
-  load(): Promise<Command>;
-  /** internal commands are listed under their own heading */
-  internal?: boolean;
-}
-
-const client = (name: string, summary: string): CommandDef => ({
-  summary,
-  load: async () => (await import('./commands/client.ts')).clientCommands[name]!,
-});
-
-/** The dispatch table. One line per command. */
-export const COMMANDS: Record<string, CommandDef> = {
-  up: { summary: 'run everything (manager, orchestrator, executors) on one machine', load: async () => (await import('./commands/up.ts')).upCommand },
-  check: { summary: 'validate a working tree exactly as a push would: picloud check [DIR]', load: async () => (await import('./commands/check.ts')).checkCommand },
-  run: { summary: 'run one script locally: picloud run FILE.rhai [--ctx JSON] [--fn NAME]', load: async () => (await import('./commands/run.ts')).runCommand },
-  login: client('login', 'store the server URL and API token'),
-  apps: client('apps', 'list apps'),
-  'apps:create': client('apps:create', 'create an app'),
-  'apps:destroy': client('apps:destroy', 'destroy an app and its data'),
-  releases: client('releases', 'list releases of an app'),
-  rollback: client('rollback', 'roll back to a release: picloud rollback -a APP vN'),
-  config: client('config', 'show config vars'),
-  'config:set': client('config:set', 'set config vars: KEY=VALUE …'),
-  'config:unset': client('config:unset', 'remove config vars'),
-  logs: client('logs', 'show invocation logs (--tail to follow)'),
-  routes: client('routes', 'list the live routes of an app'),
-  previews: client('previews', 'list the branch previews of an app'),
-  tokens: client('tokens', 'list API tokens'),
-  'tokens:create': client('tokens:create', 'create a named API token: NAME [--role admin|read]'),
-  'tokens:revoke': client('tokens:revoke', 'delete an API token: ID'),
-  manager: { internal: true, summary: 'cluster role: git, API, dashboard, metrics, schedules', load: async () => (await import('./commands/manager.ts')).managerCommand },
-  executor: { internal: true, summary: 'cluster role: run invocations from the queue', load: async () => (await import('./commands/executor.ts')).executorCommand },
-  orchestrator: { internal: true, summary: 'cluster role: ingress, route table, dispatch', load: async () => (await import('./commands/orchestrator.ts')).orchestratorCommand },
-  hook: { internal: true, summary: 'git hook client: picloud hook pre-receive (the shim in hooks/ does the same without Node)', load: async () => (await import('./commands/hook.ts')).hookCommand },
-};
+import { COMMANDS } from './commands.ts';
 
 const defaultIO = (): CliIO => ({ stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin });
 
@@ -59,17 +21,31 @@ function help(io: CliIO): void {
   io.stdout.write(`usage: picloud <command> [options]\n\nCommands:\n${lines(false)}\n\nInternal commands:\n${lines(true)}\n`);
 }
 
+/** `picloud help VERB`: the verb's own usage (client verbs answer `--help`), else its summary. */
+async function helpVerb(verb: string, io: CliIO): Promise<number> {
+  const def = Object.hasOwn(COMMANDS, verb) ? COMMANDS[verb] : undefined;
+  if (!def) {
+    io.stderr.write(`picloud help: unknown command "${verb}" (see picloud help)\n`);
+    return 64;
+  }
+  if (def.helpArgv) return (await def.load())(def.helpArgv, io);
+  io.stdout.write(`picloud ${verb}: ${def.summary}\n`);
+  return 0;
+}
+
 /** Run the CLI; resolves the exit code. */
 export async function run(argv: string[], io: CliIO = defaultIO()): Promise<number> {
   const [name, ...rest] = argv;
-  if (!name || name === 'help' || name === '--help' || name === '-h') {
+  if (!name || (name === 'help' && rest.length === 0) || name === '--help' || name === '-h') {
     help(io);
     return name ? 0 : 64;
   }
-  if (name === '--version' || name === 'version') {
-    io.stdout.write('picloud 0.1.0\n');
+  if (name === '--version' || name === 'version' || name === '-v') {
+    const { VERSION } = await import('../common/version.ts');
+    io.stdout.write(`picloud ${VERSION}\n`);
     return 0;
   }
+  if (name === 'help' && rest.length > 0) return helpVerb(rest[0]!, io);
   const def = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!def) {
     io.stderr.write(`picloud: unknown command "${name}" (see picloud help)\n`);

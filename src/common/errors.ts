@@ -26,6 +26,7 @@ export const ERROR_CODES = {
   EXECUTOR_CRASHED: { status: 502, summary: 'The executor running the invocation died' },
   NO_CAPACITY: { status: 503, summary: 'No executor capacity; the queue is full' },
   QUEUE_UNAVAILABLE: { status: 503, summary: 'The invocation queue (Redis) is unreachable' },
+  KV_KEY_NOT_FOUND: { status: 404, summary: 'No such key in the app\'s KV store (API)' },
   KV_LIMIT: { status: 500, summary: 'A script stored a kv key or value over the size limit (key 512 B, value 1 MiB of JSON)' },
   BAD_REQUEST: { status: 400, summary: 'The request is malformed' },
   INTERNAL: { status: 500, summary: 'An unexpected internal error' },

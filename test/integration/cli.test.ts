@@ -93,7 +93,14 @@ describe('cli client verbs', () => {
   it('(apps:create) creates an app and prints the git remote line', async () => {
     const r = await cli(['apps:create', 'web']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^Created web\.\n {2}git remote add picloud http:\/\/127\.0\.0\.1:8080\/git\/web\.git\n$/);
+    expect(r.stdout).toBe(
+      "Created web. In its git repository:\n  git remote add picloud http://127.0.0.1:8080/git/web.git\n  git config 'credential.http://127.0.0.1:8080.helper' '!picloud git-credential'\n",
+    );
+    expect(r.stdout).not.toContain(admin);
+    const viaFlag = await cli(['apps:create', '-a', 'web2', '--json']);
+    expect(viaFlag.code, viaFlag.stderr).toBe(0);
+    expect(JSON.parse(viaFlag.stdout).name).toBe('web2');
+    expect((await cli(['apps:create', 'web3', '-a', 'web4'])).stderr).toMatch(/two different apps/);
     const dup = await cli(['apps:create', 'web']);
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/APP_EXISTS/);
@@ -114,7 +121,7 @@ describe('cli client verbs', () => {
     expect(lines[1]!.indexOf('v2')).toBe(lines[0]!.indexOf('RELEASE'));
     expect(r.stdout).not.toContain(String.fromCharCode(27)); // no ANSI colour when not a TTY
     const j = await cli(['apps', '--json']);
-    expect(JSON.parse(j.stdout).map((a: { name: string }) => a.name)).toEqual(['api', 'web']);
+    expect(JSON.parse(j.stdout).map((a: { name: string }) => a.name)).toEqual(['api', 'web', 'web2']);
   });
 
   it('(releases, rollback) rolls back and shows the new live release', async () => {
@@ -220,6 +227,50 @@ describe('cli client verbs', () => {
     expect(none.code).toBe(64);
   });
 
+  it('(kv, kv:get, kv:set, kv:delete) read and write the KV store per branch', async () => {
+    const set = await cli(['kv:set', '-a', 'api', 'user/1', '{"name":"ann","n":1}']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toBe('Set user/1 in api.\n');
+    expect((await cli(['kv:set', '-a', 'api', 'hits', '3'])).code).toBe(0);
+    expect((await cli(['kv:set', '-a', 'api', 'word', 'bare'])).stderr).toMatch(/must be JSON/);
+    const keys = await cli(['kv', '-a', 'api']);
+    expect(keys.stdout).toBe('hits\nuser/1\n');
+    expect(JSON.parse((await cli(['kv', '-a', 'api', '--prefix', 'user/', '--json'])).stdout)).toEqual(['user/1']);
+    const got = await cli(['kv:get', '-a', 'api', 'user/1']);
+    expect(JSON.parse(got.stdout)).toEqual({ name: 'ann', n: 1 });
+    expect((await cli(['kv', '-a', 'api', '--branch', 'feat/x'])).stdout).toMatch(/^No keys/);
+    const missing = await cli(['kv:get', '-a', 'api', 'nope']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/KV_KEY_NOT_FOUND/);
+    const del = await cli(['kv:delete', '-a', 'api', 'hits']);
+    expect(del.stdout).toBe('Deleted hits from api.\n');
+    expect((await cli(['kv:delete', '-a', 'api', 'hits'])).code).toBe(1);
+    const rows = await db.pool.query<{ key: string; value: unknown }>('SELECT key, value FROM kv ORDER BY key');
+    expect(rows.rows).toEqual([{ key: 'user/1', value: { name: 'ann', n: 1 } }]);
+  });
+
+  it('(info, open, schedules) describe an app', async () => {
+    const i = await cli(['info', '-a', 'api']);
+    expect(i.code, i.stderr).toBe(0);
+    expect(i.stdout).toMatch(/^=== api\nGit URL: +http:\/\/127\.0\.0\.1:8080\/git\/api\.git\nProduction: +main v3 /);
+    expect(i.stdout).toMatch(/\nRoutes: +1\n/);
+    const o = await cli(['open', '-a', 'api']);
+    expect(o.stdout).toBe('http://api.localhost:8080/\n');
+    expect((await cli(['open', '-a', 'api', '--path'])).stdout).toBe('http://127.0.0.1:8080/apps/api/\n');
+    expect((await cli(['open', '-a', 'api', '--branch', 'nope'])).stderr).toMatch(/no live release on nope/);
+    const s = await cli(['schedules', '-a', 'api']);
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout).toMatch(/has no schedules in v3/);
+  });
+
+  it('(releases) reads -n2 like -n 2', async () => {
+    const a = await cli(['releases', '-a', 'api', '-n2', '--json']);
+    const b = await cli(['releases', '-a', 'api', '-n', '2', '--json']);
+    expect(a.code, a.stderr).toBe(0);
+    expect(JSON.parse(a.stdout)).toHaveLength(2);
+    expect(a.stdout).toBe(b.stdout);
+  });
+
   it('(apps:destroy) requires --confirm NAME', async () => {
     const no = await cli(['apps:destroy', 'web']);
     expect(no.code).toBe(64);
@@ -229,6 +280,7 @@ describe('cli client verbs', () => {
     const ok = await cli(['apps:destroy', 'web', '--confirm', 'web']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toBe('Destroyed web.\n');
+    expect((await cli(['apps:destroy', '-a', 'web2', '--confirm', 'web2'])).stdout).toBe('Destroyed web2.\n');
     const gone = await cli(['apps:destroy', 'web', '--confirm', 'web']);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/APP_NOT_FOUND/);

@@ -11,6 +11,14 @@ describe('parseArgs', () => {
       positionals: ['v3'],
     });
   });
+  it('should read a value attached to a short option and bundled short booleans', () => {
+    const n = { values: { app: 'a', num: 'n' }, bools: { json: null, tail: 't', help: 'h' } };
+    expect(parseArgs(['-n2', '-ashop'], n).flags).toEqual({ num: '2', app: 'shop' });
+    expect(parseArgs(['-n', '2'], n).flags).toEqual({ num: '2' });
+    expect(parseArgs(['-th'], n).flags).toEqual({ tail: true, help: true });
+    expect(() => parseArgs(['-tn'], n)).toThrow(UsageError);
+    expect(() => parseArgs(['-x2'], n)).toThrow(/unknown option -x/);
+  });
   it('should keep everything after -- as positionals', () => {
     expect(parseArgs(['--', '--json', 'K=-a'], spec).positionals).toEqual(['--json', 'K=-a']);
   });

@@ -1,4 +1,7 @@
-/** A small argv parser for the client verbs: `--flag`, `--flag value`, `--flag=value`, `-a APP`, positionals. */
+/**
+ * A small argv parser for the client verbs: `--flag`, `--flag value`, `--flag=value`, `-a APP`, `-aAPP`, `-n2`,
+ * bundled short booleans (`-th`), positionals.
+ */
 
 export interface FlagSpec {
   /** flags that take a value, with their short aliases: { app: 'a', branch: 'b' } */
@@ -33,10 +36,23 @@ export function parseArgs(argv: string[], spec: FlagSpec): Parsed {
       const eq = a.indexOf('=');
       name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
       inline = eq >= 0 ? a.slice(eq + 1) : undefined;
-    } else if (/^-[A-Za-z]$/.test(a)) {
-      const s = byShort.get(a.slice(1));
-      if (!s) throw new UsageError(`unknown option ${a}`);
+    } else if (/^-[A-Za-z]/.test(a)) {
+      const s = byShort.get(a[1]!);
+      if (!s) throw new UsageError(`unknown option -${a[1]}`);
       name = s.name;
+      if (a.length > 2) {
+        if (s.takesValue) inline = a.slice(2); // -n2, -ashop
+        else {
+          // bundled booleans: -th = -t -h
+          flags[name] = true;
+          for (const ch of a.slice(2)) {
+            const b = byShort.get(ch);
+            if (!b || b.takesValue) throw new UsageError(`unknown option ${a} (short options that take a value cannot be bundled)`);
+            flags[b.name] = true;
+          }
+          continue;
+        }
+      }
     } else {
       positionals.push(a);
       continue;

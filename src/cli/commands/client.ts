@@ -6,55 +6,22 @@
  * sysexits: 0 ok, 1 failure (incl. API errors), 64 usage, 70 internal. Never calls process.exit.
  * Config values are secrets: shown masked unless --reveal, never echoed by config:set.
  */
-import { spawnSync } from 'node:child_process';
-import { parseArgs, UsageError, type FlagSpec, type Parsed } from '../client/args.ts';
-import { DEFAULT_SERVER, loadCredentials, normalizeServer, readCredentialsFile, saveCredentials, type Credentials } from '../client/credentials.ts';
+import { UsageError } from '../client/args.ts';
+import { DEFAULT_SERVER, normalizeServer, readCredentialsFile, saveCredentials } from '../client/credentials.ts';
 import { api, ApiError, q } from '../client/http.ts';
 import { ago, err, EXIT, json, out, paint, table, type CliIO } from '../client/io.ts';
 
+import { APP, appArg, appOf, BRANCH, branchOf, commandsOf, enc, JSON_FLAG, noPositionals, runVerb, type Verb, type VerbCtx, type VerbDef } from '../client/verb.ts';
+import { KV_VERBS } from './kv.ts';
+import { remoteSetup } from './git-credential.ts';
+import { INFO_VERBS } from './app-info.ts';
+
 export type { CliIO } from '../client/io.ts';
-export type Verb = (argv: string[], io: CliIO) => Promise<number>;
 
 const MASK = '********';
 
-interface VerbDef {
-  usage: string;
-  summary: string;
-  spec: FlagSpec;
-  /** needs credentials */
-  auth: boolean;
-  run(p: Parsed, ctx: Ctx): Promise<number>;
-}
-
-interface Ctx {
-  io: CliIO;
-  env: NodeJS.ProcessEnv;
-  creds: Credentials;
-}
-
-const APP: FlagSpec['values'] = { app: 'a' };
-const BRANCH: FlagSpec['values'] = { branch: 'b' };
-const JSON_FLAG: FlagSpec['bools'] = { json: null, help: 'h' };
-
-/** The app: -a, else $PICLOUD_APP, else the `picloud` git remote of the working directory. */
-function appOf(p: Parsed, ctx: Ctx): string {
-  const a = p.flags.app;
-  if (typeof a === 'string' && a) return a;
-  if (ctx.env.PICLOUD_APP) return ctx.env.PICLOUD_APP;
-  const r = spawnSync('git', ['config', '--get', 'remote.picloud.url'], { cwd: ctx.io.cwd ?? process.cwd(), encoding: 'utf8' });
-  const m = r.status === 0 ? /\/git\/([a-z][a-z0-9-]*)\.git\/?\s*$/.exec(r.stdout) : null;
-  if (m) return m[1]!;
-  throw new UsageError('no app given: use -a APP (or run inside a repo with a "picloud" git remote)');
-}
-
-const branchOf = (p: Parsed): string | undefined => (typeof p.flags.branch === 'string' ? p.flags.branch : undefined);
-const enc = encodeURIComponent;
 const short = (sha: string): string => sha.slice(0, 7);
 const plural = (n: number, w: string): string => `${n} ${w}${n === 1 ? '' : 's'}`;
-
-function noPositionals(p: Parsed, max = 0): void {
-  if (p.positionals.length > max) throw new UsageError(`unexpected argument ${p.positionals[max]}`);
-}
 
 /** Ask for the token on a terminal without echoing it. */
 function promptHidden(io: CliIO, question: string): Promise<string> {
@@ -180,32 +147,28 @@ const VERBS: Record<string, VerbDef> = {
   },
 
   'apps:create': {
-    usage: 'picloud apps:create NAME [--json]',
-    summary: 'create an empty app',
-    spec: { values: {}, bools: JSON_FLAG },
+    usage: 'picloud apps:create NAME | -a NAME [--json]',
+    summary: 'create an empty app and print how to add its git remote',
+    spec: { values: { ...APP }, bools: JSON_FLAG },
     auth: true,
     async run(p, ctx) {
-      const name = p.positionals[0];
-      if (!name) throw new UsageError('missing app NAME');
-      noPositionals(p, 1);
+      const name = appArg(p);
       const { app } = await api<{ app: { name: string; gitUrl: string } }>(ctx.creds, 'POST', '/apps', { name });
       if (p.flags.json) { json(ctx.io, app); return EXIT.OK; }
-      out(ctx.io, `Created ${app.name}.`);
-      out(ctx.io, `  git remote add picloud ${app.gitUrl}`);
-      err(ctx.io, 'git asks for a user name (any) and a password: use your API token.');
+      out(ctx.io, `Created ${app.name}. In its git repository:`);
+      for (const l of remoteSetup(app.gitUrl)) out(ctx.io, `  ${l}`);
+      err(ctx.io, 'The credential helper hands git the token of `picloud login`, so no token is stored in .git/config.');
       return EXIT.OK;
     },
   },
 
   'apps:destroy': {
-    usage: 'picloud apps:destroy NAME --confirm NAME [--json]',
+    usage: 'picloud apps:destroy NAME | -a NAME --confirm NAME [--json]',
     summary: 'delete an app, its releases, config, KV data, logs and repository',
     spec: { values: { confirm: null, ...APP }, bools: JSON_FLAG },
     auth: true,
     async run(p, ctx) {
-      const name = p.positionals[0] ?? (typeof p.flags.app === 'string' ? p.flags.app : undefined);
-      if (!name) throw new UsageError('missing app NAME');
-      noPositionals(p, 1);
+      const name = appArg(p);
       if (p.flags.confirm !== name) {
         throw new UsageError(`this deletes ${name} and all its data; to proceed, run: picloud apps:destroy ${name} --confirm ${name}`);
       }
@@ -500,7 +463,7 @@ export function formatInvocation(i: InvocationItem, pt = paint({ stdout: { write
 
 /** Follow the SSE stream until aborted (io.signal or SIGINT); reconnects with Last-Event-ID. */
 async function tail(
-  ctx: Ctx,
+  ctx: VerbCtx,
   app: string,
   filter: { branch?: string; status?: string },
   lastId: number,
@@ -562,76 +525,21 @@ async function tail(
   }
 }
 
-function verbHelp(name: string, def: VerbDef): string {
-  return `${def.usage}\n\n  ${def.summary}\n`;
-}
+/** Every client verb, by resource. */
+const ALL_VERBS: Record<string, VerbDef> = { ...VERBS, ...KV_VERBS, ...INFO_VERBS };
 
 /** Run one client verb: parse, authenticate, call the API, print. */
-export async function runClientVerb(name: string, argv: string[], io: CliIO): Promise<number> {
-  const def = VERBS[name];
-  if (!def) {
-    err(io, `picloud: unknown command ${name}`);
-    return EXIT.USAGE;
-  }
-  const env = io.env ?? process.env;
-  try {
-    const p = parseArgs(argv, def.spec);
-    if (p.flags.help) {
-      io.stdout.write(verbHelp(name, def));
-      return EXIT.OK;
-    }
-    let creds: Credentials | null = null;
-    if (def.auth) {
-      creds = await loadCredentials(env);
-      if (!creds) {
-        err(io, 'picloud: not logged in. Run `picloud login --server URL --token TOKEN` (or set PICLOUD_URL and PICLOUD_TOKEN).');
-        return EXIT.FAILURE;
-      }
-    }
-    return await def.run(p, { io, env, creds: creds ?? { server: '', token: '' } });
-  } catch (e) {
-    if (e instanceof UsageError) {
-      err(io, `picloud ${name}: ${e.message}`);
-      err(io, `usage: ${def.usage}`);
-      return EXIT.USAGE;
-    }
-    if (e instanceof ApiError) {
-      const hint = e.status === 401 ? ' (run `picloud login` again)' : '';
-      err(io, `picloud ${name}: ${e.message}${e.code && e.status ? ` [${e.code}]` : ''}${hint}`);
-      return EXIT.FAILURE;
-    }
-    err(io, `picloud ${name}: internal error: ${(e as Error)?.message ?? String(e)}`);
-    return EXIT.INTERNAL;
-  }
+export function runClientVerb(name: string, argv: string[], io: CliIO): Promise<number> {
+  return runVerb(ALL_VERBS, name, argv, io);
 }
 
-/** The verbs and their one-line summaries, for `picloud help`. */
-export const CLIENT_VERBS: ReadonlyArray<{ name: string; usage: string; summary: string }> = Object.entries(VERBS).map(([name, d]) => ({
+/** Dispatch table entries for src/cli/main.ts: verb name → command. */
+export const clientCommands: Record<string, Verb> = commandsOf(ALL_VERBS);
+
+/** The verbs and their usage lines (completion, help). */
+export const CLIENT_VERBS: ReadonlyArray<{ name: string; usage: string; summary: string; flags: string[] }> = Object.entries(ALL_VERBS).map(([name, d]) => ({
   name,
   usage: d.usage,
   summary: d.summary,
+  flags: [...Object.keys(d.spec.values), ...Object.keys(d.spec.bools)].map((f) => `--${f}`),
 }));
-
-const verb =
-  (name: string): Verb =>
-  (argv, io) =>
-    runClientVerb(name, argv, io);
-
-export const loginCommand = verb('login');
-export const appsCommand = verb('apps');
-export const appsCreateCommand = verb('apps:create');
-export const appsDestroyCommand = verb('apps:destroy');
-export const releasesCommand = verb('releases');
-export const rollbackCommand = verb('rollback');
-export const configCommand = verb('config');
-export const configSetCommand = verb('config:set');
-export const configUnsetCommand = verb('config:unset');
-export const logsCommand = verb('logs');
-export const routesCommand = verb('routes');
-export const previewsCommand = verb('previews');
-export const tokensCommand = verb('tokens');
-export const tokensCreateCommand = verb('tokens:create');
-export const tokensRevokeCommand = verb('tokens:revoke');
-
-/** Dispatch table entries for src/cli/main.ts: verb name → command. */
-export const clientCommands: Record<string, Verb> = Object.fromEntries(Object.keys(VERBS).map((n) => [n, verb(n)]));
