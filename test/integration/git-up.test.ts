@@ -3,12 +3,12 @@
  * printed admin token and `git remote add` line, a push of the two-route app, then a restart that keeps the app
  * and its releases. Spawns exactly what `npm start` runs (the compiled dist/ with its node flags; `npm test` builds it).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { untraversableAncestors } from '../../src/db/embedded.ts';
-import { cleanupTempDirs, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
+import { cleanupTempDirs, gitEnv, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
 import { ROOT, startArgs } from '../helpers/start.ts';
 
 const home = tempDir('picloud-up-home-');
@@ -69,15 +69,23 @@ describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
     let port = first.port;
     const token = /Admin token[^\n]*\n\s+(pc_[0-9a-f]+)/.exec(first.out)?.[1];
     expect(token, first.out).toBeTruthy();
-    expect(first.out).toContain(`git remote add picloud http://picloud:${token}@127.0.0.1:${port}/git/<app>.git`);
+    expect(first.out).toContain(`git remote add picloud http://127.0.0.1:${port}/git/<app>.git`);
     expect(first.out).toContain(`Dashboard: http://127.0.0.1:${port}/`);
     expect(statSync(path.join(home, 'admin-token')).mode & 0o777).toBe(0o600);
 
+    // follow the printed instructions word for word: the remote and its credential helper, then a plain push
+    const setup = first.out.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('git remote add picloud') || l.startsWith("git config 'credential."));
+    expect(setup, first.out).toHaveLength(2);
     const repo = await makeRepo({ fixture: 'hello' });
-    const remote = () => `http://picloud:${token}@127.0.0.1:${port}/git/myapp.git`;
-    const r = await push(repo, remote(), ['main']);
-    expect(r.code, r.stderr).toBe(0);
+    for (const line of setup) {
+      const sh = spawnSync('bash', ['-c', line.replace('<app>', 'myapp')], { cwd: repo, env: gitEnv(), encoding: 'utf8' });
+      expect(sh.status, sh.stderr).toBe(0);
+    }
+    expect(readFileSync(path.join(repo, '.git', 'config'), 'utf8')).not.toContain(token!);
+    const r = spawnSync('git', ['push', 'picloud', 'main'], { cwd: repo, env: gitEnv(), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/remote: -----> Released v1 \([0-9a-f]{7}\) http:\/\/myapp\.localhost:\d+\//);
+    const remote = () => `http://picloud:${token}@127.0.0.1:${port}/git/myapp.git`;
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/up`)).text()).toBe('hello, up!');
     expect(await stop(first.proc), transcript(first.proc)).toBe(0);
 

@@ -7,6 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { tokenFileHelper } from './git-credential.ts';
 import { loadConfig, type Config } from '../../common/config.ts';
 import { createLogger, type Logger } from '../../common/log.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../db/embedded.ts';
@@ -194,16 +195,16 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   say();
   say(`PiCloud is running on ${base}`);
   say();
+  const tokenPath = path.resolve(config.paths.adminTokenFile);
   if (firstToken) {
     say(`  Admin token (shown once; also saved in ${tokenFile}, mode 600):`);
     say(`    ${firstToken}`);
     say();
-    say('  Deploy an app (any name matching ^[a-z][a-z0-9-]{0,30}$) from its git repository:');
-    say(`    git remote add picloud http://picloud:${firstToken}@${host}:${port}/git/<app>.git`);
-  } else {
-    say('  Deploy an app from its git repository (the admin token is in ' + tokenFile + '):');
-    say(`    git remote add picloud http://picloud:$(cat ${tokenFile})@${host}:${port}/git/<app>.git`);
   }
+  say('  Deploy an app (any name matching ^[a-z][a-z0-9-]{0,30}$) from its git repository:');
+  say(`    git remote add picloud ${base}/git/<app>.git`);
+  say(`    ${tokenFileHelper(base, tokenPath)}`);
+  say(`  (the credential helper reads the token from ${tokenFile} when git asks; nothing secret goes into .git/config)`);
   say('    git push picloud main');
   say();
   say(`  Dashboard: ${base}/`);
