@@ -6,6 +6,7 @@
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
  * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from './errors.ts';
 
@@ -26,6 +27,28 @@ export const DEFAULT_APP_LIMITS = Object.freeze({
   timeoutMs: 5_000,
   maxBodyBytes: 1024 * 1024,
 });
+
+/** Platform limits of `http::fetch` (architecture.md §6); an app's `[fetch]` may lower, never raise them. */
+export const FETCH_LIMITS = Object.freeze({
+  /** default `[fetch] max_requests`: fetches per invocation */
+  maxRequests: 50,
+  /** platform cap on `[fetch] max_requests` */
+  maxRequestsCap: 1000,
+  /** default `[fetch] timeout_ms`: per fetch (never past the invocation's own deadline) */
+  timeoutMs: 10_000,
+  /** a response body over this is FETCH_LIMIT */
+  maxResponseBytes: 5 * 1024 * 1024,
+  maxRedirects: 5,
+  /** fetches in flight at once per executor process (shared out among its threads) */
+  maxConcurrent: 512,
+});
+
+let version: string | undefined;
+/** PiCloud's version (package.json), read once on first use. */
+export function picloudVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
+}
 
 /** Push-time limits (architecture.md §3: size limits, file and total). */
 export const PUSH_LIMITS = Object.freeze({

@@ -29,8 +29,8 @@ export interface LiveBranch {
   branch: string;
   releaseId: number;
   version: number;
-  /** release.config: { env?: Record<string,string>, limits?: {...} } as stored by deploy */
-  config: { env?: Record<string, unknown>; limits?: Record<string, unknown> };
+  /** release.config: { env?: Record<string,string>, limits?: {...}, fetch?: {...} } as stored by deploy */
+  config: { env?: Record<string, unknown>; limits?: Record<string, unknown>; fetch?: Record<string, unknown> };
   /** config_vars overrides for this (app, branch) */
   vars: Record<string, string>;
   routes: LiveRoute[];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkCron, checkRoutePath, normaliseRoutePath, parseManifest } from './manifest.ts';
+import { checkAllowEntry, checkCron, checkRoutePath, normaliseRoutePath, parseManifest } from './manifest.ts';
 import { scanTomlPositions } from './toml-positions.ts';
 
 const problems = (src: string) => parseManifest(src).diagnostics.map((d) => `${d.line}:${d.col}: ${d.message}`);
@@ -39,7 +39,7 @@ max_body_bytes = 1048576
 
   it('should report unknown keys at every level with their positions', () => {
     expect(problems('colour = 1\n[app]\nname = "x"\n[[routes]]\npath = "/"\nscript = "a.rhai"\n  handler = "h"\n')).toEqual([
-      '1:1: unknown key "colour" (allowed: app, env, routes, schedules, limits)',
+      '1:1: unknown key "colour" (allowed: app, env, routes, schedules, limits, fetch)',
       '3:1: unknown key "app.name" in [app] (allowed: production_branch)',
       '7:3: unknown key "routes.handler" in [routes] (allowed: path, method, script, function)',
     ]);
@@ -54,6 +54,32 @@ max_body_bytes = 1048576
       '7:5: env value "A" must be a string',
       '9:14: "timeout_ms" = 999999999 is over the platform maximum 30000',
     ]);
+  });
+
+  it('should read [fetch] and normalise its allow entries', () => {
+    const r = parseManifest('[fetch]\nallow = ["192.168.1.20:8123", "NAS.lan", "fd00::1", "[fd00::2]:80"]\nmax_requests = 1000\ntimeout_ms = 2000\n');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.manifest?.fetch).toEqual({ allow: ['192.168.1.20:8123', 'nas.lan', '[fd00::1]', '[fd00::2]:80'], maxRequests: 1000, timeoutMs: 2000 });
+    expect(parseManifest('').manifest?.fetch).toEqual({});
+  });
+
+  it('should report bad [fetch] keys and values at their line and column', () => {
+    expect(problems('[fetch]\nallow = "nas.lan"\nmax_requests = 1001\ntimeout_ms = 0\nproxy = "x"\n')).toEqual([
+      '2:9: "allow" must be an array of strings ("host" or "host:port")',
+      '3:16: "max_requests" = 1001 is over the platform maximum 1000',
+      '4:14: "timeout_ms" must be a positive integer',
+      '5:1: unknown key "fetch.proxy" in [fetch] (allowed: allow, max_requests, timeout_ms)',
+    ]);
+    expect(problems('[fetch]\nallow = ["ok.lan", "http://x.lan", "a:99999"]\n')).toEqual([
+      '2:9: invalid [fetch] allow entry "http://x.lan": expected a host name or IP address, optionally with :port',
+      '2:9: invalid [fetch] allow entry "a:99999": port must be 1..65535',
+    ]);
+    expect(problems('fetch = 3\n')).toEqual(['1:1: [fetch] must be a table']);
+  });
+
+  it('should check [fetch] allow entries', () => {
+    for (const ok of ['nas.lan', 'nas.lan:8123', '10.0.0.1', '10.0.0.1:80', '::1', '[::1]:8080', 'localhost']) expect(checkAllowEntry(ok)).toBeNull();
+    for (const bad of ['', 'a b', 'x.lan/', '[10.0.0.1]:80', '*.lan', 'a..b', ':80']) expect(checkAllowEntry(bad)).toMatch(/invalid/);
   });
 
   it('should report route conflicts only for overlapping methods', () => {

@@ -5,7 +5,8 @@
  */
 import { Cron } from 'croner';
 import { parse, TomlError } from 'smol-toml';
-import { PLATFORM_LIMITS } from '../common/config.ts';
+import { isIP } from 'node:net';
+import { FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 import type { DeployDiagnostic } from './diagnostics.ts';
 import { scanTomlPositions, type KeyPosition } from './toml-positions.ts';
 
@@ -36,10 +37,18 @@ export interface ScheduleSpec {
 /** `[limits]` in camelCase, only the keys the app set (capped by PLATFORM_LIMITS). */
 export type AppLimits = Partial<Record<keyof typeof PLATFORM_LIMITS, number>>;
 
+/** `[fetch]` in camelCase, only the keys the app set (allow entries lower-cased). */
+export interface AppFetch {
+  allow?: string[];
+  maxRequests?: number;
+  timeoutMs?: number;
+}
+
 export interface Manifest {
   productionBranch: string | null;
   env: Record<string, string>;
   limits: AppLimits;
+  fetch: AppFetch;
   routes: RouteSpec[];
   schedules: ScheduleSpec[];
 }
@@ -63,6 +72,22 @@ const isBranchName = (b: string): boolean => /^[A-Za-z0-9._/-]+$/.test(b) && !b.
 
 type Table = Record<string, unknown>;
 const isTable = (v: unknown): v is Table => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+
+const HOST_LABEL = '[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?';
+const HOST_RE = new RegExp(`^${HOST_LABEL}(?:\\.${HOST_LABEL})*$`);
+
+/** A `[fetch] allow` entry: `host`, `host:port`, an IP address, or `[ipv6]:port`. Returns a problem or null. */
+export function checkAllowEntry(entry: string): string | null {
+  const e = entry.toLowerCase();
+  if (isIP(e) === 6) return null;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(e);
+  const bad = `invalid [fetch] allow entry "${entry}": expected a host name or IP address, optionally with :port`;
+  if (!m) return bad;
+  const host = m[1]!;
+  if (host.startsWith('[') ? isIP(host.slice(1, -1)) !== 6 : !(isIP(host) === 4 || HOST_RE.test(host))) return bad;
+  if (m[2] !== undefined && (Number(m[2]) < 1 || Number(m[2]) > 65535)) return `invalid [fetch] allow entry "${entry}": port must be 1..65535`;
+  return null;
+}
 
 /** Route path syntax: `/a/:p/*`. Returns a problem or null. */
 export function checkRoutePath(p: string): string | null {
@@ -179,7 +204,7 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     return v as Table[];
   };
 
-  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'limits']);
+  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'limits', 'fetch']);
 
   let productionBranch: string | null = null;
   if (doc.app !== undefined) {
@@ -219,6 +244,36 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
         else if (v > max) err(`limits.${k}`, `"${k}" = ${v} is over the platform maximum ${max}`, true);
         else limits[name] = v;
       }
+    }
+  }
+
+  const fetch: AppFetch = {};
+  if (doc.fetch !== undefined) {
+    if (!isTable(doc.fetch)) err('fetch', '[fetch] must be a table');
+    else {
+      const f = doc.fetch;
+      unknownKeys(f, 'fetch', ['allow', 'max_requests', 'timeout_ms']);
+      if (f.allow !== undefined) {
+        if (!Array.isArray(f.allow) || !f.allow.every((x) => typeof x === 'string')) err('fetch.allow', '"allow" must be an array of strings ("host" or "host:port")', true);
+        else {
+          const problems = (f.allow as string[]).map(checkAllowEntry).filter((p) => p !== null);
+          for (const p of problems) err('fetch.allow', p, true);
+          // lower-case, a bare IPv6 address in brackets: the form executor/fetch.ts compares URL hosts with
+          if (problems.length === 0) fetch.allow = (f.allow as string[]).map((x) => (isIP(x) === 6 ? `[${x}]` : x).toLowerCase());
+        }
+      }
+      const int = (key: 'max_requests' | 'timeout_ms', max: number): number | undefined => {
+        const v = f[key];
+        if (v === undefined) return undefined;
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) err(`fetch.${key}`, `"${key}" must be a positive integer`, true);
+        else if (v > max) err(`fetch.${key}`, `"${key}" = ${v} is over the platform maximum ${max}`, true);
+        else return v;
+        return undefined;
+      };
+      const maxRequests = int('max_requests', FETCH_LIMITS.maxRequestsCap);
+      if (maxRequests !== undefined) fetch.maxRequests = maxRequests;
+      const timeoutMs = int('timeout_ms', PLATFORM_LIMITS.timeoutMs);
+      if (timeoutMs !== undefined) fetch.timeoutMs = timeoutMs;
     }
   }
 
@@ -304,5 +359,5 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
   });
 
   diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { manifest: { productionBranch, env, limits, routes, schedules }, diagnostics };
+  return { manifest: { productionBranch, env, limits, fetch, routes, schedules }, diagnostics };
 }

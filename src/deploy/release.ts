@@ -96,7 +96,7 @@ async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string)
     commitSha: op.commitSha,
     pusher,
     scripts: Object.fromEntries(hashOf),
-    config: { env: m.env, limits: m.limits },
+    config: { env: m.env, limits: m.limits, fetch: m.fetch },
     manifest: op.releaseManifest,
     description: `Deploy ${op.commitSha.slice(0, 7)}`,
   });

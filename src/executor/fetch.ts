@@ -17,6 +17,8 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import { FETCH_LIMITS } from '../common/config.ts';
+import type { FetchPolicy } from '../queue/jobs.ts';
 
 export type FetchCode = 'FETCH_DENIED' | 'FETCH_TIMEOUT' | 'FETCH_LIMIT' | 'FETCH_FAILED';
 
@@ -28,28 +30,7 @@ export class FetchError extends Error {
   }
 }
 
-/** Platform limits of `http::fetch` (an app's `[fetch]` may lower, never raise them). */
-export const FETCH_LIMITS = Object.freeze({
-  /** default fetches per invocation */
-  maxRequests: 50,
-  /** platform cap on `[fetch] max_requests` */
-  maxRequestsCap: 1000,
-  /** default per-fetch timeout */
-  timeoutMs: 10_000,
-  /** a response body over this is FETCH_LIMIT */
-  maxResponseBytes: 5 * 1024 * 1024,
-  maxRedirects: 5,
-  /** fetches in flight at once per executor process (shared out among its threads) */
-  maxConcurrent: 512,
-});
-
-/** An app's effective `[fetch]` (carried with the invocation target). */
-export interface FetchPolicy {
-  /** lower-case `host` or `host:port` entries; an IPv6 host in brackets (`[fd00::1]:8080`) */
-  allow: string[];
-  maxRequests: number;
-  timeoutMs: number;
-}
+export type { FetchPolicy };
 
 export const DEFAULT_FETCH_POLICY: FetchPolicy = Object.freeze({ allow: Object.freeze([]) as unknown as string[], maxRequests: FETCH_LIMITS.maxRequests, timeoutMs: FETCH_LIMITS.timeoutMs });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { branchSlug, compileRoute, effectiveLimits, matchRoute, toBranchEntry } from './route-table.ts';
-import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
+import { branchSlug, compileRoute, effectiveFetch, effectiveLimits, matchRoute, targetOf, toBranchEntry } from './route-table.ts';
+import { DEFAULT_APP_LIMITS, FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 
 const entry = toBranchEntry({
   appId: 1, app: 'a', productionBranch: 'main', branch: 'main', releaseId: 7, version: 3,
@@ -58,6 +58,11 @@ describe('route-table', () => {
       expect(entry.limits.maxBodyBytes).toBe(10);
       expect(entry.limits.maxOperations).toBe(DEFAULT_APP_LIMITS.maxOperations);
       expect(effectiveLimits({ maxOperations: 5 }).maxOperations).toBe(5);
+    });
+    it('should default [fetch], cap it by the platform and carry it in every target', () => {
+      expect(entry.fetch).toEqual({ allow: [], maxRequests: FETCH_LIMITS.maxRequests, timeoutMs: FETCH_LIMITS.timeoutMs });
+      expect(effectiveFetch({ allow: ['nas.lan:80', 3], maxRequests: 5000, timeoutMs: 10 })).toEqual({ allow: ['nas.lan:80'], maxRequests: FETCH_LIMITS.maxRequestsCap, timeoutMs: 10 });
+      expect(targetOf(entry, entry.routes[0]!).fetch).toBe(entry.fetch);
     });
   });
 });

@@ -4,10 +4,10 @@
  * and fully whenever the LISTEN connection is (re)established. Never queried per request.
  */
 import type { Logger } from '../common/log.ts';
-import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
+import { DEFAULT_APP_LIMITS, FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { loadLiveBranches, type LiveBranch, type LiveSchedule } from '../db/routing.ts';
-import type { InvocationLimits, InvocationTarget } from '../queue/jobs.ts';
+import type { FetchPolicy, InvocationLimits, InvocationTarget } from '../queue/jobs.ts';
 
 /** Branch name → URL slug: lower-case, runs of chars outside [a-z0-9] → '-'. */
 export function branchSlug(branch: string): string {
@@ -35,6 +35,7 @@ export interface BranchEntry {
   version: number;
   env: Record<string, string>;
   limits: InvocationLimits;
+  fetch: FetchPolicy;
   routes: CompiledRoute[];
   schedules: LiveSchedule[];
 }
@@ -125,6 +126,17 @@ export function effectiveLimits(raw: Record<string, unknown> | undefined): Invoc
   };
 }
 
+/** Effective `[fetch]`: the release's keys over the defaults, capped by the platform (allow entries as deploy normalised them). */
+export function effectiveFetch(raw: Record<string, unknown> | undefined): FetchPolicy {
+  const f = raw ?? {};
+  const allow = Array.isArray(f.allow) ? f.allow.filter((x): x is string => typeof x === 'string').map((x) => x.toLowerCase()) : [];
+  return Object.freeze({
+    allow: Object.freeze(allow) as string[],
+    maxRequests: Math.min(num(f.maxRequests) ?? FETCH_LIMITS.maxRequests, FETCH_LIMITS.maxRequestsCap),
+    timeoutMs: Math.min(num(f.timeoutMs) ?? FETCH_LIMITS.timeoutMs, PLATFORM_LIMITS.timeoutMs),
+  });
+}
+
 /** Build a branch entry from its live DB state. */
 export function toBranchEntry(b: LiveBranch): BranchEntry {
   const env: Record<string, string> = {};
@@ -144,7 +156,7 @@ export function toBranchEntry(b: LiveBranch): BranchEntry {
   routes.sort(compareSpecificity);
   return {
     appId: b.appId, app: b.app, branch: b.branch, slug: branchSlug(b.branch), releaseId: b.releaseId, version: b.version,
-    env, limits: effectiveLimits(b.config.limits), routes, schedules: b.schedules,
+    env, limits: effectiveLimits(b.config.limits), fetch: effectiveFetch(b.config.fetch), routes, schedules: b.schedules,
   };
 }
 
@@ -160,7 +172,7 @@ export function targetOf(e: BranchEntry, s: { scriptPath: string; scriptHash: st
   if (hit && hit.entry === e) return hit.target;
   const target: InvocationTarget = Object.freeze({
     appId: e.appId, app: e.app, branch: e.branch, releaseId: e.releaseId, version: e.version,
-    scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits,
+    scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits, fetch: e.fetch,
   });
   targets.set(s, { entry: e, target });
   return target;

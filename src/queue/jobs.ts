@@ -15,6 +15,14 @@ export interface InvocationLimits {
   maxCallLevels: number;
 }
 
+/** An app's effective `[fetch]` (defaults filled in, capped by the platform; see executor/fetch.ts). */
+export interface FetchPolicy {
+  /** lower-case `host` or `host:port` entries; an IPv6 host in brackets (`[fd00::1]:8080`) */
+  allow: string[];
+  maxRequests: number;
+  timeoutMs: number;
+}
+
 /** What runs: one script (by content hash) of one live release, with its env and limits. */
 export interface InvocationTarget {
   appId: number;
@@ -29,6 +37,8 @@ export interface InvocationTarget {
   fn: string | null;
   env: Record<string, string>;
   limits: InvocationLimits;
+  /** `[fetch]` of the release; absent = the defaults (nothing allowed beyond public addresses) */
+  fetch?: FetchPolicy;
 }
 
 export interface HttpInvocation {
@@ -58,7 +68,8 @@ export interface ScheduleInvocation {
 export type InvocationJob = HttpInvocation | ScheduleInvocation;
 
 export interface LogLine {
-  level: 'print' | 'debug';
+  /** 'fetch': one http::fetch, msg "GET host 200 12 ms" */
+  level: 'print' | 'debug' | 'fetch';
   msg: string;
   /** ms since the invocation started */
   t: number;
