@@ -69,7 +69,7 @@ describe('git push', () => {
     expect(lines.at(-1)).toBe(`http://127.0.0.1:${srv.port}/apps/hello/`);
     expect(await live('hello', 'main')).toEqual({ version: 1, commit_sha: v1, pusher: 'alice' });
     const { rows } = await srv.pool.query(`SELECT config, scripts FROM releases WHERE commit_sha = $1`, [v1]);
-    expect(rows[0].config).toEqual({ env: { GREETING: 'hello' }, limits: {} });
+    expect(rows[0].config).toEqual({ env: { GREETING: 'hello' }, limits: {}, fetch: {} });
     expect(Object.keys(rows[0].scripts).sort()).toEqual(['echo.rhai', 'hello.rhai']);
     if (srv.hasIngress) {
       expect(await get('/apps/hello/hello/world')).toEqual({ status: 200, body: 'hello, world!' });
