@@ -6,7 +6,6 @@
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
  * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from './errors.ts';
 
@@ -42,13 +41,6 @@ export const FETCH_LIMITS = Object.freeze({
   /** fetches in flight at once per executor process (shared out among its threads) */
   maxConcurrent: 512,
 });
-
-let version: string | undefined;
-/** PiCloud's version (package.json), read once on first use. */
-export function picloudVersion(): string {
-  version ??= (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  return version;
-}
 
 /** Push-time limits (architecture.md §3: size limits, file and total). */
 export const PUSH_LIMITS = Object.freeze({
