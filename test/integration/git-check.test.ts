@@ -3,7 +3,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.ts';
-import { cleanupTempDirs, makeRepo, writeFiles } from '../helpers/git.ts';
+import { cleanupTempDirs, git, makeRepo, tempDir, writeFiles } from '../helpers/git.ts';
 
 afterAll(() => cleanupTempDirs());
 
@@ -33,6 +33,7 @@ describe('picloud check', () => {
       'picloud.toml': '[[routes]]\npath = "/a"\nscript = "../x.rhai"\nextra = true\n',
       'link.rhai': { symlink: '../../etc/passwd' },
     });
+    await git(dir, ['add', '-A']); // check sees what git would commit
     const r = await check(dir);
     expect(r.code).toBe(65);
     expect(r.stdout).toMatch(/^hello\.rhai:2:9: .+\n {4}let = 1;\n {8}\^$/m);
@@ -49,6 +50,29 @@ describe('picloud check', () => {
     const out = JSON.parse(r.stdout) as { ok: boolean; manifest: { routes: { path: string; methods: string[] }[] } };
     expect(out.ok).toBe(true);
     expect(out.manifest.routes.map((x) => `${x.methods.join(',')} ${x.path}`)).toEqual(['GET /hello/:name', 'POST,PUT /echo']);
+  });
+
+  it('(check) sees the files git tracks, never ignored or untracked ones', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    writeFiles(dir, { '.gitignore': 'scratch/\n', 'scratch/broken.rhai': 'let = ;\n', 'draft.rhai': 'fn (\n' });
+    const r = await check(dir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    await git(dir, ['add', 'draft.rhai']);
+    const staged = await check(dir);
+    expect(staged.code).toBe(65);
+    expect(staged.stdout).toMatch(/^draft\.rhai:1:/m);
+    expect(staged.stdout).not.toMatch(/scratch/);
+  });
+
+  it('(check) says at once when there is no picloud.toml', async () => {
+    const plain = tempDir();
+    writeFiles(plain, { 'a.rhai': '1\n' });
+    const r = await check(plain);
+    expect(r.code).toBe(65);
+    expect(r.stderr).toBe(`picloud check: no picloud.toml in ${plain}; a push needs one at the repository root (see docs/picloud-toml.md)\n`);
+    const repo = await makeRepo({ files: { 'a.rhai': '1\n' } });
+    writeFiles(repo, { 'picloud.toml': '[[routes]]\npath = "/"\nscript = "a.rhai"\n' }); // not added to git
+    expect((await check(repo)).stderr).toMatch(/^picloud check: no picloud\.toml in the files git tracks in /);
   });
 
   it('(check) is a usage error on a missing directory', async () => {

@@ -1,12 +1,15 @@
 /**
  * `picloud check [DIR] [--json]`: validate a working tree exactly as a push would (the same validateTree and
- * buildpacks; no AST cache). Prints the progress lines and every problem as `path:line:col: message` with the
+ * buildpacks; no AST cache). In a git repository it checks the files git tracks (src/deploy/worktree.ts), as
+ * they are in the working tree: what a commit and push of them would send; ignored files never count. Prints the progress lines and every problem as `path:line:col: message` with the
  * source line and a caret. Exit 0 when the tree would deploy, 65 when it has problems, 64 on usage errors.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { loadEngine } from '../../deploy/engine.ts';
-import { dirTreeSource, validateTree } from '../../deploy/validate.ts';
+import { validateTree } from '../../deploy/validate.ts';
+import { MANIFEST_PATH } from '../../deploy/manifest.ts';
+import { workTreeSource } from '../../deploy/worktree.ts';
 import type { CliIO } from '../client/io.ts';
 
 export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
@@ -25,8 +28,13 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
     io.stderr.write(`picloud check: ${dir} is not a directory\n`);
     return 64;
   }
+  const tree = await workTreeSource(dir);
+  if (!tree.files.some((f) => f.path === MANIFEST_PATH)) {
+    const where = tree.git ? `the files git tracks in ${dir}` : dir;
+    io.stderr.write(`picloud check: no ${MANIFEST_PATH} in ${where}; a push needs one at the repository root (see docs/picloud-toml.md)\n`);
+    return 65;
+  }
   const engine = await loadEngine().catch(() => null);
-  const tree = await dirTreeSource(dir);
   const progress = (line: string) => io.stderr.write(`${line}\n`);
   const result = await validateTree(tree, { engine, cache: null, progress });
   if (json) {
