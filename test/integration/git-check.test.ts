@@ -111,4 +111,39 @@ describe('picloud run', () => {
     expect((await cli(['run'])).code).toBe(64);
     expect((await cli(['run', 'x.rhai', '--ctx', '[1]'])).code).toBe(64);
   });
+
+  it('(run) says a missing file is missing, exit 66', async () => {
+    const r = await cli(['run', '/nonexistent/x.rhai']);
+    expect(r.code).toBe(66);
+    expect(r.stderr).toBe('picloud run: no such file /nonexistent/x.rhai\n');
+  });
+
+  it('(run) lists the functions of a file of only functions instead of answering 204', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    writeFiles(dir, { 'lib.rhai': 'fn add(a, b) { a + b }\nfn handle(ctx) { 1 }\n' });
+    const r = await cli(['run', `${dir}/lib.rhai`]);
+    expect(r.code).toBe(64);
+    expect(r.stderr).toBe(`picloud run: ${dir}/lib.rhai only defines functions; run one with --fn NAME:\n  add(a, b)\n  handle(ctx)\n`);
+    expect((await cli(['run', `${dir}/lib.rhai`, '--fn', 'nope'])).stderr).toMatch(/has no function nope \(it has add, handle\)/);
+  });
+
+  it('(run /path) runs the matching route of picloud.toml with its env and .env', async () => {
+    const dir = await makeRepo({ fixture: 'hello' });
+    const r = await cli(['run', '/hello/bob', '--dir', dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('hello, bob!\n');
+    writeFiles(dir, { '.env': 'GREETING="hi there"\n' });
+    expect((await cli(['run', '/hello/ann', '--dir', dir])).stdout).toBe('hi there, ann!\n');
+    const post = await cli(['run', '/echo?x=1', '-X', 'POST', '--body', 'data', '--dir', dir]);
+    expect(JSON.parse(post.stdout)).toEqual({ method: 'POST', body: 'data' });
+    const wrong = await cli(['run', '/echo', '--dir', dir]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/^picloud run: \/echo takes POST, PUT, not GET\. Routes:\n {2}GET \/hello\/:name -> hello\.rhai handle\(\)\n {2}POST,PUT \/echo -> echo\.rhai\n$/);
+    expect((await cli(['run', '/nope', '--dir', dir])).stderr).toMatch(/^picloud run: no route matches \/nope\./);
+    expect((await cli(['run', '/x', '--dir', tempDir()])).code).toBe(66);
+    writeFiles(dir, { 'hello.rhai': 'fn handle(ctx) {\n  let = 2;\n}\n' });
+    const broken = await cli(['run', '/hello/bob', '--dir', dir]);
+    expect(broken.code).toBe(65);
+    expect(broken.stderr).toMatch(/^hello\.rhai:2:7: /m);
+  });
 });
