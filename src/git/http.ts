@@ -3,19 +3,25 @@
  * (stack-notes.md §1). Our auth runs on EVERY request (info/refs, git-receive-pack, git-upload-pack): HTTP basic,
  * password = API token; anything else is 401 with a `WWW-Authenticate` challenge.
  *
- * - The repo is created (`git init --bare -b main`) on the first authenticated request for a valid app name.
+ * - A repository exists only once a token that may push has pushed to it: the `git-receive-pack` POST of a
+ *   deploy/admin token creates it (`git init --bare -b main`), and removes it again when that first push leaves it
+ *   without a ref (rejected). Until then the receive-pack advertisement comes from one shared empty repository
+ *   (`.picloud-empty.git`, never pushed to), and every other request for the name answers 404.
+ * - `info/refs` needs exactly one `service` parameter naming a git service (else 400): we and git read the same one.
+ * - The pusher passed to the hook (REMOTE_USER) is the token's own name, never the free-form basic-auth user.
  * - Hooks are set centrally: `core.hooksPath` through `GIT_CONFIG_*` in the CGI env, never in a repo's config.
  * - The hook learns the pusher and how to reach this server (URL + per-start secret) from the same env.
  * - A `git-receive-pack` POST holds the app's push lock for its whole duration (see push-lock.ts).
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../common/log.ts';
-import { ensureRepo, isValidAppName } from './repos.ts';
+import { ensureRepo, EMPTY_REPO, hasRefs, isValidAppName, removeRepo, repoExists, repoPath } from './repos.ts';
 import type { KeyedMutex } from './push-lock.ts';
 
 export interface GitAuthResult {
-  /** shown as the pusher of a release */
+  /** the token's own name, recorded as the pusher of a release */
   name: string;
   /** false for read-only tokens: they may fetch and clone, never push */
   mayPush: boolean;
@@ -39,6 +45,7 @@ export const MAX_PACK_BYTES = 256 * 1024 * 1024;
 
 const ROUTE_RE = /^\/git\/([^/]+)\.git(\/.*)$/;
 const SERVICES = new Set(['/info/refs', '/git-receive-pack', '/git-upload-pack', '/HEAD']);
+const SERVICE_PARAMS = new Set(['git-upload-pack', 'git-receive-pack']);
 
 function deny(reply: FastifyReply, status: number, message: string): FastifyReply {
   if (status === 401) reply.header('WWW-Authenticate', 'Basic realm="picloud"');
@@ -61,19 +68,45 @@ export const gitPlugin: FastifyPluginAsync<GitPluginOptions> = async (app, opts)
       return deny(reply, 404, `"${appName}" is not a valid app name (^[a-z][a-z0-9-]{0,30}$, no "--")`);
     }
     const service = m[2]!;
-    const isPush = service === '/git-receive-pack' || url.searchParams.get('service') === 'git-receive-pack';
+    let query = '';
+    if (service === '/info/refs') {
+      // git http-backend reads the LAST `service`, URLSearchParams.get the first: accept exactly one, pass only it
+      const asked = url.searchParams.getAll('service');
+      if (asked.length !== 1 || !SERVICE_PARAMS.has(asked[0]!)) return deny(reply, 400, 'info/refs needs exactly one service parameter: git-upload-pack or git-receive-pack');
+      query = `service=${asked[0]}`;
+    }
+    const isPush = service === '/git-receive-pack' || query === 'service=git-receive-pack';
     if (isPush && !auth.mayPush) return deny(reply, 403, 'this token is read-only: it may fetch, not push');
-    const repoDir = await ensureRepo(opts.reposDir, appName);
     const receivePack = service === '/git-receive-pack';
+    // a push holds the app's lock from before its repository may be created until git-receive-pack has ended
     const release = receivePack ? await opts.pushLock.acquire(appName) : () => {};
+    let repoDir: string;
+    let created = false;
+    try {
+      if (receivePack) ({ dir: repoDir, created } = await ensureRepo(opts.reposDir, appName));
+      else if (await repoExists(opts.reposDir, appName)) repoDir = repoPath(opts.reposDir, appName);
+      // the advertisement of a repository nobody has pushed to yet, without creating one
+      else if (isPush) repoDir = (await ensureRepo(opts.reposDir, EMPTY_REPO)).dir;
+      else return deny(reply, 404, `no app named "${appName}" has been pushed yet`);
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (!receivePack) release();
     reply.hijack();
     try {
       // the post-push check runs before the response ends, so the client never sees a state it will not keep
-      const beforeEnd =
-        receivePack && opts.afterReceivePack
-          ? () => opts.afterReceivePack!(appName, repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'post-push check failed'))
-          : null;
-      await runBackend(req, reply, opts, url, auth, isPush, log, beforeEnd);
+      const beforeEnd = receivePack
+        ? async () => {
+            await opts.afterReceivePack?.(appName, repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'post-push check failed'));
+            // the first push to this name was rejected: no repository without a valid push
+            if (created && !(await hasRefs(repoDir))) {
+              await removeRepo(repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'removing the empty repository failed'));
+            }
+          }
+        : null;
+      const pathInfo = `/${path.basename(repoDir)}${service}`;
+      await runBackend(req, reply, opts, { pathInfo, query }, auth, isPush, log, beforeEnd);
     } finally {
       release();
     }
@@ -87,7 +120,7 @@ function runBackend(
   req: FastifyRequest,
   reply: FastifyReply,
   opts: GitPluginOptions,
-  url: URL,
+  target: { pathInfo: string; query: string },
   auth: GitAuthResult,
   isPush: boolean,
   log: Logger,
@@ -99,8 +132,8 @@ function runBackend(
       HOME: process.env.HOME ?? '/',
       GIT_PROJECT_ROOT: opts.reposDir,
       GIT_HTTP_EXPORT_ALL: '1',
-      PATH_INFO: url.pathname.slice('/git'.length),
-      QUERY_STRING: url.search.slice(1),
+      PATH_INFO: target.pathInfo,
+      QUERY_STRING: target.query,
       REQUEST_METHOD: req.method,
       CONTENT_TYPE: req.headers['content-type'] ?? '',
       REMOTE_USER: auth.name || 'picloud',

@@ -5,16 +5,23 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { isValidAppName } from '../common/names.ts';
 
 export { isValidAppName };
 
+/**
+ * The one repository that is not an app's: always empty, it answers the receive-pack advertisement for a name
+ * nobody has pushed to yet (src/git/http.ts), so that no repository is created before a push. No app name can
+ * be spelled like it (names start with a letter).
+ */
+export const EMPTY_REPO = '.picloud-empty';
+
 /** Absolute path of an app's bare repository. Throws on an invalid name (callers validate first). */
 export function repoPath(reposDir: string, app: string): string {
-  if (!isValidAppName(app)) throw new Error(`invalid app name: ${app}`);
+  if (!isValidAppName(app) && app !== EMPTY_REPO) throw new Error(`invalid app name: ${app}`);
   return path.join(reposDir, `${app}.git`);
 }
 
@@ -45,20 +52,38 @@ export function cleanGitEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
 
 const creating = new Map<string, Promise<string>>();
 
-/** Create the app's bare repository if missing; returns its path. Concurrent callers share one `git init`. */
-export async function ensureRepo(reposDir: string, app: string): Promise<string> {
+/**
+ * Create the app's bare repository if missing; returns its path and whether this call created it. Concurrent
+ * callers share one `git init` (only the first is told `created`).
+ */
+export async function ensureRepo(reposDir: string, app: string): Promise<{ dir: string; created: boolean }> {
   const dir = repoPath(reposDir, app);
-  if (existsSync(path.join(dir, 'HEAD'))) return dir;
-  let p = creating.get(dir);
-  if (!p) {
-    p = (async () => {
-      await mkdir(reposDir, { recursive: true });
-      await git(['init', '--quiet', '--bare', '-b', 'main', dir]);
-      return dir;
-    })().finally(() => creating.delete(dir));
-    creating.set(dir, p);
-  }
-  return p;
+  if (existsSync(path.join(dir, 'HEAD'))) return { dir, created: false };
+  const pending = creating.get(dir);
+  if (pending) return { dir: await pending, created: false };
+  const p = (async () => {
+    await mkdir(reposDir, { recursive: true });
+    await git(['init', '--quiet', '--bare', '-b', 'main', dir]);
+    return dir;
+  })().finally(() => creating.delete(dir));
+  creating.set(dir, p);
+  return { dir: await p, created: true };
+}
+
+/** True when the app's repository exists (a valid push created it). */
+export async function repoExists(reposDir: string, app: string): Promise<boolean> {
+  return existsSync(path.join(repoPath(reposDir, app), 'HEAD'));
+}
+
+/** True when the repository holds at least one ref. */
+export async function hasRefs(repoDir: string): Promise<boolean> {
+  const out = await git(['for-each-ref', '--count=1', '--format=%(refname)'], { env: cleanGitEnv({ GIT_DIR: repoDir }) });
+  return out.length > 0;
+}
+
+/** Delete a repository directory (an app's repo that no valid push ever filled). */
+export async function removeRepo(repoDir: string): Promise<void> {
+  await rm(repoDir, { recursive: true, force: true });
 }
 
 /** Current sha of a ref in a repo, or null. */

@@ -53,12 +53,4 @@ export class TokenVerifier {
     }
     return null;
   }
-
-  /** The basic-auth user name (the pusher's name in git), or '' */
-  static userFromHeader(header: string | undefined): string {
-    if (!header || !/^basic /i.test(header)) return '';
-    const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
-    const i = decoded.indexOf(':');
-    return i >= 0 ? decoded.slice(0, i) : '';
-  }
 }

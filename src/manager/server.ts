@@ -113,8 +113,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       const token = TokenVerifier.tokenFromHeader(header);
       const p = token ? await verifier.verify(token) : null;
       if (!p) return null;
-      const user = TokenVerifier.userFromHeader(header);
-      return { name: user && user !== 'picloud' ? user : p.name, mayPush: p.role !== 'read' };
+      // the pusher recorded is the token's own name: the basic-auth user name is free-form and proves nothing
+      return { name: p.name, mayPush: p.role !== 'read' };
     },
     hookEnv: () => ({
       PICLOUD_HOOK_URL: `http://${loopback.includes(':') ? `[${loopback}]` : loopback}:${portOf()}${HOOK_PATH}`,

@@ -67,7 +67,7 @@ describe('git push', () => {
     expect(lines[1]).toMatch(/^-----> Compiled 2 scripts \(0 cached\) in \d+ ms$/);
     expect(lines.at(-2)).toBe(`-----> Released v1 (${v1.slice(0, 7)}) http://hello.localhost:${srv.port}/`);
     expect(lines.at(-1)).toBe(`http://127.0.0.1:${srv.port}/apps/hello/`);
-    expect(await live('hello', 'main')).toEqual({ version: 1, commit_sha: v1, pusher: 'alice' });
+    expect(await live('hello', 'main')).toEqual({ version: 1, commit_sha: v1, pusher: 'test-admin' });
     const { rows } = await srv.pool.query(`SELECT config, scripts FROM releases WHERE commit_sha = $1`, [v1]);
     expect(rows[0].config).toEqual({ env: { GREETING: 'hello' }, limits: {}, fetch: {} });
     expect(Object.keys(rows[0].scripts).sort()).toEqual(['echo.rhai', 'hello.rhai']);
