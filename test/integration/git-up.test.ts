@@ -2,9 +2,11 @@
  * `picloud up` as a newcomer meets it: no DATABASE_URL (embedded PostgreSQL under a fresh PICLOUD_HOME), the
  * printed admin token and `git remote add` line, a push of the two-route app, then a restart that keeps the app
  * and its releases. Spawns exactly what `npm start` runs (the compiled dist/ with its node flags; `npm test` builds it).
+ * Then `kill -9` of the node process alone, which leaves the embedded PostgreSQL running: the next start stops
+ * that stale cluster of its own data directory and comes up.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { untraversableAncestors } from '../../src/db/embedded.ts';
@@ -14,11 +16,31 @@ import { ROOT, startArgs } from '../helpers/start.ts';
 const home = tempDir('picloud-up-home-');
 let child: ChildProcess | null = null;
 
+/** The pid in the data directory's postmaster.pid, or null. */
+function postmasterPid(): number | null {
+  const f = path.join(home, 'pgdata', 'postmaster.pid');
+  return existsSync(f) ? Number(readFileSync(f, 'utf8').split('\n')[0]) : null;
+}
+
+/** Running, not a zombie (an orphan's exit is reaped by whoever adopted it, perhaps later). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, 'utf8') : '';
+  return !/\) Z /.test(stat);
+};
+
 afterAll(async () => {
   if (child && child.exitCode === null) {
     child.kill('SIGINT');
     await new Promise((r) => child!.once('exit', r));
   }
+  // a failed kill -9 test must not leave its orphaned cluster behind
+  const pid = postmasterPid();
+  if (pid && alive(pid)) process.kill(pid, 'SIGINT');
   cleanupTempDirs();
 });
 
@@ -102,5 +124,29 @@ describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
     expect(r2.stderr).toMatch(/Released v2 /);
     expect(await (await fetch(`http://127.0.0.1:${port}/apps/myapp/hello/x`)).text()).toBe('v2 x');
     expect(await stop(second.proc), transcript(second.proc)).toBe(0);
+  });
+
+  it('should stop the embedded PostgreSQL a kill -9 of the node process left running, and start', async () => {
+    const first = await startUp();
+    const stale = postmasterPid();
+    expect(stale).toBeGreaterThan(0);
+    first.proc.kill('SIGKILL');
+    await new Promise((r) => first.proc.once('close', r));
+    expect(alive(stale!), 'the cluster outlives its killed owner').toBe(true);
+
+    const second = await startUp();
+    expect(alive(stale!)).toBe(false);
+    expect(postmasterPid()).not.toBe(stale);
+    expect(await (await fetch(`http://127.0.0.1:${second.port}/apps/myapp/hello/back`)).text()).toBe('v2 back');
+    // a cluster whose owner still runs is never stopped: a second `picloud up` on the same home is refused
+    const other = await startUp().then(
+      () => 'started',
+      (e: Error) => e.message,
+    );
+    child = second.proc;
+    expect(other).toMatch(/exited 78:[\s\S]*is in use by a running PostgreSQL/);
+    expect(await (await fetch(`http://127.0.0.1:${second.port}/apps/myapp/hello/still`)).text()).toBe('v2 still');
+    expect(await stop(second.proc), transcript(second.proc)).toBe(0);
+    expect(postmasterPid()).toBe(null);
   });
 });
