@@ -4,6 +4,13 @@
  * in-memory route table, matches the route (404 / 405 + Allow), reads the body under the app's max_body_bytes
  * (413 from Content-Length before reading, or as soon as the streamed bytes pass the limit), dispatches the
  * invocation (carrying its release id) and writes the mapped response. Every error body is JSON.
+ *
+ * Apps never run with the dashboard's origin: a path-form request (its URL was not rewritten from a host-form
+ * one) is served on the platform's own host, so its response gets `Content-Security-Policy: sandbox …` (an opaque
+ * origin: no same-origin access to the dashboard, its cookies or its CSRF tokens) and loses any header that would
+ * reach the platform's cookies or host-wide state (`Set-Cookie` of a `picloud*` cookie, `Clear-Site-Data`,
+ * `Strict-Transport-Security`). Host-form responses (each app its own origin) keep their headers. In both forms
+ * the platform's cookies are removed from the request's `Cookie` header before a script sees it.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
@@ -20,6 +27,26 @@ export interface IngressOptions {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** The sandbox of path-form responses: scripts, forms, popups, … but never allow-same-origin. */
+export const PATH_FORM_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-pointer-lock allow-presentation';
+/** Cookies of the platform (the dashboard's `picloud_session`, and any later `picloud*` one), prefixes included. */
+const PLATFORM_COOKIE_RE = /^\s*(__host-|__secure-)?picloud/i;
+/** Host-wide headers an app may not send on the platform's host. */
+const PATH_FORM_DROPPED = new Set(['clear-site-data', 'strict-transport-security']);
+
+/** Apply the path-form rule to a script's response headers (see the header comment). */
+export function pathFormHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(headers)) {
+    const v = headers[k]!;
+    if (PATH_FORM_DROPPED.has(k) || (k === 'set-cookie' && PLATFORM_COOKIE_RE.test(v))) continue;
+    out[k] = v;
+  }
+  // several policies are all enforced: the script's own CSP stays, the sandbox is added to it
+  out['content-security-policy'] = out['content-security-policy'] ? `${out['content-security-policy']}, ${PATH_FORM_SANDBOX}` : PATH_FORM_SANDBOX;
+  return out;
+}
 let seq = 0;
 const idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
@@ -65,11 +92,20 @@ function flatQuery(q: unknown): Record<string, string> {
   return out;
 }
 
+/** A request's `cookie` header without the platform's cookies (scripts never see the dashboard session). */
+export function appCookies(cookie: string): string {
+  return cookie.split(';').filter((c) => c.trim() !== '' && !PLATFORM_COOKIE_RE.test(c)).map((c) => c.trim()).join('; ');
+}
+
 function flatHeaders(h: FastifyRequest['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   for (const k of Object.keys(h)) {
     const v = h[k];
-    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+    if (v === undefined) continue;
+    if (k === 'cookie') {
+      const c = appCookies(Array.isArray(v) ? v.join('; ') : v);
+      if (c) out[k] = c;
+    } else out[k] = Array.isArray(v) ? v.join(', ') : v;
   }
   return out;
 }
@@ -130,7 +166,9 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
       return sendError(reply, 502, 'The invocation could not be dispatched to an executor');
     }
     reply.code(result.status);
-    for (const k of Object.keys(result.headers)) reply.header(k, result.headers[k]!);
+    // host form: the server rewrote `<label>.<domain>/x` to `/apps/<label>/x`; anything else is path form
+    const headers = req.originalUrl === req.url ? pathFormHeaders(result.headers) : result.headers;
+    for (const k of Object.keys(headers)) reply.header(k, headers[k]!);
     return reply.send(result.body);
   };
 

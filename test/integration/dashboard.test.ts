@@ -3,23 +3,21 @@
  * properties over plain HTTP: session cookie flags, CSRF, cross-origin refusal, HTML escaping; and /metrics.
  * The browser part skips with a note when Chromium is not installed (`apt-get install -y chromium`).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/common/config.ts';
 import { silentLogger } from '../../src/common/log.ts';
 import { apiPlugin } from '../../src/manager/api.ts';
 import { dashboardPlugin } from '../../src/manager/dashboard.ts';
 import { metricsPlugin } from '../../src/manager/metrics.ts';
+import { CHROMIUM, haveChromium, launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { fixtureInvocation, fixtureRelease, fixtureToken, rollbackForTests } from '../helpers/fixtures.ts';
 
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
 const XSS = '<img src=x onerror=alert(1)>';
@@ -143,10 +141,7 @@ describe('dashboard over HTTP', () => {
 describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
