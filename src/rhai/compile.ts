@@ -26,7 +26,16 @@ import {
   typeName,
   type Value,
 } from './runtime/value.ts';
-import { RhaiError, errArithmetic, errArrayBounds, errBitFieldBounds, errMismatch, errStringBounds } from './runtime/errors.ts';
+import {
+  RhaiError,
+  errArithmetic,
+  errArrayBounds,
+  errBitFieldBounds,
+  errMismatch,
+  errStringBounds,
+  errorFields,
+  messageWithoutPosition,
+} from './runtime/errors.ts';
 import {
   NO_BUILTIN,
   arith,
@@ -104,11 +113,13 @@ class Run implements NativeCallContext {
     this.maxOps = env.limits.maxOperations;
     this.checkData = env.limits.maxStringSize > 0 || env.limits.maxArraySize > 0 || env.limits.maxMapSize > 0;
   }
+  /** source offset of the native call in progress: callbacks it makes are positioned there (Rhai `call_position`) */
+  callPos = -1;
   callFn(fn: FnPtr, args: Value[]): Value {
-    return callFnPtr(fn, args, NO_THIS, undefined, -1);
+    return callFnPtr(fn, args, NO_THIS, undefined, this.callPos);
   }
   callFnWithThis(fn: FnPtr, self: { value: Value }, args: Value[]): Value {
-    return callFnPtr(fn, args, self.value, self, -1);
+    return callFnPtr(fn, args, self.value, self, this.callPos);
   }
   fnArity(fn: FnPtr): number | undefined {
     const sf = resolvePtr(fn, -1);
@@ -205,20 +216,28 @@ function isAscii(s: string): boolean {
   return true;
 }
 
-/** Data size counting as Rhai's calc_data_sizes: [array items, map items, string bytes], recursive. */
+/**
+ * Data size counting as Rhai's calc_data_sizes (eval/data_check.rs): [array items, map items, string bytes],
+ * summed over every nesting level. Each array item counts 1 towards arrays (a blob item 1 + its length), each map
+ * value 1 towards maps (a blob value 1 + its length towards arrays), and every string, at any level, its UTF-8
+ * length towards strings.
+ */
 function dataSizes(v: Value, acc: [number, number, number], top: boolean): void {
+  void top;
   if (typeof v === 'string') {
     acc[2] += utf8Length(v);
   } else if (Array.isArray(v)) {
     for (const x of v) {
       acc[0]++;
       if (typeof x === 'object') dataSizes(x, acc, false);
-      else if (typeof x === 'string' && !top) acc[2] += utf8Length(x);
+      else if (typeof x === 'string') acc[2] += utf8Length(x);
     }
   } else if (v instanceof Map) {
     for (const x of v.values()) {
       acc[1]++;
-      if (typeof x === 'object') dataSizes(x, acc, false);
+      if (x instanceof Uint8Array) acc[0] += 1 + x.length;
+      else if (typeof x === 'object') dataSizes(x, acc, false);
+      else if (typeof x === 'string') acc[2] += utf8Length(x);
     }
   } else if (v instanceof Uint8Array) {
     acc[0] += v.length;
@@ -254,9 +273,36 @@ function checkSize(v: Value, pos: number): void {
   if (n > 1024 && (n & (n - 1)) !== 0) return;
   const acc: [number, number, number] = [0, 0, 0];
   dataSizes(v, acc, true);
+  // Rhai's throw_on_size order: strings, arrays, maps
+  if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
   if (L.maxArraySize > 0 && acc[0] > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
   if (L.maxMapSize > 0 && acc[1] > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
-  if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
+}
+
+/**
+ * Data-size check of a freshly built array / map literal. Rhai sums the sizes item by item and reports the
+ * item that crosses a limit (eval/expr.rs `Expr::Array` / `Expr::Map`): on failure, find that item.
+ */
+function checkLiteralSize(v: Value, items: Value[], itemPos: readonly number[], pos: number): void {
+  try {
+    checkSize(v, pos);
+  } catch (e) {
+    if (!(e instanceof RhaiError) || e.kind !== 'ErrorDataTooLarge') throw e;
+    const partial: Value[] = [];
+    for (let i = 0; i < items.length; i++) {
+      partial.push(items[i]);
+      try {
+        checkSize(v instanceof Map ? new Map(partial.map((x, j) => [String(j), x])) : partial, -1);
+      } catch (e2) {
+        if (e2 instanceof RhaiError) {
+          e2.offset = itemPos[i] ?? pos;
+          throw e2;
+        }
+        throw e2;
+      }
+    }
+    throw e;
+  }
 }
 
 // ============================================================== name-based scopes (functions using eval / f!())
@@ -433,7 +479,11 @@ function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unk
   if (e instanceof Ctl || e instanceof ExitSignal) return e;
   const err = e instanceof RhaiError ? e : toRhaiError(e);
   if (isSystemError(err) && !always) {
-    if (err.offset === undefined && pos >= 0) err.offset = pos;
+    // system errors pass straight through, positioned at the call (Rhai `err.set_position(pos)`)
+    if (pos >= 0) {
+      err.offset = pos;
+      err.pos = undefined;
+    }
     return err;
   }
   const text = err.text + (fn.anon ? '\nin closure call' : `\nin call to function '${fn.name}'`);
@@ -491,13 +541,16 @@ function callFnPtr(
 function callNative(o: Overload, name: string, args: Value[], pos: number): Value {
   const r = R;
   const prev = r.fnName;
+  const prevPos = r.callPos;
   r.fnName = name;
+  r.callPos = pos;
   try {
     return o.fn(r, args);
   } catch (e) {
     throw fill(e, pos);
   } finally {
     r.fnName = prev;
+    r.callPos = prevPos;
   }
 }
 
@@ -857,7 +910,12 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
       return withTick(ctx, (f) => {
         if (caught) {
           const c = f[caught.slot];
-          if (c instanceof RhaiError) throw c;
+          if (c instanceof RhaiError) {
+            // Rhai re-throws the caught error at the position of the bare `throw`
+            c.offset = pos;
+            c.pos = undefined;
+            throw c;
+          }
         }
         throw throwValue(undefined, pos);
       }, st.pos);
@@ -970,8 +1028,9 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
       R.depth = depth;
       const err = e instanceof RhaiError ? e : toRhaiError(e);
       if (isSystemError(err)) throw err;
-      let inner = err;
-      while (inner.kind === 'ErrorInFunctionCall' && inner.extra.inner) inner = inner.extra.inner;
+      // Rhai (eval/stmt.rs TryCatch): a thrown value reaches `catch` unwrapped; any other error becomes a map
+      // describing the error as raised here (an error inside a called function stays `ErrorInFunctionCall`)
+      const inner = err;
       if (cv) f[cv.slot] = catchValue(inner, unit);
       f[caught.slot] = inner;
       let r: Value | Ctl;
@@ -991,15 +1050,20 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
   };
 }
 
-/** The value `catch (e)` receives. */
+/** The value `catch (e)` receives: the thrown value, or Rhai's error map (message, line/position when known, error, dump_fields). */
 function catchValue(err: RhaiError, unit: Unit): Value {
-  if (err.kind === 'ErrorRuntime' && 'thrown' in err.extra) return err.extra.thrown;
+  const root = err.root;
+  if (root.kind === 'ErrorRuntime' && 'thrown' in root.extra) return root.extra.thrown;
+  for (let x: RhaiError | undefined = err; x; x = x.extra.inner)
+    if (!x.pos && x.offset !== undefined && R.source) x.pos = lineCol(R.source, x.offset);
   const m = new Map<string, Value>();
+  m.set('message', messageWithoutPosition(err));
+  if (err.pos) {
+    m.set('line', err.pos.line);
+    m.set('position', err.pos.position);
+  }
   m.set('error', err.kind);
-  m.set('message', err.text);
-  const lc = err.pos ?? (err.offset !== undefined && R.source ? lineCol(R.source, err.offset) : undefined);
-  m.set('line', lc ? lc.line : 0);
-  m.set('position', lc ? lc.position : 0);
+  for (const [k, v] of errorFields(err)) m.set(k, v);
   void unit;
   return m;
 }
@@ -1464,12 +1528,13 @@ function compileExprInner(ctx: FnCtx, e: A.Expr): E {
     case 'Array': {
       const items = e.items.map((x) => compileValue(ctx, x));
       const pos = e.pos;
+      const itemPos = e.items.map((x) => x.pos);
       const checked = ctx.checked;
       return (f) => {
         const n = items.length;
         const a = new Array<Value>(n);
         for (let i = 0; i < n; i++) a[i] = items[i]!(f);
-        if (checked && R.checkData) checkSize(a, pos);
+        if (checked && R.checkData) checkLiteralSize(a, a, itemPos, pos);
         return a;
       };
     }
@@ -1477,11 +1542,12 @@ function compileExprInner(ctx: FnCtx, e: A.Expr): E {
       const keys = e.entries.map((x) => x.key);
       const vals = e.entries.map((x) => compileValue(ctx, x.value));
       const pos = e.pos;
+      const itemPos = e.entries.map((x) => x.value.pos);
       const checked = ctx.checked;
       return (f) => {
         const m = new Map<string, Value>();
         for (let i = 0; i < keys.length; i++) m.set(keys[i]!, vals[i]!(f));
-        if (checked && R.checkData) checkSize(m, pos);
+        if (checked && R.checkData) checkLiteralSize(m, Array.from(m.values()), itemPos, pos);
         return m;
       };
     }
@@ -1825,10 +1891,11 @@ function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
       return cs.slice(0, s).join('') + rep + cs.slice(en).join('');
     }
     if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-    if (!(v instanceof RChar)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting char)`, pos);
     const cs = charsOf(o);
     const i = normIndex(k, cs.length);
     if (i < 0 || i >= cs.length) throw errStringBounds(cs.length, k).fill(pos);
+    // Rhai (Target::StringChar) checks the new char when writing back, at the assignment operator: no position here
+    if (!(v instanceof RChar)) throw errMismatch('char', typeName(v));
     cs[i] = v.c;
     return cs.join('');
   }
@@ -2377,9 +2444,11 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     if (name === 'call' && n >= 1 && av[0] instanceof FnPtr) {
       // x.call(f, args): bind this = x
       if (rootSharedSlot >= 0) {
+        // Rhai locks the shared receiver for the call, then `ensure_no_data_race` finds the same cell among the
+        // pointer's curried (captured) arguments: ErrorDataRace("argument #N of function 'name'")
         const cell = f[rootSharedSlot];
-        if (cell instanceof Shared && av[0].curry.includes(cell as unknown as Value))
-          throw mkErr('ErrorDataRace', `Data race detected on variable '${rootVar!.name}'`, pos);
+        const at = cell instanceof Shared ? av[0].curry.indexOf(cell as unknown as Value) : -1;
+        if (at >= 0) throw mkErr('ErrorDataRace', `Data race detected on variable 'argument #${at + 1} of function '${av[0].name}''`, pos);
       }
       const self = { value: o };
       const r = callFnPtr(av[0], av.slice(1), o, self, pos);
@@ -2877,7 +2946,11 @@ function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
           a[k] = op === undefined ? x : compound(op, a[k], x, pos);
           return undefined;
         }
-        place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+        try {
+          place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+        } catch (e) {
+          throw fill(e, pos);
+        }
         void ipos;
         return undefined;
       };
@@ -2892,15 +2965,23 @@ function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
     if (rootGet && R.checkData) {
       // the root can only grow when a string / container is stored, or a map gains a key
       let grew = hasSize(x);
-      place.update(f, (o) => {
-        const r = op === undefined ? x : compound(op, o, x, pos);
-        if (o === undefined || hasSize(r)) grew = true;
-        return r;
-      });
+      try {
+        place.update(f, (o) => {
+          const r = op === undefined ? x : compound(op, o, x, pos);
+          if (o === undefined || hasSize(r)) grew = true;
+          return r;
+        });
+      } catch (e) {
+        throw fill(e, pos);
+      }
       if (grew) checkSize(rootGet(f), pos);
       return undefined;
     }
-    place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+    try {
+      place.update(f, (o) => (op === undefined ? x : compound(op, o, x, pos)));
+    } catch (e) {
+      throw fill(e, pos);
+    }
     return undefined;
   };
 }

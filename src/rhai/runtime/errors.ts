@@ -137,3 +137,97 @@ export const errStringBounds = (len: number, index: number | bigint) =>
   );
 export const errBitFieldBounds = (bits: number, index: number | bigint) =>
   new RhaiError('ErrorBitFieldBounds', `Bit-field index ${index} out of bounds: only ${bits} bits in bit-field`);
+
+// ---- the map a `catch (e)` receives ----
+
+const after = (text: string, prefix: string): string => (text.startsWith(prefix) ? text.slice(prefix.length) : text);
+const quoted = (text: string): string => /'(.*)'$/s.exec(text)?.[1] ?? '';
+const toInt = (s: string | undefined): number => {
+  const n = Number(s);
+  return Number.isSafeInteger(n) ? n : 0;
+};
+
+/**
+ * The variant-specific fields Rhai's `EvalAltResult::dump_fields` puts into the map a `catch (e)` receives
+ * (src/types/error.rs), derived from the Display text, which carries every wrapped value:
+ * `function` (+ `source` for ErrorInFunctionCall), `requested`/`actual`, `length`/`index` (bounds),
+ * `variable`, `index` (ErrorIndexNotFound), `module`, `property`, `type`, `token`.
+ * Arithmetic, runtime, `this`, `for` and limit errors add nothing.
+ */
+export function errorFields(err: RhaiError): [string, Value][] {
+  const t = err.text;
+  switch (err.kind) {
+    case 'ErrorFunctionNotFound':
+      return [['function', after(t, 'Function not found: ')]];
+    case 'ErrorNonPureMethodCallOnConstant': {
+      let fn = quoted(t);
+      if (t.startsWith('Non-pure property ')) fn = `get$${/^Non-pure property (.*) cannot/s.exec(t)?.[1] ?? ''}`;
+      else if (t.startsWith('Cannot modify property ')) fn = `set$${fn}`;
+      else if (t === 'Non-pure indexer cannot be accessed on constant') fn = 'index$get$';
+      else if (t === 'Cannot assign to indexer of constant') fn = 'index$set$';
+      return [['function', fn]];
+    }
+    case 'ErrorInFunctionCall':
+      return [
+        ['function', err.extra.fnName ?? ''],
+        ['source', ''],
+      ];
+    case 'ErrorMismatchDataType':
+    case 'ErrorMismatchOutputType': {
+      const m = /^\w+ type incorrect(?:: (.*?))?(?:(?: \(expecting |, expecting )(.*?)\)?)?$/s.exec(t);
+      return [
+        ['requested', m?.[2] ?? ''],
+        ['actual', m?.[1] ?? ''],
+      ];
+    }
+    case 'ErrorArrayBounds':
+    case 'ErrorStringBounds':
+    case 'ErrorBitFieldBounds': {
+      const m = /index (-?\d+) out of bounds: (?:only (\d+)|\w+ is empty)/.exec(t);
+      return [
+        ['length', toInt(m?.[2] ?? '0')],
+        ['index', toInt(m?.[1])],
+      ];
+    }
+    case 'ErrorVariableExists':
+      return [['variable', after(t, 'Variable already defined: ')]];
+    case 'ErrorForbiddenVariable':
+      return [['variable', after(t, 'Forbidden variable name: ')]];
+    case 'ErrorVariableNotFound':
+      return [['variable', after(t, 'Variable not found: ')]];
+    case 'ErrorPropertyNotFound':
+      return [['variable', after(t, 'Property not found: ')]];
+    case 'ErrorDataRace':
+      return [['variable', t === 'Data race detected' ? '' : quoted(after(t, 'Data race detected on variable '))]];
+    case 'ErrorAssignmentToConstant':
+      return [['variable', after(t, 'Cannot modify constant ')]];
+    case 'ErrorIndexNotFound':
+      return [['index', after(t, 'Invalid index: ')]];
+    case 'ErrorModuleNotFound':
+      return [['module', after(t, 'Module not found: ')]];
+    case 'ErrorInModule':
+      return [['module', /\nin module '(.*)'$/s.exec(t)?.[1] ?? '']];
+    case 'ErrorDotExpr':
+      return [['property', t === 'Malformed dot expression' ? '' : t]];
+    case 'ErrorIndexingType':
+      return [['type', after(t, 'Indexer unavailable: ')]];
+    case 'ErrorDataTooLarge':
+      return [['type', t.replace(/ too large$/, '')]];
+    default:
+      return [];
+  }
+}
+
+/** Rhai's Display of an error without its own position (inner errors of a wrapper keep theirs). */
+export function messageWithoutPosition(err: RhaiError): string {
+  const pos = err.pos;
+  err.pos = undefined;
+  const off = err.offset;
+  err.offset = undefined;
+  try {
+    return err.fullMessage;
+  } finally {
+    err.pos = pos;
+    err.offset = off;
+  }
+}

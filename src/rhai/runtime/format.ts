@@ -5,9 +5,8 @@
  *   (src/packages/string_basic.rs `print_with_func(FUNC_TO_STRING)`): unit is `""`, strings and chars are bare,
  *   floats use FloatWrapper Display, arrays/maps/blobs print their items in the debug form.
  * - `toDebug(v)` is `to_debug()` / `debug()`: strings quoted and escaped, unit `()`, floats in Rust `{:?}` form.
- *   Note: Rhai's registered `to_debug(char)` returns the bare char, so chars inside arrays print bare
- *   (`[1, "a", c]`), while map values print in Rust Debug form, where chars are quoted (`#{"a": 'c'}`), as the
- *   language reference (§2) records.
+ *   Note: Rhai's registered `to_debug(char)` returns the bare char, so chars inside arrays and maps print bare
+ *   (`[1, "a", c]`, `#{"a": c}`); `debugChar` (the Rust char literal) is only used by `to_json`.
  */
 import { FnPtr, RChar, RFloat, RRange, Timestamp, type Value } from './value.ts';
 import { RIterable } from './value.ts';
@@ -185,24 +184,10 @@ export function compareStrings(a: string, b: string): number {
 }
 
 /**
- * Rust `Debug` of a `Dynamic` (used for map values, see `mapToString`): like `toDebug`, but chars are char
- * literals (`'c'`) at every nesting level.
+ * Maps print as `#{"key": value}` sorted by key. Rhai's `format_map` (string_basic.rs) renders each value with
+ * the registered `to_debug`, exactly as `format_array` does: strings quoted, chars bare (`#{"k": c}`), in
+ * `to_string`, `to_debug`, `print`, `debug` and string interpolation alike.
  */
-export function dynDebug(v: Value): string {
-  if (v instanceof RChar) return debugChar(v.c);
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[]';
-    let out = '[';
-    for (let i = 0; i < v.length; i++) {
-      if (i > 0) out += ', ';
-      out += dynDebug(v[i]);
-    }
-    return out + ']';
-  }
-  return toDebug(v);
-}
-
-/** Maps print as `#{"key": value}` sorted by key; values in Dynamic Debug form (rhai-language.md §2: chars inside maps are quoted). */
 export function mapToString(m: Map<string, Value>): string {
   if (m.size === 0) return '#{}';
   let out = '#{';
@@ -210,7 +195,7 @@ export function mapToString(m: Map<string, Value>): string {
   for (const k of sortedKeys(m)) {
     if (!first) out += ', ';
     first = false;
-    out += debugString(k) + ': ' + dynDebug(m.get(k));
+    out += debugString(k) + ': ' + itemDebug(m.get(k));
   }
   return out + '}';
 }

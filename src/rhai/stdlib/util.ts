@@ -48,8 +48,11 @@ export function dataSizes(v: Value, out: [number, number, number] = [0, 0, 0]): 
     else if (typeof x === 'string') out[2] += utf8Length(x);
   } else if (v instanceof Map) {
     out[1] += v.size;
-    for (const x of v.values()) if (typeof x === 'object' && x !== null) dataSizes(x, out);
-    else if (typeof x === 'string') out[2] += utf8Length(x);
+    for (const x of v.values()) {
+      if (x instanceof Uint8Array) out[0] += 1; // a blob map value counts 1 + its length towards arrays
+      if (typeof x === 'object' && x !== null) dataSizes(x, out);
+      else if (typeof x === 'string') out[2] += utf8Length(x);
+    }
   } else if (v instanceof Uint8Array) {
     out[0] += v.length;
   }
@@ -96,7 +99,15 @@ function isNotFoundFor(e: unknown, fn: FnPtr): boolean {
   return e instanceof RhaiError && e.kind === 'ErrorFunctionNotFound' && e.text.startsWith(`Function not found: ${fn.name}`);
 }
 
-function wrap(fnName: string, e: unknown): unknown {
+/**
+ * Rhai's `FnPtr::call_raw_with_extra_args` (types/fn_ptr.rs): a pointer linked to a script function (an anonymous
+ * function or closure, which carries its compiled body here) is called directly and its error passes through
+ * (already an ErrorInFunctionCall "in closure call"); a pointer by name goes through the general call and its
+ * error is wrapped in ErrorInFunctionCall naming the stdlib function (`map`, `filter`, ...).
+ */
+function wrap(fnName: string, e: unknown, fn: FnPtr): unknown {
+  // script payloads are ScriptFn objects; native closures (FnPtrType::Native) are JS functions and are wrapped
+  if (typeof fn.fn === 'object' && fn.fn !== null) return e;
   if (e instanceof RhaiError && e.kind !== 'ErrorTooManyOperations' && e.kind !== 'ErrorStackOverflow' && e.kind !== 'ErrorDataTooLarge' && e.kind !== 'ErrorTerminated') {
     return errInFunctionCall(fnName, e);
   }
@@ -140,7 +151,7 @@ export function callItem(
       throw e;
     }
   } catch (e) {
-    throw wrap(fnName, e);
+    throw wrap(fnName, e, fn);
   }
 }
 
@@ -161,7 +172,7 @@ export function callExtra(ctx: NativeCallContext, fnName: string, fn: FnPtr, arg
       throw e;
     }
   } catch (e) {
-    throw wrap(fnName, e);
+    throw wrap(fnName, e, fn);
   }
 }
 
@@ -171,7 +182,7 @@ export function callPlain(ctx: NativeCallContext, fnName: string, fn: FnPtr, arg
   try {
     return ctx.callFn(fn, args);
   } catch (e) {
-    throw wrap(fnName, e);
+    throw wrap(fnName, e, fn);
   }
 }
 
