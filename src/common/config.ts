@@ -4,7 +4,7 @@
  *
  * Variables (architecture.md §2): PORT (8080), HOST (127.0.0.1), PICLOUD_HOME (./.picloud),
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
- * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2).
+ * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token).
  */
 import path from 'node:path';
 import { AppError } from './errors.ts';
@@ -61,6 +61,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** executor workers (threads in embedded mode, processes with Redis) */
   readonly executors: number;
+  /** `/metrics` answers without a token (PICLOUD_METRICS_PUBLIC=1); by default it needs one (any role) */
+  readonly metricsPublic: boolean;
   /** derived paths */
   readonly paths: { readonly repos: string; readonly pgdata: string; readonly adminTokenFile: string };
 }
@@ -98,6 +100,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) problems.push('DATABASE_URL must be a postgres:// URL');
   const redisUrl = env.REDIS_URL || null;
   if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push('REDIS_URL must be a redis:// URL');
+  const bool = (name: string): boolean => {
+    const raw = (env[name] ?? '').toLowerCase();
+    if (raw === '' || raw === '0' || raw === 'false') return false;
+    if (raw === '1' || raw === 'true') return true;
+    problems.push(`${name} must be 1 or 0, got "${env[name]}"`);
+    return false;
+  };
+  const metricsPublic = bool('PICLOUD_METRICS_PUBLIC');
   const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
   if (problems.length) throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
@@ -110,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     redisUrl,
     logLevel,
     executors,
+    metricsPublic,
     paths: {
       repos: path.join(home, 'repos'),
       pgdata: path.join(home, 'pgdata'),

@@ -2,21 +2,25 @@
  * `/metrics` in the Prometheus text exposition format (version 0.0.4), written by hand: process metrics,
  * HTTP requests served by this process (counted on the raw node server, so every plugin is included),
  * platform totals from PostgreSQL, and the invocation plane's numeric `stats()` when a plane is attached.
- * Unauthenticated, like most exporters: the server binds loopback by default; keep it off the public vhost
- * (caddy/Caddyfile does not proxy /metrics on the public domain).
+ * It names every app, so it needs an API token of any role (`Authorization: Bearer <token>`, or basic auth with
+ * the token as password, as Prometheus' `authorization`/`basic_auth` send) unless PICLOUD_METRICS_PUBLIC=1; keep
+ * it off the public vhost anyway (caddy/Caddyfile does not proxy /metrics on the public domain).
  */
 import { readdir } from 'node:fs/promises';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Config } from '../common/config.ts';
+import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { platformTotals } from '../db/dashboard.ts';
 import type { Pool } from '../db/pool.ts';
+import { TokenVerifier } from './auth.ts';
 
 export interface MetricsPluginOptions {
   config: Config;
   pool: Pool;
   log: Logger;
   plane?: { stats(): unknown };
+  verifier?: TokenVerifier;
 }
 
 type Labels = Record<string, string | number>;
@@ -83,7 +87,15 @@ export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (fa
     fastify.server.off('request', onRequest);
   });
 
-  fastify.get('/metrics', async (_req, reply) => {
+  const verifier = opts.verifier ?? new TokenVerifier(pool);
+  fastify.get('/metrics', async (req, reply) => {
+    if (!opts.config.metricsPublic) {
+      const token = TokenVerifier.tokenFromHeader(req.headers.authorization);
+      if (!token || !(await verifier.verify(token))) {
+        const e = new AppError('AUTH_REQUIRED', 'metrics need an API token (Authorization: Bearer <token>), or PICLOUD_METRICS_PUBLIC=1');
+        return reply.code(401).header('www-authenticate', 'Bearer realm="picloud"').type('application/json').send(e.toJSON());
+      }
+    }
     const x = new Exposition();
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();

@@ -124,8 +124,21 @@ describe('dashboard over HTTP', () => {
     expect(rows[0].n).toBe(2);
   });
 
-  it('should serve Prometheus metrics', async () => {
-    const r = await srv.inject({ url: '/metrics' });
+  it('should serve Prometheus metrics to a token of any role only, unless PICLOUD_METRICS_PUBLIC=1', async () => {
+    const anon = await srv.inject({ url: '/metrics' });
+    expect(anon.statusCode).toBe(401);
+    expect(anon.json().code).toBe('AUTH_REQUIRED');
+    expect(anon.body).not.toContain('shop');
+    expect((await srv.inject({ url: '/metrics', headers: { authorization: 'Bearer pc_wrong' } })).statusCode).toBe(401);
+    const reader = await fixtureToken(db.pool, 'prometheus', 'read');
+    const basic = await srv.inject({ url: '/metrics', headers: { authorization: `Basic ${Buffer.from(`prometheus:${reader}`).toString('base64')}` } });
+    expect(basic.statusCode).toBe(200);
+    const pub = Fastify();
+    await pub.register(metricsPlugin, { config: loadConfig({ PICLOUD_HOME: home, PICLOUD_METRICS_PUBLIC: '1' }), pool: db.pool, log: silentLogger });
+    expect((await pub.inject({ url: '/metrics' })).statusCode).toBe(200);
+    await pub.close();
+    expect(() => loadConfig({ PICLOUD_METRICS_PUBLIC: 'yes' })).toThrow(/PICLOUD_METRICS_PUBLIC must be 1 or 0/);
+    const r = await srv.inject({ url: '/metrics', headers: { authorization: `Bearer ${reader}` } });
     expect(r.statusCode).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(r.body).toMatch(/^# TYPE picloud_apps gauge\npicloud_apps 2$/m);
@@ -133,7 +146,7 @@ describe('dashboard over HTTP', () => {
     expect(r.body).toMatch(/^process_resident_memory_bytes \d+$/m);
     expect(r.body).toMatch(/^picloud_plane_workers_busy 1$/m);
     await fetch(`${base}/healthz-nope`);
-    const again = await (await fetch(`${base}/metrics`)).text();
+    const again = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${admin}` } })).text();
     expect(again).toMatch(/^picloud_http_requests_total\{method="GET",status="404"\} [1-9]\d*$/m);
   });
 });

@@ -46,7 +46,8 @@ describe('manager command', () => {
       expect(await apps.json()).toEqual({ apps: [] });
       const dash = await fetch(`${base}/`, { redirect: 'manual' });
       expect(dash.status).toBe(303);
-      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect((await fetch(`${base}/metrics`)).status).toBe(401);
+      const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
       expect(metrics).toMatch(/^picloud_plane_schedules 0$/m);
       const git = await fetch(`${base}/git/x.git/info/refs?service=git-receive-pack`);
       expect(git.status).toBe(401);
