@@ -193,6 +193,24 @@ function flag(v: string | undefined, name: string): boolean {
   throw badRequest(`${name} must be 1, true, 0 or false`);
 }
 
+/** An optional integer query parameter in min..max (digits only: `1e308`, `-1`, `0x10` are a 400, never a 500). */
+export function intParam(v: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = /^\d{1,16}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= max)) throw badRequest(`${name} must be an integer from ${min} to ${max}`, { [name]: v });
+  return n;
+}
+
+/** The invocation status filter: error (4xx and 5xx), 2xx…5xx, or one status; anything else is a 400. */
+function statusParam(v: string | undefined): string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (!/^(error|[1-5]xx|[1-5]\d\d)$/i.test(v)) throw badRequest('status must be error, 2xx, 3xx, 4xx, 5xx or a status such as 404', { status: v });
+  return v;
+}
+
+/** The largest id the API accepts (ids are bigint; beyond this they are not exact as JSON numbers anyway). */
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+
 function parseVersion(v: unknown): number {
   const s = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.replace(/^v/i, '') : '';
   if (!/^[1-9]\d{0,8}$/.test(s)) throw badRequest('version must be a release number such as 3 or "v3"');
@@ -222,6 +240,13 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
         throw new AppError('AUTH_FORBIDDEN', `token "${p.name}" (role ${p.role}) may only read`);
       }
       principals.set(req, p);
+    });
+
+    // every query parameter of the API is single-valued: `?before=1&before=2` is a 400, never a 500 in a handler
+    api.addHook('preHandler', async (req) => {
+      for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+        if (Array.isArray(v)) throw badRequest(`query parameter ${k} is given more than once`);
+      }
     });
 
     api.addHook('preClose', async () => {
@@ -311,7 +336,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     api.get<{ Params: AppParams; Querystring: BranchQuery & { limit?: string } }>('/apps/:app/releases', async (req) => {
       const app = await requireApp(req.params.app);
       const branch = branchOf(app, req.query);
-      const limit = req.query.limit ? Math.min(Math.max(Number(req.query.limit) || 50, 1), 500) : 50;
+      const limit = intParam(req.query.limit, 'limit', 1, 500) ?? 50;
       const releases = await listReleases(pool, app.id, branch, limit);
       // [env] values are config values too: a read token sees their names only
       if (principals.get(req)?.role !== 'admin') for (const r of releases) if (r.config.env) r.config.env = namesOnly(r.config.env) as never;
@@ -414,13 +439,11 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
 
     type InvQuery = BranchQuery & { status?: string; limit?: string; before?: string; tail?: string };
     const recent = async (app: AppRow, q: InvQuery) => {
-      const before = q.before !== undefined ? Number(q.before) : undefined;
-      if (before !== undefined && !Number.isInteger(before)) throw badRequest('before must be an invocation id');
       return listInvocations(pool, app.id, {
         branch: q.branch || undefined,
-        status: q.status || undefined,
-        before,
-        limit: q.limit ? Number(q.limit) || 50 : 50,
+        status: statusParam(q.status),
+        before: intParam(q.before, 'before', 1, MAX_ID),
+        limit: intParam(q.limit, 'limit', 1, 500) ?? 50,
       });
     };
 
@@ -431,8 +454,8 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
 
     api.get<{ Params: AppParams & { id: string } }>('/apps/:app/invocations/:id', async (req) => {
       const app = await requireApp(req.params.app);
-      const id = Number(req.params.id);
-      const row = Number.isInteger(id) ? await getInvocation(pool, id) : null;
+      const id = /^\d{1,16}$/.test(req.params.id) ? Number(req.params.id) : NaN;
+      const row = id >= 1 && id <= MAX_ID ? await getInvocation(pool, id) : null;
       if (!row || row.app !== app.name) throw new AppError('INVOCATION_NOT_FOUND', `no invocation ${req.params.id} in ${app.name}`);
       return { invocation: row };
     });
@@ -445,9 +468,10 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     api.get<{ Params: AppParams; Querystring: InvQuery }>('/apps/:app/logs', async (req, reply) => {
       const app = await requireApp(req.params.app);
       const q = req.query;
-      if (q.tail !== '1' && q.tail !== 'true') return { app: app.name, invocations: await recent(app, q) };
+      if (!flag(q.tail, 'tail')) return { app: app.name, invocations: await recent(app, q) };
       hub ??= new InvocationHub(pool, opts.log.child({ component: 'invocation-hub' }));
-      const lastId = Number(req.headers['last-event-id']);
+      const lastEventId = req.headers['last-event-id'];
+      const lastId = typeof lastEventId === 'string' && /^\d{1,16}$/.test(lastEventId) ? Math.min(Number(lastEventId), MAX_ID) : 0;
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {
@@ -457,7 +481,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
         'x-accel-buffering': 'no',
       });
       streams.add(reply);
-      let seen = Number.isInteger(lastId) ? lastId : 0;
+      let seen = lastId;
       const send = (row: InvocationView): void => {
         if (row.id <= seen) return;
         seen = row.id;

@@ -500,9 +500,9 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const form = req.body as Record<string, string>;
     const branch = branchParam(app, form);
     const back = `/ui/apps/${encodeURIComponent(app.name)}?branch=${encodeURIComponent(branch)}`;
-    const version = Number(form.version);
+    const version = /^[1-9]\d{0,8}$/.test(String(form.version)) ? Number(form.version) : NaN;
     if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
-    else if (!Number.isInteger(version) || version < 1) cur.session.flash = { kind: 'error', text: 'Invalid version.' };
+    else if (Number.isNaN(version)) cur.session.flash = { kind: 'error', text: 'Invalid version.' };
     else {
       try {
         const r = await performRollback(pool, opts.rollback, app, branch, version, cur.principal.name);

@@ -205,6 +205,39 @@ describe('api', () => {
       expect(stats.json()).toMatchObject({ lastMinute: 3, last5Minutes: 3, errors5Minutes: 1 });
     });
 
+    it('should answer bad query parameters with 400, never 500 (issue 8)', async () => {
+      const bad = [
+        '/api/v1/apps/logsy/invocations?before=1e308',
+        '/api/v1/apps/logsy/invocations?before=-1',
+        '/api/v1/apps/logsy/invocations?before=99999999999999999999',
+        '/api/v1/apps/logsy/invocations?before=0x10',
+        '/api/v1/apps/logsy/invocations?limit=1e308',
+        '/api/v1/apps/logsy/invocations?limit=0',
+        '/api/v1/apps/logsy/invocations?limit=501',
+        '/api/v1/apps/logsy/invocations?status=teapot',
+        '/api/v1/apps/logsy/invocations?before=1&before=2',
+        '/api/v1/apps/logsy/invocations?branch=a&branch=b',
+        '/api/v1/apps/logsy/logs?before=1e308',
+        '/api/v1/apps/logsy/logs?tail=maybe',
+        '/api/v1/apps/logsy/releases?limit=abc',
+        '/api/v1/apps/logsy/releases?limit=1e308',
+        '/api/v1/apps/logsy/config?branch=a&branch=b',
+        '/api/v1/apps/logsy/routes?branch=x&branch=y',
+      ];
+      for (const url of bad) {
+        const r = await app.inject({ url, headers: auth(admin) });
+        expect(r.statusCode, url).toBe(400);
+        expect(r.json(), url).toMatchObject({ code: 'BAD_REQUEST' });
+      }
+      for (const id of ['1e308', '99999999999999999999', '-1', 'abc']) {
+        const r = await app.inject({ url: `/api/v1/apps/logsy/invocations/${id}`, headers: auth(admin) });
+        expect(r.statusCode, id).toBe(404);
+      }
+      const ok = await app.inject({ url: '/api/v1/apps/logsy/invocations?before=9007199254740991&limit=500&status=404', headers: auth(admin) });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().invocations).toMatchObject([{ status: 404 }]);
+    });
+
     it('should stream new invocations as server-sent events with tail=1', async () => {
       const srv = Fastify({ forceCloseConnections: true });
       await srv.register(apiPlugin, { config, pool: db.pool, log: silentLogger });
