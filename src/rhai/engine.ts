@@ -9,7 +9,7 @@ import { lineCol } from './source.ts';
 import type { ParseOptions } from './options.ts';
 import { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
 import { RhaiError } from './runtime/errors.ts';
-import { Registry } from './runtime/registry.ts';
+import { Registry, type FnSignature } from './runtime/registry.ts';
 import type { NativeFn, NativeFnOptions, Package } from './runtime/native.ts';
 import { FnPtr, RChar, RFloat, Timestamp, RRange, type TypeTag, type Value } from './runtime/value.ts';
 import type { EngineEnv } from './runtime/state.ts';
@@ -239,6 +239,16 @@ export class Engine {
   registerFn(name: string, params: TypeTag[], fn: NativeFn, opts?: NativeFnOptions): this {
     this.registry.fn(name, params, fn, opts);
     return this;
+  }
+
+  /**
+   * Every native function this engine resolves (standard library and host registrations) and every static
+   * module's functions, each overload with its parameter types (used to generate docs/stdlib.md).
+   */
+  describeFunctions(): { global: FnSignature[]; modules: Record<string, FnSignature[]> } {
+    const modules: Record<string, FnSignature[]> = {};
+    for (const [ns, m] of this.modules) modules[ns] = m.signatures();
+    return { global: this.registry.signatures(), modules };
   }
 
   /** Register a static module of native functions, called as `ns::name(args)`. Without `params`, any arity/types. */

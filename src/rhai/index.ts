@@ -33,3 +33,5 @@ export {
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
 export type { NativeFn, NativeFnOptions, NativeCallContext, Package } from './runtime/native.ts';
 export { toDisplay, toDebug } from './runtime/format.ts';
+export { Registry, type FnSignature } from './runtime/registry.ts';
+export { standardPackages } from './stdlib/standard.ts';

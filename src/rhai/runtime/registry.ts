@@ -55,6 +55,16 @@ export function tagOf(v: Value): number {
   return 13;
 }
 
+/** One registered overload as documentation sees it. */
+export interface FnSignature {
+  readonly name: string;
+  readonly params: readonly TypeTag[];
+  /** false: mutates its first argument */
+  readonly pure: boolean;
+  /** takes any number of further arguments */
+  readonly variadic: boolean;
+}
+
 const TAG_INDEX = new Map<TypeTag, number>(TAGS.map((t, i) => [t, i]));
 
 interface Entry extends Overload {
@@ -108,6 +118,14 @@ export class Registry implements NativeRegistrar {
     }
     this.version++;
     return this;
+  }
+
+  /** Every overload, by name in registration order (resolution order within a name), for documentation. */
+  signatures(): FnSignature[] {
+    const out: FnSignature[] = [];
+    for (const [name, list] of this.byName)
+      for (const o of list) out.push({ name, params: o.params, pure: o.pure, variadic: o.variadic });
+    return out;
   }
 
   has(name: string): boolean {

@@ -31,17 +31,24 @@ import { mapPackage } from './map.ts';
 import { stringPackage } from './string.ts';
 import { timePackage } from './time.ts';
 
+/**
+ * The stdlib packages by name, in registration order (string last: it registers generic `print`/`to_string`/
+ * `+ (string, any)` overloads that must not shadow the type-specific ones above when the registry picks the first
+ * match). docs/stdlib.md is generated from this list, one section per package.
+ */
+export const standardPackages: ReadonlyArray<readonly [name: string, pkg: Package]> = [
+  ['core', corePackage],
+  ['arithmetic', arithmeticPackage],
+  ['iter', iterPackage],
+  ['bits', bitsPackage],
+  ['array', arrayPackage],
+  ['blob', blobPackage],
+  ['map', mapPackage],
+  ['time', timePackage],
+  ['fnptr', fnptrPackage],
+  ['string', stringPackage],
+];
+
 export const standardPackage: Package = (r) => {
-  corePackage(r);
-  arithmeticPackage(r);
-  iterPackage(r);
-  bitsPackage(r);
-  arrayPackage(r);
-  blobPackage(r);
-  mapPackage(r);
-  timePackage(r);
-  fnptrPackage(r);
-  // string last: it registers generic `print`/`to_string`/`+ (string, any)` overloads that must not shadow
-  // the type-specific ones above when the registry picks the first match.
-  stringPackage(r);
+  for (const [, pkg] of standardPackages) pkg(r);
 };
