@@ -48,7 +48,18 @@ import {
   rangeContains,
   type Int,
 } from './runtime/ops.ts';
-import { BREAK, CONTINUE, Ctl, NO_THIS, RETURN, type DynScope, type EngineEnv, type Frame } from './runtime/state.ts';
+import {
+  BREAK,
+  CONTINUE,
+  Ctl,
+  NO_THIS,
+  RETURN,
+  type DynScope,
+  type EngineEnv,
+  type Frame,
+  type ModuleSource,
+  type RunHooks,
+} from './runtime/state.ts';
 import { tagOf, type Overload, type Registry } from './runtime/registry.ts';
 import type { NativeCallContext } from './runtime/native.ts';
 import type { Limits } from './runtime/limits.ts';
@@ -79,6 +90,8 @@ export interface RunOptions {
   hostScope?: Map<string, Value>;
   /** parse function for `eval` */
   parse?: EvalParser;
+  /** per-run hooks (print/debug/progress, data, signal, module resolver): override the engine's */
+  hooks?: RunHooks;
 }
 
 export type EvalParser = (
@@ -87,7 +100,7 @@ export type EvalParser = (
 
 const DYN_SCOPES = new WeakMap<Frame, DynScope>();
 
-class Run implements NativeCallContext {
+export class Run implements NativeCallContext {
   depth = 0;
   readonly globals = new Map<string, Value>();
   /** name-based scopes of frames (shared by all runs: frames are unique, entries die with them) */
@@ -101,17 +114,32 @@ class Run implements NativeCallContext {
   readonly checkData: boolean;
   readonly limits: Limits;
   fnName = '';
+  readonly onPrint: ((s: string) => void) | undefined;
+  readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
+  readonly onProgress: ((ops: number) => boolean) | undefined;
+  readonly resolveModule: ((path: string) => ModuleSource | undefined) | undefined;
+  readonly data: unknown;
+  readonly signal: AbortSignal | undefined;
+  /** source offset of the async host call this run is waiting for (-1: none) */
+  waitPos = -1;
   constructor(
     readonly source: string,
     readonly env: EngineEnv,
     public unit: Unit,
     readonly hostScope: Map<string, Value> | undefined,
     readonly parse: EvalParser | undefined,
+    hooks: RunHooks | undefined,
   ) {
     this.limits = env.limits;
     this.maxDepth = env.limits.maxCallLevels;
     this.maxOps = env.limits.maxOperations;
     this.checkData = env.limits.maxStringSize > 0 || env.limits.maxArraySize > 0 || env.limits.maxMapSize > 0;
+    this.onPrint = hooks?.onPrint ?? env.onPrint;
+    this.onDebug = hooks?.onDebug ?? env.onDebug;
+    this.onProgress = hooks?.onProgress ?? env.onProgress;
+    this.resolveModule = hooks?.resolveModule ?? env.resolveModule;
+    this.data = hooks?.data;
+    this.signal = hooks?.signal;
   }
   /** source offset of the native call in progress: callbacks it makes are positioned there (Rhai `call_position`) */
   callPos = -1;
@@ -130,13 +158,13 @@ class Run implements NativeCallContext {
   }
 }
 
-function opsSlow(): void {
+export function opsSlow(): void {
   const r = R;
   if (r.maxOps > 0 && ops > r.maxOps) throw mkErr('ErrorTooManyOperations', 'Too many operations', curPos >= 0 ? curPos : undefined);
-  if (r.env.onProgress) {
+  if (r.onProgress) {
     let stop = false;
     try {
-      stop = r.env.onProgress(ops) === true;
+      stop = r.onProgress(ops) === true;
     } catch {
       stop = true;
     }
@@ -146,7 +174,7 @@ function opsSlow(): void {
 }
 function setOpsNext(): void {
   const lim = R.maxOps > 0 ? R.maxOps + 1 : Infinity;
-  const prog = R.env.onProgress ? ops + 1024 - (ops % 1024) : Infinity;
+  const prog = R.onProgress ? ops + 1024 - (ops % 1024) : Infinity;
   opsNext = Math.min(lim, prog);
 }
 
@@ -156,11 +184,11 @@ export function mkErr(kind: RhaiError['kind'], text: string, offset?: number): R
   return new RhaiError(kind, text, {}, offset);
 }
 /** `exit(value)`: ends the whole script; passes through functions and `try` (Rhai `EvalAltResult::Exit`). */
-class ExitSignal {
+export class ExitSignal {
   constructor(readonly value: Value) {}
 }
 
-function fill(e: unknown, pos: number): unknown {
+export function fill(e: unknown, pos: number): unknown {
   if (e instanceof ExitSignal) return e;
   if (e instanceof RhaiError) {
     if (e.offset === undefined && pos >= 0) e.offset = pos;
@@ -201,7 +229,7 @@ export function isSystemError(e: RhaiError): boolean {
 function typeList(args: readonly Value[]): string {
   return args.map((a) => (typeof a === 'string' ? '&str | ImmutableString | String' : typeName(a))).join(', ');
 }
-function errFnNotFound(name: string, args: readonly Value[], pos: number): RhaiError {
+export function errFnNotFound(name: string, args: readonly Value[], pos: number): RhaiError {
   return mkErr('ErrorFunctionNotFound', `Function not found: ${name} (${typeList(args)})`, pos);
 }
 
@@ -249,7 +277,7 @@ function hasSize(v: Value): boolean {
   return typeof v === 'string' || Array.isArray(v) || v instanceof Map || v instanceof Uint8Array;
 }
 
-function checkSize(v: Value, pos: number): void {
+export function checkSize(v: Value, pos: number): void {
   if (!R.checkData) return;
   const t = typeof v;
   if (t !== 'string' && t !== 'object') return;
@@ -308,7 +336,7 @@ function checkLiteralSize(v: Value, items: Value[], itemPos: readonly number[], 
 // ============================================================== name-based scopes (functions using eval / f!())
 
 /** A Rhai-style scope stack searched by name, used by functions that call `eval` (variables may be defined at run time). */
-class DynScopeImpl implements DynScope {
+export class DynScopeImpl implements DynScope {
   readonly names: string[] = [];
   readonly vals: Value[] = [];
   readonly consts: boolean[] = [];
@@ -370,7 +398,7 @@ class DynScopeImpl implements DynScope {
   }
 }
 
-function dynOf(f: Frame): DynScopeImpl {
+export function dynOf(f: Frame): DynScopeImpl {
   return R.dyn.get(f) as DynScopeImpl;
 }
 
@@ -385,21 +413,32 @@ export class ModuleValue {
   ) {}
 }
 
-function importModule(path: string, pos: number): ModuleValue {
+export function importModule(path: string, pos: number): ModuleValue {
   const r = R;
   const cached = r.modules.get(path);
   if (cached) return cached;
   const ml = r.limits.maxModules;
   if (ml > 0 && r.modules.size >= ml) throw mkErr('ErrorTooManyModules', 'Too many modules imported', pos);
-  const src = r.env.resolveModule ? r.env.resolveModule(path) : undefined;
-  if (src === undefined || !r.parse) throw mkErr('ErrorModuleNotFound', `Module not found: ${path}`, pos);
-  const parsed = r.parse(src);
+  const found = r.resolveModule ? r.resolveModule(path) : undefined;
+  if (found === undefined || (typeof found === 'string' && !r.parse)) throw mkErr('ErrorModuleNotFound', `Module not found: ${path}`, pos);
+  const src = typeof found === 'string' ? found : found.source;
   const inModule = (err: RhaiError): RhaiError => {
     for (let x: RhaiError | undefined = err; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(src, x.offset);
     return new RhaiError('ErrorInModule', `${err.text}\nin module '${path}'`, { inner: err }, pos);
   };
-  if (!parsed.ok) throw inModule(parsed.error);
-  const unit = compileUnit(parsed.program, R.unit.checked, R.unit.options, true);
+  let ast: A.Program;
+  if (typeof found === 'string') {
+    const parsed = r.parse!(found);
+    if (!parsed.ok) throw inModule(parsed.error);
+    ast = parsed.program;
+  } else ast = found.ast;
+  const cu = R.unit;
+  const ukey = `${cu.checked ? 1 : 0}${cu.options.failOnInvalidMapProperty ? 1 : 0}${cu.gen ? cu.gen.key : ''}`;
+  let unit = typeof found === 'string' ? undefined : (found.units.get(ukey) as Unit | undefined);
+  if (!unit) {
+    unit = cu.gen ? cu.gen.moduleUnit(ast, cu.checked, cu.options) : compileUnit(ast, cu.checked, cu.options, true);
+    if (typeof found !== 'string') found.units.set(ukey, unit);
+  }
   const f = newFrame(unit.main, NO_THIS);
   const prevUnit = r.unit;
   r.unit = unit;
@@ -415,7 +454,7 @@ function importModule(path: string, pos: number): ModuleValue {
     r.unit = prevUnit;
   }
   const vars = new Map<string, Value>();
-  for (const st of parsed.program.statements) {
+  for (const st of ast.statements) {
     if (st.k === 'Let' && st.exported) vars.set(st.name, d.get(st.name).value);
     else if (st.k === 'Export') for (const it of st.items) vars.set(it.alias ?? it.name, d.get(it.name).value);
   }
@@ -425,7 +464,7 @@ function importModule(path: string, pos: number): ModuleValue {
 }
 
 /** Resolve a module alias (`x` in `x::f()`) visible at this point, or undefined. */
-function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => ModuleValue | undefined {
+export function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => ModuleValue | undefined {
   const v = ctx.lookup(alias);
   if (v) {
     const s0 = v.slot;
@@ -448,6 +487,8 @@ export class ScriptFn {
   nslots = 1;
   isPrivate = false;
   body: S = () => undefined;
+  /** the resumable (generator) body, compiled only when an async host function is reachable from this function */
+  gen: ((f: Frame) => Generator<unknown, Value | Ctl, unknown>) | undefined = undefined;
   constructor(
     readonly name: string,
     readonly params: readonly string[],
@@ -457,7 +498,7 @@ export class ScriptFn {
   ) {}
 }
 
-function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
+export function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
   const r = R;
   if (++r.depth > r.maxDepth) {
     r.depth--;
@@ -475,7 +516,7 @@ function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
   }
 }
 
-function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unknown {
+export function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unknown {
   if (e instanceof Ctl || e instanceof ExitSignal) return e;
   const err = e instanceof RhaiError ? e : toRhaiError(e);
   if (isSystemError(err) && !always) {
@@ -491,14 +532,14 @@ function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unk
   return w;
 }
 
-function newFrame(fn: ScriptFn, thisVal: Value | typeof NO_THIS): Frame {
+export function newFrame(fn: ScriptFn, thisVal: Value | typeof NO_THIS): Frame {
   const f = new Array(fn.nslots);
   f[0] = thisVal;
   return f;
 }
 
 /** Resolve the script function a pointer refers to (closure payload or by name + arity of curry). */
-function resolvePtr(p: FnPtr, nargs: number): ScriptFn | undefined {
+export function resolvePtr(p: FnPtr, nargs: number): ScriptFn | undefined {
   if (p.fn instanceof ScriptFn) return p.fn;
   const u = R.unit;
   if (nargs >= 0) return u.getFn(p.name, p.curry.length + nargs);
@@ -506,7 +547,7 @@ function resolvePtr(p: FnPtr, nargs: number): ScriptFn | undefined {
 }
 
 /** Call a function pointer with args (curry prepended). `self` receives the new `this` for by-ref calls. */
-function callFnPtr(
+export function callFnPtr(
   p: FnPtr,
   args: Value[],
   thisVal: Value | typeof NO_THIS,
@@ -538,7 +579,7 @@ function callFnPtr(
   return r;
 }
 
-function callNative(o: Overload, name: string, args: Value[], pos: number): Value {
+export function callNative(o: Overload, name: string, args: Value[], pos: number): Value {
   const r = R;
   const prev = r.fnName;
   const prevPos = r.callPos;
@@ -556,7 +597,7 @@ function callNative(o: Overload, name: string, args: Value[], pos: number): Valu
 
 // ============================================================== compile-time structures
 
-interface VarInfo {
+export interface VarInfo {
   readonly name: string;
   readonly slot: number;
   readonly constant: boolean;
@@ -567,8 +608,23 @@ export interface UnitOptions {
   failOnInvalidMapProperty: boolean;
 }
 
+/**
+ * The resumable compiler (resumable.ts) as seen from here: it adds generator bodies to the functions of a unit
+ * compiled for `Engine.runAsync`. Kept as an interface so this file does not import it.
+ */
+export interface GenCompiler {
+  /** identifies the set of async host functions the analysis used (part of module unit cache keys) */
+  readonly key: string;
+  /** called after the sync body of `sf` is compiled */
+  fnBody(unit: Unit, sf: ScriptFn, params: readonly A.Param[], body: A.Stmt[], isTop: boolean, extraShared: readonly string[] | undefined, forceDynamic: boolean): void;
+  /** compile an imported module's unit (resumable as well) */
+  moduleUnit(prog: A.Program, checked: boolean, options: UnitOptions): Unit;
+}
+
 /** A compiled program variant (all functions + main). */
 export class Unit {
+  /** set on units compiled for runAsync */
+  gen: GenCompiler | undefined = undefined;
   readonly fns = new Map<string, ScriptFn>();
   readonly byName = new Map<string, ScriptFn[]>();
   /** `fn int.foo()` typed methods: name/arity → this type name → fn */
@@ -599,7 +655,7 @@ export class Unit {
   }
 }
 
-class FnCtx {
+export class FnCtx {
   readonly scopes: Map<string, VarInfo>[] = [new Map()];
   nslots = 1;
   /** loop nesting; each entry says whether an expression-position break/continue was compiled inside */
@@ -670,7 +726,7 @@ function walk(n: unknown, visit: (n: { k: string }) => boolean): void {
   }
 }
 
-function analyse(body: unknown): { shared: Set<string>; dynamic: boolean } {
+export function analyse(body: unknown): { shared: Set<string>; dynamic: boolean } {
   const shared = new Set<string>();
   let dynamic = false;
   walk(body, (n) => {
@@ -689,8 +745,9 @@ function analyse(body: unknown): { shared: Set<string>; dynamic: boolean } {
 
 // ============================================================== program compilation
 
-export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions, moduleMain = false): Unit {
+export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions, moduleMain = false, gen?: GenCompiler): Unit {
   const unit = new Unit(checked, options);
+  unit.gen = gen;
   const defs: [ScriptFn, A.FnDef][] = [];
   for (const d of prog.functions) {
     const sf = new ScriptFn(
@@ -714,7 +771,7 @@ export function compileUnit(prog: A.Program, checked: boolean, options: UnitOpti
   return unit;
 }
 
-function compileFnBody(
+export function compileFnBody(
   unit: Unit,
   sf: ScriptFn,
   params: readonly A.Param[],
@@ -749,22 +806,28 @@ function compileFnBody(
     return s(f);
   };
   const body1 = unit.checked && np > 0 ? checkParams : s;
+  if (unit.gen) unit.gen.fnBody(unit, sf, params, body, isTop, extraShared, forceDynamic);
   if (!ctx.dynamic) {
     sf.body = body1;
     return;
   }
   const names = params.map((p) => p.name);
   sf.body = (f) => {
-    const d = new DynScopeImpl(R.dyn.get(f));
-    R.dyn.set(f, d);
-    for (let i = 0; i < names.length; i++) d.define(names[i]!, f[i + 1]);
+    enterDynamic(f, names);
     return body1(f);
   };
 }
 
+/** Prologue of a function compiled with a name-based scope: a new scope holding the parameters. */
+export function enterDynamic(f: Frame, names: readonly string[]): void {
+  const d = new DynScopeImpl(R.dyn.get(f));
+  R.dyn.set(f, d);
+  for (let i = 0; i < names.length; i++) d.define(names[i]!, f[i + 1]);
+}
+
 // ============================================================== statements
 
-function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S {
+export function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S {
   const ss = body.map((st) => compileStmt(ctx, st, topLevel));
   const n = ss.length;
   if (n === 0) return () => undefined;
@@ -805,7 +868,7 @@ function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S 
  * (Rhai's `track_operation` per statement and per expression node), counted statically so that expressions need
  * no per-node wrapper. Nested blocks count their own statements; loops add 1 (+ condition) per iteration.
  */
-function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
+export function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
   if (!ctx.checked) return s;
   return (f) => {
     curPos = pos;
@@ -817,7 +880,7 @@ function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
 function w(e: A.Expr | undefined): number {
   return e ? exprWeight(e) : 0;
 }
-function exprWeight(e: A.Expr): number {
+export function exprWeight(e: A.Expr): number {
   switch (e.k) {
     case 'Block':
     case 'Loop':
@@ -855,7 +918,7 @@ function exprWeight(e: A.Expr): number {
   }
 }
 
-function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
+export function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
   switch (st.k) {
     case 'Noop':
       return () => undefined;
@@ -942,12 +1005,12 @@ function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
   }
 }
 
-function throwValue(v: Value, pos: number): RhaiError {
+export function throwValue(v: Value, pos: number): RhaiError {
   const text = v === undefined || v === '' ? 'Runtime error' : `Runtime error: ${toDisplay(v)}`;
   return new RhaiError('ErrorRuntime', text, { thrown: v }, pos);
 }
 
-function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
+export function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
   if (ctx.dynamic) {
     const v = st.value ? compileValue(ctx, st.value) : () => undefined;
     const name = st.name;
@@ -1007,7 +1070,7 @@ function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
   };
 }
 
-function compileTry(ctx: FnCtx, st: A.TryStmt): S {
+export function compileTry(ctx: FnCtx, st: A.TryStmt): S {
   const body = compileBlockS(ctx, st.body);
   ctx.push();
   const cv = st.catchVar ? ctx.declare(st.catchVar, false) : undefined;
@@ -1024,13 +1087,7 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
       if (r instanceof Ctl) return r;
       return undefined;
     } catch (e) {
-      if (e instanceof Ctl || e instanceof ExitSignal) throw e;
-      R.depth = depth;
-      const err = e instanceof RhaiError ? e : toRhaiError(e);
-      if (isSystemError(err)) throw err;
-      // Rhai (eval/stmt.rs TryCatch): a thrown value reaches `catch` unwrapped; any other error becomes a map
-      // describing the error as raised here (an error inside a called function stays `ErrorInFunctionCall`)
-      const inner = err;
+      const inner = caughtError(e, depth);
       if (cv) f[cv.slot] = catchValue(inner, unit);
       f[caught.slot] = inner;
       let r: Value | Ctl;
@@ -1050,8 +1107,21 @@ function compileTry(ctx: FnCtx, st: A.TryStmt): S {
   };
 }
 
+/**
+ * What a `catch` sees of an exception (signals, `exit` and system errors pass through); restores the call depth.
+ * Rhai (eval/stmt.rs TryCatch): a thrown value reaches `catch` unwrapped; any other error becomes a map
+ * describing the error as raised here (an error inside a called function stays `ErrorInFunctionCall`).
+ */
+export function caughtError(e: unknown, depth: number): RhaiError {
+  if (e instanceof Ctl || e instanceof ExitSignal) throw e;
+  R.depth = depth;
+  const err = e instanceof RhaiError ? e : toRhaiError(e);
+  if (isSystemError(err)) throw err;
+  return err;
+}
+
 /** The value `catch (e)` receives: the thrown value, or Rhai's error map (message, line/position when known, error, dump_fields). */
-function catchValue(err: RhaiError, unit: Unit): Value {
+export function catchValue(err: RhaiError, unit: Unit): Value {
   const root = err.root;
   if (root.kind === 'ErrorRuntime' && 'thrown' in root.extra) return root.extra.thrown;
   for (let x: RhaiError | undefined = err; x; x = x.extra.inner)
@@ -1072,7 +1142,7 @@ function catchValue(err: RhaiError, unit: Unit): Value {
 // ============================================================== expression statements and block-like forms
 
 /** Compile an expression in statement position (block-like forms propagate completion signals directly). */
-function compileExprStmt(ctx: FnCtx, e: A.Expr): S {
+export function compileExprStmt(ctx: FnCtx, e: A.Expr): S {
   switch (e.k) {
     case 'Block':
       return compileBlockS(ctx, e);
@@ -1091,7 +1161,7 @@ function compileExprStmt(ctx: FnCtx, e: A.Expr): S {
   }
 }
 
-function compileBlockS(ctx: FnCtx, b: A.BlockExpr): S {
+export function compileBlockS(ctx: FnCtx, b: A.BlockExpr): S {
   ctx.push();
   const s = compileStmts(ctx, b.body);
   ctx.pop();
@@ -1099,7 +1169,7 @@ function compileBlockS(ctx: FnCtx, b: A.BlockExpr): S {
 }
 
 /** In name-based scope mode a block discards the variables defined inside it (including by eval). */
-function dynBlock(s: S): S {
+export function dynBlock(s: S): S {
   return (f) => {
     const d = dynOf(f);
     const m = d.mark();
@@ -1111,7 +1181,7 @@ function dynBlock(s: S): S {
   };
 }
 
-function compileBool(ctx: FnCtx, e: A.Expr): (f: Frame) => boolean {
+export function compileBool(ctx: FnCtx, e: A.Expr): (f: Frame) => boolean {
   const c = compileExpr(ctx, e);
   const pos = e.pos;
   return (f) => {
@@ -1130,7 +1200,7 @@ function compileIfS(ctx: FnCtx, e: A.IfExpr): S {
   return (f) => (c(f) ? t(f) : o(f));
 }
 
-function literalValue(e: A.Expr): Value {
+export function literalValue(e: A.Expr): Value {
   switch (e.k) {
     case 'Int':
       return typeof e.value === 'number' ? e.value : (intFromBig(BigInt(e.value)) as Value);
@@ -1154,7 +1224,7 @@ function literalValue(e: A.Expr): Value {
       return undefined;
   }
 }
-function switchKey(v: Value): string | undefined {
+export function switchKey(v: Value): string | undefined {
   switch (typeof v) {
     case 'number':
     case 'bigint':
@@ -1171,12 +1241,20 @@ function switchKey(v: Value): string | undefined {
   return undefined;
 }
 
-function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
-  const subj = compileExpr(ctx, e.subject);
+/** A compiled `switch`: the case table (literal values and ranges), guards, and the case bodies. */
+export interface SwitchTable<B> {
+  table: Map<string, number[]>;
+  ranges: { r: RRange; idx: number }[];
+  guards: ((f: Frame) => boolean)[];
+  bodies: B[];
+  def: B | undefined;
+}
+
+export function buildSwitch<B>(ctx: FnCtx, e: A.SwitchExpr, body: (st: A.Stmt) => B): SwitchTable<B> {
   const table = new Map<string, number[]>();
   const ranges: { r: RRange; idx: number }[] = [];
   const guards: ((f: Frame) => boolean)[] = [];
-  const bodies: S[] = [];
+  const bodies: B[] = [];
   e.cases.forEach((c, idx) => {
     for (const v of c.values) {
       if (v.k === 'Binary' && (v.op === '..' || v.op === '..=')) {
@@ -1191,43 +1269,58 @@ function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
     }
     guards.push(c.guard ? compileBool(ctx, c.guard) : () => true);
     ctx.push();
-    bodies.push(compileStmtAsValue(ctx, c.body));
+    bodies.push(body(c.body));
     ctx.pop();
   });
   ctx.push();
-  const def = e.default ? compileStmtAsValue(ctx, e.default) : undefined;
+  const def = e.default ? body(e.default) : undefined;
   ctx.pop();
-  return (f) => {
-    const v = subj(f);
-    const key = switchKey(v);
-    if (key !== undefined) {
-      const l = table.get(key);
-      if (l)
-        for (let i = 0; i < l.length; i++) {
-          const idx = l[i]!;
-          if (guards[idx]!(f)) return bodies[idx]!(f);
-        }
-    }
-    if (ranges.length) {
-      if (isInt(v)) {
-        for (const { r, idx } of ranges) if (rangeContains(r, v) && guards[idx]!(f)) return bodies[idx]!(f);
-      } else if (v instanceof RFloat) {
-        const x = v.v;
-        for (const { r, idx } of ranges) {
-          const a = Number(r.start);
-          const b = Number(r.end);
-          if (x >= a && (r.inclusive ? x <= b : x < b) && guards[idx]!(f)) return bodies[idx]!(f);
-        }
-      } else if (v instanceof RRange) {
-        for (const { r, idx } of ranges)
-          if (r.start === v.start && r.end === v.end && r.inclusive === v.inclusive && guards[idx]!(f)) return bodies[idx]!(f);
+  return { table, ranges, guards, bodies, def };
+}
+
+/** The index of the case `v` selects (guards evaluated in order), or -1 for the default. */
+export function pickCase<B>(sw: SwitchTable<B>, v: Value, f: Frame): number {
+  const { table, ranges, guards } = sw;
+  const key = switchKey(v);
+  if (key !== undefined) {
+    const l = table.get(key);
+    if (l)
+      for (let i = 0; i < l.length; i++) {
+        const idx = l[i]!;
+        if (guards[idx]!(f)) return idx;
       }
+  }
+  if (ranges.length) {
+    if (isInt(v)) {
+      for (const { r, idx } of ranges) if (rangeContains(r, v) && guards[idx]!(f)) return idx;
+    } else if (v instanceof RFloat) {
+      const x = v.v;
+      for (const { r, idx } of ranges) {
+        const a = Number(r.start);
+        const b = Number(r.end);
+        if (x >= a && (r.inclusive ? x <= b : x < b) && guards[idx]!(f)) return idx;
+      }
+    } else if (v instanceof RRange) {
+      for (const { r, idx } of ranges)
+        if (r.start === v.start && r.end === v.end && r.inclusive === v.inclusive && guards[idx]!(f)) return idx;
     }
+  }
+  return -1;
+}
+
+function compileSwitchS(ctx: FnCtx, e: A.SwitchExpr): S {
+  const subj = compileExpr(ctx, e.subject);
+  const sw = buildSwitch(ctx, e, (st) => compileStmtAsValue(ctx, st));
+  const bodies = sw.bodies;
+  const def = sw.def;
+  return (f) => {
+    const idx = pickCase(sw, subj(f), f);
+    if (idx >= 0) return bodies[idx]!(f);
     return def ? def(f) : undefined;
   };
 }
 
-function compileStmtAsValue(ctx: FnCtx, st: A.Stmt): S {
+export function compileStmtAsValue(ctx: FnCtx, st: A.Stmt): S {
   if (st.k === 'Expr') return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos, exprWeight(st.expr));
   return compileStmt(ctx, st, false);
 }
@@ -1301,7 +1394,7 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   };
 }
 
-function writeSlot(f: Frame, slot: number, v: Value): void {
+export function writeSlot(f: Frame, slot: number, v: Value): void {
   const c = f[slot];
   if (c instanceof Shared) c.v = v;
   else f[slot] = v;
@@ -1409,28 +1502,13 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
       }
       return undefined;
     }
-    let src: Iterable<Value> | null;
-    if (Array.isArray(it)) src = it.slice();
-    else if (it instanceof RRange || typeof it === 'string' || it instanceof Uint8Array || it instanceof RIterable) src = iterate(it);
-    else src = null;
-    if (src === null) throw mkErr('ErrorFor', 'For loop expects iterable type', pos);
+    const src = forSource(it, pos);
     const d = dyn ? dynOf(f) : undefined;
-    const mark = d ? d.mark() : 0;
-    if (d) {
-      d.define(vname, undefined);
-      if (cname !== undefined) d.define(cname, undefined);
-    }
+    const mark = forScope(d, vname, cname);
     try {
       let idx = 0;
       for (const x of src) {
-        const xv = typeof x === 'object' ? cloneValue(x) : x;
-        if (d) {
-          d.set(vname, xv);
-          if (cname !== undefined) d.set(cname, idx);
-        } else {
-          writeSlot(f, slot, xv);
-          if (cslot >= 0) writeSlot(f, cslot, idx);
-        }
+        forBind(f, d, slot, cslot, vname, cname, x, idx);
         idx++;
         if (checked && ++ops >= opsNext) opsSlow();
         const r = body(f);
@@ -1444,6 +1522,37 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
     }
     return undefined;
   };
+  }
+}
+
+/** What a `for` loop iterates over (arrays are copied first), or ErrorFor. */
+export function forSource(it: Value, pos: number): Iterable<Value> {
+  let src: Iterable<Value> | null;
+  if (Array.isArray(it)) src = it.slice();
+  else if (it instanceof RRange || typeof it === 'string' || it instanceof Uint8Array || it instanceof RIterable) src = iterate(it);
+  else src = null;
+  if (src === null) throw mkErr('ErrorFor', 'For loop expects iterable type', pos);
+  return src;
+}
+
+/** A `for` loop in a name-based scope defines its variables there; returns the scope mark to reset to. */
+export function forScope(d: DynScopeImpl | undefined, vname: string, cname: string | undefined): number {
+  if (!d) return 0;
+  const mark = d.mark();
+  d.define(vname, undefined);
+  if (cname !== undefined) d.define(cname, undefined);
+  return mark;
+}
+
+/** Bind a `for` loop's variable (a copy of the item) and counter for one iteration. */
+export function forBind(f: Frame, d: DynScopeImpl | undefined, slot: number, cslot: number, vname: string, cname: string | undefined, x: Value, idx: number): void {
+  const xv = typeof x === 'object' ? cloneValue(x) : x;
+  if (d) {
+    d.set(vname, xv);
+    if (cname !== undefined) d.set(cname, idx);
+  } else {
+    writeSlot(f, slot, xv);
+    if (cslot >= 0) writeSlot(f, cslot, idx);
   }
 }
 
@@ -1461,8 +1570,23 @@ function exprFromS(ctx: FnCtx, make: () => S): E {
 
 // ============================================================== expressions
 
+/**
+ * A value the resumable compiler computed before this expression runs, read from a frame slot (not produced by
+ * the parser; see resumable.ts). `fresh` is the freshness of the expression it replaces.
+ */
+export interface SlotExpr {
+  k: '$Slot';
+  pos: number;
+  slot: number;
+  fresh: boolean;
+}
+function isSlot(e: A.Expr): boolean {
+  return (e as unknown as SlotExpr).k === '$Slot';
+}
+
 /** Is the expression's value guaranteed not to alias a stored array/map? */
-function isFresh(e: A.Expr): boolean {
+export function isFresh(e: A.Expr): boolean {
+  if (isSlot(e)) return (e as unknown as SlotExpr).fresh;
   switch (e.k) {
     case 'Int':
     case 'Float':
@@ -1486,7 +1610,7 @@ function isFresh(e: A.Expr): boolean {
 }
 
 /** Compile an expression whose value will be stored (copy arrays/maps read from places). */
-function compileValue(ctx: FnCtx, e: A.Expr): E {
+export function compileValue(ctx: FnCtx, e: A.Expr): E {
   const c = compileExpr(ctx, e);
   if (isFresh(e)) return c;
   return (f) => {
@@ -1495,13 +1619,17 @@ function compileValue(ctx: FnCtx, e: A.Expr): E {
   };
 }
 
-function compileExpr(ctx: FnCtx, e: A.Expr): E {
+export function compileExpr(ctx: FnCtx, e: A.Expr): E {
   return compileExprInner(ctx, e);
 }
 
 const SHORT: unique symbol = Symbol('short');
 
 function compileExprInner(ctx: FnCtx, e: A.Expr): E {
+  if (isSlot(e)) {
+    const slot = (e as unknown as SlotExpr).slot;
+    return (f) => f[slot];
+  }
   switch (e.k) {
     case 'Int':
     case 'Float':
@@ -1596,7 +1724,7 @@ function compileExprInner(ctx: FnCtx, e: A.Expr): E {
   }
 }
 
-function chainHasOptional(e: A.Expr): boolean {
+export function chainHasOptional(e: A.Expr): boolean {
   while (e.k === 'Prop' || e.k === 'Index' || e.k === 'Method') {
     if (e.optional) return true;
     e = e.obj;
@@ -1686,19 +1814,19 @@ function compileVarWrite(ctx: FnCtx, e: A.VarExpr): (f: Frame, v: Value) => void
 
 // -------------------------------------------------------------- places (l-values) and chains
 
-interface Place {
+export interface Place {
   get: E;
   /** Apply `upd` to the current value and store the result. */
   update: (f: Frame, upd: (old: Value) => Value) => void;
   constRoot: string | undefined;
 }
 
-function isPlaceExpr(e: A.Expr): boolean {
+export function isPlaceExpr(e: A.Expr): boolean {
   while (e.k === 'Prop' || e.k === 'Index') e = e.obj;
   return e.k === 'Var' || e.k === 'This';
 }
 
-function compilePlace(ctx: FnCtx, e: A.Expr): Place {
+export function compilePlace(ctx: FnCtx, e: A.Expr): Place {
   if (e.k === 'Var') {
     const get = compileVarRead(ctx, e);
     const v = e.ns ? undefined : ctx.lookup(e.name);
@@ -2025,7 +2153,7 @@ function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodExpr): E
 
 // -------------------------------------------------------------- calls
 
-interface CallSiteCache {
+export interface CallSiteCache {
   key: number;
   reg: Registry | undefined;
   ver: number;
@@ -2038,7 +2166,7 @@ function cacheKey(args: readonly Value[]): number {
   return k;
 }
 
-function resolveCached(c: CallSiteCache, name: string, args: readonly Value[]): Overload | undefined {
+export function resolveCached(c: CallSiteCache, name: string, args: readonly Value[]): Overload | undefined {
   const reg = R.env.registry;
   const key = cacheKey(args);
   if (c.reg === reg && c.ver === reg.version && c.key === key && args.length <= 6) return c.o;
@@ -2050,11 +2178,11 @@ function resolveCached(c: CallSiteCache, name: string, args: readonly Value[]): 
   return o;
 }
 
-function compileArgs(ctx: FnCtx, args: readonly A.Expr[]): E[] {
+export function compileArgs(ctx: FnCtx, args: readonly A.Expr[]): E[] {
   return args.map((a) => compileValue(ctx, a));
 }
 
-function evalArgs(f: Frame, args: readonly E[]): Value[] {
+export function evalArgs(f: Frame, args: readonly E[]): Value[] {
   const n = args.length;
   const r = new Array<Value>(n);
   for (let i = 0; i < n; i++) r[i] = args[i]!(f);
@@ -2076,10 +2204,10 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
         const v = n ? a[0]!(f) : undefined;
         if (isPrint) {
           const s = typeof v === 'string' ? v : toDisplay(v);
-          R.env.onPrint?.(s);
+          R.onPrint?.(s);
         } else {
           const s = toDebug(v);
-          R.env.onDebug?.(s, R.source ? lineCol(R.source, pos) : undefined);
+          R.onDebug?.(s, R.source ? lineCol(R.source, pos) : undefined);
         }
         return undefined;
       };
@@ -2306,7 +2434,7 @@ function compileCaptureCall(ctx: FnCtx, e: A.CallExpr): E {
 }
 
 /** Build a by-name view over a frame's statically known variables (plus its own dynamic scope). */
-function makeDynAccessor(ctx: FnCtx): (f: Frame) => DynScope {
+export function makeDynAccessor(ctx: FnCtx): (f: Frame) => DynScope {
   if (ctx.dynamic) return (f) => R.dyn.get(f)!;
   const snap = ctx.snapshot();
   const isTop = ctx.isTop;
@@ -2443,13 +2571,7 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     }
     if (name === 'call' && n >= 1 && av[0] instanceof FnPtr) {
       // x.call(f, args): bind this = x
-      if (rootSharedSlot >= 0) {
-        // Rhai locks the shared receiver for the call, then `ensure_no_data_race` finds the same cell among the
-        // pointer's curried (captured) arguments: ErrorDataRace("argument #N of function 'name'")
-        const cell = f[rootSharedSlot];
-        const at = cell instanceof Shared ? av[0].curry.indexOf(cell as unknown as Value) : -1;
-        if (at >= 0) throw mkErr('ErrorDataRace', `Data race detected on variable 'argument #${at + 1} of function '${av[0].name}''`, pos);
-      }
+      checkDataRace(f, rootSharedSlot, av[0], pos);
       const self = { value: o };
       const r = callFnPtr(av[0], av.slice(1), o, self, pos);
       if (place && self.value !== o) {
@@ -2516,6 +2638,18 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     if (checked && R.checkData) checkSize(r, pos);
     return r;
   };
+}
+
+/**
+ * `x.call(f)` where `f` captured `x` itself: Rhai locks the shared receiver for the call, then
+ * `ensure_no_data_race` finds the same cell among the pointer's curried (captured) arguments:
+ * ErrorDataRace("argument #N of function 'name'").
+ */
+export function checkDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, pos: number): void {
+  if (rootSharedSlot < 0) return;
+  const cell = f[rootSharedSlot];
+  const at = cell instanceof Shared ? p.curry.indexOf(cell as unknown as Value) : -1;
+  if (at >= 0) throw mkErr('ErrorDataRace', `Data race detected on variable 'argument #${at + 1} of function '${p.name}''`, pos);
 }
 
 // -------------------------------------------------------------- closures
@@ -2865,7 +2999,7 @@ function opOf(op: A.AssignOp): string {
   return op.slice(0, -1);
 }
 
-function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
+export function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
   const rhs = compileValue(ctx, st.value);
   const pos = st.pos;
   const t = st.target;
@@ -3055,16 +3189,13 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
   const prevCtl = ctlVal;
   const prevPos = curPos;
   curPos = -1;
-  R = new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse);
+  R = new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse, opts.hooks);
   ops = 0;
   setOpsNext();
   try {
     return body();
   } catch (e) {
-    if (e === RETURN) return ctlVal;
-    if (e instanceof Ctl) return undefined;
-    if (e instanceof ExitSignal) return e.value;
-    throw toRhaiError(e);
+    return settleThrown(e);
   } finally {
     R = prevR;
     ops = prevOps;
@@ -3075,3 +3206,96 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
 }
 
 export { valuesEqual, Timestamp, errArithmetic, intAdd, intSub, intMul };
+
+/** What a run's escaping exception means: `return`/`exit` give the value, anything else is a RhaiError thrown. */
+export function settleThrown(e: unknown): Value {
+  if (e === RETURN) return ctlVal;
+  if (e instanceof Ctl) return undefined;
+  if (e instanceof ExitSignal) return e.value;
+  throw toRhaiError(e);
+}
+
+// ============================================================== support for the resumable variant (resumable.ts)
+
+/** The module-level run state of one run, kept while it is suspended and swapped in while it runs. */
+export interface RunState {
+  r: Run;
+  ops: number;
+  opsNext: number;
+  ctlVal: Value;
+  curPos: number;
+}
+
+/** A new run (not yet current): see enterRun. */
+export function newRunState(unit: Unit, opts: RunOptions): RunState {
+  const prev = enterRun({ r: new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse, opts.hooks), ops: 0, opsNext: Infinity, ctlVal: undefined, curPos: -1 });
+  setOpsNext();
+  const st: RunState = { r: R, ops, opsNext, ctlVal, curPos };
+  restoreRun(prev);
+  return st;
+}
+
+/** Make `st` the current run; returns the state to give back to leaveRun (runs nest and interleave). */
+export function enterRun(st: RunState): RunState {
+  const prev: RunState = { r: R, ops, opsNext, ctlVal, curPos };
+  restoreRun(st);
+  return prev;
+}
+
+/** Save the current run's state into `st` and make `prev` current again. */
+export function leaveRun(st: RunState, prev: RunState): void {
+  st.ops = ops;
+  st.opsNext = opsNext;
+  st.ctlVal = ctlVal;
+  st.curPos = curPos;
+  restoreRun(prev);
+}
+
+function restoreRun(st: RunState): void {
+  R = st.r;
+  ops = st.ops;
+  opsNext = st.opsNext;
+  ctlVal = st.ctlVal;
+  curPos = st.curPos;
+}
+
+/** The current run (the native call context). */
+export function currentRun(): Run {
+  return R;
+}
+
+/** Count `weight` operations for the statement at `pos` (checked variant). */
+export function tick(weight: number, pos: number): void {
+  curPos = pos;
+  if ((ops += weight) >= opsNext) opsSlow();
+}
+
+/** Count `n` operations (a loop iteration with its condition, checked variant). */
+export function tickN(n: number): void {
+  if ((ops += n) >= opsNext) opsSlow();
+}
+
+/** Count one operation (a call or a loop iteration, checked variant). */
+export function tick1(): void {
+  if (++ops >= opsNext) opsSlow();
+}
+
+export function getCtl(): Value {
+  return ctlVal;
+}
+export function setCtl(v: Value): void {
+  ctlVal = v;
+}
+
+/** After a suspension: the wall-clock check (onProgress) runs again before the script continues. */
+export function progressAfterResume(pos: number): void {
+  const p = R.onProgress;
+  if (!p) return;
+  let stop = false;
+  try {
+    stop = p(ops) === true;
+  } catch {
+    stop = true;
+  }
+  if (stop) throw mkErr('ErrorTerminated', 'Script terminated', pos >= 0 ? pos : undefined);
+}

@@ -1,6 +1,7 @@
 /**
  * The embedding API: `compile` (source → Program or diagnostics), the Program JSON round trip (AST cache),
- * and `Engine` (native function / module registration, limits, print/debug/progress hooks, run / callFn / eval).
+ * and `Engine` (native function / module registration, limits, print/debug/progress hooks, run / callFn / eval,
+ * and their async forms runAsync / callFnAsync for scripts that call async host functions, see resumable.ts).
  * Every error leaving this module is a `RhaiError` with `pos` filled.
  */
 import type * as A from './ast.ts';
@@ -10,10 +11,11 @@ import type { ParseOptions } from './options.ts';
 import { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
 import { RhaiError } from './runtime/errors.ts';
 import { Registry, type FnSignature } from './runtime/registry.ts';
-import type { NativeFn, NativeFnOptions, Package } from './runtime/native.ts';
+import type { AsyncNativeFn, NativeFn, NativeFnOptions, Package } from './runtime/native.ts';
 import { FnPtr, RChar, RFloat, Timestamp, RRange, type TypeTag, type Value } from './runtime/value.ts';
-import type { EngineEnv } from './runtime/state.ts';
-import { Unit, callPtr, callUnitFn, compileUnit, runUnit, toRhaiError, type EvalParser } from './compile.ts';
+import type { EngineEnv, ModuleSource, PrecompiledModule, RunHooks } from './runtime/state.ts';
+import { Unit, callPtr, callUnitFn, compileUnit, newRunState, runUnit, toRhaiError, type EvalParser, type RunOptions as CompileRunOptions } from './compile.ts';
+import { callFnG, compileResumable, drive, runMainG, type AsyncInfo } from './resumable.ts';
 import { standardPackage } from './stdlib/standard.ts';
 
 export interface Diagnostic {
@@ -59,10 +61,14 @@ export interface Program {
 }
 
 /** Internal representation; `Program` is its public face. */
-class ProgramImpl implements Program {
+class ProgramImpl implements Program, PrecompiledModule {
   readonly functions: ReadonlyArray<{ name: string; params: string[] }>;
   private fast: Unit | undefined;
   private checked: Unit | undefined;
+  /** compilations of this program as an imported module (see compile.ts importModule) */
+  readonly units = new Map<string, unknown>();
+  /** resumable compilations, by checked + the engine's set of async functions */
+  private readonly resumable = new Map<string, Unit>();
   constructor(
     readonly source: string,
     readonly name: string | undefined,
@@ -75,6 +81,17 @@ class ProgramImpl implements Program {
   unit(checked: boolean): Unit {
     if (checked) return (this.checked ??= compileUnit(this.ast, true, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }));
     return (this.fast ??= compileUnit(this.ast, false, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }));
+  }
+  resumableUnit(checked: boolean, info: AsyncInfo): Unit {
+    // nothing async registered, or nothing async reachable: the program's sync unit
+    if (info.key === '') return this.unit(checked);
+    const key = `${checked ? 1 : 0}${info.key}`;
+    let u = this.resumable.get(key);
+    if (!u) {
+      u = compileResumable(this.ast, checked, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }, info) ?? this.unit(checked);
+      this.resumable.set(key, u);
+    }
+    return u;
   }
 }
 
@@ -193,11 +210,31 @@ export interface EngineOptions {
   raw?: boolean;
   /** language options used by `eval()` / `Engine.eval` compilation */
   options?: Partial<LanguageOptions>;
-  /** module resolver for `import "path" as m;`: return the module's script source (undefined = not found) */
-  resolveModule?: (path: string) => string | undefined;
+  /**
+   * module resolver for `import "path" as m;`: the module's script source, or a compiled Program (used without
+   * parsing); undefined = not found
+   */
+  resolveModule?: (path: string) => string | Program | undefined;
 }
 
-export interface CallFnOptions {
+/**
+ * Per-run options: they override the engine's hooks for this run only, so several runs (also suspended ones, see
+ * runAsync) can be in flight on one engine.
+ */
+export interface RunOptions {
+  onPrint?: (s: string) => void;
+  onDebug?: (s: string, pos: { line: number; position: number } | undefined) => void;
+  /** called every 1024 operations and after every resume of a suspended run; true → ErrorTerminated */
+  onProgress?: (ops: number) => boolean;
+  /** runAsync: aborting it terminates the run while it waits for an async function (ErrorTerminated) */
+  signal?: AbortSignal;
+  /** the embedder's value for this run, seen by native functions as `ctx.data` */
+  data?: unknown;
+  /** module resolver for this run (see EngineOptions.resolveModule) */
+  resolveModule?: (path: string) => string | Program | undefined;
+}
+
+export interface CallFnOptions extends RunOptions {
   /** run the script's top-level statements before calling (Rhai `CallFnOptions::eval_ast`, default true) */
   evalAst?: boolean;
 }
@@ -210,6 +247,7 @@ export class Engine {
   private readonly modules = new Map<string, Registry>();
   private readonly env: EngineEnv;
   private readonly options: Partial<LanguageOptions>;
+  private asyncInfo: AsyncInfo | undefined;
 
   constructor(opts: EngineOptions = {}) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -226,7 +264,7 @@ export class Engine {
       onPrint: opts.onPrint,
       onDebug: opts.onDebug,
       onProgress: opts.onProgress,
-      resolveModule: opts.resolveModule,
+      resolveModule: wrapResolver(opts.resolveModule),
     };
   }
 
@@ -238,6 +276,7 @@ export class Engine {
 
   registerFn(name: string, params: TypeTag[], fn: NativeFn, opts?: NativeFnOptions): this {
     this.registry.fn(name, params, fn, opts);
+    this.asyncInfo = undefined;
     return this;
   }
 
@@ -251,20 +290,61 @@ export class Engine {
     return { global: this.registry.signatures(), modules };
   }
 
-  /** Register a static module of native functions, called as `ns::name(args)`. Without `params`, any arity/types. */
-  registerModule(ns: string, fns: Record<string, NativeFn | { params: TypeTag[]; fn: NativeFn; opts?: NativeFnOptions }>): this {
+  /**
+   * Register an async host function (`name` or `ns::name`): its promise suspends the script (runAsync/callFnAsync
+   * only; elsewhere calling it is a runtime error). A rejection is raised at the call site: a RhaiError as is (see
+   * `runtimeError` for one a script's `catch` sees as a string), anything else as an internal runtime error.
+   */
+  registerAsyncFn(name: string, params: TypeTag[], fn: AsyncNativeFn, opts?: Omit<NativeFnOptions, 'async'>): this {
+    const i = name.lastIndexOf('::');
+    const o = { ...opts, async: true };
+    if (i < 0) return this.registerFn(name, params, fn as unknown as NativeFn, o);
+    return this.registerModule(name.slice(0, i), { [name.slice(i + 2)]: { params, fn: fn as unknown as NativeFn, opts: o } });
+  }
+
+  /**
+   * Register a static module of native functions, called as `ns::name(args)`. Without `params`, any arity/types.
+   * `opts: { async: true }` marks an async function (its `fn` returns a Promise; see registerAsyncFn).
+   */
+  registerModule(
+    ns: string,
+    fns: Record<string, NativeFn | { params: TypeTag[]; fn: NativeFn | AsyncNativeFn; opts?: NativeFnOptions }>,
+  ): this {
     let m = this.modules.get(ns);
     if (!m) this.modules.set(ns, (m = new Registry()));
     for (const [name, d] of Object.entries(fns)) {
       if (typeof d === 'function') m.fn(name, [], d, { variadic: true });
       else m.fn(name, d.params, d.fn, d.opts);
     }
+    this.asyncInfo = undefined;
     return this;
   }
 
-  private isChecked(): boolean {
+  private isChecked(opts?: RunOptions): boolean {
     const l = this.limits;
-    return l.maxOperations > 0 || l.maxStringSize > 0 || l.maxArraySize > 0 || l.maxMapSize > 0 || l.maxVariables > 0 || !!this.env.onProgress;
+    return l.maxOperations > 0 || l.maxStringSize > 0 || l.maxArraySize > 0 || l.maxMapSize > 0 || l.maxVariables > 0 || !!this.env.onProgress || !!opts?.onProgress;
+  }
+
+  /** What the resumable compiler needs to know about this engine's functions (rebuilt after registrations). */
+  private info(): AsyncInfo {
+    if (this.asyncInfo) return this.asyncInfo;
+    const names: string[] = [...this.registry.asyncNames].map((n) => `::${n}`);
+    for (const [ns, m] of this.modules) for (const n of m.asyncNames) names.push(`${ns}::${n}`);
+    const set = new Set(names);
+    const reg = this.registry;
+    const modules = this.modules;
+    return (this.asyncInfo = {
+      key: names.sort().join(','),
+      isAsync: (ns, name) => set.has(`${ns ?? ''}::${name}`),
+      isHostModule: (ns) => modules.has(ns),
+      isNative: (name) => reg.has(name),
+    });
+  }
+
+  private runOptions(p: ProgramImpl, host: Map<string, Value> | undefined, opts: RunOptions | undefined): CompileRunOptions {
+    const o: CompileRunOptions = { env: this.env, source: p.source, hostScope: host, parse: this.evalParser() };
+    if (opts) o.hooks = toHooks(opts);
+    return o;
   }
 
   private parser: EvalParser | undefined;
@@ -281,11 +361,11 @@ export class Engine {
   }
 
   /** Run a program; returns the value of its last statement. Throws RhaiError. */
-  run(program: Program, scope?: Record<string, Value>): Value {
+  run(program: Program, scope?: Record<string, Value>, opts?: RunOptions): Value {
     const p = asImpl(program);
     const host = scope ? new Map(Object.entries(scope)) : undefined;
     try {
-      const v = runUnit(p.unit(this.isChecked()), { env: this.env, source: p.source, hostScope: host, parse: this.evalParser() });
+      const v = runUnit(p.unit(this.isChecked(opts)), this.runOptions(p, host, opts));
       return v;
     } catch (e) {
       throw this.finish(e, p.source);
@@ -299,16 +379,65 @@ export class Engine {
     const p = asImpl(program);
     const host = scope ? new Map(Object.entries(scope)) : undefined;
     try {
-      return callUnitFn(
-        p.unit(this.isChecked()),
-        { env: this.env, source: p.source, hostScope: host, parse: this.evalParser() },
-        name,
-        args,
-        opts?.evalAst !== false,
-      );
+      return callUnitFn(p.unit(this.isChecked(opts)), this.runOptions(p, host, opts), name, args, opts?.evalAst !== false);
     } catch (e) {
       throw this.finish(e, p.source);
     }
+  }
+
+  /**
+   * Run a program that may call async host functions: it is suspended (holding no thread) while their promises are
+   * pending. A program from which no async function is reachable runs on the sync path (an already settled promise).
+   * Rejects with a RhaiError.
+   */
+  runAsync(program: Program, scope?: Record<string, Value>, opts?: RunOptions): Promise<Value> {
+    const p = asImpl(program);
+    const checked = this.isChecked(opts);
+    let unit: Unit;
+    try {
+      unit = p.resumableUnit(checked, this.info());
+      if (!unit.main.gen) return Promise.resolve(this.run(program, scope, opts));
+    } catch (e) {
+      return Promise.reject(e instanceof RhaiError ? e : this.finish(e, p.source));
+    }
+    return this.suspendable(p, unit, scope, opts, () => runMainG(unit));
+  }
+
+  /** callFn for programs that may call async host functions (see runAsync). */
+  callFnAsync(program: Program, name: string, args: Value[], scope?: Record<string, Value>, opts?: CallFnOptions): Promise<Value> {
+    const p = asImpl(program);
+    const checked = this.isChecked(opts);
+    const runMain = opts?.evalAst !== false;
+    let unit: Unit;
+    try {
+      unit = p.resumableUnit(checked, this.info());
+      const sf = unit.getFn(name, args.length);
+      if (!(runMain && unit.main.gen) && !sf?.gen) return Promise.resolve(this.callFn(program, name, args, scope, opts));
+    } catch (e) {
+      return Promise.reject(e instanceof RhaiError ? e : this.finish(e, p.source));
+    }
+    return this.suspendable(p, unit, scope, opts, () => callFnG(unit, name, args, runMain));
+  }
+
+  private suspendable(
+    p: ProgramImpl,
+    unit: Unit,
+    scope: Record<string, Value> | undefined,
+    opts: RunOptions | undefined,
+    body: () => Generator<unknown, Value, unknown>,
+  ): Promise<Value> {
+    const host = scope ? new Map(Object.entries(scope)) : undefined;
+    const st = newRunState(unit, this.runOptions(p, host, opts));
+    return drive(st, body(), opts?.signal).then(
+      (v) => {
+        if (scope && host) for (const [k, x] of host) scope[k] = x;
+        return v;
+      },
+      (e: unknown) => {
+        if (scope && host) for (const [k, x] of host) scope[k] = x;
+        throw this.finish(e, p.source);
+      },
+    );
   }
 
   /** Call a function pointer (e.g. a closure returned by a script) in the context of `program`. */
@@ -339,6 +468,34 @@ export class Engine {
     fillPositions(err, source);
     return err;
   }
+}
+
+function toHooks(o: RunOptions): RunHooks {
+  return {
+    onPrint: o.onPrint,
+    onDebug: o.onDebug,
+    onProgress: o.onProgress,
+    data: o.data,
+    signal: o.signal,
+    resolveModule: wrapResolver(o.resolveModule),
+  };
+}
+
+/** The resolver compile.ts sees: a Program becomes its internal form (AST reused, compilations cached on it). */
+function wrapResolver(r: ((path: string) => string | Program | undefined) | undefined): ((path: string) => ModuleSource | undefined) | undefined {
+  if (!r) return undefined;
+  return (path) => {
+    const x = r(path);
+    return x === undefined || typeof x === 'string' ? x : asImpl(x);
+  };
+}
+
+/**
+ * An error for an async (or sync) host function to reject (throw) with, that a script's `catch (e)` receives as
+ * the string `message` (like `throw message`); uncaught, its text is "Runtime error: <message>".
+ */
+export function runtimeError(message: string): RhaiError {
+  return new RhaiError('ErrorRuntime', `Runtime error: ${message}`, { thrown: message });
 }
 
 function fillPositions(e: RhaiError, source: string): void {

@@ -10,7 +10,9 @@ export {
   fromJSON,
   toJSON,
   diagnosticError,
+  runtimeError,
   type Diagnostic,
+  type RunOptions,
   type CompileOptions,
   type LanguageOptions,
   type Program,
@@ -31,7 +33,7 @@ export {
   type RMap,
 } from './runtime/value.ts';
 export { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
-export type { NativeFn, NativeFnOptions, NativeCallContext, Package } from './runtime/native.ts';
+export type { NativeFn, AsyncNativeFn, NativeFnOptions, NativeCallContext, Package } from './runtime/native.ts';
 export { toDisplay, toDebug } from './runtime/format.ts';
 export { Registry, type FnSignature } from './runtime/registry.ts';
 export { standardPackages } from './stdlib/standard.ts';

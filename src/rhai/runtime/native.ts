@@ -38,15 +38,23 @@ export interface NativeCallContext {
    * Without it, such callbacks are called with the item as a plain argument.
    */
   callFnWithThis?(fn: FnPtr, self: { value: Value }, args: Value[]): Value;
+  /** The embedder's per-run value (`RunOptions.data`), e.g. the invocation's state; undefined when none. */
+  readonly data?: unknown;
+  /** The run's abort signal (`RunOptions.signal`), for async host functions to cancel their own work. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export type NativeFn = (ctx: NativeCallContext, args: Value[]) => Value;
+/** An asynchronous host function (registered with `{ async: true }`): the script suspends until it settles. */
+export type AsyncNativeFn = (ctx: NativeCallContext, args: Value[]) => Promise<Value>;
 
 export interface NativeFnOptions {
   /** false = mutates its first argument (see above). Default true. */
   pure?: boolean;
   /** Accepts any number of arguments >= params.length (params describe the fixed prefix). */
   variadic?: boolean;
+  /** The implementation returns a Promise: callable only where the script can suspend (Engine.runAsync). */
+  async?: boolean;
 }
 
 export interface NativeRegistrar {

@@ -3,7 +3,8 @@
  * wins, 'any' matches everything, later registrations of the exact same signature replace earlier ones so a
  * host can override a stdlib function). Call sites cache their last resolution (see compile.ts).
  */
-import type { NativeFn, NativeFnOptions, NativeRegistrar, Package } from './native.ts';
+import type { AsyncNativeFn, NativeFn, NativeFnOptions, NativeRegistrar, Package } from './native.ts';
+import { RhaiError } from './errors.ts';
 import { RFloat, RChar, FnPtr, Timestamp, RRange, type TypeTag, type Value } from './value.ts';
 
 export interface Overload {
@@ -12,6 +13,13 @@ export interface Overload {
   readonly fn: NativeFn;
   readonly pure: boolean;
   readonly variadic: boolean;
+  /** set for async host functions: the real implementation (`fn` then only throws "cannot be called here") */
+  readonly asyncFn?: AsyncNativeFn | undefined;
+}
+
+/** The error of an async host function reached where the script cannot suspend. */
+export function errNotSuspendable(name: string, where: string): RhaiError {
+  return new RhaiError('ErrorRuntime', `Runtime error: Function ${name} is asynchronous and cannot be called here (${where})`);
 }
 
 /** Fast tag computation as a small integer (index into TAGS). */
@@ -75,20 +83,28 @@ export class Registry implements NativeRegistrar {
   private readonly byName = new Map<string, Entry[]>();
   /** bumped on every registration so call-site caches can be invalidated */
   version = 0;
+  /** names with at least one async overload (static analysis of what can suspend) */
+  readonly asyncNames = new Set<string>();
 
   constructor(parent?: Registry) {
-    if (parent) for (const [k, v] of parent.byName) this.byName.set(k, v.slice());
+    if (parent) {
+      for (const [k, v] of parent.byName) this.byName.set(k, v.slice());
+      for (const n of parent.asyncNames) this.asyncNames.add(n);
+    }
   }
 
-  fn(name: string, params: TypeTag[], impl: NativeFn, opts?: NativeFnOptions): void {
+  fn(name: string, params: TypeTag[], impl: NativeFn | AsyncNativeFn, opts?: NativeFnOptions): void {
+    const isAsync = opts?.async === true;
     const e: Entry = {
       name,
       params: params.slice(),
-      fn: impl,
+      fn: isAsync ? (ctx) => { throw errNotSuspendable(ctx.fnName, 'the script is not run with runAsync, or the call is inside a native callback, eval or a module\'s top level'); } : (impl as NativeFn),
       pure: opts?.pure !== false,
       variadic: opts?.variadic === true,
       tagIdx: params.map((p) => TAG_INDEX.get(p) ?? 13),
+      asyncFn: isAsync ? (impl as AsyncNativeFn) : undefined,
     };
+    if (isAsync) this.asyncNames.add(name);
     let list = this.byName.get(name);
     if (!list) {
       list = [];
@@ -107,6 +123,7 @@ export class Registry implements NativeRegistrar {
     // packages register in "first registered wins" order; we unshift, so register into a temp list and append
     const tmp = new Registry();
     pkg(tmp);
+    for (const n of tmp.asyncNames) this.asyncNames.add(n);
     for (const [name, entries] of tmp.byName) {
       let list = this.byName.get(name);
       if (!list) {

@@ -34,8 +34,28 @@ export interface EngineEnv {
   readonly onPrint: ((s: string) => void) | undefined;
   readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
   readonly onProgress: ((ops: number) => boolean) | undefined;
-  /** `import "path"`: returns the module's script source, or undefined when there is no such module */
-  readonly resolveModule?: ((path: string) => string | undefined) | undefined;
+  /** `import "path"`: returns the module's script source (or a compiled program), undefined when there is none */
+  readonly resolveModule?: ((path: string) => ModuleSource | undefined) | undefined;
+}
+
+/** A compiled module (a Program from the engine): its AST, reused without parsing; `units` caches its compilations. */
+export interface PrecompiledModule {
+  readonly source: string;
+  readonly ast: import('../ast.ts').Program;
+  readonly units: Map<string, unknown>;
+}
+export type ModuleSource = string | PrecompiledModule;
+
+/** Per-run settings (override the engine's hooks for one run; several runs may be in flight on one engine). */
+export interface RunHooks {
+  onPrint?: ((s: string) => void) | undefined;
+  onDebug?: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
+  onProgress?: ((ops: number) => boolean) | undefined;
+  /** the embedder's per-run value, seen by native functions as `ctx.data` */
+  data?: unknown;
+  /** aborting it terminates a suspended run (ErrorTerminated) */
+  signal?: AbortSignal | undefined;
+  resolveModule?: ((path: string) => ModuleSource | undefined) | undefined;
 }
 
 export interface DynScope {

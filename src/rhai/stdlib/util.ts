@@ -99,6 +99,11 @@ function isNotFoundFor(e: unknown, fn: FnPtr): boolean {
   return e instanceof RhaiError && e.kind === 'ErrorFunctionNotFound' && e.text.startsWith(`Function not found: ${fn.name}`);
 }
 
+/** How a native function reports an error of the script callback `fn` it called (see wrap). */
+export function wrapCallbackError(fnName: string, e: unknown, fn: FnPtr): unknown {
+  return wrap(fnName, e, fn);
+}
+
 /**
  * Rhai's `FnPtr::call_raw_with_extra_args` (types/fn_ptr.rs): a pointer linked to a script function (an anonymous
  * function or closure, which carries its compiled body here) is called directly and its error passes through
