@@ -4,8 +4,11 @@
  *
  * Variables (architecture.md §2): PORT (8080), HOST (127.0.0.1), PICLOUD_HOME (./.picloud),
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
- * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (2), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token).
+ * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (executor threads of a pool: the cores + 1), PICLOUD_APP_SHARE
+ * (threads one app may hold at once in a pool: all but one), PICLOUD_APP_QUEUE (invocations of one app waiting
+ * for a thread before 503 APP_BUSY: 256), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token).
  */
+import os from 'node:os';
 import path from 'node:path';
 import { AppError } from './errors.ts';
 
@@ -18,6 +21,8 @@ export const PLATFORM_LIMITS = Object.freeze({
   maxArraySize: 1_000_000,
   maxMapSize: 1_000_000,
   maxCallLevels: 64,
+  /** `[limits] concurrency`: invocations of the app running at once per executor pool (the pool's share caps it) */
+  concurrency: 1024,
 });
 
 /** Defaults for an app that sets no `[limits]`. */
@@ -63,6 +68,10 @@ export interface Config {
   readonly executors: number;
   /** `/metrics` answers without a token (PICLOUD_METRICS_PUBLIC=1); by default it needs one (any role) */
   readonly metricsPublic: boolean;
+  /** threads one app may hold at once in an executor pool; null = the pool's threads − 1 (at least 1) */
+  readonly appShare: number | null;
+  /** invocations of one app allowed to wait for a thread, per pool, before 503 APP_BUSY */
+  readonly appQueue: number;
   /** derived paths */
   readonly paths: { readonly repos: string; readonly pgdata: string; readonly adminTokenFile: string };
 }
@@ -91,7 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     return n;
   };
   const port = overrides.port ?? int('PORT', 8080, 0, 65535);
-  const executors = overrides.executors ?? int('PICLOUD_EXECUTORS', 2, 1, 64);
+  // one thread more than the cores: with the per-app share (threads − 1) a single busy app still uses every core,
+  // and another app always finds a thread
+  const executors = overrides.executors ?? int('PICLOUD_EXECUTORS', Math.min(64, defaultThreads()), 1, 64);
+  const appShareRaw = int('PICLOUD_APP_SHARE', 0, 0, 1024);
+  const appQueue = int('PICLOUD_APP_QUEUE', 256, 0, 1_000_000);
   const host = overrides.host ?? (env.HOST || '127.0.0.1');
   const home = path.resolve(env.PICLOUD_HOME || '.picloud');
   const domain = (env.PICLOUD_DOMAIN || 'localhost').toLowerCase();
@@ -121,10 +134,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     executors,
     metricsPublic,
+    appShare: appShareRaw === 0 ? null : appShareRaw,
+    appQueue,
     paths: {
       repos: path.join(home, 'repos'),
       pgdata: path.join(home, 'pgdata'),
       adminTokenFile: path.join(home, 'admin-token'),
     },
   });
+}
+
+/** Default executor threads of a pool: the cores + 1 (see PICLOUD_EXECUTORS). */
+export function defaultThreads(): number {
+  return os.availableParallelism() + 1;
 }

@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   SCRIPT_TIMEOUT: { status: 504, summary: 'The script hit its operation limit or timeout' },
   EXECUTOR_CRASHED: { status: 502, summary: 'The executor running the invocation died' },
   NO_CAPACITY: { status: 503, summary: 'No executor capacity; the queue is full' },
+  APP_BUSY: { status: 503, summary: "The app uses its whole share of the executors and its wait queue is full (or it waited past timeout_ms)" },
   QUEUE_UNAVAILABLE: { status: 503, summary: 'The invocation queue (Redis) is unreachable' },
   KV_KEY_NOT_FOUND: { status: 404, summary: 'No such key in the app\'s KV store (API)' },
   KV_LIMIT: { status: 500, summary: 'A script stored a kv key or value over the size limit (key 512 B, value 1 MiB of JSON)' },

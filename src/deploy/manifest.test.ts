@@ -22,12 +22,13 @@ script = "tick.rhai"
 max_operations = 1000000
 timeout_ms = 5000
 max_body_bytes = 1048576
+concurrency = 2
 `);
     expect(r.diagnostics).toEqual([]);
     expect(r.manifest).toMatchObject({
       productionBranch: 'main',
       env: { GREETING: 'hello' },
-      limits: { maxOperations: 1_000_000, timeoutMs: 5000, maxBodyBytes: 1_048_576 },
+      limits: { maxOperations: 1_000_000, timeoutMs: 5000, maxBodyBytes: 1_048_576, concurrency: 2 },
       routes: [{ path: '/hello/:name', methods: ['GET', 'POST'], script: 'hello.rhai', function: 'handle' }],
       schedules: [{ cron: '*/5 * * * *', script: 'tick.rhai', function: null }],
     });

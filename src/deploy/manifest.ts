@@ -61,6 +61,7 @@ const LIMIT_KEYS: Record<string, keyof typeof PLATFORM_LIMITS> = {
   max_array_size: 'maxArraySize',
   max_map_size: 'maxMapSize',
   max_call_levels: 'maxCallLevels',
+  concurrency: 'concurrency',
 };
 
 const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

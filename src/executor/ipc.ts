@@ -28,8 +28,11 @@ export type ToThread = string;
  */
 export type DoneBatch = string;
 
-/** thread → parent */
-export type FromThread = { type: 'ready' } | { type: 'host'; req: HostRequest } | DoneBatch;
+/**
+ * thread → parent. 'suspended' / 'resumed': the invocation `id` waits on I/O (holds no running share of its app,
+ * pool.ts fair share) / runs again.
+ */
+export type FromThread = { type: 'ready' } | { type: 'host'; req: HostRequest } | { type: 'suspended' | 'resumed'; id: string } | DoneBatch;
 
 export interface ThreadData {
   /** the TS entry, for the tsx fallback boot file only */

@@ -4,6 +4,14 @@
  * ASTs from the scripts table), a watchdog that replaces a thread stuck past its deadline (→ 504) and
  * replaces a thread that died (→ 502), and the invocation log. The same pool serves the embedded mode (in the
  * `picloud up` process) and each BullMQ executor process.
+ *
+ * Fair share (issue 8): an app holds a thread while it has an active (not suspended) task on it, running or
+ * pipelined behind; it may hold at most `appShare` threads (default threads − 1, lowered per app by `[limits]
+ * concurrency`), so one app never takes every thread. A task that cannot get a thread waits in its app's own
+ * bounded queue (full → APP_BUSY 503; waited past the app's timeout_ms → APP_BUSY 503); free threads serve the
+ * app queues round-robin. A task is pipelined only behind tasks of its own app, never behind another app's
+ * (possibly long) task. A task the thread reports suspended (waiting on I/O, FromThread 'suspended'/'resumed')
+ * holds no share.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { AppError } from '../common/errors.ts';
@@ -32,12 +40,27 @@ export interface ExecutorPoolOptions {
   maxHeapMb?: number;
   /** jobs queued on a busy thread before they wait in the pool's queue (default 8) */
   pipeline?: number;
+  /** threads one app may hold at once (default threads − 1, at least 1); `[limits] concurrency` may lower it */
+  appShare?: number;
+  /** tasks of one app allowed to wait for a thread before its new ones are refused with APP_BUSY (default 256) */
+  appQueue?: number;
 }
 
 interface Task {
   job: InvocationJob;
   resolve: (r: InvocationResult) => void;
+  reject: (e: Error) => void;
   enqueuedAt: number;
+  /** waiting on I/O in its thread: holds no running share */
+  suspended: boolean;
+}
+
+/** Per-app accounting: the threads it holds and the tasks waiting for one. */
+interface AppState {
+  id: number;
+  /** threads on which this app has at least one active (not suspended) task */
+  held: number;
+  waiting: Task[];
 }
 
 interface Slot {
@@ -62,6 +85,8 @@ interface Slot {
   sendScheduled: boolean;
   /** messages posted to the thread and not fully answered yet: their unanswered job counts, oldest first */
   posted: number[];
+  /** active (not suspended) tasks on this thread per app id */
+  active: Map<number, number>;
 }
 
 /** JSON of shared (route-table, frozen) targets, encoded once per target object rather than once per job. */
@@ -90,12 +115,15 @@ const MAX_POSTED = 2;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
-  private queue: Task[] = [];
+  /** apps with tasks waiting (served round-robin) and the accounting of apps holding threads */
+  private apps = new Map<number, AppState>();
+  private queued = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
   private nextId = 0;
   private closed = false;
   private readonly astCache = new Map<string, string>();
   readonly invocationLog: InvocationLog | null;
-  private counters = { completed: 0, rejected: 0, restarts: 0, crashed: 0, timedOut: 0 };
+  private counters = { completed: 0, rejected: 0, appBusy: 0, restarts: 0, crashed: 0, timedOut: 0 };
   private readyWaiters: (() => void)[] = [];
   private entry: ThreadEntry | null = null;
   private startFailures = 0;
@@ -130,7 +158,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, deadline: 0, timerAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [] };
+    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, deadline: 0, timerAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [], active: new Map() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -167,6 +195,10 @@ export class ExecutorPool {
         return;
       case 'host':
         void this.serveHost(slot, m.req);
+        return;
+      case 'suspended':
+      case 'resumed':
+        this.setSuspended(slot, m.id, m.type === 'suspended');
         return;
     }
   }
@@ -214,44 +246,141 @@ export class ExecutorPool {
   }
 
   /**
-   * Run a job; resolves with its result, rejects with NO_CAPACITY when the wait queue is full.
-   * An idle thread gets the job at once. When every thread is busy, up to `pipeline` jobs are queued on the
-   * least-loaded thread itself, so it goes from one job to the next without sleeping and being woken again
-   * (the wake-up, not the CPU, bounded throughput); beyond that, jobs wait in the pool's queue.
+   * Run a job; resolves with its result, rejects with NO_CAPACITY when the pool's wait queue is full and with
+   * APP_BUSY when the job's app has its whole share busy and its own queue is full (or it waited past timeout_ms).
+   * An idle thread gets the job at once. When every thread the app may use is busy, up to `pipeline` jobs are
+   * queued on the least-loaded thread running only this app's jobs, so it goes from one job to the next without
+   * sleeping and being woken again (the wake-up, not the CPU, bounded throughput); beyond that, jobs wait in their
+   * app's queue.
    */
   run(job: InvocationJob): Promise<InvocationResult> {
     if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
-    const slot = this.leastLoaded();
+    const app = this.appState(job.target.appId);
+    const slot = app.waiting.length === 0 ? this.pickSlot(app, job) : null;
     if ((!slot || slot.tasks.length > 0) && this.waiting() >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
       this.counters.rejected++;
+      this.dropIdle(app);
       return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
     }
-    return new Promise<InvocationResult>((resolve) => {
-      const task: Task = { job, resolve, enqueuedAt: performance.now() };
+    if (!slot && app.waiting.length >= (this.opts.appQueue ?? 256)) {
+      this.counters.appBusy++;
+      return Promise.reject(appBusy(job, 'its queue is full'));
+    }
+    return new Promise<InvocationResult>((resolve, reject) => {
+      const task: Task = { job, resolve, reject, enqueuedAt: performance.now(), suspended: false };
       if (slot) this.assign(slot, task);
-      else this.queue.push(task);
+      else this.enqueue(app, task);
     });
   }
 
-  /** Jobs not yet running: in the pool's queue or pipelined behind a running one. */
+  /** Threads the app of `job` may hold. */
+  private shareOf(job: InvocationJob): number {
+    const pool = Math.max(1, this.opts.appShare ?? this.opts.threads - 1);
+    const own = job.target.limits.concurrency;
+    return typeof own === 'number' && own >= 1 ? Math.min(pool, own) : pool;
+  }
+
+  private appState(id: number): AppState {
+    let a = this.apps.get(id);
+    if (!a) this.apps.set(id, (a = { id, held: 0, waiting: [] }));
+    return a;
+  }
+
+  /** Forget an app that holds nothing and waits for nothing (the map holds only apps in use). */
+  private dropIdle(app: AppState): void {
+    if (app.held === 0 && app.waiting.length === 0) this.apps.delete(app.id);
+  }
+
+  private enqueue(app: AppState, task: Task): void {
+    app.waiting.push(task);
+    this.queued++;
+    if (!this.sweepTimer) this.sweepTimer = setInterval(() => this.sweep(), 100);
+  }
+
+  /** Jobs not yet running: in the app queues or pipelined behind a running one. */
   private waiting(): number {
-    let n = this.queue.length;
+    let n = this.queued;
     for (const s of this.slots) if (s.tasks.length > 1) n += s.tasks.length - 1;
     return n;
   }
 
-  /** The ready thread with the fewest jobs in flight, if it can take one more. */
-  private leastLoaded(): Slot | null {
+  /**
+   * The thread for a job of `app`: a ready thread with room in its pipeline that is idle or runs only this app's
+   * tasks (a thread not held by the app only while the app holds fewer than its share), the least loaded first,
+   * then one the app already holds. Null when the job has to wait.
+   */
+  private pickSlot(app: AppState, job: InvocationJob): Slot | null {
+    const mayTakeNew = app.held < this.shareOf(job);
+    const pipeline = this.opts.pipeline ?? 8;
     let best: Slot | null = null;
+    let bestScore = Infinity;
     for (const s of this.slots) {
-      if (!s.ready || s.dead) continue;
-      if (!best || s.tasks.length < best.tasks.length) best = s;
+      if (!s.ready || s.dead || s.tasks.length >= pipeline) continue;
+      const own = s.active.get(app.id) ?? 0;
+      if (own === 0 ? !mayTakeNew || s.tasks.length > 0 : s.tasks.length > this.ownTasks(s, app.id)) continue;
+      const score = s.tasks.length * 2 + (own > 0 ? 0 : 1);
+      if (score < bestScore) {
+        best = s;
+        bestScore = score;
+      }
     }
-    return best && best.tasks.length < (this.opts.pipeline ?? 8) ? best : null;
+    return best;
+  }
+
+  /** Tasks of app `id` on a thread, suspended ones included. */
+  private ownTasks(s: Slot, id: number): number {
+    let n = 0;
+    for (const t of s.tasks) if (t.job.target.appId === id) n++;
+    return n;
+  }
+
+  /** Count a task as active on its thread (or not): the app holds the thread while it has one there. */
+  private activate(slot: Slot, task: Task, on: boolean): void {
+    const id = task.job.target.appId;
+    const n = slot.active.get(id) ?? 0;
+    const app = this.appState(id);
+    if (on) {
+      slot.active.set(id, n + 1);
+      if (n === 0) app.held++;
+    } else {
+      if (n <= 1) {
+        slot.active.delete(id);
+        if (n === 1) app.held--;
+      } else slot.active.set(id, n - 1);
+      this.dropIdle(app);
+    }
+  }
+
+  /** A thread reports a task waiting on I/O (it holds no share meanwhile) or running again. */
+  setSuspended(slot: Slot, id: string, suspended: boolean): void {
+    const task = slot.tasks.find((t) => t.job.id === id);
+    if (!task || task.suspended === suspended) return;
+    task.suspended = suspended;
+    this.activate(slot, task, !suspended);
+    if (suspended) this.pump();
+  }
+
+  /** Answer APP_BUSY to tasks that waited in their app's queue past their timeout. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const app of [...this.apps.values()]) {
+      while (app.waiting.length && now - app.waiting[0]!.enqueuedAt > app.waiting[0]!.job.target.limits.timeoutMs) {
+        const t = app.waiting.shift()!;
+        this.queued--;
+        this.counters.appBusy++;
+        t.reject(appBusy(t.job, 'no thread of its share became free within its timeout_ms'));
+      }
+      this.dropIdle(app);
+    }
+    if (this.queued === 0 && this.sweepTimer) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = null;
+    }
   }
 
   private assign(slot: Slot, task: Task): void {
     slot.tasks.push(task);
+    this.activate(slot, task, true);
     if (slot.tasks.length === 1) this.armWatchdog(slot);
     // One message per thread per turn (setImmediate: after this poll phase, so the requests of all sockets read in
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
@@ -302,16 +431,31 @@ export class ExecutorPool {
     else this.onStuck(slot);
   }
 
+  /** Give free threads to waiting tasks, one app at a time round-robin, until none can start. */
   private pump(): void {
-    while (this.queue.length) {
-      const slot = this.leastLoaded();
-      if (!slot) return;
-      this.assign(slot, this.queue.shift()!);
+    if (this.queued === 0) return;
+    let progress = true;
+    while (progress && this.queued > 0) {
+      progress = false;
+      for (const app of [...this.apps.values()]) {
+        const t = app.waiting[0];
+        if (!t) continue;
+        const slot = this.pickSlot(app, t.job);
+        if (!slot) continue;
+        app.waiting.shift();
+        this.queued--;
+        // round-robin: the app goes to the back of the map's order
+        this.apps.delete(app.id);
+        this.apps.set(app.id, app);
+        this.assign(slot, t);
+        progress = true;
+      }
     }
   }
 
   private finish(slot: Slot, result: InvocationResult, recorded: boolean): void {
     const task = slot.tasks.shift()!;
+    if (!task.suspended) this.activate(slot, task, false);
     this.armWatchdog(slot);
     this.counters.completed++;
     if (!recorded) this.record(task.job, result);
@@ -366,10 +510,19 @@ export class ExecutorPool {
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     const waiting = slot.tasks.slice(1);
+    for (const t of slot.tasks) if (!t.suspended) this.activate(slot, t, false);
     slot.tasks = [];
     slot.outbox = [];
     slot.posted = [];
-    this.queue.unshift(...waiting);
+    // not yet started: back to the front of their apps' queues, in order
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      const t = waiting[i]!;
+      t.suspended = false;
+      const app = this.appState(t.job.target.appId);
+      app.waiting.unshift(t);
+      this.queued++;
+    }
+    if (this.queued && !this.sweepTimer) this.sweepTimer = setInterval(() => this.sweep(), 100);
     slot.reply.close();
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
@@ -384,14 +537,19 @@ export class ExecutorPool {
     return {
       threads: this.slots.length,
       busy: this.slots.filter((s) => s.tasks.length).length,
-      queued: this.queue.length,
+      queued: this.queued,
+      apps: this.apps.size,
       ...this.counters,
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of this.queue.splice(0)) t.resolve(errorResult(503, 'The executor pool is shutting down'));
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+    for (const app of this.apps.values()) for (const t of app.waiting.splice(0)) t.resolve(errorResult(503, 'The executor pool is shutting down'));
+    this.apps.clear();
+    this.queued = 0;
     const slots = this.slots.splice(0);
     await Promise.all(slots.map(async (s) => {
       s.dead = true;
@@ -402,4 +560,9 @@ export class ExecutorPool {
     }));
     await this.invocationLog?.close();
   }
+}
+
+/** The app's share is busy and it cannot wait (more): 503 APP_BUSY. */
+function appBusy(job: InvocationJob, why: string): AppError {
+  return new AppError('APP_BUSY', `App ${job.target.app} is using its whole share of the executors and ${why}; try again later`, { app: job.target.app });
 }

@@ -20,11 +20,14 @@ export interface ExecutorProcessOptions {
   concurrency?: number;
   /** V8 heap cap per thread (MB) */
   threadHeapMb?: number;
+  /** fair share (pool.ts): threads one app may hold (default threads − 1) and its wait queue */
+  appShare?: number;
+  appQueue?: number;
 }
 
 /** Start the thread pool, then the BullMQ worker; returns a closer. */
 export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{ close(): Promise<void>; pool: ExecutorPool }> {
-  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb });
+  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue });
   await pool.start();
   const worker = await startBullmqWorker({
     redisUrl: o.redisUrl,

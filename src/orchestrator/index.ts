@@ -83,7 +83,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       children.push(spawnExecutor(env, args));
     }
   } else {
-    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb });
+    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
     await p.start();
     execPool = p;
     dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());

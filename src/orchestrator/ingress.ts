@@ -158,7 +158,7 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
     try {
       result = await dispatcher.invoke(job);
     } catch (err) {
-      if (isAppError(err) && (err.code === 'NO_CAPACITY' || err.code === 'QUEUE_UNAVAILABLE')) {
+      if (isAppError(err) && (err.code === 'NO_CAPACITY' || err.code === 'APP_BUSY' || err.code === 'QUEUE_UNAVAILABLE')) {
         reply.header('retry-after', '1');
         return sendError(reply, err.httpStatus, err.message, { code: err.code });
       }

@@ -123,6 +123,7 @@ export function effectiveLimits(raw: Record<string, unknown> | undefined): Invoc
     maxArraySize: pick('max_array_size', 'maxArraySize', PLATFORM_LIMITS.maxArraySize, PLATFORM_LIMITS.maxArraySize),
     maxMapSize: pick('max_map_size', 'maxMapSize', PLATFORM_LIMITS.maxMapSize, PLATFORM_LIMITS.maxMapSize),
     maxCallLevels: pick('max_call_levels', 'maxCallLevels', PLATFORM_LIMITS.maxCallLevels, PLATFORM_LIMITS.maxCallLevels),
+    concurrency: pick('concurrency', 'concurrency', PLATFORM_LIMITS.concurrency, PLATFORM_LIMITS.concurrency),
   };
 }
 

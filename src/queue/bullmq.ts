@@ -438,7 +438,7 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
         try {
           result = await opts.run(job);
         } catch (err) {
-          result = isNoCapacity(err) ? errorResult(503, (err as Error).message) : errorResult(502, 'The executor failed to run the invocation');
+          result = isNoCapacity(err) ? errorResult(503, (err as Error).message, { code: (err as AppError).code }) : errorResult(502, 'The executor failed to run the invocation');
         }
         if (replyTo) await reply(replyTo, JSON.stringify({ id: job.id, result } satisfies ReplyEnvelope));
       }));
@@ -475,5 +475,5 @@ function queueUnavailable(detail: string): InvocationResult {
 }
 
 function isNoCapacity(e: unknown): boolean {
-  return e instanceof AppError && e.code === 'NO_CAPACITY';
+  return e instanceof AppError && (e.code === 'NO_CAPACITY' || e.code === 'APP_BUSY');
 }

@@ -13,6 +13,8 @@ export interface InvocationLimits {
   maxArraySize: number;
   maxMapSize: number;
   maxCallLevels: number;
+  /** threads the app may hold at once in one executor pool (`[limits] concurrency`; the pool's share caps it) */
+  concurrency: number;
 }
 
 /** An app's effective `[fetch]` (defaults filled in, capped by the platform; see executor/fetch.ts). */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:http [-- --json] [--seconds N] [--connections N]`: in one run, with wrk (Debian package),
+ * `npm run bench:http [-- --json] [--seconds N] [--connections N] [--only case,case]`: in one run, with wrk (Debian package),
  *   ceiling  — a plain fastify hello-world (the machine's ceiling), in its own process
  *   embedded — a trivial route through the embedded mode (in-process worker-thread pool)
  *   bullmq   — the same through BullMQ with 2 executor processes (REDIS_URL or redis://127.0.0.1:6379)
@@ -27,6 +27,7 @@ const asJson = argv.includes('--json');
 const seconds = opt('--seconds', 5);
 const connections = opt('--connections', 50);
 const latencySeconds = opt('--latency-seconds', 3);
+const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 
 if (!hasWrk()) {
@@ -48,6 +49,7 @@ const children: ChildProcess[] = [];
 let floor: Awaited<ReturnType<typeof bullmqFloor>> | null = null;
 
 async function measure(name: string, url: string): Promise<void> {
+  if (only && !only.has(name)) return;
   say(`-- ${name}: ${url}`);
   await runWrk(url, 4, 1); // warm-up
   const c50 = await runWrk(url, connections, seconds);
@@ -57,6 +59,7 @@ async function measure(name: string, url: string): Promise<void> {
 }
 
 async function withServer(mode: string, f: (port: number) => Promise<void>): Promise<void> {
+  if (only && !only.has(mode) && !(mode === 'embedded' && only.has('kv'))) return;
   const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix]);
   children.push(child);
   try {
@@ -75,7 +78,7 @@ try {
   await withServer('bullmq', (port) => measure('bullmq', `http://127.0.0.1:${port}/apps/bench/hello`));
   await withServer('bullmq-floor', (port) => measure('bullmq-floor', `http://127.0.0.1:${port}/apps/bench/hello`));
   // What BullMQ alone costs per job here (no HTTP, no executor): why invocations travel in batches (bullmq.ts).
-  floor = await bullmqFloor(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  if (!only || only.has('bullmq-floor')) floor = await bullmqFloor(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
 } finally {
   for (const c of children) await stopChild(c);
   const r = redisConnection(process.env.REDIS_URL || 'redis://127.0.0.1:6379');

@@ -242,7 +242,8 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   const { createPool } = await import('../../src/db/pool.ts');
   const { startInvocationPlane } = await import('../../src/orchestrator/index.ts');
   const config = loadConfig({
-    DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: '2',
+    // executor threads: the platform default (cores + 1, an app holding all but one) unless PICLOUD_EXECUTORS is set
+    DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: process.env.PICLOUD_EXECUTORS, PICLOUD_APP_SHARE: process.env.PICLOUD_APP_SHARE,
     ...(mode === 'bullmq' || mode === 'bullmq-floor' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
   });
   const log = createLogger('warn');

@@ -21,20 +21,32 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
   const prefix = `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     DATABASE_URL: db.url,
-    PICLOUD_EXECUTORS: String(opts.executors ?? 2),
+    // 3 threads: an app may hold 2 of them (fair share: threads − 1)
+    PICLOUD_EXECUTORS: String(opts.executors ?? 3),
     PICLOUD_LOG_LEVEL: 'warn',
     ...(mode === 'bullmq' ? { REDIS_URL: opts.redisUrl ?? TEST_REDIS_URL } : {}),
+    ...opts.env,
   };
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
     config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
     spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96,
   });
+  const spawned = mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0;
+  if (spawned > 0) {
+    // executor processes start in seconds on a busy machine: the first request must not race them
+    const queue = (plane.dispatcher as unknown as { queue: { getWorkersCount(): Promise<number> } }).queue;
+    const until = Date.now() + 60_000;
+    while ((await queue.getWorkersCount()) < spawned) {
+      if (Date.now() > until) throw new Error(`${spawned} executor processes did not start within 60 s`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });

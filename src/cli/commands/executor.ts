@@ -1,9 +1,9 @@
 /**
- * INTERNAL role: `picloud executor [--threads N] [--prefix P] [--thread-heap-mb N] [--exit-with-parent]` — one executor process: runs invocations from the
+ * INTERNAL role: `picloud executor [--threads N (default: the cores + 1)] [--prefix P] [--thread-heap-mb N] [--exit-with-parent]` — one executor process: runs invocations from the
  * BullMQ queue in a pool of worker threads. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../../common/config.ts';
+import { defaultThreads, loadConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
 import { startExecutorProcess } from '../../executor/process.ts';
@@ -22,7 +22,7 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
     return 64;
   }
   const threadsRaw = flag(argv, '--threads');
-  const threads = threadsRaw ? Number(threadsRaw) : 2;
+  const threads = threadsRaw ? Number(threadsRaw) : Math.min(64, defaultThreads());
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     io.stderr.write('--threads must be an integer in 1..64\n');
     return 64;
@@ -35,7 +35,7 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
   }
   const log = createLogger(config.logLevel).child({ component: 'executor' });
   const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
-  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb });
+  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
   log.info({ threads }, 'executor started');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
