@@ -61,13 +61,22 @@ function decodeJob(line: string): InvocationJob {
   return job;
 }
 
+/** How long the last run of each (decoded, cached) target took: a result is not held back behind a slow job. */
+const lastMs = new WeakMap<InvocationTarget, number>();
+
 port.on('message', (msg: ToThread) => {
-  // Results go back in batches too (a message wakes the parent), but never held more than 1 ms.
+  // Results go back in batches too (a message wakes the parent), but never held more than 1 ms, nor while a job
+  // runs that took more than 1 ms last time (or never ran here).
   let out: string[] = [];
   let since = 0;
   for (const raw of msg.split('\n')) {
     const job = decodeJob(raw);
+    if (out.length && (lastMs.get(job.target) ?? Infinity) > 1) {
+      port.postMessage(out.join('\n') as FromThread);
+      out = [];
+    }
     const result = runner.run(job);
+    lastMs.set(job.target, result.durationMs);
     if (out.length === 0) since = performance.now();
     out.push(JSON.stringify({ id: job.id, result }));
     if (data.record) out.push(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
