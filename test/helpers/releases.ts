@@ -1,11 +1,16 @@
 /**
- * Releases for invocation tests without a git push: compiles scripts with the Rhai API, stores them in the AST
- * cache (scripts), inserts the release with its routes and schedules, moves the branch pointer and NOTIFYs
- * 'picloud_releases' in one transaction, exactly as the release-switch contract says (migrations/0001).
+ * Releases for invocation tests without a git push, through the real deploy code: the release is written out as a
+ * tree (a generated picloud.toml plus the scripts), validated and compiled by validateTree (the push's buildpacks,
+ * AST cache included), and switched live by applyReleaseOps (the push's one transaction + NOTIFY). Only git is
+ * left out. A tree that a push would reject throws with the push's diagnostics.
  */
 import { createHash } from 'node:crypto';
-import { withTransaction, type Pool } from '../../src/db/pool.ts';
-import { compile, programToJSON } from '../../src/rhai/index.ts';
+import type { Pool } from '../../src/db/pool.ts';
+import { loadEngine } from '../../src/deploy/engine.ts';
+import { createScriptCache } from '../../src/deploy/push.ts';
+import { applyReleaseOps } from '../../src/deploy/release.ts';
+import type { TreeFile } from '../../src/deploy/tree-checks.ts';
+import { validateTree, type TreeSource } from '../../src/deploy/validate.ts';
 
 export interface TestRoute {
   path: string;
@@ -23,79 +28,65 @@ export interface TestRelease {
   routes?: TestRoute[];
   schedules?: { cron: string; script: string; function?: string }[];
   env?: Record<string, string>;
+  /** `[limits]` keys as in picloud.toml (snake_case) */
   limits?: Record<string, number>;
+  /** extra picloud.toml text appended as is (e.g. a `[fetch]` table) */
+  toml?: string;
 }
 
-const ENGINE_VERSION = 'test';
+const q = (s: string): string => JSON.stringify(s);
 
-/** Make a release live; returns its ids. Throws on a compile error. */
-export async function pushRelease(pool: Pool, r: TestRelease): Promise<{ appId: number; releaseId: number; version: number }> {
-  const branch = r.branch ?? 'main';
-  const hashes: Record<string, string> = {};
-  const asts: Record<string, string> = {};
-  for (const [path, source] of Object.entries(r.scripts)) {
-    const c = compile(source, { name: path });
-    if (!c.ok) throw new Error(`${path}: ${c.diagnostics.map((d) => `${d.line}:${d.position} ${d.message}`).join('; ')}`);
-    const hash = createHash('sha256').update(`${ENGINE_VERSION}\0${source}`).digest('hex');
-    hashes[path] = hash;
-    asts[hash] = programToJSON(c.program);
+/** The picloud.toml a developer would write for this release. */
+export function manifestOf(r: TestRelease): string {
+  const out: string[] = [];
+  if (r.productionBranch) out.push('[app]', `production_branch = ${q(r.productionBranch)}`, '');
+  if (r.env && Object.keys(r.env).length) out.push('[env]', ...Object.entries(r.env).map(([k, v]) => `${k} = ${q(v)}`), '');
+  if (r.limits && Object.keys(r.limits).length) out.push('[limits]', ...Object.entries(r.limits).map(([k, v]) => `${k} = ${v}`), '');
+  for (const rt of r.routes ?? []) {
+    out.push('[[routes]]', `path = ${q(rt.path)}`);
+    if (rt.method !== undefined) out.push(`method = ${Array.isArray(rt.method) ? `[${rt.method.map(q).join(', ')}]` : q(rt.method)}`);
+    out.push(`script = ${q(rt.script)}`);
+    if (rt.function) out.push(`function = ${q(rt.function)}`);
+    out.push('');
   }
-  return withTransaction(pool, async (c) => {
-    await c.query(
-      `INSERT INTO apps (name, production_branch) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`,
-      [r.app, r.productionBranch ?? 'main'],
-    );
-    const { rows: a } = await c.query<{ id: number }>('SELECT id FROM apps WHERE name = $1', [r.app]);
-    const appId = a[0]!.id;
-    for (const [hash, ast] of Object.entries(asts)) {
-      await c.query(
-        `INSERT INTO scripts (hash, engine_version, ast, bytes) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING`,
-        [hash, ENGINE_VERSION, ast, ast.length],
-      );
-    }
-    const { rows: v } = await c.query<{ v: number }>(
-      'SELECT coalesce(max(version), 0) + 1 AS v FROM releases WHERE app_id = $1 AND branch = $2',
-      [appId, branch],
-    );
-    const version = v[0]!.v;
-    const config = { env: r.env ?? {}, limits: r.limits ?? {} };
-    const { rows: rel } = await c.query<{ id: number }>(
-      `INSERT INTO releases (app_id, branch, version, commit_sha, pusher, scripts, config, manifest, description)
-       VALUES ($1, $2, $3, $4, 'test', $5, $6, $7, 'test release') RETURNING id`,
-      [appId, branch, version, createHash('sha1').update(String(Math.random())).digest('hex'), hashes, config, { routes: r.routes ?? [], schedules: r.schedules ?? [] }],
-    );
-    const releaseId = rel[0]!.id;
-    let idx = 0;
-    for (const rt of r.routes ?? []) {
-      const methods = rt.method === undefined ? ['GET'] : Array.isArray(rt.method) ? rt.method : [rt.method];
-      await c.query(
-        `INSERT INTO routes (release_id, idx, methods, path, script_path, script_hash, function) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        [releaseId, idx++, methods.map((m) => m.toUpperCase()), rt.path, rt.script, hashes[rt.script], rt.function ?? null],
-      );
-    }
-    idx = 0;
-    for (const s of r.schedules ?? []) {
-      await c.query(
-        `INSERT INTO schedules (release_id, idx, cron, script_path, script_hash, function) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [releaseId, idx++, s.cron, s.script, hashes[s.script], s.function ?? null],
-      );
-    }
-    await c.query(
-      `INSERT INTO branch_pointers (app_id, branch, release_id) VALUES ($1, $2, $3)
-       ON CONFLICT (app_id, branch) DO UPDATE SET release_id = EXCLUDED.release_id, updated_at = now()`,
-      [appId, branch, releaseId],
-    );
-    await c.query(`SELECT pg_notify('picloud_releases', $1)`, [JSON.stringify({ app: r.app, branch, release: releaseId })]);
-    return { appId, releaseId, version };
-  });
+  for (const s of r.schedules ?? []) {
+    out.push('[[schedules]]', `cron = ${q(s.cron)}`, `script = ${q(s.script)}`);
+    if (s.function) out.push(`function = ${q(s.function)}`);
+    out.push('');
+  }
+  if (r.toml) out.push(r.toml);
+  return out.join('\n');
 }
 
-/** Remove a preview branch (pointer deleted + NOTIFY with release null). */
+/** An in-memory tree, as validateTree reads a pushed commit. */
+export function memoryTree(files: Record<string, string>): TreeSource {
+  const list: TreeFile[] = Object.entries(files).map(([path, text]) => ({ path, mode: '100644', size: Buffer.byteLength(text) }));
+  return {
+    files: list,
+    async read(wanted) {
+      return new Map(wanted.map((f) => [f.path, Buffer.from(files[f.path]!)]));
+    },
+  };
+}
+
+let seq = 0;
+
+/** Make a release live through validation and the release switch; returns its ids. Throws what a push would print. */
+export async function pushRelease(pool: Pool, r: TestRelease): Promise<{ appId: number; releaseId: number; version: number }> {
+  const engine = await loadEngine();
+  const result = await validateTree(memoryTree({ 'picloud.toml': manifestOf(r), ...r.scripts }), { engine, cache: createScriptCache(pool, engine) });
+  if (!result.ok) throw new Error(`the test release of ${r.app} would be rejected:\n${result.problems.join('\n')}`);
+  const branch = r.branch ?? r.productionBranch ?? 'main';
+  const commitSha = createHash('sha1').update(`${r.app}\0${branch}\0${++seq}\0${process.pid}\0${Date.now()}`).digest('hex');
+  const [res] = await applyReleaseOps(pool, r.app, 'test', [
+    { kind: 'deploy', branch, commitSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: engine.version },
+  ]);
+  return { appId: res!.app.id, releaseId: res!.release!.id, version: res!.release!.version };
+}
+
+/** Remove a preview branch through the release switch (pointer deleted + NOTIFY with release null). */
 export async function removeBranch(pool: Pool, app: string, branch: string): Promise<void> {
-  await withTransaction(pool, async (c) => {
-    await c.query('DELETE FROM branch_pointers p USING apps a WHERE a.id = p.app_id AND a.name = $1 AND p.branch = $2', [app, branch]);
-    await c.query(`SELECT pg_notify('picloud_releases', $1)`, [JSON.stringify({ app, branch, release: null })]);
-  });
+  await applyReleaseOps(pool, app, 'test', [{ kind: 'remove', branch }]);
 }
 
 /** Wait until `cond()` holds (polling every 10 ms), or fail after `ms`. */

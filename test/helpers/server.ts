@@ -1,19 +1,20 @@
 /**
  * A real PiCloud server for integration tests: `buildServer` on 127.0.0.1:0 with a fresh migrated database
- * (createTestDatabase), a temp PICLOUD_HOME and an admin token; optionally the invocation plane (ingress) too.
+ * (createTestDatabase), a temp PICLOUD_HOME and an admin token, and the invocation plane (ingress) unless
+ * `ingress: false`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/common/config.ts';
 import { silentLogger, type Logger } from '../../src/common/log.ts';
 import type { Pool } from '../../src/db/pool.ts';
 import { insertToken, newToken } from '../../src/db/tokens.ts';
 import type { KeyedMutex } from '../../src/git/push-lock.ts';
 import { buildServer } from '../../src/manager/server.ts';
+import { startInvocationPlane, type InvocationPlane } from '../../src/orchestrator/index.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 
 export interface TestServer {
@@ -24,13 +25,11 @@ export interface TestServer {
   config: Config;
   app: FastifyInstance;
   db: TestDatabase;
-  /** true when the invocation plane (ingress) is mounted */
-  hasIngress: boolean;
   close(): Promise<void>;
 }
 
 export interface TestServerOptions {
-  /** mount the invocation plane when src/orchestrator/index.ts exists (default true) */
+  /** mount the invocation plane (default true); a plane that fails to start fails the test */
   ingress?: boolean;
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
   pushLock?: KeyedMutex;
@@ -40,8 +39,6 @@ export interface TestServerOptions {
   log?: Logger;
 }
 
-const ORCHESTRATOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/orchestrator/index.ts');
-
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const home = mkdtempSync(path.join(tmpdir(), 'picloud-home-'));
@@ -49,15 +46,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const token = newToken();
   await insertToken(db.pool, 'test-admin', token);
 
-  let plane: { ingressPlugin: FastifyPluginAsync; close(): Promise<void>; stats(): unknown; waitForRelease?(app: string, branch: string, id: number | null, t?: number): Promise<boolean> } | null = null;
-  if (opts.ingress !== false && existsSync(ORCHESTRATOR)) {
-    try {
-      const mod = (await import(ORCHESTRATOR)) as { startInvocationPlane?: (d: unknown) => Promise<typeof plane> };
-      if (mod.startInvocationPlane) plane = await mod.startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false });
-    } catch (err) {
-      console.warn(`test server: invocation plane unavailable (${(err as Error).message}); HTTP checks will be skipped`);
-    }
-  }
+  const plane: InvocationPlane | null = opts.ingress === false ? null : await startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false });
   const app = await buildServer({
     config,
     pool: db.pool,
@@ -78,7 +67,6 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     config,
     app,
     db,
-    hasIngress: plane !== null,
     async close() {
       await app.close().catch(() => {});
       await plane?.close().catch(() => {});

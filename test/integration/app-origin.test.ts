@@ -12,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATH_FORM_SANDBOX, appCookies, pathFormHeaders } from '../../src/orchestrator/ingress.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { CHROMIUM, haveChromium, launchChromium } from '../helpers/browser.ts';
+import { missing } from '../helpers/needs.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
-if (!haveChromium) console.warn(`app-origin browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+const skip = missing(CHROMIUM, haveChromium, 'apt-get install -y chromium');
 
 /** The hostile page: tries everything same-origin code could do against the dashboard, reports into #out. */
 const ATTACK = `(async () => {
@@ -123,7 +124,7 @@ describe('path-form and host-form app responses over HTTP', () => {
   });
 });
 
-describe.skipIf(!haveChromium)('a hostile path-form app page in headless Chromium', () => {
+describe.skipIf(skip)('a hostile path-form app page in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium();

@@ -7,10 +7,11 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { missing } from '../helpers/needs.ts';
 
 const CADDYFILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../caddy/Caddyfile');
 const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
-if (!haveCaddy) console.warn('caddy tests skipped: `caddy` not installed (apt-get install -y caddy)');
+const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
 
 interface Route {
   match?: { host?: string[]; path?: string[] }[];
@@ -27,7 +28,7 @@ function adapt(env: Record<string, string>) {
   return JSON.parse(r.stdout);
 }
 
-describe.skipIf(!haveCaddy)('caddy/Caddyfile', () => {
+describe.skipIf(skip)('caddy/Caddyfile', () => {
   it('should adapt with the documented variables and route hosts as the platform expects', () => {
     const j = adapt({
       PICLOUD_DOMAIN: 'pi.example.org',

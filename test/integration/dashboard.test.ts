@@ -17,8 +17,9 @@ import { metricsPlugin } from '../../src/manager/metrics.ts';
 import { CHROMIUM, haveChromium, launchChromium } from '../helpers/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { fixtureInvocation, fixtureRelease, fixtureToken, rollbackForTests } from '../helpers/fixtures.ts';
+import { missing } from '../helpers/needs.ts';
 
-if (!haveChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
+const skip = missing(CHROMIUM, haveChromium, 'apt-get install -y chromium');
 
 const XSS = '<img src=x onerror=alert(1)>';
 const XSS_BRANCH = '"><script>alert(2)</script>';
@@ -151,7 +152,7 @@ describe('dashboard over HTTP', () => {
   });
 });
 
-describe.skipIf(!haveChromium)('dashboard in headless Chromium', () => {
+describe.skipIf(skip)('dashboard in headless Chromium', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium();

@@ -48,10 +48,8 @@ async function pushBad(files: Record<string, FileSpec>): Promise<string> {
   // the ref and the live release are untouched
   expect((await git(repo, ['ls-remote', url, 'refs/heads/main'])).split('\t')[0]).toBe(base);
   expect(await liveVersion()).toBe(1);
-  if (srv.hasIngress) {
-    const res = await fetch(`${srv.url}/apps/${APP}/hello/world`);
-    expect(await res.text()).toBe('hello, world!');
-  }
+  const res = await fetch(`${srv.url}/apps/${APP}/hello/world`);
+  expect(await res.text()).toBe('hello, world!');
   return r.stderr;
 }
 

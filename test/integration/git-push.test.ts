@@ -71,10 +71,8 @@ describe('git push', () => {
     const { rows } = await srv.pool.query(`SELECT config, scripts FROM releases WHERE commit_sha = $1`, [v1]);
     expect(rows[0].config).toEqual({ env: { GREETING: 'hello' }, limits: {}, fetch: {} });
     expect(Object.keys(rows[0].scripts).sort()).toEqual(['echo.rhai', 'hello.rhai']);
-    if (srv.hasIngress) {
-      expect(await get('/apps/hello/hello/world')).toEqual({ status: 200, body: 'hello, world!' });
-      expect((await get('/hello/host', `hello.localhost:${srv.port}`)).body).toBe('hello, host!');
-    }
+    expect(await get('/apps/hello/hello/world')).toEqual({ status: 200, body: 'hello, world!' });
+    expect((await get('/hello/host', `hello.localhost:${srv.port}`)).body).toBe('hello, host!');
   });
 
   it('should deploy a change with the unchanged script from the cache, serving it when the push returns', async () => {
@@ -85,7 +83,7 @@ describe('git push', () => {
     const lines = remoteLines(r.stderr);
     expect(lines[1]).toMatch(/^-----> Compiled 2 scripts \(1 cached\) in \d+ ms$/);
     expect(lines.at(-2)).toBe(`-----> Released v2 (${v2.slice(0, 7)}) http://hello.localhost:${srv.port}/`);
-    if (srv.hasIngress) expect((await get('/apps/hello/hello/x')).body).toBe('v2: x');
+    expect((await get('/apps/hello/hello/x')).body).toBe('v2: x');
   });
 
   it('should give a branch its own preview, and remove it when the branch is deleted', async () => {
@@ -98,19 +96,15 @@ describe('git push', () => {
     expect(lines.at(-1)).toBe(`http://127.0.0.1:${srv.port}/apps/feature-login--hello/`);
     expect((await live('hello', 'Feature/Login'))?.version).toBe(1);
     expect((await live('hello', 'main'))?.version).toBe(2);
-    if (srv.hasIngress) {
-      expect((await get('/apps/feature-login--hello/hello/y')).body).toBe('preview: y');
-      expect((await get('/hello/y', `feature-login--hello.localhost:${srv.port}`)).body).toBe('preview: y');
-      expect((await get('/apps/hello/hello/y')).body).toBe('v2: y');
-    }
+    expect((await get('/apps/feature-login--hello/hello/y')).body).toBe('preview: y');
+    expect((await get('/hello/y', `feature-login--hello.localhost:${srv.port}`)).body).toBe('preview: y');
+    expect((await get('/apps/hello/hello/y')).body).toBe('v2: y');
     const del = await push(repo, url(), [':refs/heads/Feature/Login']);
     expect(del.code, del.stderr).toBe(0);
     expect(remoteLines(del.stderr)).toContain('-----> Removed the preview of Feature/Login');
     expect(await live('hello', 'Feature/Login')).toBeNull();
-    if (srv.hasIngress) {
-      expect((await get('/apps/feature-login--hello/hello/y')).status).toBe(404);
-      expect((await get('/apps/hello/hello/y')).body).toBe('v2: y');
-    }
+    expect((await get('/apps/feature-login--hello/hello/y')).status).toBe(404);
+    expect((await get('/apps/hello/hello/y')).body).toBe('v2: y');
   });
 
   it('should clone the app back over HTTP with the token', async () => {
@@ -136,7 +130,7 @@ describe('git push', () => {
     expect(lines[1]).toMatch(/^-----> Compiled 2 scripts \(2 cached\) in \d+ ms$/);
     expect(lines.at(-2)).toBe(`-----> Released v3 (${v1.slice(0, 7)}) http://hello.localhost:${srv.port}/`);
     expect(await live('hello', 'main')).toMatchObject({ version: 3, commit_sha: v1 });
-    if (srv.hasIngress) expect((await get('/apps/hello/hello/back')).body).toBe('hello, back!');
+    expect((await get('/apps/hello/hello/back')).body).toBe('hello, back!');
   });
 
   it('should roll back through rollbackRelease (the API path): a new release copying vN, with a NOTIFY', async () => {
@@ -178,15 +172,13 @@ describe('git push', () => {
       rmSync(lock, { force: true });
     }
     expect(await live('hello', 'main')).toEqual(before);
-    if (srv.hasIngress) {
-      // the route table follows the restored pointer on its NOTIFY
-      let body = '';
-      for (let i = 0; i < 100 && body !== 'v2: z'; i++) {
-        body = (await get('/apps/hello/hello/z')).body;
-        if (body !== 'v2: z') await new Promise((res) => setTimeout(res, 20));
-      }
-      expect(body).toBe('v2: z');
+    // the route table follows the restored pointer on its NOTIFY
+    let body = '';
+    for (let i = 0; i < 100 && body !== 'v2: z'; i++) {
+      body = (await get('/apps/hello/hello/z')).body;
+      if (body !== 'v2: z') await new Promise((res) => setTimeout(res, 20));
     }
+    expect(body).toBe('v2: z');
   });
 
   it('should refuse a branch whose preview URL would collide with a live branch', async () => {

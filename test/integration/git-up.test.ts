@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { untraversableAncestors } from '../../src/db/embedded.ts';
 import { cleanupTempDirs, gitEnv, makeRepo, push, tempDir, writeFiles, commitAll } from '../helpers/git.ts';
 import { ROOT, startArgs } from '../helpers/start.ts';
+import { missing } from '../helpers/needs.ts';
 
 const home = tempDir('picloud-up-home-');
 let child: ChildProcess | null = null;
@@ -83,9 +84,9 @@ async function stop(proc: ChildProcess): Promise<number | string | null> {
 // As root, the embedded PostgreSQL runs as "postgres", which must be able to enter the checkout (stack-notes §4a);
 // `picloud up` says so clearly, and this test is skipped with that note rather than failing on the host layout.
 const blocked = process.getuid?.() === 0 ? untraversableAncestors(path.join(ROOT, 'node_modules')) : [];
-if (blocked.length) console.warn(`git-up.test: skipped, the postgres user cannot enter ${blocked.join(', ')}`);
+const skip = missing('a checkout the postgres user can enter', blocked.length === 0, `it cannot enter ${blocked.join(', ')}`);
 
-describe.skipIf(blocked.length > 0)('picloud up (embedded PostgreSQL)', () => {
+describe.skipIf(skip)('picloud up (embedded PostgreSQL)', () => {
   it('should print the token and remote line, take a push, and keep everything across a restart', async () => {
     const first = await startUp();
     let port = first.port;

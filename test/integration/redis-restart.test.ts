@@ -9,9 +9,10 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
+import { missing } from '../helpers/needs.ts';
 
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-if (!haveRedis) console.warn('redis-restart test skipped: redis-server is not installed');
+const skip = missing('redis-server', haveRedis, 'apt-get install -y redis-server');
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,7 +39,7 @@ function stopRedis(p: ChildProcess): Promise<void> {
   });
 }
 
-describe.skipIf(!haveRedis)('BullMQ mode across a Redis restart', () => {
+describe.skipIf(skip)('BullMQ mode across a Redis restart', () => {
   let port: number;
   let redis: ChildProcess;
   let t: TestPlane;
