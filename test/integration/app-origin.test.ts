@@ -57,7 +57,6 @@ const releaseCount = async (): Promise<number> =>
 
 beforeAll(async () => {
   srv = await startTestServer();
-  expect(srv.hasIngress).toBe(true);
   await pushRelease(srv.pool, { app: 'shop', scripts: { 'a.rhai': '"v1"' }, routes: [{ path: '/', script: 'a.rhai' }] });
   await pushRelease(srv.pool, { app: 'shop', scripts: { 'a.rhai': '"v2"' }, routes: [{ path: '/', script: 'a.rhai' }] });
   await pushRelease(srv.pool, {
