@@ -105,7 +105,7 @@ export function mapValue(v: Value): MappedResponse {
   if (v === undefined) return { status: 204, headers: {}, body: '' };
   if (typeof v === 'string') return { status: 200, headers: { 'content-type': TEXT_TYPE }, body: v };
   if (v instanceof Map && v.get(RESPONSE_MARK) === true) {
-    const headers: Record<string, string> = {};
+    const headers = Object.create(null) as Record<string, string>;
     const hv = v.get('headers');
     if (hv instanceof Map) {
       for (const [k, val] of hv) {

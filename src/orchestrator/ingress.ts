@@ -28,6 +28,9 @@ export interface IngressOptions {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** A record whose keys are all plain (`__proto__`, `constructor` included): scripts choose these names. */
+const plain = (): Record<string, string> => Object.create(null) as Record<string, string>;
+
 /** The sandbox of path-form responses: scripts, forms, popups, … but never allow-same-origin. */
 export const PATH_FORM_SANDBOX = 'sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads allow-pointer-lock allow-presentation';
 /** Cookies of the platform (the dashboard's `picloud_session`, and any later `picloud*` one), prefixes included. */
@@ -37,7 +40,7 @@ const PATH_FORM_DROPPED = new Set(['clear-site-data', 'strict-transport-security
 
 /** Apply the path-form rule to a script's response headers (see the header comment). */
 export function pathFormHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = plain();
   for (const k of Object.keys(headers)) {
     const v = headers[k]!;
     if (PATH_FORM_DROPPED.has(k) || (k === 'set-cookie' && PLATFORM_COOKIE_RE.test(v))) continue;
@@ -86,7 +89,7 @@ function decodeSegments(path: string): string[] | null {
 }
 
 function flatQuery(q: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = plain();
   if (!q || typeof q !== 'object') return out;
   for (const [k, v] of Object.entries(q as Record<string, unknown>)) out[k] = Array.isArray(v) ? String(v[0] ?? '') : String(v ?? '');
   return out;
@@ -97,8 +100,9 @@ export function appCookies(cookie: string): string {
   return cookie.split(';').filter((c) => c.trim() !== '' && !PLATFORM_COOKIE_RE.test(c)).map((c) => c.trim()).join('; ');
 }
 
-function flatHeaders(h: FastifyRequest['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
+function flatHeaders(req: FastifyRequest): Record<string, string> {
+  const h = req.headers;
+  const out = plain();
   for (const k of Object.keys(h)) {
     const v = h[k];
     if (v === undefined) continue;
@@ -106,6 +110,11 @@ function flatHeaders(h: FastifyRequest['headers']): Record<string, string> {
       const c = appCookies(Array.isArray(v) ? v.join('; ') : v);
       if (c) out[k] = c;
     } else out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
+  // node's header object drops a header named __proto__ (an assignment to the prototype): take it from the raw list
+  const raw = req.raw.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.toLowerCase() === '__proto__') out.__proto__ = out.__proto__ === undefined ? raw[i + 1]! : `${out.__proto__}, ${raw[i + 1]!}`;
   }
   return out;
 }
@@ -151,7 +160,7 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
       path,
       params: m.params,
       query: flatQuery(req.query),
-      headers: flatHeaders(req.headers),
+      headers: flatHeaders(req),
       body: body.body,
     };
     let result;

@@ -86,10 +86,11 @@ function matchPath(route: CompiledRoute, segs: string[]): Record<string, string>
     if (s.kind === 'static') {
       if (s.value !== segs[i]) return null;
     } else {
-      (params ??= {})[s.name] = segs[i]!;
+      // null prototype: a parameter named __proto__ or constructor is a plain key
+      (params ??= Object.create(null) as Record<string, string>)[s.name] = segs[i]!;
     }
   }
-  params ??= {};
+  params ??= Object.create(null) as Record<string, string>;
   if (route.rest) params['*'] = segs.slice(n).join('/');
   return params;
 }

@@ -175,4 +175,18 @@ describe('fromJSON / toJSON', () => {
       z: 1,
     });
   });
+
+  it('keeps __proto__ and constructor as plain keys both ways', () => {
+    const text = '{"__proto__":{"polluted":1},"a":3,"constructor":{"prototype":{"x":2}}}';
+    const v = fromJSON(JSON.parse(text)) as Map<string, Value>;
+    expect([...v.keys()].sort()).toEqual(['__proto__', 'a', 'constructor']);
+    expect(toJSON(v.get('__proto__')!)).toEqual({ polluted: 1 });
+    const back = toJSON(v) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(Object.keys(back)).toEqual(['__proto__', 'a', 'constructor']);
+    expect(JSON.stringify(back)).toBe(text);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    const script = toJSON(new Engine().eval('#{"__proto__": 1, "constructor": 2}'));
+    expect(JSON.stringify(script)).toBe('{"__proto__":1,"constructor":2}');
+  });
 });

@@ -508,7 +508,10 @@ function fillPositions(e: RhaiError, source: string): void {
 
 // ------------------------------------------------------------------ JSON conversion
 
-/** JS/JSON value → Rhai value: objects → maps, integral numbers → int, other numbers → float, null → (). */
+/**
+ * JS/JSON value → Rhai value: objects → maps, integral numbers → int, other numbers → float, null → ().
+ * Own keys only (`Object.entries`), so `__proto__` and `constructor` from JSON.parse are plain keys.
+ */
 export function fromJSON(x: unknown): Value {
   if (x === null || x === undefined) return undefined;
   switch (typeof x) {
@@ -548,7 +551,11 @@ export function toJSON(v: Value): unknown {
   if (Array.isArray(v)) return v.map(toJSON);
   if (v instanceof Map) {
     const o: Record<string, unknown> = {};
-    for (const k of [...v.keys()].sort()) o[k] = toJSON(v.get(k));
+    for (const k of [...v.keys()].sort()) {
+      // `o.__proto__ = x` would set the prototype and lose the key: define it as the plain key it is
+      if (k === '__proto__') Object.defineProperty(o, k, { value: toJSON(v.get(k)), enumerable: true, writable: true, configurable: true });
+      else o[k] = toJSON(v.get(k));
+    }
     return o;
   }
   if (v instanceof Uint8Array) return Array.from(v);
