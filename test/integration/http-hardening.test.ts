@@ -33,7 +33,6 @@ function request(method: string, path: string, headers: Record<string, string> =
 
 beforeAll(async () => {
   srv = await startTestServer();
-  expect(srv.hasIngress).toBe(true);
   await pushRelease(srv.pool, {
     app: 'hard',
     scripts: SCRIPTS,
