@@ -1,8 +1,13 @@
 /**
  * The script's `ctx` (architecture.md §6, api 1): built from an invocation job as plain JSON-able data
  * (`ctxData`) and converted to Rhai values (`buildCtx`). Fields: trigger, method, path, params, query, headers
- * (lower-case keys), body, json (parsed body or ()), env, app, branch, release (int); schedules add cron and
+ * (lower-case keys), body, json (parsed body or (), computed from body), env, app, branch, release (int); schedules add cron and
  * scheduled_at (unix ms).
+ *
+ * `ctx.json` is parsed lazily, the first time the script reads it (a route that never looks at it never pays for
+ * it; a route naming a function gets a copy of ctx, made when the call starts), and only when the body nests at
+ * most JSON_MAX_DEPTH levels: deeper is `()`, like a body that is not JSON (a 500,000-deep body used to answer
+ * `500 Stack overflow` on every route, before the script ran).
  */
 import { fromJSON, type Value } from '../rhai/index.ts';
 import type { InvocationJob } from '../queue/jobs.ts';
@@ -15,7 +20,6 @@ export interface CtxData {
   query: Record<string, string>;
   headers: Record<string, string>;
   body: string;
-  json: unknown;
   env: Record<string, string>;
   app: string;
   branch: string;
@@ -24,17 +28,93 @@ export interface CtxData {
   scheduled_at?: number;
 }
 
-/** Parse a request body as JSON; undefined (→ `()`) when empty or not JSON. */
+/** The deepest nesting of arrays/objects a request body (or `json::parse`) may have. */
+export const JSON_MAX_DEPTH = 256;
+
+/** Whether JSON text nests at most `max` levels (a linear scan: no recursion, strings skipped). */
+export function jsonDepthWithin(text: string, max: number): boolean {
+  let depth = 0;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      // skip the string, honouring backslash escapes
+      for (i++; i < n; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 92) i++;
+        else if (d === 34) break;
+      }
+    } else if (c === 91 || c === 123) {
+      if (++depth > max) return false;
+    } else if (c === 93 || c === 125) depth--;
+  }
+  return true;
+}
+
+/** Parse a request body as JSON; undefined (→ `()`) when empty, not JSON, or nested deeper than JSON_MAX_DEPTH. */
 export function parseJsonBody(body: string): unknown {
   if (body === '') return undefined;
   const c = body.charCodeAt(0);
   // cheap pre-check: JSON text starts with one of { [ " - digit t f n or whitespace
   if (!(c === 123 || c === 91 || c === 34 || c === 45 || (c >= 48 && c <= 57) || c === 116 || c === 102 || c === 110 || c <= 32)) return undefined;
+  if (!jsonDepthWithin(body, JSON_MAX_DEPTH)) return undefined;
   try {
     const v: unknown = JSON.parse(body);
     return v === null ? undefined : v;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The ctx map: `json` is computed from the body on first read. Every way to read it (get, iteration, cloning,
+ * which iterates) computes it first; setting or removing `json` drops the pending body.
+ */
+class CtxMap extends Map<string, Value> {
+  #body: string | null = null;
+  /** `json` = `()` until read; then the body parsed (checked under JSON_MAX_DEPTH) and converted. */
+  setLazyJson(body: string): void {
+    super.set('json', undefined);
+    this.#body = body;
+  }
+  #force(): void {
+    if (this.#body === null) return;
+    const b = this.#body;
+    this.#body = null;
+    const j = parseJsonBody(b);
+    super.set('json', j === undefined ? undefined : fromJSON(j));
+  }
+  override get(k: string): Value | undefined {
+    if (k === 'json') this.#force();
+    return super.get(k);
+  }
+  override set(k: string, v: Value): this {
+    if (k === 'json') this.#body = null;
+    return super.set(k, v);
+  }
+  override delete(k: string): boolean {
+    if (k === 'json') this.#body = null;
+    return super.delete(k);
+  }
+  override clear(): void {
+    this.#body = null;
+    super.clear();
+  }
+  override entries(): MapIterator<[string, Value]> {
+    this.#force();
+    return super.entries();
+  }
+  override values(): MapIterator<Value> {
+    this.#force();
+    return super.values();
+  }
+  override forEach(cb: (v: Value, k: string, m: Map<string, Value>) => void, thisArg?: unknown): void {
+    this.#force();
+    super.forEach(cb, thisArg);
+  }
+  override [Symbol.iterator](): MapIterator<[string, Value]> {
+    this.#force();
+    return super[Symbol.iterator]();
   }
 }
 
@@ -44,11 +124,11 @@ export function ctxData(job: InvocationJob): CtxData {
   if (job.kind === 'http') {
     return {
       trigger: 'http', method: job.method, path: job.path, params: job.params, query: job.query, headers: job.headers,
-      body: job.body, json: parseJsonBody(job.body), env: t.env, app: t.app, branch: t.branch, release: t.version,
+      body: job.body, env: t.env, app: t.app, branch: t.branch, release: t.version,
     };
   }
   return {
-    trigger: 'schedule', method: '', path: '', params: {}, query: {}, headers: {}, body: '', json: undefined,
+    trigger: 'schedule', method: '', path: '', params: {}, query: {}, headers: {}, body: '',
     env: t.env, app: t.app, branch: t.branch, release: t.version, cron: job.cron, scheduled_at: job.scheduledAt,
   };
 }
@@ -59,9 +139,9 @@ function strMap(o: Record<string, string>): Map<string, Value> {
   return m;
 }
 
-/** ctx data → the Rhai object map the script sees. */
+/** ctx data → the Rhai object map the script sees (`json` computed from `body` when first read). */
 export function ctxValue(d: CtxData): Value {
-  const m = new Map<string, Value>();
+  const m = new CtxMap();
   m.set('trigger', d.trigger);
   m.set('method', d.method);
   m.set('path', d.path);
@@ -69,7 +149,7 @@ export function ctxValue(d: CtxData): Value {
   m.set('query', strMap(d.query));
   m.set('headers', strMap(d.headers));
   m.set('body', d.body);
-  m.set('json', d.json === undefined ? undefined : fromJSON(d.json));
+  m.setLazyJson(d.body);
   m.set('env', strMap(d.env));
   m.set('app', d.app);
   m.set('branch', d.branch);

@@ -6,7 +6,7 @@
  */
 import { Engine, programFromJSON, fromJSON, toJSON, RhaiError, type Program, type Value } from '../rhai/index.ts';
 import type { InvocationJob, InvocationLimits, InvocationResult, LogLine } from '../queue/jobs.ts';
-import { buildCtx } from './ctx.ts';
+import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH } from './ctx.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 
 export type KvOp = 'get' | 'set' | 'delete' | 'keys';
@@ -140,6 +140,7 @@ export class Runner {
       parse: {
         params: ['string'],
         fn: (_c, a) => {
+          if (!jsonDepthWithin(a[0] as string, JSON_MAX_DEPTH)) throw new RhaiError('ErrorRuntime', `json::parse: nested deeper than ${JSON_MAX_DEPTH} levels`);
           try {
             return fromJSON(JSON.parse(a[0] as string));
           } catch (err) {

@@ -1,6 +1,7 @@
 /**
  * Issue 8's smaller HTTP findings, against the real server (ingress, executors, PostgreSQL): `__proto__` and
- * `constructor` are plain keys everywhere a script sees or sends data.
+ * `constructor` are plain keys everywhere a script sees or sends data; a very deep JSON body is `ctx.json == ()`
+ * and never breaks a route.
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,9 @@ const SCRIPTS: Record<string, string> = {
   'proto-kv.rhai':
     'kv::set("k", #{ "__proto__": #{ a: 1 }, "constructor": #{ prototype: #{ x: 2 } }, n: 3 }); let v = kv::get("k"); #{ got: v, keys: v.keys() }',
   'proto-json.rhai': 'let v = json::parse(ctx.body); #{ keys: v.keys(), text: json::stringify(v) }',
+  'json-unit.rhai': 'if ctx.json == () { "unit " + ctx.body.len() } else { "parsed " + type_of(ctx.json) }',
+  'no-json.rhai': '"fine " + ctx.body.len()',
+  'json-parse.rhai': 'json::parse(ctx.body)',
   'proto-ctx.rhai': '#{ params: ctx.params, query: ctx.query, header: ctx.headers["__proto__"], json: ctx.json }',
 };
 
@@ -42,6 +46,9 @@ beforeAll(async () => {
       { path: '/proto/kv', script: 'proto-kv.rhai' },
       { path: '/proto/json', method: 'POST', script: 'proto-json.rhai' },
       { path: '/proto/ctx/:__proto__/:constructor', method: 'POST', script: 'proto-ctx.rhai' },
+      { path: '/json/unit', method: 'POST', script: 'json-unit.rhai' },
+      { path: '/json/none', method: 'POST', script: 'no-json.rhai' },
+      { path: '/json/parse', method: 'POST', script: 'json-parse.rhai' },
     ],
   });
   await waitFor(async () => (await fetch(`${srv.url}/apps/hard/ok`)).status === 200, 10_000, 'release live');
@@ -77,3 +84,23 @@ describe('__proto__ and constructor are plain keys', () => {
     expect(r.body).toBe('{"header":"h1","json":{"__proto__":{"j":1}},"params":{"__proto__":"p1","constructor":"p2"},"query":{"__proto__":"q1","constructor":"q2"}}');
   });
 });
+
+describe('a deep JSON body', () => {
+  const deep = '['.repeat(500_000) + ']'.repeat(500_000);
+  it('is ctx.json == () and the route runs (it was 500 Stack overflow on every route)', async () => {
+    const r = await request('POST', '/apps/hard/json/unit', { 'content-type': 'application/json' }, deep);
+    expect(r.status, r.body).toBe(200);
+    expect(r.body).toBe('unit 1000000');
+    const none = await request('POST', '/apps/hard/json/none', { 'content-type': 'application/json' }, deep);
+    expect(none.status, none.body).toBe(200);
+    expect(none.body).toBe('fine 1000000');
+    const shallow = await request('POST', '/apps/hard/json/unit', { 'content-type': 'application/json' }, '{"a":[[1]]}');
+    expect(shallow.body).toBe('parsed map');
+  });
+  it('in json::parse is a script error naming the depth', async () => {
+    const r = await request('POST', '/apps/hard/json/parse', {}, deep);
+    expect(r.status).toBe(500);
+    expect(JSON.parse(r.body).error).toMatch(/json::parse: nested deeper than 256 levels/);
+  });
+});
+
