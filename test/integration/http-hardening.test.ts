@@ -1,7 +1,7 @@
 /**
  * Issue 8's smaller HTTP findings, against the real server (ingress, executors, PostgreSQL): `__proto__` and
  * `constructor` are plain keys everywhere a script sees or sends data; a very deep JSON body is `ctx.json == ()`
- * and never breaks a route.
+ * and never breaks a route; one invocation stores a capped log.
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +19,7 @@ const SCRIPTS: Record<string, string> = {
   'json-unit.rhai': 'if ctx.json == () { "unit " + ctx.body.len() } else { "parsed " + type_of(ctx.json) }',
   'no-json.rhai': '"fine " + ctx.body.len()',
   'json-parse.rhai': 'json::parse(ctx.body)',
+  'log-flood.rhai': 'let s = "x"; for i in 0..14 { s += s; } for i in 0..2000 { print(s); } "flooded"',
   'proto-ctx.rhai': '#{ params: ctx.params, query: ctx.query, header: ctx.headers["__proto__"], json: ctx.json }',
 };
 
@@ -49,6 +50,7 @@ beforeAll(async () => {
       { path: '/json/unit', method: 'POST', script: 'json-unit.rhai' },
       { path: '/json/none', method: 'POST', script: 'no-json.rhai' },
       { path: '/json/parse', method: 'POST', script: 'json-parse.rhai' },
+      { path: '/log/flood', script: 'log-flood.rhai' },
     ],
   });
   await waitFor(async () => (await fetch(`${srv.url}/apps/hard/ok`)).status === 200, 10_000, 'release live');
@@ -104,3 +106,19 @@ describe('a deep JSON body', () => {
   });
 });
 
+describe('the invocation log', () => {
+  it('stores at most 1000 lines and 64 KiB per invocation, then a truncated marker', async () => {
+    const r = await request('GET', '/apps/hard/log/flood');
+    expect(r.status, r.body).toBe(200);
+    let logs: { msg: string }[] = [];
+    await waitFor(async () => {
+      const q = await srv.pool.query<{ logs: { msg: string }[] }>("SELECT logs FROM invocations WHERE path = '/log/flood' ORDER BY id DESC LIMIT 1");
+      logs = q.rows[0]?.logs ?? [];
+      return logs.length > 0;
+    }, 10_000, 'the invocation row');
+    const stored = logs.reduce((n, l) => n + Buffer.byteLength(l.msg), 0);
+    expect(stored).toBeLessThan(70 * 1024);
+    expect(logs.at(-1)!.msg).toMatch(/^\[log truncated: .* more lines \(\d+ bytes\) not stored\]$/);
+    expect(logs.filter((l) => l.msg.startsWith('[log truncated')).length).toBe(1);
+  });
+});
