@@ -24,6 +24,7 @@ const client = (name: string, summary: string): CommandDef => ({
 /** The dispatch table. One line per command. */
 export const COMMANDS: Record<string, CommandDef> = {
   up: { summary: 'run everything (manager, orchestrator, executors) on one machine', load: async () => (await import('./commands/up.ts')).upCommand },
+  dev: { summary: 'serve the app in DIR locally, deploying every save: picloud dev [DIR] [--port N]', load: async () => (await import('./commands/dev.ts')).devCommand, helpArgv: ['--help'] },
   check: { summary: 'validate a working tree exactly as a push would: picloud check [DIR]', load: async () => (await import('./commands/check.ts')).checkCommand, helpArgv: ['--help'] },
   run: { summary: 'run one script locally: picloud run FILE.rhai [--ctx JSON] [--fn NAME]', load: async () => (await import('./commands/run.ts')).runCommand, helpArgv: ['--help'] },
   login: client('login', 'store the server URL and API token'),
