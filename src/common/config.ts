@@ -6,11 +6,13 @@
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
  * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (executor threads of a pool: the cores + 1), PICLOUD_APP_SHARE
  * (threads one app may hold at once in a pool: all but one), PICLOUD_APP_QUEUE (invocations of one app waiting
- * for a thread before 503 APP_BUSY: 256), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token).
+ * for a thread before 503 APP_BUSY: 256), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token);
+ * PICLOUD_FAULT (test-only fault injection, src/common/fault.ts).
  */
 import os from 'node:os';
 import path from 'node:path';
 import { AppError } from './errors.ts';
+import { parseFault, type Fault } from './fault.ts';
 
 /** Platform maxima for per-app `[limits]` in picloud.toml (apps may lower, never raise, these). */
 export const PLATFORM_LIMITS = Object.freeze({
@@ -72,6 +74,8 @@ export interface Config {
   readonly appShare: number | null;
   /** invocations of one app allowed to wait for a thread, per pool, before 503 APP_BUSY */
   readonly appQueue: number;
+  /** test-only: SIGKILL the process at this step of a push (PICLOUD_FAULT, src/common/fault.ts); null = never */
+  readonly fault: Fault | null;
   /** derived paths */
   readonly paths: { readonly repos: string; readonly pgdata: string; readonly adminTokenFile: string };
 }
@@ -123,6 +127,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const metricsPublic = bool('PICLOUD_METRICS_PUBLIC');
   const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
+  const fault = parseFault(env.PICLOUD_FAULT);
+  if (typeof fault === 'string') problems.push(fault);
   if (problems.length) throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
   return deepFreeze({
     port,
@@ -136,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     metricsPublic,
     appShare: appShareRaw === 0 ? null : appShareRaw,
     appQueue,
+    fault: typeof fault === 'string' ? null : fault,
     paths: {
       repos: path.join(home, 'repos'),
       pgdata: path.join(home, 'pgdata'),

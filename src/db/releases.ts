@@ -136,3 +136,29 @@ export async function getPointer(q: Q, appId: number, branch: string): Promise<n
   const { rows } = await q.query<{ release_id: number }>('SELECT release_id FROM branch_pointers WHERE app_id = $1 AND branch = $2', [appId, branch]);
   return rows[0]?.release_id ?? null;
 }
+
+export interface LivePointer {
+  appId: number;
+  app: string;
+  branch: string;
+  releaseId: number;
+  commitSha: string;
+}
+
+/** Every live (app, branch) with its release's commit (the start-up reconciliation compares them with git). */
+export async function allLivePointers(q: Q): Promise<LivePointer[]> {
+  const { rows } = await q.query<LivePointer>(
+    `SELECT a.id AS "appId", a.name AS app, p.branch, p.release_id AS "releaseId", r.commit_sha AS "commitSha"
+       FROM branch_pointers p JOIN apps a ON a.id = p.app_id JOIN releases r ON r.id = p.release_id ORDER BY a.name, p.branch`,
+  );
+  return rows;
+}
+
+/** The newest release of (app, branch) that ran `commitSha`, or null. */
+export async function latestReleaseOfCommit(q: Q, appId: number, branch: string, commitSha: string): Promise<number | null> {
+  const { rows } = await q.query<{ id: number }>(
+    'SELECT id FROM releases WHERE app_id = $1 AND branch = $2 AND commit_sha = $3 ORDER BY version DESC LIMIT 1',
+    [appId, branch, commitSha],
+  );
+  return rows[0]?.id ?? null;
+}

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger } from '../common/log.ts';
 import { runPreReceive, parseRefUpdates, type PreReceiveDeps } from './push.ts';
+import type { RefGuard } from './ref-guard.ts';
 
 export const HOOK_PATH = '/internal/hooks/pre-receive';
 export const EXIT_MARKER = '@@picloud-exit ';
@@ -18,6 +19,8 @@ export interface HookEndpointOptions extends Omit<PreReceiveDeps, 'log'> {
   log: Logger;
   secret: string;
   reposDir: string;
+  /** waits for this push's pre-receive step before checking the refs after git-receive-pack */
+  refGuard?: RefGuard;
   /** called around each push (tests and benchmarks observe serialisation and timing) */
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
 }
@@ -74,6 +77,7 @@ export const hookEndpointPlugin: FastifyPluginAsync<HookEndpointOptions> = async
       ok = false;
     }
     opts.onPush?.({ app: appName, start, end: Date.now(), ok });
-    res.end(`${EXIT_MARKER}${ok ? 0 : 1}\n`);
+    // the 'before-ref-update' fault fires once git has its "accept" and is about to move the ref
+    res.end(`${EXIT_MARKER}${ok ? 0 : 1}\n`, () => ok && opts.fault?.('before-ref-update'));
   });
 };

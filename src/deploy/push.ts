@@ -8,15 +8,16 @@
  * A ref that moved since the client read it is refused here, so the DB never points at a commit git rejects
  * (the git bridge holds the app's push lock until git-receive-pack ends, so the check cannot go stale).
  */
+import type { FaultStep } from '../common/fault.ts';
 import type { Logger } from '../common/log.ts';
 import { getApp } from '../db/apps.ts';
 import type { Pool } from '../db/pool.ts';
 import { liveBranchNames } from '../db/releases.ts';
 import { existingScriptHashes, getScriptAsts } from '../db/scripts.ts';
+import { keepQuarantinedObjects } from '../git/quarantine.ts';
 import { readRef } from '../git/repos.ts';
 import type { ScriptCache } from './buildpacks/index.ts';
 import type { DeployEngine } from './engine.ts';
-import type { RefGuard } from './ref-guard.ts';
 import { applyReleaseOps, type ReleaseOp } from './release.ts';
 import { gitTreeSource, validateTree } from './validate.ts';
 import { branchSlug } from '../common/names.ts';
@@ -50,8 +51,8 @@ export interface PreReceiveDeps {
   waitForRelease?(app: string, branch: string, releaseId: number | null): Promise<boolean>;
   /** true once the hook that asked has gone away (git died or the pusher hung up): nothing must switch then */
   aborted?(): boolean;
-  /** records the switches so they can be undone if git then fails to update the refs */
-  refGuard?: RefGuard;
+  /** test-only fault injection (PICLOUD_FAULT): SIGKILLs the process at the named step */
+  fault?(step: FaultStep): void;
   /** public URLs of a deployed branch */
   urls(app: string, branch: string, production: boolean): { host: string; path: string };
 }
@@ -126,6 +127,7 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
     ops.push({ kind: 'deploy', branch, commitSha: u.newSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: deps.engine?.version ?? 'none' });
   }
 
+  deps.fault?.('after-validation');
   if (problems.length) {
     out(` !     Push rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
     for (const p of problems) for (const line of p.split('\n')) out(line);
@@ -139,19 +141,14 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
     return false;
   }
 
+  // every live release's commit must survive a crash before git moves the ref (git drops the quarantine when
+  // its hook fails): its objects go into the repository now; unreferenced objects are harmless (reconcile.ts)
+  await keepQuarantinedObjects(input.repoDir, input.gitEnv.GIT_QUARANTINE_PATH);
+  deps.fault?.('before-release-commit');
   const tSwitch = performance.now();
   const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);
   const tCommit = performance.now();
-  deps.refGuard?.record(
-    input.app,
-    results.map((r) => ({
-      app: r.app,
-      branch: r.branch,
-      commitSha: r.release?.commitSha ?? null,
-      releaseId: r.release?.id ?? null,
-      previousReleaseId: r.previousReleaseId,
-    })),
-  );
+  deps.fault?.('after-release-commit');
   // the push returns only after the release is live (architecture.md §3): wait for the local route table
   if (deps.waitForRelease) {
     const live = await Promise.all(results.map((r) => deps.waitForRelease!(input.app, r.branch, r.release?.id ?? null)));

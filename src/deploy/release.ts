@@ -22,6 +22,7 @@ import {
   switchPointer,
   type ReleaseRow,
 } from '../db/releases.ts';
+import { insertPendingRefUpdates } from '../db/pending-refs.ts';
 import { insertScripts } from '../db/scripts.ts';
 import type { BuildOutput } from './buildpacks/index.ts';
 
@@ -52,7 +53,8 @@ export interface OpResult {
 }
 
 /**
- * Apply the ref updates of one push in ONE transaction (all switch or none). The first valid push creates the
+ * Apply the ref updates of one push in ONE transaction (all switch or none), recording each switch in
+ * `pending_ref_updates` until git has moved the ref. The first valid push creates the
  * app, with `[app] production_branch` of its picloud.toml (default main); a later push to branch P whose
  * picloud.toml names P as production_branch makes P the production branch.
  */
@@ -78,6 +80,12 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
       const previousReleaseId = await getPointer(c, app.id, op.branch);
       results.push({ branch: op.branch, app, previousReleaseId, release: await deployInTx(c, app, op, pusher) });
     }
+    // what git has yet to confirm, committed with the switch itself: a crash before git moves the refs leaves a
+    // row that the next start reconciles (reconcile.ts); ref-guard.ts deletes it once git-receive-pack has ended
+    await insertPendingRefUpdates(
+      c,
+      results.map((r) => ({ appId: r.app.id, branch: r.branch, commitSha: r.release?.commitSha ?? null, releaseId: r.release?.id ?? null, previousReleaseId: r.previousReleaseId })),
+    );
     return results;
   });
 }

@@ -95,3 +95,31 @@ export async function readRef(repoDir: string, ref: string): Promise<string | nu
     return null;
   }
 }
+
+const ZERO = '0'.repeat(40);
+
+/** True when `sha` is a commit whose whole history and trees are in the repository (a ref may name it). */
+export async function isCompleteCommit(repoDir: string, sha: string): Promise<boolean> {
+  const env = cleanGitEnv({ GIT_DIR: repoDir });
+  try {
+    await git(['cat-file', '-e', `${sha}^{commit}`], { env });
+    // walks what no ref reaches yet: fails on the first missing object
+    await git(['rev-list', '--objects', sha, '--not', '--all'], { env });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Set (or, with sha null, delete) a ref, only if it still holds `expected` (null: absent), like git's own
+ * compare-and-swap; rejects when it moved.
+ */
+export async function updateRef(repoDir: string, ref: string, sha: string | null, expected: string | null, reason: string): Promise<void> {
+  const env = cleanGitEnv({ GIT_DIR: repoDir });
+  if (sha === null) {
+    if (expected !== null) await git(['update-ref', '-m', reason, '-d', ref, expected], { env });
+    return;
+  }
+  await git(['update-ref', '-m', reason, ref, sha, expected ?? ZERO], { env });
+}

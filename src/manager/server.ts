@@ -10,11 +10,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Config } from '../common/config.ts';
+import { faultInjector } from '../common/fault.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
 import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
 import { branchSlug, createScriptCache } from '../deploy/push.ts';
+import { reconcileRepos } from '../deploy/reconcile.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
@@ -100,9 +102,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
+  const fault = faultInjector(config.fault);
+  // before git is served: whatever a crash left between a release commit and git's ref update is repaired
+  await reconcileRepos({ pool, reposDir: config.paths.repos, log: log.child({ component: 'reconcile' }) });
   const refGuard = new RefGuard(pool, log.child({ component: 'deploy' }));
   await app.register(gitPlugin, {
     afterReceivePack: async (appName, repoDir) => {
+      fault?.('after-ref-update');
       await refGuard.verify(appName, repoDir);
     },
     reposDir: config.paths.repos,
@@ -131,6 +137,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     cache: engine ? createScriptCache(pool, engine) : null,
     onPush: deps.onPush,
     refGuard,
+    fault,
     waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, RELEASE_LIVE_WAIT_MS) : undefined,
     urls: (appName, branch, production) => {
       const label = production ? appName : `${branchSlug(branch)}--${appName}`;
