@@ -10,8 +10,8 @@
  *    push's release is still live the REF FOLLOWS THE RELEASE: git's ref is moved to the pushed commit (deleted,
  *    for a removed preview), as git would have done, and the push is complete. Its objects are in the repository
  *    (push.ts keeps them before the release commit); only if they are not is the release put back instead.
- * 3. Every live (app, branch) whose release's commit is not what git's ref names (state left by an older version)
- *    gets the same rule: the ref moves to the live commit when git has it, else the newest release of the ref's
+ * 3. Every live (app, branch) whose release's commit is not what git's ref names (state left by an older version,
+ *    or a rollback whose ref move did not happen: `alignRef`) gets the same rule: the ref moves to the live commit when git has it, else the newest release of the ref's
  *    commit goes live again.
  * 4. A repository without any ref and without a live release (no valid push ever filled it) is removed.
  *
@@ -38,10 +38,22 @@ export interface ReconcileReport {
 const REASON = 'picloud: start-up reconciliation with the live release';
 
 /** Move `refs/heads/<branch>` from `current` to `sha` (null: delete) when git has the commit. */
-async function moveRef(repoDir: string, branch: string, sha: string | null, current: string | null): Promise<boolean> {
+async function moveRef(repoDir: string, branch: string, sha: string | null, current: string | null, reason = REASON): Promise<boolean> {
   if (sha !== null && !(await isCompleteCommit(repoDir, sha))) return false;
-  await updateRef(repoDir, `refs/heads/${branch}`, sha, current, REASON);
+  await updateRef(repoDir, `refs/heads/${branch}`, sha, current, reason);
   return true;
+}
+
+/**
+ * After a rollback by the API or the dashboard (a new release of an older commit): git's ref follows, so that a
+ * later push of the newer commit deploys it instead of answering "Everything up-to-date". Call holding the app's
+ * push lock. False when the app has no repository or git lacks the commit (the ref is then left as it was).
+ */
+export async function alignRef(reposDir: string, app: string, branch: string, commitSha: string): Promise<boolean> {
+  if (!(await repoExists(reposDir, app))) return false;
+  const dir = repoPath(reposDir, app);
+  const ref = await readRef(dir, `refs/heads/${branch}`);
+  return ref === commitSha || moveRef(dir, branch, commitSha, ref, 'picloud: rollback');
 }
 
 export async function reconcileRepos(opts: { pool: Pool; reposDir: string; log: Logger }): Promise<ReconcileReport> {

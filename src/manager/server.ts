@@ -16,7 +16,8 @@ import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
 import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
 import { branchSlug, createScriptCache } from '../deploy/push.ts';
-import { reconcileRepos } from '../deploy/reconcile.ts';
+import { alignRef, reconcileRepos } from '../deploy/reconcile.ts';
+import { rollbackRelease } from '../deploy/release.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
@@ -151,7 +152,20 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // one LISTEN connection for the API's log tail and the dashboard's live view
     const hub = new InvocationHub(pool, log.child({ component: 'invocation-hub' }));
     app.addHook('onClose', () => hub.close());
-    const common = { config, pool, log, plane: deps.plane, verifier, hub };
+    // a rollback moves git's ref too, under the push lock, so git and the live release keep agreeing
+    const rollback = async (p: Pool, args: { app: string; branch: string; version: number; pusher: string }) => {
+      const unlock = await pushLock.acquire(args.app);
+      try {
+        const release = await rollbackRelease(p, args);
+        if (!(await alignRef(config.paths.repos, args.app, args.branch, release.commitSha))) {
+          log.warn({ app: args.app, branch: args.branch, commit: release.commitSha }, "rolled back, but git's ref could not follow");
+        }
+        return release;
+      } finally {
+        unlock();
+      }
+    };
+    const common = { config, pool, log, plane: deps.plane, verifier, hub, rollback };
     await app.register(apiPlugin, common);
     await app.register(dashboardPlugin, common);
     await app.register(metricsPlugin, common);

@@ -4,13 +4,15 @@
  * - no repository exists without a valid push by a token that may push: a read token's info/refs of an unknown
  *   name, a push token's info/refs alone, and a rejected first push all leave no repository behind;
  * - `info/refs` takes exactly one `service` (git reads the last one, URLSearchParams the first): else 400;
- * - the pusher recorded is the token's own name, whatever basic-auth user name the client sent.
+ * - the pusher recorded is the token's own name, whatever basic-auth user name the client sent;
+ * - a rollback through the API moves git's ref along with the live release.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertToken, newToken } from '../../src/db/tokens.ts';
-import { cleanupTempDirs, commitAll, makeRepo, push, remoteUrl, runGit, tempDir, writeFiles } from '../helpers/git.ts';
+import { readRef } from '../../src/git/repos.ts';
+import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, runGit, tempDir, writeFiles } from '../helpers/git.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 
 let srv: TestServer;
@@ -104,5 +106,29 @@ describe('pusher', () => {
       `SELECT r.pusher FROM releases r JOIN apps a ON a.id = r.app_id WHERE a.name = 'who'`,
     );
     expect(rows).toEqual([{ pusher: 'ci-deploy' }]);
+  });
+});
+
+describe('rollback through the API', () => {
+  it("should move git's ref with the live release, so pushing the newer commit again deploys it", async () => {
+    const repo = await makeRepo({ fixture: 'hello' });
+    const v1 = await headSha(repo);
+    expect((await push(repo, remoteUrl(srv.url, 'rb', srv.token), ['main'])).code).toBe(0);
+    writeFiles(repo, { 'hello.rhai': 'fn handle(ctx) { "v2" }\n' });
+    const v2 = await commitAll(repo, 'v2');
+    expect((await push(repo, remoteUrl(srv.url, 'rb', srv.token), ['main'])).code).toBe(0);
+
+    const r = await fetch(`${srv.url}/api/v1/apps/rb/rollback`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${srv.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ version: 1 }),
+    });
+    expect(r.status, await r.clone().text()).toBe(201);
+    expect(await readRef(repoDir('rb'), 'refs/heads/main')).toBe(v1);
+    const again = await push(repo, remoteUrl(srv.url, 'rb', srv.token), ['main']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('Everything up-to-date');
+    expect(again.stderr).toMatch(/Released v4 /);
+    expect(await readRef(repoDir('rb'), 'refs/heads/main')).toBe(v2);
   });
 });
