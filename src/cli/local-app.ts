@@ -49,7 +49,7 @@ export async function buildLocalApp(
     branch,
     releaseId: 0,
     version: 0,
-    config: { env: m.env, limits: m.limits as Record<string, unknown>, fetch: m.fetch as Record<string, unknown> },
+    config: { env: m.env, limits: m.limits as Record<string, unknown>, fetch: m.fetch as Record<string, unknown>, modules: r.build.modules ?? {} },
     vars: readDotEnv(dir),
     routes: m.routes.map((rt, idx) => ({ idx, methods: rt.methods, path: rt.path, scriptPath: rt.script, scriptHash: hashOf.get(rt.script)!, fn: rt.function })),
     schedules: m.schedules.map((s, idx) => ({ idx, cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function })),

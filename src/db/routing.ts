@@ -29,8 +29,11 @@ export interface LiveBranch {
   branch: string;
   releaseId: number;
   version: number;
-  /** release.config: { env?: Record<string,string>, limits?: {...}, fetch?: {...} } as stored by deploy */
-  config: { env?: Record<string, unknown>; limits?: Record<string, unknown>; fetch?: Record<string, unknown> };
+  /**
+   * release.config: { env?: Record<string,string>, limits?: {...}, fetch?: {...}, modules?: script path →
+   * (import path → module hash) } as stored by deploy
+   */
+  config: { env?: Record<string, unknown>; limits?: Record<string, unknown>; fetch?: Record<string, unknown>; modules?: Record<string, Record<string, string>> };
   /** config_vars overrides for this (app, branch) */
   vars: Record<string, string>;
   routes: LiveRoute[];

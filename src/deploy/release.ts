@@ -104,7 +104,7 @@ async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string)
     commitSha: op.commitSha,
     pusher,
     scripts: Object.fromEntries(hashOf),
-    config: { env: m.env, limits: m.limits, fetch: m.fetch },
+    config: { env: m.env, limits: m.limits, fetch: m.fetch, ...(build.modules && Object.keys(build.modules).length ? { modules: build.modules } : {}) },
     manifest: op.releaseManifest,
     description: `Deploy ${op.commitSha.slice(0, 7)}`,
   });

@@ -36,6 +36,8 @@ export interface BranchEntry {
   env: Record<string, string>;
   limits: InvocationLimits;
   fetch: FetchPolicy;
+  /** script path → the modules it reaches (import path → hash); scripts that import nothing are absent */
+  modules: Record<string, Record<string, string>>;
   routes: CompiledRoute[];
   schedules: LiveSchedule[];
 }
@@ -158,7 +160,7 @@ export function toBranchEntry(b: LiveBranch): BranchEntry {
   routes.sort(compareSpecificity);
   return {
     appId: b.appId, app: b.app, branch: b.branch, slug: branchSlug(b.branch), releaseId: b.releaseId, version: b.version,
-    env, limits: effectiveLimits(b.config.limits), fetch: effectiveFetch(b.config.fetch), routes, schedules: b.schedules,
+    env, limits: effectiveLimits(b.config.limits), fetch: effectiveFetch(b.config.fetch), modules: b.config.modules ?? {}, routes, schedules: b.schedules,
   };
 }
 
@@ -172,9 +174,11 @@ const targets = new WeakMap<object, { entry: BranchEntry; target: InvocationTarg
 export function targetOf(e: BranchEntry, s: { scriptPath: string; scriptHash: string; fn: string | null }): InvocationTarget {
   const hit = targets.get(s);
   if (hit && hit.entry === e) return hit.target;
+  const modules = e.modules[s.scriptPath];
   const target: InvocationTarget = Object.freeze({
     appId: e.appId, app: e.app, branch: e.branch, releaseId: e.releaseId, version: e.version,
     scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits, fetch: e.fetch,
+    ...(modules ? { modules } : {}),
   });
   targets.set(s, { entry: e, target });
   return target;

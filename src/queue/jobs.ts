@@ -41,6 +41,8 @@ export interface InvocationTarget {
   limits: InvocationLimits;
   /** `[fetch]` of the release; absent = the defaults (nothing allowed beyond public addresses) */
   fetch?: FetchPolicy;
+  /** the script modules this script reaches: import path → module content hash (loaded like scripts, by hash) */
+  modules?: Record<string, string>;
 }
 
 export interface HttpInvocation {

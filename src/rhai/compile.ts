@@ -109,6 +109,11 @@ export class Run implements NativeCallContext {
   get modules(): Map<string, ModuleValue> {
     return (this.mods ??= new Map());
   }
+  private topImports: Map<Unit, Map<string, ModuleValue>> | undefined;
+  /** aliases imported at the top level of each unit (script or module) in this run */
+  get imports(): Map<Unit, Map<string, ModuleValue>> {
+    return (this.topImports ??= new Map());
+  }
   readonly maxDepth: number;
   readonly maxOps: number;
   readonly checkData: boolean;
@@ -463,6 +468,32 @@ export function importModule(path: string, pos: number): ModuleValue {
   return m;
 }
 
+/**
+ * Import the module at `path` and bind its alias: a local (slot or name-based scope) and, for an import at a
+ * script's (or module's) top level, also in the run's imports of that unit, where its functions find it (Rhai's
+ * global imports stack: `import "a" as a; fn f() { a::x }`).
+ */
+export function compileImportBinding(ctx: FnCtx, st: A.ImportStmt): (f: Frame, path: Value) => undefined {
+  const { pos, alias } = st;
+  const info = alias !== undefined && !ctx.dynamic ? ctx.declare(alias, true) : undefined;
+  const dyn = ctx.dynamic;
+  const top = ctx.isTop && ctx.scopes.length <= 2;
+  const unit = ctx.unit;
+  return (f, path) => {
+    if (typeof path !== 'string') throw errMismatch('string', typeName(path)).fill(pos);
+    const m = importModule(path, pos);
+    if (info) f[info.slot] = m as unknown as Value;
+    else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
+    if (top && alias !== undefined) {
+      const g = R.imports;
+      let u = g.get(unit);
+      if (!u) g.set(unit, (u = new Map()));
+      u.set(alias, m);
+    }
+    return undefined;
+  };
+}
+
 /** Resolve a module alias (`x` in `x::f()`) visible at this point, or undefined. */
 export function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => ModuleValue | undefined {
   const v = ctx.lookup(alias);
@@ -475,9 +506,10 @@ export function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => Modul
   }
   return (f) => {
     const d = R.dyn.get(f);
-    if (!d) return undefined;
-    const r = d.get(alias);
-    return r.found && (r.value as unknown) instanceof ModuleValue ? (r.value as unknown as ModuleValue) : undefined;
+    const r = d ? d.get(alias) : undefined;
+    if (r && r.found && (r.value as unknown) instanceof ModuleValue) return r.value as unknown as ModuleValue;
+    // a function sees the modules imported at the top level of its own script or module
+    return R.imports.get(R.unit)?.get(alias);
   };
 }
 
@@ -986,19 +1018,9 @@ export function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Try':
       return withTick(ctx, compileTry(ctx, st), st.pos);
     case 'Import': {
-      const pos = st.pos;
       const p = compileExpr(ctx, st.path);
-      const alias = st.alias;
-      const info = alias !== undefined && !ctx.dynamic ? ctx.declare(alias, true) : undefined;
-      const dyn = ctx.dynamic;
-      return withTick(ctx, (f) => {
-        const path = p(f);
-        if (typeof path !== 'string') throw errMismatch('string', typeName(path)).fill(pos);
-        const m = importModule(path, pos);
-        if (info) f[info.slot] = m as unknown as Value;
-        else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
-        return undefined;
-      }, st.pos);
+      const bind = compileImportBinding(ctx, st);
+      return withTick(ctx, (f) => bind(f, p(f)), st.pos);
     }
     case 'Export':
       return () => undefined;

@@ -190,3 +190,24 @@ describe('fromJSON / toJSON', () => {
     expect(JSON.stringify(script)).toBe('{"__proto__":1,"constructor":2}');
   });
 });
+
+describe('modules', () => {
+  const mods: Record<string, string> = {
+    words: 'export const HELLO = "hi";',
+    util: 'import "words" as w;\nexport const MARK = "!";\nfn greet(n) { w::HELLO + " " + n }\nprivate fn secret() { 1 }',
+  };
+  const e = new Engine({ resolveModule: (p) => mods[p] });
+  const run = (src: string): unknown => {
+    const r = compile(src);
+    if (!r.ok) throw new Error(r.diagnostics[0]!.message);
+    return toJSON(e.run(r.program));
+  };
+  it('functions see the modules imported at the top level of their own script or module (Rhai global imports)', () => {
+    expect(run('import "util" as u;\nfn f(n) { u::greet(n) + u::MARK }\nf("x")')).toBe('hi x!');
+    expect(run('fn g() { import "util" as v; v::greet("y") }\ng()')).toBe('hi y');
+  });
+  it('an import inside a block or function is not visible outside it; private functions stay private', () => {
+    expect(() => run('fn h() { u::greet("z") }\n{ import "util" as u; }\nh()')).toThrow(/Module not found: u/);
+    expect(() => run('import "util" as u; u::secret()')).toThrow(/Function not found: u::secret/);
+  });
+});

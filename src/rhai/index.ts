@@ -20,6 +20,7 @@ export {
   type CallFnOptions,
 } from './engine.ts';
 export { RhaiError, type EvalErrorKind, type Position } from './runtime/errors.ts';
+export { scanImports, type ImportRef } from './imports.ts';
 export {
   typeName,
   typeTag,

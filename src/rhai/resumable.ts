@@ -62,7 +62,7 @@ import {
   exprWeight,
   fill,
   getCtl,
-  importModule,
+  compileImportBinding,
   invoke,
   isFresh,
   isPlaceExpr,
@@ -976,17 +976,10 @@ class G {
       case 'Try':
         return this.ticked(this.tryStmt(st), st.pos, 1);
       case 'Import': {
-        const { pos, alias } = st;
         const p = this.expr(st.path);
-        const info = alias !== undefined && !ctx.dynamic ? ctx.declare(alias, true) : undefined;
-        const dyn = ctx.dynamic;
+        const bind = compileImportBinding(ctx, st);
         return this.ticked(function* (f) {
-          const path = yield* run(p, f);
-          if (typeof path !== 'string') throw errMismatch('string', typeName(path)).fill(pos);
-          const m = importModule(path, pos);
-          if (info) f[info.slot] = m as unknown as Value;
-          else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
-          return undefined;
+          return bind(f, yield* run(p, f));
         }, st.pos, 1);
       }
       default:

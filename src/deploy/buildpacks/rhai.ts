@@ -2,12 +2,14 @@
  * The Rhai buildpack. detect: `picloud.toml` at the root. compile: validate picloud.toml, check every script it
  * names (inside the repo, a regular `.rhai` file, present), compile every `.rhai` file of the tree (the AST cache
  * answers for sources already seen), and check that every `function` named exists and takes one parameter
- * (`fn handle(ctx)`). release: the routes and schedules as declared, with script hashes.
+ * (`fn handle(ctx)`), and resolve every `import` within the tree (modules.ts: missing modules and cycles are
+ * problems at the import). release: the routes and schedules as declared, with script hashes.
  */
 import path from 'node:path/posix';
 import { byPosition, renderDiagnostic, type DeployDiagnostic } from '../diagnostics.ts';
 import { scriptHash } from '../engine.ts';
 import { MANIFEST_PATH, parseManifest, type Pos } from '../manifest.ts';
+import { resolveModules } from './modules.ts';
 import type { BuildInput, BuildOutput, Buildpack, BuiltScript } from './types.ts';
 
 /** Normalise a script path from picloud.toml, or say why it is not acceptable. */
@@ -70,6 +72,10 @@ export const rhaiBuildpack: Buildpack = {
         scripts.push({ path: p, hash, bytes, ast: r.json });
       });
     }
+    // every import of a compiled script names a module of this tree, without cycles
+    const compiled = new Map(sources.filter(([p]) => functions.has(p)));
+    const resolved = resolveModules({ sources: compiled, modes: input.modes, hashOf: new Map(scripts.map((x) => [x.path, x.hash])) });
+    diagnostics.push(...resolved.diagnostics);
     const ms = Math.round(performance.now() - t0);
     input.progress(`-----> Compiled ${sources.length} script${sources.length === 1 ? '' : 's'} (${cachedCount} cached) in ${ms} ms`);
 
@@ -113,7 +119,10 @@ export const rhaiBuildpack: Buildpack = {
       }
     }
     diagnostics.sort(byPosition);
-    return { diagnostics, manifest: diagnostics.length ? null : manifest, scripts, stats: { compiled: sources.length - cachedCount, cached: cachedCount, ms } };
+    return {
+      diagnostics, manifest: diagnostics.length ? null : manifest, scripts, modules: resolved.modules,
+      stats: { compiled: sources.length - cachedCount, cached: cachedCount, ms },
+    };
   },
 
   release(out) {

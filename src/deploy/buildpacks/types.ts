@@ -38,6 +38,8 @@ export interface BuildOutput {
   /** the app manifest (routes, schedules, env, limits) when compile succeeded */
   manifest: Manifest | null;
   scripts: BuiltScript[];
+  /** script path → (import path → module hash) of the modules each script reaches (absent: imports nothing) */
+  modules?: Record<string, Record<string, string>>;
   stats: { compiled: number; cached: number; ms: number };
 }
 
