@@ -50,7 +50,6 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
 
 beforeAll(async () => {
   srv = await startTestServer();
-  expect(srv.hasIngress).toBe(true);
   repo = await makeRepo({ files: FILES });
   base = await headSha(repo);
   url = remoteUrl(srv.url, APP, srv.token);
@@ -116,7 +115,7 @@ describe('modules', () => {
   it('a missing module rejects the push at the import, as picloud check says', async () => {
     const stderr = await pushBad({ 'a.rhai': 'let x = 1;\n   import "lib/nope" as n;\nfn handle(ctx) { n::f() }\n' });
     expect(stderr).toContain('remote: a.rhai:2:4: module "lib/nope" not found: lib/nope.rhai is not in the pushed tree');
-    expect(stderr).toMatch(/remote: {3}import "lib\/nope" as n; *\nremote: {3}\^/);
+    expect(stderr).toMatch(/remote: {4}import "lib\/nope" as n; *\nremote: {4}\^/);
     const check = await cli(['check', repo]);
     expect(check.code).toBe(65);
     expect(check.stdout).toContain('a.rhai:2:4: module "lib/nope" not found: lib/nope.rhai is not in the pushed tree');
