@@ -68,6 +68,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** executor workers (threads in embedded mode, processes with Redis) */
   readonly executors: number;
+  /** a request's headers and body must arrive within this (ms), else 408; the headers within min(this, 30 s) */
+  readonly requestTimeoutMs: number;
   /** `/metrics` answers without a token (PICLOUD_METRICS_PUBLIC=1); by default it needs one (any role) */
   readonly metricsPublic: boolean;
   /** threads one app may hold at once in an executor pool; null = the pool's threads − 1 (at least 1) */
@@ -125,6 +127,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     return false;
   };
   const metricsPublic = bool('PICLOUD_METRICS_PUBLIC');
+  const requestTimeoutMs = int('PICLOUD_REQUEST_TIMEOUT_MS', 120_000, 500, 3_600_000);
   const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
   const fault = parseFault(env.PICLOUD_FAULT);
@@ -140,6 +143,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     executors,
     metricsPublic,
+    requestTimeoutMs,
     appShare: appShareRaw === 0 ? null : appShareRaw,
     appQueue,
     fault: typeof fault === 'string' ? null : fault,
@@ -155,3 +159,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
 export function defaultThreads(): number {
   return os.availableParallelism() + 1;
 }
+

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type { Config } from '../common/config.ts';
 import { faultInjector } from '../common/fault.ts';
+import { httpServerOptions } from '../common/server-options.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
@@ -79,6 +80,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => rewriteHostUrl(req.headers.host, req.url ?? '/', config.domain),
     bodyLimit: 16 * 1024 * 1024,
+    ...httpServerOptions(config),
   });
 
   const secret = randomBytes(24).toString('hex');

@@ -29,6 +29,8 @@ export interface TestServer {
 }
 
 export interface TestServerOptions {
+  /** extra environment for loadConfig (e.g. PICLOUD_REQUEST_TIMEOUT_MS) */
+  env?: Record<string, string>;
   /** mount the invocation plane (default true); a plane that fails to start fails the test */
   ingress?: boolean;
   onPush?(e: { app: string; start: number; end: number; ok: boolean }): void;
@@ -42,7 +44,7 @@ export interface TestServerOptions {
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const home = mkdtempSync(path.join(tmpdir(), 'picloud-home-'));
-  const config = loadConfig({ PICLOUD_HOME: home, PORT: '0', HOST: '127.0.0.1', PICLOUD_DOMAIN: 'localhost', PICLOUD_LOG_LEVEL: 'silent', PICLOUD_EXECUTORS: '1' });
+  const config = loadConfig({ PICLOUD_HOME: home, PORT: '0', HOST: '127.0.0.1', PICLOUD_DOMAIN: 'localhost', PICLOUD_LOG_LEVEL: 'silent', PICLOUD_EXECUTORS: '1', ...opts.env });
   const token = newToken();
   await insertToken(db.pool, 'test-admin', token);
 

@@ -5,6 +5,7 @@
  */
 import Fastify from 'fastify';
 import { loadConfig } from '../../common/config.ts';
+import { httpServerOptions } from '../../common/server-options.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
 import { startInvocationPlane } from '../../orchestrator/index.ts';
@@ -24,6 +25,7 @@ export async function orchestratorCommand(argv: string[], io: CliIO): Promise<nu
   const plane = await startInvocationPlane({ config, pool, log, schedules: false });
   const suffix = `.${config.domain}`;
   const app = Fastify({
+    ...httpServerOptions(config),
     rewriteUrl: (req) => {
       const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
       const url = req.url ?? '/';
