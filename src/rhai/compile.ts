@@ -2046,7 +2046,12 @@ function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
     if (i < 0 || i >= cs.length) throw errStringBounds(cs.length, k).fill(pos);
     // Rhai (Target::StringChar) checks the new char when writing back, at the assignment operator: no position here
     if (!(v instanceof RChar)) throw errMismatch('char', typeName(v));
-    cs[i] = v.c;
+    // Rhai 1.25 writes back at the char offset |index| (eval/chaining.rs get_indexed_mut keeps `offset` =
+    // index.unsigned_abs() for a negative index, target.rs replaces the char numbered `offset`): `s[-1] = c`
+    // replaces s[1], and `s[-len] = c` changes nothing
+    const at = Number(k) < 0 ? -Number(k) : i;
+    if (at >= cs.length) return o;
+    cs[at] = v.c;
     return cs.join('');
   }
   if (isInt(o)) {
@@ -2580,7 +2585,7 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
       return (f) => f[s0] instanceof Shared;
     }
   }
-  const rootVar = e.obj.k === 'Var' && !e.obj.ns ? ctx.lookup(e.obj.name) : undefined;
+  const rootVar = methodRootVar(ctx, e.obj);
   const rootSharedSlot = rootVar && rootVar.shared ? rootVar.slot : -1;
   const special = name === 'call' || name === 'curry';
   const maybeScript = !!sfStatic || !!typedMethods || ctx.dynamic;
@@ -2606,6 +2611,7 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     if (o instanceof Map) {
       const p = o.get(name);
       if (p instanceof FnPtr) {
+        checkMethodDataRace(f, rootSharedSlot, p, pos);
         const self = { value: o as Value };
         return callFnPtr(p, av, o, self, pos);
       }
@@ -2663,15 +2669,40 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
 }
 
 /**
+ * The variable at the root of a method call's receiver chain (`a` in `a.call(f)`, `a.b[0].call(f)`): Rhai locks
+ * it (a shared one) for the whole call.
+ */
+export function methodRootVar(ctx: FnCtx, obj: A.Expr): VarInfo | undefined {
+  let root = obj;
+  while (root.k === 'Prop' || root.k === 'Index') root = root.obj;
+  return root.k === 'Var' && !root.ns ? ctx.lookup(root.name) : undefined;
+}
+
+/**
  * `x.call(f)` where `f` captured `x` itself: Rhai locks the shared receiver for the call, then
- * `ensure_no_data_race` finds the same cell among the pointer's curried (captured) arguments:
- * ErrorDataRace("argument #N of function 'name'").
+ * `ensure_no_data_race` (func/call.rs) finds the same cell among the pointer's curried (captured) arguments:
+ * ErrorDataRace("argument #N of function 'name'"), raised with Position::NONE and never positioned on its way
+ * up (so a caught map has no line/position).
  */
 export function checkDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, pos: number): void {
   if (rootSharedSlot < 0) return;
   const cell = f[rootSharedSlot];
   const at = cell instanceof Shared ? p.curry.indexOf(cell as unknown as Value) : -1;
-  if (at >= 0) throw mkErr('ErrorDataRace', `Data race detected on variable 'argument #${at + 1} of function '${p.name}''`, pos);
+  void pos;
+  if (at >= 0) throw new RhaiError('ErrorDataRace', `Data race detected on variable 'argument #${at + 1} of function '${p.name}''`);
+}
+
+/**
+ * `obj.m()` where the map property `m` is a closure that captured `obj`: Rhai calls it with `obj` locked and no
+ * argument check, so reading the captured `obj` inside fails (Target::try_from: ErrorDataRace with no name),
+ * which the call wraps like any error in a closure.
+ */
+export function checkMethodDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, pos: number): void {
+  if (rootSharedSlot < 0 || !(p.fn instanceof ScriptFn)) return;
+  const cell = f[rootSharedSlot];
+  if (!(cell instanceof Shared) || !p.curry.includes(cell as unknown as Value)) return;
+  const inner = new RhaiError('ErrorDataRace', 'Data race detected');
+  throw wrapFnError(inner, p.fn, pos);
 }
 
 // -------------------------------------------------------------- closures

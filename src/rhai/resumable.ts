@@ -41,6 +41,8 @@ import {
   caughtError,
   catchValue,
   checkDataRace,
+  checkMethodDataRace,
+  methodRootVar,
   chainHasOptional,
   checkSize,
   compileBlockS,
@@ -853,7 +855,7 @@ class G {
     const unit = ctx.unit;
     const sfStatic = unit.getFn(name, n);
     const typedMethods = unit.typed.get(name + '/' + n);
-    const rootVar = e.obj.k === 'Var' && !e.obj.ns ? ctx.lookup(e.obj.name) : undefined;
+    const rootVar = methodRootVar(ctx, e.obj);
     const rootSharedSlot = rootVar && rootVar.shared ? rootVar.slot : -1;
     const writeBack = (f: Frame, nv: Value, fname: string): void => {
       if (!place) return;
@@ -877,7 +879,10 @@ class G {
       }
       if (o instanceof Map) {
         const p = o.get(name);
-        if (p instanceof FnPtr) return yield* callFnPtrG(p, av, o, { value: o as Value }, pos);
+        if (p instanceof FnPtr) {
+          checkMethodDataRace(f, rootSharedSlot, p, pos);
+          return yield* callFnPtrG(p, av, o, { value: o as Value }, pos);
+        }
       }
       const cur = currentRun().unit;
       const sf = (typedMethods && typedMethods.get(typeName(o))) || (sfStatic ?? (cur !== unit ? cur.getFn(name, n) : undefined));
