@@ -3,7 +3,7 @@ import { invocationRowCopy, storableText, type InvocationRow } from './invocatio
 
 const base: InvocationRow = {
   appId: 7, app: 'a', branch: 'main', releaseId: 3, trigger: 'http', route: '/r/:id', method: 'GET', path: '/r/1',
-  status: 200, durationMs: 0.25, operations: 12, cold: true, logs: [], error: null,
+  status: 200, durationMs: 0.25, operations: 12, cold: true, logs: [], error: null, at: Date.UTC(2026, 11, 3, 10, 0, 0, 250),
 };
 
 /** Undo COPY text-format escaping of one field, the way PostgreSQL reads it. */
@@ -13,9 +13,9 @@ function unescape(f: string): string | null {
 }
 
 describe('invocationRowCopy', () => {
-  it('should write the 13 columns tab-separated, with \\N for NULL', () => {
+  it('should write the 14 columns tab-separated, with \\N for NULL and the start time last', () => {
     const f = invocationRowCopy(base).split('\t');
-    expect(f).toEqual(['7', 'main', '3', 'http', '/r/:id', 'GET', '/r/1', '200', '0.25', '12', 't', '[]', '\\N']);
+    expect(f).toEqual(['7', 'main', '3', 'http', '/r/:id', 'GET', '/r/1', '200', '0.25', '12', 't', '[]', '\\N', '2026-12-03T10:00:00.250Z']);
     expect(invocationRowCopy({ ...base, releaseId: null, cold: false }).split('\t')[2]).toBe('\\N');
   });
 
@@ -24,7 +24,7 @@ describe('invocationRowCopy', () => {
     const line = invocationRowCopy({ ...base, path: nasty, error: nasty, logs: [{ level: 'print', msg: nasty, t: 1 }] });
     expect(line).not.toMatch(/[\n\r]/);
     const f = line.split('\t');
-    expect(f).toHaveLength(13);
+    expect(f).toHaveLength(14);
     expect(unescape(f[6]!)).toBe(nasty);
     expect(unescape(f[12]!)).toBe(nasty);
     expect(JSON.parse(unescape(f[11]!)!)).toEqual([{ level: 'print', msg: nasty, t: 1 }]);

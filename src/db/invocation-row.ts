@@ -17,10 +17,12 @@ export interface InvocationRow {
   cold: boolean;
   logs: unknown[];
   error: string | null;
+  /** when the invocation started (unix ms); stored as created_at */
+  at: number;
 }
 
 /** The columns of a COPY line, in order (invocations.ts names them in its COPY statement). */
-export const INVOCATION_COPY_COLUMNS = 'app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error';
+export const INVOCATION_COPY_COLUMNS = 'app_id, branch, release_id, trigger, route, method, path, status, duration_ms, operations, cold, logs, error, created_at';
 
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 
@@ -52,6 +54,6 @@ export function invocationRowCopy(r: InvocationRow): string {
   return [
     String(r.appId), copyField(r.branch), r.releaseId === null ? '\\N' : String(r.releaseId), r.trigger, copyField(r.route),
     copyField(r.method), copyField(r.path), String(r.status), String(r.durationMs), String(r.operations), r.cold ? 't' : 'f',
-    copyField(logsJson(r.logs)), r.error === null ? '\\N' : copyField(r.error),
+    copyField(logsJson(r.logs)), r.error === null ? '\\N' : copyField(r.error), new Date(r.at).toISOString(),
   ].join('\t');
 }

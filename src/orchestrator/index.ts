@@ -13,6 +13,7 @@ import { createLocalDispatcher, type Dispatcher } from '../queue/dispatch.ts';
 import { ExecutorPool } from '../executor/pool.ts';
 import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
 import { ingressPlugin } from './ingress.ts';
+import { InvocationLog } from '../db/invocations.ts';
 import { RouteTable, targetOf, type BranchEntry } from './route-table.ts';
 
 export interface InvocationPlaneDeps {
@@ -102,8 +103,10 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   }
   await routes.start();
 
+  // requests the ingress answers itself (no route, wrong method, body too large) are logged from here
+  const ingressLog = new InvocationLog(pool, { onError: (err) => log.error({ err }, 'invocation log flush failed') });
   const plugin: FastifyPluginAsync = async (app) => {
-    await app.register(ingressPlugin, { routes, dispatcher, log });
+    await app.register(ingressPlugin, { routes, dispatcher, log, record: (row) => ingressLog.add(row) });
   };
 
   return {
@@ -123,6 +126,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       await schedules?.close();
       await routes.close();
       await dispatcher.close();
+      await ingressLog.close();
       // executors close within a few seconds even with Redis gone; one that does not is killed
       await Promise.all(children.map((c) => new Promise<void>((res) => {
         if (c.exitCode !== null || c.signalCode !== null) return res();

@@ -18,12 +18,15 @@ import { isAppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { HttpInvocation } from '../queue/jobs.ts';
+import type { InvocationRow } from '../db/invocation-row.ts';
 import { matchRoute, targetOf, type RouteTable } from './route-table.ts';
 
 export interface IngressOptions {
   routes: RouteTable;
   dispatcher: Dispatcher;
   log: Logger;
+  /** the invocation log, for requests answered here without an executor (404, 405, 413 of a deployed app) */
+  record?(row: InvocationRow): void;
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -140,14 +143,25 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
     if (!segs) return sendError(reply, 400, 'Malformed percent-encoding in the request path');
     const method = req.method;
     const m = matchRoute(entry.routes, method, segs);
-    if (m.kind === 'not_found') return sendError(reply, 404, `No route matches ${method} ${path}`);
+    // answered here, without an executor: still an invocation of the app in its log
+    const unrouted = (status: number, error: string, route = '') =>
+      opts.record?.({
+        appId: entry.appId, app: entry.app, branch: entry.branch, releaseId: entry.releaseId, trigger: 'http', route, method, path,
+        status, durationMs: 0, operations: 0, cold: false, logs: [], error, at: Date.now(),
+      });
+    if (m.kind === 'not_found') {
+      unrouted(404, `No route matches ${method} ${path}`);
+      return sendError(reply, 404, `No route matches ${method} ${path}`);
+    }
     if (m.kind === 'method_not_allowed') {
+      unrouted(405, `Method ${method} is not allowed for ${path}`);
       reply.header('allow', m.allow.join(', '));
       return sendError(reply, 405, `Method ${method} is not allowed for ${path}`, { allow: m.allow });
     }
     const limit = entry.limits.maxBodyBytes;
     const body = await readBody(req, limit);
     if (!body.ok) {
+      unrouted(413, `Request body exceeds the app's limit of ${limit} bytes`, m.route.pattern);
       reply.header('connection', 'close');
       return sendError(reply, 413, `Request body exceeds the app's limit of ${limit} bytes`, { limit });
     }

@@ -13,7 +13,7 @@ describe('invocation log', () => {
   let appB: number;
   const row = (appId: number, app: string, i: number): InvocationRow => ({
     appId, app, branch: 'main', releaseId: null, trigger: 'http', route: '/r', method: 'GET', path: `/r/${i}`, status: 200,
-    durationMs: 0.5, operations: 3, cold: false, logs: [{ level: 'print', msg: `line ${i}`, t: 0 }], error: null,
+    durationMs: 0.5, operations: 3, cold: false, logs: [{ level: 'print', msg: `line ${i}`, t: 0 }], error: null, at: Date.now(),
   });
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -47,6 +47,17 @@ describe('invocation log', () => {
     expect(covered).toBe(120);
     await listener.query('UNLISTEN *');
     listener.release();
+  });
+
+  it('should record each invocation at its own start time, not at the time its batch was written', async () => {
+    const log = new InvocationLog(db.pool, { flushMs: 20, maxBatch: 50 });
+    const started = Date.now() - 4000;
+    log.add({ ...row(appB, 'b', 999), at: started });
+    await log.close();
+    const [r] = await listInvocations(db.pool, appB, { limit: 1 });
+    expect(r!.path).toBe('/r/999');
+    expect(Date.parse(r!.createdAt)).toBe(started);
+    await db.pool.query(`DELETE FROM invocations WHERE app_id = $1`, [appB]);
   });
 
   it('should keep at most maxPerApp rows per app and drop rows older than maxAgeMs', async () => {

@@ -192,6 +192,10 @@ export function defineInvokeSuite(mode: Mode): void {
           expect(r.status, p).toBe(404);
           expect(r.json().error, p).toEqual(expect.any(String));
         }
+        // a deployed app's unrouted request is an invocation in its log (an unknown app has no log to be in)
+        await waitFor(async () => (await t.db.pool.query(`SELECT 1 FROM invocations WHERE path = '/nosuch' AND status = 404`)).rows.length === 1, 5000, '404 row');
+        const { rows } = await t.db.pool.query(`SELECT trigger, method, route, release_id, error FROM invocations WHERE path = '/nosuch'`);
+        expect(rows[0]).toMatchObject({ trigger: 'http', method: 'GET', route: '', release_id: mainIds.releaseId, error: 'No route matches GET /nosuch' });
       });
       it('should answer 405 with Allow when the route exists for other methods', async () => {
         const r = await get(t.base, '/apps/suite/only-post');
@@ -200,6 +204,7 @@ export function defineInvokeSuite(mode: Mode): void {
         expect(r.json().error).toMatch(/not allowed/);
         const ok = await get(t.base, '/apps/suite/only-post', { method: 'PUT' });
         expect(ok.text).toBe('PUT');
+        await waitFor(async () => (await t.db.pool.query(`SELECT 1 FROM invocations WHERE path = '/only-post' AND status = 405`)).rows.length === 1, 5000, '405 row');
       });
       it('should stop an infinite loop with 504 while the executor keeps serving others', async () => {
         const started = Date.now();

@@ -456,8 +456,10 @@ export function formatInvocation(i: InvocationItem, pt = paint({ stdout: { write
   const lines = [
     `${pt.dim(i.createdAt)} ${i.branch}${i.version ? ` v${i.version}` : ''} ${what} ${st} ${i.durationMs.toFixed(1)}ms${i.cold ? ' cold' : ''}`,
   ];
-  for (const l of i.logs) lines.push(`  ${l.level}: ${l.msg}`);
-  if (i.error) lines.push(`  ${pt.red('error')}: ${i.error}`);
+  // a multi-line message keeps its later lines under its first, not at the left margin
+  const indent = (s: string) => s.replace(/\r?\n/g, '\n    ');
+  for (const l of i.logs) lines.push(`  ${l.level}: ${indent(l.msg)}`);
+  if (i.error) lines.push(`  ${pt.red('error')}: ${indent(i.error)}`);
   return lines.join('\n');
 }
 
