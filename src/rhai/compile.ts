@@ -228,7 +228,7 @@ const SYSTEM = new Set<string>([
   'ErrorTerminated',
 ]);
 export function isSystemError(e: RhaiError): boolean {
-  return SYSTEM.has(e.kind);
+  return SYSTEM.has(e.kind) || e.extra.fatal === true;
 }
 
 function typeList(args: readonly Value[]): string {

@@ -240,4 +240,39 @@ describe('runAsync', () => {
     );
     expect(js(v)).toEqual(['got ret', 'got brk', 'got thr']);
   });
+
+  test('where a script cannot suspend, an async call fails loudly at the call (never silently)', async () => {
+    const { e } = engine();
+    const fail = async (src: string, opts?: Parameters<Engine['runAsync']>[2]): Promise<RhaiError> =>
+      (await e.runAsync(prog(src), undefined, opts).then(
+        (v) => {
+          throw new Error(`expected a failure, got ${JSON.stringify(js(v))}`);
+        },
+        (x: unknown) => x,
+      )) as RhaiError;
+    const asyncErr = /Function http::fetch is asynchronous and cannot be called here/;
+    // a native callback without a resumable version (sort comparator), eval, a module's top level
+    expect((await fail(`[2, 1].sort(|a, b| { http::fetch("s"); a - b })`)).fullMessage).toMatch(asyncErr);
+    expect((await fail(`eval("http::fetch(\\"e\\")")`)).fullMessage).toMatch(asyncErr);
+    expect((await fail(`import "m" as m; m::X`, { resolveModule: () => 'export const X = http::fetch("top");' })).fullMessage).toMatch(asyncErr);
+    // not catchable: a try around it does not hide it
+    expect((await fail(`try { [2, 1].sort(|a, b| { http::fetch("s"); a - b }) } catch { 0 }`)).fullMessage).toMatch(asyncErr);
+  });
+
+  test('closures capture variables across suspensions; `this` and shared captures are written back', async () => {
+    const { e } = engine();
+    const v = await e.runAsync(
+      prog(`
+        let count = 0;
+        let inc = |u| { count += 1; http::fetch(u) };
+        inc.call("a"); call(inc, "b");
+        let arr = [1, 2];
+        arr.for_each(|| { this = http::fetch("t" + this); });
+        let obj = #{ n: 0, bump: |u| { this.n += 1; http::fetch(u) } };
+        obj.bump("x");
+        [count, arr, obj.n]
+      `),
+    );
+    expect(js(v)).toEqual([2, ['got t1', 'got t2'], 1]);
+  });
 });

@@ -63,6 +63,8 @@ export class RhaiError extends Error {
       inner?: RhaiError;
       /** function name for ErrorInFunctionCall */
       fnName?: string;
+      /** not catchable by `try`/`catch` nor swallowed by callbacks (an async function called where nothing can suspend) */
+      fatal?: boolean;
     } = {},
     offset?: number,
   ) {

@@ -19,7 +19,7 @@ export interface Overload {
 
 /** The error of an async host function reached where the script cannot suspend. */
 export function errNotSuspendable(name: string, where: string): RhaiError {
-  return new RhaiError('ErrorRuntime', `Runtime error: Function ${name} is asynchronous and cannot be called here (${where})`);
+  return new RhaiError('ErrorRuntime', `Runtime error: Function ${name} is asynchronous and cannot be called here (${where})`, { fatal: true });
 }
 
 /** Fast tag computation as a small integer (index into TAGS). */

@@ -32,7 +32,7 @@ export function offsetOf(total: number, start: number): number {
 function isFatal(e: unknown): boolean {
   return (
     e instanceof RhaiError &&
-    (e.kind === 'ErrorTooManyOperations' || e.kind === 'ErrorStackOverflow' || e.kind === 'ErrorTerminated' || e.kind === 'ErrorDataTooLarge')
+    (e.kind === 'ErrorTooManyOperations' || e.kind === 'ErrorStackOverflow' || e.kind === 'ErrorTerminated' || e.kind === 'ErrorDataTooLarge' || e.extra.fatal === true)
   );
 }
 

@@ -113,7 +113,7 @@ export function wrapCallbackError(fnName: string, e: unknown, fn: FnPtr): unknow
 function wrap(fnName: string, e: unknown, fn: FnPtr): unknown {
   // script payloads are ScriptFn objects; native closures (FnPtrType::Native) are JS functions and are wrapped
   if (typeof fn.fn === 'object' && fn.fn !== null) return e;
-  if (e instanceof RhaiError && e.kind !== 'ErrorTooManyOperations' && e.kind !== 'ErrorStackOverflow' && e.kind !== 'ErrorDataTooLarge' && e.kind !== 'ErrorTerminated') {
+  if (e instanceof RhaiError && e.kind !== 'ErrorTooManyOperations' && e.kind !== 'ErrorStackOverflow' && e.kind !== 'ErrorDataTooLarge' && e.kind !== 'ErrorTerminated' && !e.extra.fatal) {
     return errInFunctionCall(fnName, e);
   }
   return e;
