@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RFloat, RhaiError } from '../rhai/index.ts';
+import { compile, Engine, RFloat, RhaiError } from '../rhai/index.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 
 describe('response mapping', () => {
@@ -79,5 +79,35 @@ describe('responses never speak HTTP framing (issue 8)', () => {
     expect(mapValue(makeRedirect('/already%20encoded/100%')).headers.location).toBe('/already%20encoded/100%25');
     expect(mapValue(makeRedirect('https://bücher.example/straße')).headers.location).toBe('https://xn--bcher-kva.example/stra%C3%9Fe');
     expect(mapValue(makeResponse(301, '', new Map([['location', '/ü']]))).headers.location).toBe('/%C3%BC');
+  });
+});
+
+describe('mapError positions', () => {
+  const errorOf = (src: string, fn: string): unknown => {
+    const r = compile(src);
+    if (!r.ok) throw new Error('test script does not compile');
+    try {
+      new Engine().callFn(r.program, fn, [1]);
+    } catch (e) {
+      return e;
+    }
+    throw new Error('no error');
+  };
+  it('reports the line that failed, inside called functions, not the outer call site', () => {
+    const e = errorOf('fn f(x) {\n  let a = 1;\n  throw "bad";\n}\nfn handle(ctx) {\n  f(1)\n}\n', 'handle');
+    expect(mapError(e, false)).toMatchObject({ status: 500, body: { line: 3, position: 3 } });
+    const n = errorOf('fn handle(ctx) {\n  let a = 1;\n  let b = a.nope();\n}\n', 'handle');
+    expect(mapError(n, false).body).toMatchObject({ error: expect.stringMatching(/^Function not found: nope/), line: 3, position: 13 });
+  });
+  it('maps an operation limit hit inside a called function to 504', () => {
+    const r = compile('fn spin() { loop {} }\nfn handle(ctx) { spin() }\n');
+    if (!r.ok) throw new Error('no compile');
+    let err: unknown;
+    try {
+      new Engine({ limits: { maxOperations: 1000 } }).callFn(r.program, 'handle', [1]);
+    } catch (e) {
+      err = e;
+    }
+    expect(mapError(err, false).status).toBe(504);
   });
 });

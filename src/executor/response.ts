@@ -126,17 +126,29 @@ export function mapValue(v: Value): MappedResponse {
 export type ErrorClass = { status: 500 | 504; body: Record<string, unknown>; log: string };
 
 /** Classify an error thrown while running a script. */
+/** The error that wraps `inner` in the chain starting at `top`. */
+function parentOf(top: RhaiError, inner: RhaiError): RhaiError | undefined {
+  for (let x: RhaiError | undefined = top; x; x = x.extra.inner) if (x.extra.inner === inner) return x;
+  return undefined;
+}
+
 export function mapError(e: unknown, timedOut: boolean): ErrorClass {
   if (e instanceof RhaiError) {
-    if (e.kind === 'ErrorTooManyOperations') {
+    // an error inside a called function arrives wrapped (ErrorInFunctionCall, at the call site): the cause and the
+    // position a developer needs are those of the innermost error, the line that failed
+    let root: RhaiError = e;
+    while (root.extra.inner) root = root.extra.inner;
+    let at: RhaiError | undefined = root;
+    while (at && !at.pos) at = at === e ? undefined : parentOf(e, at);
+    if (root.kind === 'ErrorTooManyOperations') {
       return { status: 504, body: { error: 'Script exceeded its operation limit (max_operations)' }, log: e.fullMessage };
     }
-    if (e.kind === 'ErrorTerminated' || timedOut) {
+    if (root.kind === 'ErrorTerminated' || timedOut) {
       return { status: 504, body: { error: 'Script exceeded its time limit (timeout_ms)' }, log: e.fullMessage };
     }
     return {
       status: 500,
-      body: { error: e.text, line: e.pos?.line ?? null, position: e.pos?.position ?? null },
+      body: { error: e.text, line: at?.pos?.line ?? null, position: at?.pos?.position ?? null },
       log: e.fullMessage,
     };
   }
