@@ -20,7 +20,7 @@ import type { Pool } from '../db/pool.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
 import { loadScriptAst } from '../db/routing.ts';
 import { InvocationLog } from '../db/invocations.ts';
-import { errorResult, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
+import { errorResult, targetJson, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
@@ -89,24 +89,13 @@ interface Slot {
   active: Map<number, number>;
 }
 
-/** JSON of shared (route-table, frozen) targets, encoded once per target object rather than once per job. */
-const targetJson = new WeakMap<object, string>();
-
 /**
  * A job as one line of a ToThread batch (ipc.ts): `<target JSON>\t<job JSON without target>`, the target's JSON
- * cached per frozen target object (a job's largest part: env, limits, names), so the thread can also reuse its
- * decoded target.
+ * cached per frozen target object (jobs.ts targetJson), so the thread can also reuse its decoded target.
  */
 export function jobLine(job: InvocationJob): string {
-  const t = job.target;
-  let tj = targetJson.get(t);
-  if (tj === undefined) {
-    tj = JSON.stringify(t);
-    // only frozen targets (the route table's) are cached: another target object could change after it was encoded
-    if (Object.isFrozen(t)) targetJson.set(t, tj);
-  }
-  const { target: _t, ...rest } = job;
-  return `${tj}\t${JSON.stringify(rest)}`;
+  const { target, ...rest } = job;
+  return `${targetJson(target)}\t${JSON.stringify(rest)}`;
 }
 
 const MAX_AST_CACHE = 512;
@@ -271,6 +260,21 @@ export class ExecutorPool {
       if (slot) this.assign(slot, task);
       else this.enqueue(app, task);
     });
+  }
+
+  /**
+   * Run a job only if a thread can take it now (idle, or pipelining behind this app's own jobs within its share);
+   * null when the job would have to wait: the caller sends it elsewhere (a node spills over to Redis).
+   */
+  tryRun(job: InvocationJob): Promise<InvocationResult> | null {
+    if (this.closed) return null;
+    const app = this.appState(job.target.appId);
+    const slot = app.waiting.length === 0 ? this.pickSlot(app, job) : null;
+    if (!slot) {
+      this.dropIdle(app);
+      return null;
+    }
+    return new Promise<InvocationResult>((resolve, reject) => this.assign(slot, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false }));
   }
 
   /** Threads the app of `job` may hold. */

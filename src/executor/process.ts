@@ -1,10 +1,12 @@
 /**
- * An executor process (BullMQ mode): a worker-thread pool fed by a BullMQ Worker on the invoke queue.
- * `picloud executor` runs one anywhere; `picloud up --executors N` (with REDIS_URL) spawns N of them.
+ * An executor process (Redis mode): a worker-thread pool fed by the HTTP invocation lists (redis-lists.ts) and by a
+ * BullMQ Worker for durable work (schedule ticks). `picloud executor` runs one anywhere; `picloud up --executors N`
+ * (with REDIS_URL) spawns N of them.
  */
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { startBullmqWorker } from '../queue/bullmq.ts';
+import { startListWorker } from '../queue/redis-lists.ts';
 import { ExecutorPool } from './pool.ts';
 
 export interface ExecutorProcessOptions {
@@ -36,9 +38,12 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
     concurrency: o.concurrency ?? Math.max(2, o.threads),
     run: (job) => pool.run(job),
   });
+  // HTTP invocations: plain Redis lists; room for a few per thread so each thread has its next one at hand
+  const lists = await startListWorker({ redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 4, run: (job) => pool.run(job) });
   return {
     pool,
     async close() {
+      await lists.close();
       await worker.close();
       await pool.close();
     },

@@ -9,7 +9,7 @@ import type { Config } from '../common/config.ts';
 import { nodeArgsFor } from '../common/runtime.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
-import { createLocalDispatcher, type Dispatcher } from '../queue/dispatch.ts';
+import { createLocalDispatcher, createNodeDispatcher, type Dispatcher } from '../queue/dispatch.ts';
 import { ExecutorPool } from '../executor/pool.ts';
 import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
 import { ingressPlugin } from './ingress.ts';
@@ -34,6 +34,11 @@ export interface InvocationPlaneDeps {
   executorThreads?: number;
   /** V8 heap cap per executor thread in MB (default 256); a script exceeding it crashes its thread → 502 */
   threadHeapMb?: number;
+  /**
+   * Redis mode: executor threads in this process (`picloud orchestrator --executors N`). Invocations go to them
+   * first and spill over to the Redis executors only when they are saturated. Default 0: Redis only.
+   */
+  localThreads?: number;
 }
 
 export interface InvocationPlane {
@@ -68,14 +73,27 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   let execPool: ExecutorPool | null = null;
   const children: ChildProcess[] = [];
   let onRedisReconnect: ((f: () => void) => void) | null = null;
+  let bullmq: Dispatcher | null = null;
 
   if (config.redisUrl) {
-    // loaded only in BullMQ mode: the embedded mode never pays for bullmq + ioredis
-    const { createBullmqDispatcher } = await import('../queue/bullmq.ts');
-    const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
-    dispatcher = d;
-    onRedisReconnect = (f) => d.onReconnect(f);
-    if (deps.schedules !== false) schedules = createBullmqSchedules(d.queue, log);
+    // loaded only with Redis: the embedded mode never pays for bullmq + ioredis. HTTP invocations travel on plain
+    // lists (redis-lists.ts); BullMQ carries the schedules only.
+    const { createListDispatcher } = await import('../queue/redis-lists.ts');
+    const remote = await createListDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
+    dispatcher = remote;
+    onRedisReconnect = (f) => remote.onReconnect(f);
+    if (deps.localThreads && deps.localThreads > 0) {
+      const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: deps.localThreads, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
+      await p.start();
+      execPool = p;
+      dispatcher = createNodeDispatcher((job) => p.tryRun(job), remote, () => p.close());
+    }
+    if (deps.schedules !== false) {
+      const { createBullmqDispatcher } = await import('../queue/bullmq.ts');
+      const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
+      bullmq = d;
+      schedules = createBullmqSchedules(d.queue, log);
+    }
     const n = deps.spawnExecutors ?? 0;
     const dbUrl = deps.databaseUrl ?? config.databaseUrl;
     for (let i = 0; i < n; i++) {
@@ -126,6 +144,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       await schedules?.close();
       await routes.close();
       await dispatcher.close();
+      await bullmq?.close();
       await ingressLog.close();
       // executors close within a few seconds even with Redis gone; one that does not is killed
       await Promise.all(children.map((c) => new Promise<void>((res) => {

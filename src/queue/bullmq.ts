@@ -20,7 +20,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Cron } from 'croner';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { rateLimitedWarn, redisConnection, within } from './redis-util.ts';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
@@ -53,37 +54,10 @@ export interface BullmqOptions {
   log: Logger;
 }
 
-export function redisConnection(url: string, autoPipeline = false): Redis {
-  const r = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, enableAutoPipelining: autoPipeline });
-  r.on('error', () => {}); // reconnects by itself; errors surface on commands
-  return r;
-}
-
-/** `p`, or `fallback` after `ms` (for Redis calls that may never settle while the server is gone). */
-export function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<T>((res) => { timer = setTimeout(() => res(fallback), ms); });
-  return Promise.race([p.catch(() => fallback), t]).finally(() => clearTimeout(timer));
-}
+export { redisConnection, within };
 
 /** Blocking reads: seconds a BLMPOP/BRPOP waits server-side; the client-side watchdog allows this + 3 s. */
 const BLOCK_SECONDS = 30;
-
-/** Logs a repeated warning at most once per `everyMs` (with how many were suppressed). */
-function rateLimitedWarn(log: Logger, msg: string, everyMs = 30_000): (err: unknown) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (err) => {
-    const now = Date.now();
-    if (now - last < everyMs) {
-      suppressed++;
-      return;
-    }
-    log.warn({ err, suppressed }, msg);
-    last = now;
-    suppressed = 0;
-  };
-}
 
 /** Calls `f` each time `r` becomes ready again after having lost its connection. */
 function onReconnected(r: Redis, f: () => void): void {

@@ -6,14 +6,16 @@
 import type { InvocationJob, InvocationResult } from './jobs.ts';
 
 export interface DispatchStats {
-  mode: 'embedded' | 'bullmq';
+  mode: 'embedded' | 'bullmq' | 'redis' | 'node';
   inFlight: number;
   completed: number;
   rejected: number;
+  /** node mode: invocations sent to Redis because the local threads were saturated */
+  spilled?: number;
 }
 
 export interface Dispatcher {
-  readonly mode: 'embedded' | 'bullmq';
+  readonly mode: 'embedded' | 'bullmq' | 'redis' | 'node';
   invoke(job: InvocationJob): Promise<InvocationResult>;
   /** fire-and-forget (schedule ticks); the executor records the invocation */
   submit(job: InvocationJob): void;
@@ -50,5 +52,46 @@ export function createLocalDispatcher(run: JobRunner, onClose: () => Promise<voi
     },
     stats: () => ({ mode: 'embedded', inFlight, completed, rejected }),
     close: onClose,
+  };
+}
+
+/**
+ * A node's dispatcher (orchestrator with its own executor threads and Redis): a job goes to a local thread when one
+ * can take it now (`tryLocal` returns null otherwise) and spills over to `remote` (the Redis executors) when the
+ * local threads are saturated.
+ */
+export function createNodeDispatcher(tryLocal: (job: InvocationJob) => Promise<InvocationResult> | null, remote: Dispatcher, onClose: () => Promise<void>): Dispatcher {
+  let local = 0;
+  let localDone = 0;
+  let spilled = 0;
+  return {
+    mode: 'node',
+    async invoke(job) {
+      const p = tryLocal(job);
+      if (!p) {
+        spilled++;
+        return remote.invoke(job);
+      }
+      local++;
+      try {
+        return await p;
+      } finally {
+        local--;
+        localDone++;
+      }
+    },
+    submit(job) {
+      const p = tryLocal(job);
+      if (p) p.catch(() => {});
+      else remote.submit(job);
+    },
+    stats() {
+      const r = remote.stats();
+      return { mode: 'node', inFlight: local + r.inFlight, completed: localDone + r.completed, rejected: r.rejected, spilled };
+    },
+    async close() {
+      await remote.close();
+      await onClose();
+    },
   };
 }

@@ -111,3 +111,18 @@ export function errorResult(status: number, message: string, extra: Record<strin
     error: message,
   };
 }
+
+const targetJsonCache = new WeakMap<object, string>();
+
+/**
+ * A target's JSON, cached per frozen target object (the route table's: a job's largest part, env, limits and names,
+ * encoded once per route rather than once per job); another target object could change after it was encoded.
+ */
+export function targetJson(t: InvocationTarget): string {
+  let tj = targetJsonCache.get(t);
+  if (tj === undefined) {
+    tj = JSON.stringify(t);
+    if (Object.isFrozen(t)) targetJsonCache.set(t, tj);
+  }
+  return tj;
+}

@@ -21,7 +21,7 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv; /** Redis mode: executor threads in the plane (a node) */ localThreads?: number } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
   const prefix = `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
@@ -35,16 +35,21 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
     config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
-    spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96,
+    spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96, localThreads: opts.localThreads,
   });
   const spawned = mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0;
   if (spawned > 0) {
-    // executor processes start in seconds on a busy machine: the first request must not race them
-    const queue = (plane.dispatcher as unknown as { queue: { getWorkersCount(): Promise<number> } }).queue;
-    const until = Date.now() + 60_000;
-    while ((await queue.getWorkersCount()) < spawned) {
-      if (Date.now() > until) throw new Error(`${spawned} executor processes did not start within 60 s`);
-      await new Promise((r) => setTimeout(r, 100));
+    // executor processes start in seconds on a busy machine: the first request must not race them (each sets
+    // its heartbeat key when it starts taking invocations)
+    const r = redisConnection(opts.redisUrl ?? TEST_REDIS_URL);
+    try {
+      const until = Date.now() + 60_000;
+      while ((await r.keys(`${prefix}:exec:*`)).length < spawned) {
+        if (Date.now() > until) throw new Error(`${spawned} executor processes did not start within 60 s`);
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    } finally {
+      r.disconnect();
     }
   }
   const app = Fastify({ bodyLimit: 1024 * 1024 });

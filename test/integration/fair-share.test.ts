@@ -6,18 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
+import { busyScript, median, quickWhileBusy, timed } from '../helpers/load.ts';
 
-/** Busy for `ms` of wall-clock time (a CPU loop: the thread is held the whole time). */
-const slow = (ms: number) => `let end = now() + ${ms}; let n = 0; while now() < end { let a = []; a.pad(2000, 0); n += 1; } n`;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timed(url: string): Promise<{ status: number; ms: number; body: string; headers: Headers }> {
-  const t0 = performance.now();
-  const r = await fetch(url);
-  const body = await r.text();
-  return { status: r.status, ms: performance.now() - t0, body, headers: r.headers };
-}
 
 describe('fair share (embedded pool)', () => {
   let t: TestPlane;
@@ -25,11 +17,11 @@ describe('fair share (embedded pool)', () => {
   beforeAll(async () => {
     // 3 threads: an app may hold 2; at most 3 of an app's invocations wait in its queue
     t = await startTestPlane('embedded', { executors: 3, env: { PICLOUD_APP_QUEUE: '3' } });
-    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': slow(1200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000 } });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000 } });
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
-    await pushRelease(t.db.pool, { app: 'single', scripts: { 'slow.rhai': slow(600) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
-    await pushRelease(t.db.pool, { app: 'burst', scripts: { 'slow.rhai': slow(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
-    await pushRelease(t.db.pool, { app: 'patient', scripts: { 'slow.rhai': slow(300) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 500, concurrency: 1 } });
+    await pushRelease(t.db.pool, { app: 'single', scripts: { 'slow.rhai': busyScript(600) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
+    await pushRelease(t.db.pool, { app: 'burst', scripts: { 'slow.rhai': busyScript(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
+    await pushRelease(t.db.pool, { app: 'patient', scripts: { 'slow.rhai': busyScript(300) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 500, concurrency: 1 } });
     await waitFor(() => t.plane.routes.size() === 5, 5000, 'route table');
     // warm the AST caches
     for (const p of ['/apps/quick/ok']) expect((await fetch(t.base + p)).status).toBe(200);
@@ -40,18 +32,11 @@ describe('fair share (embedded pool)', () => {
 
   it('should answer another app within 250 ms while one app saturates its share', async () => {
     const started = performance.now();
-    const hog = Array.from({ length: 6 }, () => timed(`${t.base}/apps/hog/slow`));
-    await new Promise((r) => setTimeout(r, 150));
-    const quick: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await timed(`${t.base}/apps/quick/ok`);
-      expect(r.status).toBe(200);
-      quick.push(r.ms);
-    }
+    const { quick, hog } = await quickWhileBusy(`${t.base}/apps/hog/slow`, 6, `${t.base}/apps/quick/ok`);
     // median: robust to a scheduling hiccup on a busy machine; max: below the hog's 1.2 s (never queued behind it)
     expect(median(quick)).toBeLessThan(250);
     expect(Math.max(...quick)).toBeLessThan(1000);
-    const hogs = await Promise.all(hog);
+    const hogs = await hog;
     // the hog's six invocations ran two at a time: all succeed, in at least three rounds of ~1.2 s
     expect(hogs.map((h) => h.status)).toEqual([200, 200, 200, 200, 200, 200]);
     expect(performance.now() - started).toBeGreaterThan(3 * 1200 - 100);

@@ -1,10 +1,11 @@
 /**
- * Cluster role: `picloud orchestrator [--port N]` — ingress only (`/apps/*`, host form `<app>.<domain>` and
- * `<b>--<app>.<domain>` rewritten to it) plus /healthz, dispatching through BullMQ to `picloud executor`
- * processes. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
+ * Cluster role: `picloud orchestrator [--port N] [--executors N]` — ingress only (`/apps/*`, host form
+ * `<app>.<domain>` and `<b>--<app>.<domain>` rewritten to it) plus /healthz. Invocations run on the N executor
+ * threads of this process first (default: the cores + 1; 0 = none) and spill over through Redis lists to
+ * `picloud executor` processes when those are saturated. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
 import Fastify from 'fastify';
-import { loadConfig } from '../../common/config.ts';
+import { defaultThreads, loadConfig } from '../../common/config.ts';
 import { httpServerOptions } from '../../common/server-options.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
@@ -14,15 +15,21 @@ import type { CliIO } from '../client/io.ts';
 export async function orchestratorCommand(argv: string[], io: CliIO): Promise<number> {
   const i = argv.indexOf('--port');
   const port = i >= 0 ? Number(argv[i + 1]) : undefined;
+  const e = argv.indexOf('--executors');
+  const localThreads = e >= 0 ? Number(argv[e + 1]) : Math.min(64, defaultThreads());
+  if (!Number.isInteger(localThreads) || localThreads < 0 || localThreads > 64) {
+    io.stderr.write('--executors must be an integer in 0..64\n');
+    return 64;
+  }
   const config = loadConfig(io.env ?? process.env, port !== undefined ? { port } : {});
   if (!config.databaseUrl || !config.redisUrl) {
     io.stderr.write('picloud orchestrator needs DATABASE_URL and REDIS_URL\n');
     return 64;
   }
   const log = createLogger(config.logLevel);
-  const pool = createPool(config.databaseUrl);
+  const pool = createPool(config.databaseUrl, Math.max(10, localThreads * 2));
   // schedules are owned by `picloud manager` in a cluster; orchestrators only serve and dispatch
-  const plane = await startInvocationPlane({ config, pool, log, schedules: false });
+  const plane = await startInvocationPlane({ config, pool, log, schedules: false, localThreads });
   const suffix = `.${config.domain}`;
   const app = Fastify({
     ...httpServerOptions(config),

@@ -1,0 +1,96 @@
+/**
+ * The HTTP path over plain Redis lists (src/queue/redis-lists.ts) with real executor processes: fair share inside an
+ * executor process, a dead executor noticed before the deadline (502), an invocation whose deadline has passed
+ * dropped by the executor that takes it late (never run). A node's own threads: node-dispatch.test.ts.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnExecutor } from '../../src/orchestrator/index.ts';
+import { redisConnection } from '../../src/queue/redis-util.ts';
+import { TEST_REDIS_URL } from '../helpers/db.ts';
+import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
+import { busyScript, median, quickWhileBusy, timed } from '../helpers/load.ts';
+
+
+
+function startExecutor(t: TestPlane, threads: number): ChildProcess {
+  const env = { ...process.env, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: t.db.url, PICLOUD_LOG_LEVEL: 'error' };
+  return spawnExecutor(env, ['--prefix', t.prefix, '--threads', String(threads), '--thread-heap-mb', '96']);
+}
+
+async function executorsUp(t: TestPlane, n: number): Promise<void> {
+  const r = redisConnection(TEST_REDIS_URL);
+  try {
+    await waitFor(async () => (await r.keys(`${t.prefix}:exec:*`)).length >= n, 60_000, 'executor heartbeat');
+  } finally {
+    r.disconnect();
+  }
+}
+
+function kill(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((res) => {
+    if (c.exitCode !== null || c.signalCode !== null) return res();
+    c.once('exit', () => res());
+    c.kill(signal);
+  });
+}
+
+describe('HTTP invocations over Redis lists', () => {
+  let t: TestPlane;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    t = await startTestPlane('bullmq', { spawn: 0 });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200), 'long.rhai': busyScript(4000) }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000 } });
+    await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"', 'mark.rhai': 'kv::set("ran", true); "ran"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/mark', script: 'mark.rhai' }], limits: { timeout_ms: 300 } });
+    await waitFor(() => t.plane.routes.size() === 2, 5000, 'route table');
+  });
+  afterAll(async () => {
+    for (const c of children) await kill(c, 'SIGKILL');
+    await t?.close();
+  });
+
+  it('should drop an invocation whose deadline passed before an executor took it, never running it', async () => {
+    // no executor yet: the orchestrator answers 503 at its deadline (timeout_ms 300 + 5 s grace)
+    const r = await timed(`${t.base}/apps/quick/mark`);
+    expect(r.status).toBe(503);
+    expect(JSON.parse(r.body)).toMatchObject({ code: 'NO_CAPACITY' });
+    expect(r.ms).toBeGreaterThan(5000);
+    // an executor that starts now finds the stale invocation in the list and drops it
+    children.push(startExecutor(t, 3));
+    await executorsUp(t, 1);
+    const redis = redisConnection(TEST_REDIS_URL);
+    try {
+      await waitFor(async () => (await redis.llen(`${t.prefix}:http`)) === 0, 10_000, 'list drained');
+    } finally {
+      redis.disconnect();
+    }
+    expect((await timed(`${t.base}/apps/quick/ok`)).status).toBe(200);
+    const { rows } = await t.db.pool.query(`SELECT count(*)::int AS n FROM kv WHERE key = 'ran'`);
+    expect(rows[0].n).toBe(0);
+  }, 60_000);
+
+  it('should answer another app fast while one app saturates its share of an executor process', async () => {
+    const { quick, hog } = await quickWhileBusy(`${t.base}/apps/hog/slow`, 6, `${t.base}/apps/quick/ok`, 5, 200);
+    expect(median(quick)).toBeLessThan(250);
+    expect(Math.max(...quick)).toBeLessThan(1000);
+    expect((await hog).map((h) => h.status)).toEqual([200, 200, 200, 200, 200, 200]);
+  }, 60_000);
+
+  it('should answer 502 soon after the executor running an invocation is killed, and keep serving', async () => {
+    const victim = children[0]!;
+    const started = performance.now();
+    const long = timed(`${t.base}/apps/hog/long`);
+    await new Promise((r) => setTimeout(r, 500));
+    children.push(startExecutor(t, 2));
+    await kill(victim, 'SIGKILL');
+    const r = await long;
+    expect(r.status).toBe(502);
+    expect(r.body).toMatch(/executor/);
+    // noticed by the heartbeat (5 s TTL), long before the deadline (20 s + grace)
+    expect(performance.now() - started).toBeLessThan(12_000);
+    await executorsUp(t, 1);
+    expect((await timed(`${t.base}/apps/quick/ok`)).status).toBe(200);
+  }, 60_000);
+});
