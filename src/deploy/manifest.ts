@@ -220,7 +220,8 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     }
   }
 
-  const env: Record<string, string> = {};
+  // no prototype: an env name __proto__ is a plain key (an assignment on {} would set the prototype instead)
+  const env = Object.create(null) as Record<string, string>;
   if (doc.env !== undefined) {
     if (!isTable(doc.env)) err('env', '[env] must be a table');
     else {

@@ -9,8 +9,11 @@
  * most JSON_MAX_DEPTH levels: deeper is `()`, like a body that is not JSON (a 500,000-deep body used to answer
  * `500 Stack overflow` on every route, before the script ran).
  */
+import { jsonDepthWithin, JSON_MAX_DEPTH } from '../common/json.ts';
 import { fromJSON, type Value } from '../rhai/index.ts';
 import type { InvocationJob } from '../queue/jobs.ts';
+
+export { jsonDepthWithin, JSON_MAX_DEPTH };
 
 export interface CtxData {
   trigger: 'http' | 'schedule';
@@ -26,29 +29,6 @@ export interface CtxData {
   release: number;
   cron?: string;
   scheduled_at?: number;
-}
-
-/** The deepest nesting of arrays/objects a request body (or `json::parse`) may have. */
-export const JSON_MAX_DEPTH = 256;
-
-/** Whether JSON text nests at most `max` levels (a linear scan: no recursion, strings skipped). */
-export function jsonDepthWithin(text: string, max: number): boolean {
-  let depth = 0;
-  const n = text.length;
-  for (let i = 0; i < n; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 34) {
-      // skip the string, honouring backslash escapes
-      for (i++; i < n; i++) {
-        const d = text.charCodeAt(i);
-        if (d === 92) i++;
-        else if (d === 34) break;
-      }
-    } else if (c === 91 || c === 123) {
-      if (++depth > max) return false;
-    } else if (c === 93 || c === 125) depth--;
-  }
-  return true;
 }
 
 /** Parse a request body as JSON; undefined (→ `()`) when empty, not JSON, or nested deeper than JSON_MAX_DEPTH. */

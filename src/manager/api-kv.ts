@@ -8,6 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../common/errors.ts';
+import { parseClientJson } from '../common/json.ts';
 import type { AppRow } from '../db/dashboard.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
 import type { Pool } from '../db/pool.ts';
@@ -56,9 +57,9 @@ export async function kvRoutes(api: FastifyInstance, opts: KvRoutesOptions): Pro
   api.removeContentTypeParser('application/json');
   api.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
-      done(null, { json: body === '' ? undefined : (JSON.parse(body as string) as unknown) });
-    } catch {
-      done(new AppError('BAD_REQUEST', 'the body must be JSON'), undefined);
+      done(null, { json: body === '' ? undefined : parseClientJson(body as string) });
+    } catch (err) {
+      done(err as Error, undefined);
     }
   });
   api.put<{ Params: KeyParams; Querystring: KvQuery; Body: { json?: unknown } }>('/apps/:app/kv/*', async (req) => {

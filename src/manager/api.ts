@@ -27,6 +27,7 @@ import path from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../common/config.ts';
 import { AppError, isAppError } from '../common/errors.ts';
+import { parseClientJson } from '../common/json.ts';
 import type { Logger } from '../common/log.ts';
 import { listConfigVars, setConfigVars, unsetConfigVars, CONFIG_KEY_RE, CONFIG_VALUE_MAX } from '../db/config-vars.ts';
 import {
@@ -227,6 +228,16 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     const streams = new Set<FastifyReply>();
 
     api.setErrorHandler((err, req, reply) => sendError(reply, err, log, req.id));
+    // JSON bodies: depth-limited (a 500,000-deep body made handlers overflow the stack: 500) and plain JSON.parse,
+    // so `__proto__`/`constructor` are ordinary keys (fastify's parser refused them as "not valid JSON")
+    api.removeContentTypeParser('application/json');
+    api.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, body === '' ? undefined : parseClientJson(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    });
     api.setNotFoundHandler((req, reply) =>
       reply.code(404).send({ error: `no API route ${req.method} ${req.url.split('?')[0]}`, code: 'ROUTE_NOT_FOUND' }),
     );
@@ -381,7 +392,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
       const branch = branchOf(app, req.query);
       const body = req.body;
       if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be a JSON object {"KEY": "value" | null}');
-      const set: Record<string, string> = {};
+      const set = Object.create(null) as Record<string, string>;
       const unset: string[] = [];
       const problems: string[] = [];
       for (const [k, v] of Object.entries(body as Record<string, unknown>)) {

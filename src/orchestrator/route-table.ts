@@ -143,9 +143,10 @@ export function effectiveFetch(raw: Record<string, unknown> | undefined): FetchP
 
 /** Build a branch entry from its live DB state. */
 export function toBranchEntry(b: LiveBranch): BranchEntry {
-  const env: Record<string, string> = {};
+  // no prototype, and no Object.assign: a config key named __proto__ is a plain key
+  const env = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(b.config.env ?? {})) env[k] = typeof v === 'string' ? v : JSON.stringify(v);
-  Object.assign(env, b.vars);
+  for (const [k, v] of Object.entries(b.vars)) env[k] = v;
   const routes: CompiledRoute[] = b.routes.map((r) => {
     const methods = r.methods.map((m) => m.toUpperCase());
     return {

@@ -238,6 +238,33 @@ describe('api', () => {
       expect(ok.json().invocations).toMatchObject([{ status: 404 }]);
     });
 
+    it('should read JSON bodies with a depth limit and __proto__ as a plain key (issue 8)', async () => {
+      const deep = '['.repeat(500_000) + ']'.repeat(500_000);
+      const json = { ...auth(admin), 'content-type': 'application/json' };
+      for (const [method, url, payload] of [
+        ['POST', '/api/v1/apps', `{"name":${deep}}`],
+        ['PUT', '/api/v1/apps/shop/config', `{"A":${deep}}`],
+        ['PUT', '/api/v1/apps/shop/kv/deep', deep],
+        ['POST', '/api/v1/apps/shop/rollback', `{"version":${deep}}`],
+      ] as const) {
+        const r = await app.inject({ method, url, headers: json, payload });
+        expect(r.statusCode, url).toBe(400);
+        expect(r.json(), url).toMatchObject({ code: 'BAD_REQUEST', error: expect.stringMatching(/deeper than 256 levels/) });
+      }
+      const value = '{"__proto__":{"a":1},"constructor":{"prototype":{"b":2}}}';
+      const put = await app.inject({ method: 'PUT', url: '/api/v1/apps/shop/kv/proto', headers: json, payload: value });
+      expect(put.statusCode, put.body).toBe(200);
+      const got = await app.inject({ url: '/api/v1/apps/shop/kv/proto', headers: auth(admin) });
+      expect(got.body).toBe(`{"key":"proto","value":${value}}`);
+      const cfg = await app.inject({ method: 'PUT', url: '/api/v1/apps/shop/config?branch=proto', headers: json, payload: '{"constructor":"c","__proto__":"p"}' });
+      expect(cfg.statusCode, cfg.body).toBe(200);
+      expect(cfg.json().vars).toEqual(JSON.parse('{"__proto__":"p","constructor":"c"}'));
+      expect(Object.keys(cfg.json().vars).sort()).toEqual(['__proto__', 'constructor']);
+      const bad = await app.inject({ method: 'PUT', url: '/api/v1/apps/shop/config?branch=proto', headers: json, payload: '{"__proto__":{"x":1}}' });
+      expect(bad.statusCode).toBe(400);
+      expect(({} as Record<string, unknown>).x).toBeUndefined();
+    });
+
     it('should stream new invocations as server-sent events with tail=1', async () => {
       const srv = Fastify({ forceCloseConnections: true });
       await srv.register(apiPlugin, { config, pool: db.pool, log: silentLogger });

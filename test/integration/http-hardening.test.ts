@@ -20,6 +20,7 @@ const SCRIPTS: Record<string, string> = {
   'no-json.rhai': '"fine " + ctx.body.len()',
   'json-parse.rhai': 'json::parse(ctx.body)',
   'log-flood.rhai': 'let s = "x"; for i in 0..14 { s += s; } for i in 0..2000 { print(s); } "flooded"',
+  'proto-env.rhai': 'ctx.env',
   'proto-ctx.rhai': '#{ params: ctx.params, query: ctx.query, header: ctx.headers["__proto__"], json: ctx.json }',
 };
 
@@ -41,12 +42,14 @@ beforeAll(async () => {
   await pushRelease(srv.pool, {
     app: 'hard',
     scripts: SCRIPTS,
+    env: { ['__proto__']: 'e1', constructor: 'e2' },
     routes: [
       { path: '/ok', script: 'ok.rhai' },
       { path: '/proto/map', script: 'proto-map.rhai' },
       { path: '/proto/kv', script: 'proto-kv.rhai' },
       { path: '/proto/json', method: 'POST', script: 'proto-json.rhai' },
       { path: '/proto/ctx/:__proto__/:constructor', method: 'POST', script: 'proto-ctx.rhai' },
+      { path: '/proto/env', script: 'proto-env.rhai' },
       { path: '/json/unit', method: 'POST', script: 'json-unit.rhai' },
       { path: '/json/none', method: 'POST', script: 'no-json.rhai' },
       { path: '/json/parse', method: 'POST', script: 'json-parse.rhai' },
@@ -78,6 +81,11 @@ describe('__proto__ and constructor are plain keys', () => {
     const r = await request('POST', '/apps/hard/proto/json', { 'content-type': 'application/json' }, '{"constructor":{"prototype":1},"__proto__":{"b":2}}');
     expect(r.status, r.body).toBe(200);
     expect(JSON.parse(r.body)).toEqual({ keys: ['__proto__', 'constructor'], text: '{"__proto__":{"b":2},"constructor":{"prototype":1}}' });
+  });
+
+  it('in ctx.env', async () => {
+    const r = await request('GET', '/apps/hard/proto/env');
+    expect(r.body).toBe('{"__proto__":"e1","constructor":"e2"}');
   });
 
   it('in ctx.params, ctx.query, ctx.headers and ctx.json', async () => {
