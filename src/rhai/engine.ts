@@ -6,7 +6,7 @@
  */
 import type * as A from './ast.ts';
 import { parse } from './parser.ts';
-import { lineCol } from './source.ts';
+import { LineIndex, lineCol } from './source.ts';
 import type { ParseOptions } from './options.ts';
 import { DEFAULT_LIMITS, type Limits } from './runtime/limits.ts';
 import { RhaiError } from './runtime/errors.ts';
@@ -134,10 +134,11 @@ export function compile(
     return { ok: false, diagnostics: [{ code: 'ExprTooDeep', message: msg, offset: 0, line: lc.line, position: lc.position }] };
   }
   if (!r.ok) {
+    const lines = new LineIndex(source);
     return {
       ok: false,
       diagnostics: r.diagnostics.map((d) => {
-        const lc = lineCol(source, d.offset);
+        const lc = lines.lineCol(d.offset);
         const out: Diagnostic = { code: d.code, message: d.message, offset: d.offset, line: lc.line, position: lc.position };
         if (d.end !== undefined) out.end = d.end;
         return out;

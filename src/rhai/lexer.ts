@@ -105,6 +105,10 @@ export class Lexer {
   private inText = false;
   /** offset where the current line starts (for the line-continuation column rule) */
   private lineStart = 0;
+  /** memo of column(): offset `colAt` on the line starting at `colLine` has column `colVal` */
+  private colLine = -1;
+  private colAt = 0;
+  private colVal = 1;
 
   constructor(src: string, opts: LexerOptions = {}, start = 0) {
     this.src = src;
@@ -509,14 +513,25 @@ export class Lexer {
     return this.err(at, 'BadInput/MalformedNumber', msg.malformedNumber(text));
   }
 
-  /** 1-based Rhai column of an offset on the current line. */
+  /**
+   * 1-based Rhai column of an offset on the current line. The last answer is remembered, so the calls of one line
+   * (every `"…"` literal asks for its column) scan the line once in total, not once per call.
+   */
   private column(offset: number): number {
+    let k = this.lineStart;
     let col = 1;
-    for (let k = this.lineStart; k < offset; k++) {
+    if (this.colLine === this.lineStart && this.colAt <= offset) {
+      k = this.colAt;
+      col = this.colVal;
+    }
+    for (; k < offset; k++) {
       const c = this.src.charCodeAt(k);
       if (c >= 0xd800 && c <= 0xdbff) k++;
       col++;
     }
+    this.colLine = this.lineStart;
+    this.colAt = k;
+    this.colVal = col;
     return col;
   }
 

@@ -21,6 +21,34 @@ export function lineCol(text: string, offset: number): LineCol {
     line++;
     lineStart = i + 1;
   }
+  return { line, position: positionIn(text, lineStart, end) };
+}
+
+/**
+ * Line starts of one text, for many look-ups: each `lineCol` is a binary search over the table plus a walk of
+ * the one line, instead of a scan of the text from its start per look-up.
+ */
+export class LineIndex {
+  private readonly starts: number[] = [0];
+  constructor(private readonly text: string) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+  lineCol(offset: number): LineCol {
+    const end = Math.max(0, Math.min(offset, this.text.length));
+    // the last line start <= end (a `\n` at `end` itself still belongs to the line it ends)
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= end) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, position: positionIn(this.text, this.starts[lo]!, end) };
+  }
+}
+
+/** 1-based Rhai position of `end` on the line starting at `lineStart` (code points, a surrogate pair is one). */
+function positionIn(text: string, lineStart: number, end: number): number {
   let position = 1;
   for (let i = lineStart; i < end; i++) {
     const c = text.charCodeAt(i);
@@ -31,7 +59,7 @@ export function lineCol(text: string, offset: number): LineCol {
     }
     position++;
   }
-  return { line, position };
+  return position;
 }
 
 /** The text of the 1-based line `line` (without its line terminator). */
