@@ -7,7 +7,7 @@ import { Cron } from 'croner';
 import { parse, TomlError } from 'smol-toml';
 import { isIP } from 'node:net';
 import { FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
-import type { DeployDiagnostic } from './diagnostics.ts';
+import { DiagnosticList, type DeployDiagnostic } from './diagnostics.ts';
 import { scanTomlPositions, type KeyPosition } from './toml-positions.ts';
 
 export const MANIFEST_PATH = 'picloud.toml';
@@ -142,8 +142,8 @@ export function checkCron(expr: string): string | null {
  * Parse and validate picloud.toml. The manifest is returned whenever the TOML parsed (with the entries that were
  * well-formed), so later checks (scripts, functions) still run; it is valid only when `diagnostics` is empty.
  */
-export function parseManifest(source: string): { manifest: Manifest | null; diagnostics: DeployDiagnostic[] } {
-  const diagnostics: DeployDiagnostic[] = [];
+export function parseManifest(source: string): { manifest: Manifest | null; diagnostics: DeployDiagnostic[]; more: number } {
+  const diagnostics = new DiagnosticList();
   let doc: Table;
   try {
     doc = parse(source) as Table;
@@ -152,7 +152,7 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
       const msg = e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
       diagnostics.push({ path: MANIFEST_PATH, line: e.line || 1, col: e.column || 1, message: `TOML syntax error: ${msg}` });
     } else diagnostics.push({ path: MANIFEST_PATH, line: 1, col: 1, message: `TOML syntax error: ${(e as Error).message}` });
-    return { manifest: null, diagnostics };
+    return { manifest: null, diagnostics: diagnostics.items, more: 0 };
   }
   const positions = scanTomlPositions(source);
   const posOf = (key: string, value = false): Pos => {
@@ -322,22 +322,7 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     }
   });
 
-  // conflicts: the same normalised pattern with overlapping methods
-  for (let a = 0; a < routes.length; a++) {
-    for (let b = 0; b < a; b++) {
-      const ra = routes[a]!;
-      const rb = routes[b]!;
-      if (checkRoutePath(ra.path) || checkRoutePath(rb.path)) continue;
-      if (normaliseRoutePath(ra.path) !== normaliseRoutePath(rb.path)) continue;
-      const overlap = ra.methods.includes('*') || rb.methods.includes('*') ? (ra.methods.includes('*') ? rb.methods : ra.methods) : ra.methods.filter((x) => rb.methods.includes(x));
-      if (overlap.length === 0) continue;
-      diagnostics.push({
-        path: MANIFEST_PATH,
-        ...ra.at.path,
-        message: `route ${overlap.join(',')} ${ra.path} conflicts with the route ${rb.path} declared at line ${rb.at.path.line}`,
-      });
-    }
-  }
+  routeConflicts(routes, diagnostics);
 
   const schedules: ScheduleSpec[] = [];
   arrayOfTables('schedules').forEach((t, idx) => {
@@ -360,6 +345,45 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     }
   });
 
-  diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { manifest: { productionBranch, env, limits, fetch, routes, schedules }, diagnostics };
+  const kept = diagnostics.items.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { manifest: { productionBranch, env, limits, fetch, routes, schedules }, diagnostics: kept, more: diagnostics.more };
+}
+
+/**
+ * Conflicts: the same normalised pattern with overlapping methods. Routes are grouped by their normalised path
+ * (each path normalised once), and each route is compared with the first earlier route of its group per method,
+ * not with every earlier route: linear in the number of routes, at most one diagnostic per (route, method).
+ */
+function routeConflicts(routes: RouteSpec[], diagnostics: DiagnosticList): void {
+  const groups = new Map<string, Map<string, RouteSpec>>();
+  for (const ra of routes) {
+    if (checkRoutePath(ra.path)) continue;
+    const key = normaliseRoutePath(ra.path);
+    let firstOf = groups.get(key);
+    if (!firstOf) groups.set(key, (firstOf = new Map()));
+    // the earlier routes this one overlaps: the first declarer of each of its methods (any, for "*"), and the first "*"
+    const earlier = new Set<RouteSpec>();
+    if (ra.methods.includes('*')) for (const rb of firstOf.values()) earlier.add(rb);
+    else {
+      for (const m of ra.methods) {
+        const rb = firstOf.get(m);
+        if (rb) earlier.add(rb);
+      }
+      const star = firstOf.get('*');
+      if (star) earlier.add(star);
+    }
+    for (const rb of earlier) {
+      if (diagnostics.full) {
+        diagnostics.skip(1);
+        continue;
+      }
+      const overlap = ra.methods.includes('*') ? rb.methods : rb.methods.includes('*') ? ra.methods : ra.methods.filter((x) => rb.methods.includes(x));
+      diagnostics.push({
+        path: MANIFEST_PATH,
+        ...ra.at.path,
+        message: `route ${overlap.join(',')} ${ra.path} conflicts with the route ${rb.path} declared at line ${rb.at.path.line}`,
+      });
+    }
+    for (const m of ra.methods) if (!firstOf.has(m)) firstOf.set(m, ra);
+  }
 }

@@ -19,7 +19,9 @@ export interface KeyPosition {
 export function scanTomlPositions(source: string): Map<string, KeyPosition> {
   const out = new Map<string, KeyPosition>();
   const arrayCounts = new Map<string, number>();
-  const chars = [...source];
+  // UTF-16 units are walked directly (no array of characters: a 1 MB manifest stays one string); a low surrogate
+  // does not advance the column, so columns still count code points
+  const n = source.length;
   let i = 0;
   let line = 1;
   let col = 1;
@@ -27,15 +29,17 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
   let depth = 0;
   let atLineStart = true;
 
-  const peek = (k = 0) => chars[i + k] ?? '';
+  const peek = (k = 0) => source[i + k] ?? '';
   const adv = () => {
-    const c = chars[i++];
-    if (c === '\n') {
+    if (i >= n) return '';
+    const u = source.charCodeAt(i);
+    const c = source[i++]!;
+    if (u === 10) {
       line++;
       col = 1;
       atLineStart = true;
-    } else col++;
-    return c ?? '';
+    } else if (u < 0xdc00 || u > 0xdfff) col++;
+    return c;
   };
   const skipString = () => {
     const q = peek();
@@ -44,7 +48,7 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
     if (triple) {
       adv();
       adv();
-      while (i < chars.length && !(peek() === q && peek(1) === q && peek(2) === q)) {
+      while (i < n && !(peek() === q && peek(1) === q && peek(2) === q)) {
         if (q === '"' && peek() === '\\') adv();
         adv();
       }
@@ -54,7 +58,7 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
       while (peek() === q) adv(); // up to two extra quotes belong to the content
       return;
     }
-    while (i < chars.length && peek() !== q && peek() !== '\n') {
+    while (i < n && peek() !== q && peek() !== '\n') {
       if (q === '"' && peek() === '\\') adv();
       adv();
     }
@@ -65,7 +69,7 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
     if (c === '"' || c === "'") {
       const start = i;
       skipString();
-      const raw = chars.slice(start + 1, i - 1).join('');
+      const raw = source.slice(start + 1, i - 1);
       return c === '"' ? raw.replace(/\\(.)/g, '$1') : raw;
     }
     let s = '';
@@ -86,7 +90,7 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
     }
   };
 
-  while (i < chars.length) {
+  while (i < n) {
     const c = peek();
     if (c === '\n') {
       adv();
@@ -97,7 +101,7 @@ export function scanTomlPositions(source: string): Map<string, KeyPosition> {
       continue;
     }
     if (c === '#') {
-      while (i < chars.length && peek() !== '\n') adv();
+      while (i < n && peek() !== '\n') adv();
       continue;
     }
     if (c === '"' || c === "'") {

@@ -15,11 +15,41 @@ export interface TreeFile {
 
 const fmtBytes = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} bytes`);
 
+export interface TreeLimits {
+  maxFileBytes: number;
+  maxTotalBytes: number;
+  maxFiles: number;
+}
+
+/**
+ * Counts a tree's files and bytes while it is being listed, so a listing stops at the first entry past the count
+ * or total-size limit: nothing more is listed and no file is read (a tree of 500,000 files costs 2,001 entries).
+ */
+export class TreeTally {
+  files = 0;
+  bytes = 0;
+  constructor(readonly limits: TreeLimits = PUSH_LIMITS) {}
+  /** Count one file; a diagnostic when the tree is now over a limit (the listing should stop). */
+  add(f: TreeFile): DeployDiagnostic | null {
+    this.files++;
+    this.bytes += f.size;
+    const { maxFiles, maxTotalBytes } = this.limits;
+    if (this.files > maxFiles) {
+      return { path: '.', line: 1, col: 1, message: `the tree has more than ${maxFiles} files, over the limit of ${maxFiles} (the push was stopped there; no file was read)` };
+    }
+    if (this.bytes > maxTotalBytes) {
+      return { path: '.', line: 1, col: 1, message: `the tree is more than ${fmtBytes(maxTotalBytes)}, over the total limit of ${fmtBytes(maxTotalBytes)} (its first ${this.files} files come to ${fmtBytes(this.bytes)}; no file was read)` };
+    }
+    return null;
+  }
+}
+
 /** Size/count/submodule checks; returns the files whose content may be read (all when within limits). */
-export function checkTreeShape(files: TreeFile[], limits: { maxFileBytes: number; maxTotalBytes: number; maxFiles: number } = PUSH_LIMITS): { diagnostics: DeployDiagnostic[]; readable: TreeFile[] } {
+export function checkTreeShape(files: TreeFile[], limits: TreeLimits = PUSH_LIMITS): { diagnostics: DeployDiagnostic[]; readable: TreeFile[] } {
   const diagnostics: DeployDiagnostic[] = [];
   const readable: TreeFile[] = [];
-  if (files.length > limits.maxFiles) {
+  const tooMany = files.length > limits.maxFiles;
+  if (tooMany) {
     diagnostics.push({ path: '.', line: 1, col: 1, message: `the tree has ${files.length} files, over the limit of ${limits.maxFiles}` });
   }
   let total = 0;
@@ -37,9 +67,9 @@ export function checkTreeShape(files: TreeFile[], limits: { maxFileBytes: number
   }
   if (total > limits.maxTotalBytes) {
     diagnostics.push({ path: '.', line: 1, col: 1, message: `the tree is ${fmtBytes(total)}, over the total limit of ${fmtBytes(limits.maxTotalBytes)}` });
-    return { diagnostics, readable: [] };
   }
-  return { diagnostics, readable };
+  // a tree over the count or total limit is rejected without reading any file
+  return { diagnostics, readable: tooMany || total > limits.maxTotalBytes ? [] : readable };
 }
 
 /** A symlink whose target is absolute or leaves the repository. */

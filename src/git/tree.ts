@@ -4,7 +4,6 @@
  * Sizes come from ls-tree's `-l` column, so a blob over the limit is never read into memory.
  */
 import { spawn } from 'node:child_process';
-import { git } from './repos.ts';
 
 export interface TreeEntry {
   path: string;
@@ -18,15 +17,50 @@ export interface TreeEntry {
 
 /** All entries of the tree of `rev` (recursive). `env` carries GIT_DIR and the quarantine variables. */
 export async function listTree(rev: string, env: NodeJS.ProcessEnv): Promise<TreeEntry[]> {
-  const out = await git(['ls-tree', '-r', '-z', '-l', '--full-tree', rev], { env });
   const entries: TreeEntry[] = [];
-  for (const rec of out.toString('utf8').split('\0')) {
-    if (!rec) continue;
-    const tab = rec.indexOf('\t');
-    const [mode, type, oid, size] = rec.slice(0, tab).split(/ +/);
-    entries.push({ path: rec.slice(tab + 1), mode: mode!, type: type as TreeEntry['type'], oid: oid!, size: size === '-' ? 0 : Number(size) });
-  }
+  await streamTree(rev, env, (e) => {
+    entries.push(e);
+    return true;
+  });
   return entries;
+}
+
+/**
+ * The entries of the tree of `rev` as `git ls-tree` prints them, one call of `onEntry` each; when it returns
+ * false, git is stopped there and nothing more is read (a tree of 500,000 files is rejected after its first
+ * entries, not after listing them all). Resolves true when the whole tree was listed.
+ */
+export function streamTree(rev: string, env: NodeJS.ProcessEnv, onEntry: (e: TreeEntry) => boolean): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const p = spawn('git', ['ls-tree', '-r', '-z', '-l', '--full-tree', rev], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let rest: Buffer = Buffer.alloc(0);
+    let stderr = '';
+    let stopped = false;
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    p.stdout.on('data', (chunk: Buffer) => {
+      if (stopped) return;
+      let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
+      for (let z = buf.indexOf(0); z !== -1; z = buf.indexOf(0)) {
+        const rec = buf.subarray(0, z).toString('utf8');
+        buf = buf.subarray(z + 1);
+        const tab = rec.indexOf('\t');
+        const [mode, type, oid, size] = rec.slice(0, tab).split(/ +/);
+        const e: TreeEntry = { path: rec.slice(tab + 1), mode: mode!, type: type as TreeEntry['type'], oid: oid!, size: size === '-' ? 0 : Number(size) };
+        if (!onEntry(e)) {
+          stopped = true;
+          p.kill();
+          return;
+        }
+      }
+      rest = Buffer.from(buf);
+    });
+    p.on('error', reject);
+    p.on('close', (code) => {
+      if (stopped) resolve(false);
+      else if (code === 0) resolve(true);
+      else reject(new Error(`git ls-tree exited ${code}: ${stderr.trim()}`));
+    });
+  });
 }
 
 /** Read many blobs through one `git cat-file --batch`; returns oid → content. */

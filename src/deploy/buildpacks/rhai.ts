@@ -6,7 +6,7 @@
  * problems at the import). release: the routes and schedules as declared, with script hashes.
  */
 import path from 'node:path/posix';
-import { byPosition, renderDiagnostic, type DeployDiagnostic } from '../diagnostics.ts';
+import { byPosition, DiagnosticList, renderDiagnostic } from '../diagnostics.ts';
 import { scriptHash } from '../engine.ts';
 import { MANIFEST_PATH, parseManifest, type Pos } from '../manifest.ts';
 import { resolveModules } from './modules.ts';
@@ -30,12 +30,15 @@ export const rhaiBuildpack: Buildpack = {
   },
 
   async compile(input: BuildInput): Promise<BuildOutput> {
-    const diagnostics: DeployDiagnostic[] = [];
+    // capped: past MAX_SHOWN_DIAGNOSTICS problems are only counted (and not rendered)
+    const diagnostics = new DiagnosticList();
     const tomlSource = input.texts.get(MANIFEST_PATH);
     input.progress('-----> Validating picloud.toml');
-    const parsed = tomlSource === undefined ? { manifest: null, diagnostics: [] } : parseManifest(tomlSource);
+    const parsed = tomlSource === undefined ? { manifest: null, diagnostics: [], more: 0 } : parseManifest(tomlSource);
     for (const d of parsed.diagnostics) diagnostics.push({ ...d, rendered: renderDiagnostic(d, tomlSource) });
+    diagnostics.skip(parsed.more);
     const tomlError = (at: Pos, message: string) => {
+      if (diagnostics.full) return diagnostics.skip(1);
       const d = { path: MANIFEST_PATH, line: at.line, col: at.col, message };
       diagnostics.push({ ...d, rendered: renderDiagnostic(d, tomlSource) });
     };
@@ -75,7 +78,7 @@ export const rhaiBuildpack: Buildpack = {
     // every import of a compiled script names a module of this tree, without cycles
     const compiled = new Map(sources.filter(([p]) => functions.has(p)));
     const resolved = resolveModules({ sources: compiled, modes: input.modes, hashOf: new Map(scripts.map((x) => [x.path, x.hash])) });
-    diagnostics.push(...resolved.diagnostics);
+    for (const d of resolved.diagnostics) diagnostics.push(d);
     const ms = Math.round(performance.now() - t0);
     input.progress(`-----> Compiled ${sources.length} script${sources.length === 1 ? '' : 's'} (${cachedCount} cached) in ${ms} ms`);
 
@@ -118,11 +121,9 @@ export const rhaiBuildpack: Buildpack = {
         if (p) s.script = p;
       }
     }
-    diagnostics.sort(byPosition);
-    return {
-      diagnostics, manifest: diagnostics.length ? null : manifest, scripts, modules: resolved.modules,
-      stats: { compiled: sources.length - cachedCount, cached: cachedCount, ms },
-    };
+    const kept = diagnostics.items.sort(byPosition);
+    const stats = { compiled: sources.length - cachedCount, cached: cachedCount, ms };
+    return { diagnostics: kept, more: diagnostics.more, manifest: diagnostics.total ? null : manifest, scripts, modules: resolved.modules, stats };
   },
 
   release(out) {

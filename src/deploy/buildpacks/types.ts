@@ -19,6 +19,9 @@ export interface BuildInput {
   progress(line: string): void;
 }
 
+/** The functions a script defines (name and parameter names). */
+export type ScriptFunctions = { name: string; params: string[] }[];
+
 export interface ScriptCache {
   lookup(hashes: string[]): Promise<Map<string, { name: string; params: string[] }[]>>;
   /** a freshly compiled script's function list (so a later hit need not parse its stored AST) */
@@ -34,7 +37,10 @@ export interface BuiltScript {
 }
 
 export interface BuildOutput {
+  /** the problems found, at most MAX_SHOWN_DIAGNOSTICS of them */
   diagnostics: DeployDiagnostic[];
+  /** problems found beyond those in `diagnostics` (counted, not built) */
+  more?: number;
   /** the app manifest (routes, schedules, env, limits) when compile succeeded */
   manifest: Manifest | null;
   scripts: BuiltScript[];
