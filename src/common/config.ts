@@ -56,6 +56,15 @@ export const PUSH_LIMITS = Object.freeze({
   maxFiles: 2_000,
 });
 
+/**
+ * Budget of one push's validation and compilation, which run in a worker thread of their own: past the time or
+ * the heap the worker is terminated and the push is rejected with a clear message; the server serves on.
+ */
+export const VALIDATION_BUDGET = Object.freeze({
+  timeoutMs: 30_000,
+  maxHeapMb: 256,
+});
+
 export interface Config {
   readonly port: number;
   readonly host: string;

@@ -87,6 +87,8 @@ function previewHostProblem(app: string, branch: string, liveBranches: string[])
 export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput, out: (line: string) => void): Promise<boolean> {
   const t0 = performance.now();
   const problems: string[] = [];
+  /** problems found but not in `problems` (a tree's list is capped and closes with one "and N more" line) */
+  let hidden = 0;
   const ops: ReleaseOp[] = [];
   const app = await getApp(deps.pool, input.app);
   const productionBranch = app?.productionBranch ?? 'main';
@@ -122,6 +124,8 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
     deps.log.debug({ app: input.app, branch, readAndValidateMs: Math.round(performance.now() - tRead) }, 'tree validated');
     if (!result.ok) {
       problems.push(...result.problems);
+      // capped: problems = 100 shown + the "and N more" line, problemCount = 100 + N
+      if (result.problemCount > result.problems.length) hidden += result.problemCount - result.problems.length;
       continue;
     }
     ops.push({ kind: 'deploy', branch, commitSha: u.newSha, build: result.build!, releaseManifest: result.releaseManifest, engineVersion: deps.engine?.version ?? 'none' });
@@ -129,10 +133,11 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
 
   deps.fault?.('after-validation');
   if (problems.length) {
-    out(` !     Push rejected: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+    const count = problems.length + hidden;
+    out(` !     Push rejected: ${count} problem${count === 1 ? '' : 's'}`);
     for (const p of problems) for (const line of p.split('\n')) out(line);
     out(' !     The live release is unchanged.');
-    deps.log.info({ app: input.app, problems: problems.length }, 'push rejected');
+    deps.log.info({ app: input.app, problems: count }, 'push rejected');
     return false;
   }
   if (ops.length === 0) return true;

@@ -1,27 +1,49 @@
 /**
  * Validation of a tree, shared by `git push` (pre-receive) and `picloud check DIR`: one code path.
  * Tree checks (sizes, symlinks, UTF-8) first, then the ordered buildpacks. Every problem is collected,
- * not just the first; the result carries the rendered diagnostics in push order.
+ * not just the first (at most MAX_SHOWN_DIAGNOSTICS are shown, then "and N more"); the result carries the
+ * rendered diagnostics in push order.
+ *
+ * `validateTree` of a git or directory tree never runs on the calling thread: it runs in a validation worker
+ * (validate-offthread.ts) with its own time and memory budget, so a pathological push cannot stall the server's
+ * requests. The worker runs `validateTreeHere` on the same tree, which is what this module does for a tree it
+ * holds in memory (tests).
  */
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { listTree, readBlobs } from '../git/tree.ts';
+import { PUSH_LIMITS } from '../common/config.ts';
+import { readBlobs, streamTree } from '../git/tree.ts';
 import { BUILDPACKS, type BuildOutput, type ScriptCache } from './buildpacks/index.ts';
-import { byPosition, renderDiagnostic, type DeployDiagnostic } from './diagnostics.ts';
+import { byPosition, capProblems, DiagnosticList, renderDiagnostic, type DeployDiagnostic } from './diagnostics.ts';
 import type { DeployEngine } from './engine.ts';
 import { MANIFEST_PATH } from './manifest.ts';
-import { checkSymlink, checkTreeShape, decodeUtf8, type TreeFile } from './tree-checks.ts';
+import { checkSymlink, checkTreeShape, decodeUtf8, TreeTally, type TreeFile, type TreeLimits } from './tree-checks.ts';
+import { validateOffThread, type ValidationBudget } from './validate-offthread.ts';
+
+/** Where a tree comes from, as data (the validation worker opens the same tree from it). */
+export type TreeOrigin = { kind: 'git'; rev: string; env: Record<string, string> } | { kind: 'dir'; root: string };
+
+export interface TreeListing {
+  files: TreeFile[];
+  /** set when the listing stopped early because the tree is over the count or total-size limit */
+  over: DeployDiagnostic | null;
+}
 
 export interface TreeSource {
-  files: TreeFile[];
+  /** the files of the tree, listed until the tree is over a limit */
+  list(limits: TreeLimits): Promise<TreeListing>;
   /** contents of these files (symlinks: their target) */
   read(files: TreeFile[]): Promise<Map<string, Buffer>>;
+  /** set for trees on disk or in git: validated in the validation worker */
+  origin?: TreeOrigin;
 }
 
 export interface ValidationResult {
   ok: boolean;
-  /** each `path:line:col: message` (+ source line and caret) */
+  /** each `path:line:col: message` (+ source line and caret); capped, the last line then says "and N more" */
   problems: string[];
+  /** how many problems were found (the shown ones and the hidden ones) */
+  problemCount: number;
   build: BuildOutput | null;
   /** the buildpack's release manifest (routes, schedules as declared) */
   releaseManifest: Record<string, unknown>;
@@ -31,14 +53,29 @@ export interface ValidateOptions {
   engine: DeployEngine | null;
   cache?: ScriptCache | null;
   progress?(line: string): void;
+  /** time and memory of the validation worker (defaults: VALIDATION_BUDGET) */
+  budget?: Partial<ValidationBudget>;
 }
 
-/** Validate a tree and compile its scripts. */
+/** Validate a tree and compile its scripts: in the validation worker, for a tree on disk or in git. */
 export async function validateTree(src: TreeSource, opts: ValidateOptions): Promise<ValidationResult> {
+  if (src.origin) return validateOffThread(src.origin, opts);
+  return validateTreeHere(src, opts);
+}
+
+/** A rejection with one problem at the tree's root. */
+export function rejected(message: string): ValidationResult {
+  return { ok: false, problems: [`.:1:1: ${message}`], problemCount: 1, build: null, releaseManifest: {} };
+}
+
+/** Validate a tree on this thread (the validation worker's body; trees held in memory). */
+export async function validateTreeHere(src: TreeSource, opts: ValidateOptions): Promise<ValidationResult> {
   const progress = opts.progress ?? (() => {});
-  const treeProblems: DeployDiagnostic[] = [];
-  const shape = checkTreeShape(src.files);
-  treeProblems.push(...shape.diagnostics);
+  const listing = await src.list(PUSH_LIMITS);
+  if (listing.over) return rejected(listing.over.message);
+  const treeProblems = new DiagnosticList();
+  const shape = checkTreeShape(listing.files);
+  for (const d of shape.diagnostics) treeProblems.push(d);
   const contents = await src.read(shape.readable);
   const texts = new Map<string, string>();
   for (const f of shape.readable) {
@@ -53,36 +90,55 @@ export async function validateTree(src: TreeSource, opts: ValidateOptions): Prom
     if ('diagnostic' in r) treeProblems.push(r.diagnostic);
     else texts.set(f.path, r.text);
   }
-  const modes = new Map(src.files.map((f) => [f.path, f.mode]));
-  const problems = treeProblems.sort(byPosition).map((d) => renderDiagnostic(d));
+  const modes = new Map(listing.files.map((f) => [f.path, f.mode]));
+  const problems = treeProblems.items.sort(byPosition).map((d) => renderDiagnostic(d));
+  let more = treeProblems.more;
 
   const input = { texts, modes, engine: opts.engine, cache: opts.cache ?? null, progress };
   const packs = BUILDPACKS.filter((b) => b.detect(input));
   if (packs.length === 0) {
     problems.push(`${MANIFEST_PATH}:1:1: ${MANIFEST_PATH} is required at the repository root (see docs/picloud-toml.md)`);
-    return { ok: false, problems, build: null, releaseManifest: {} };
+    return { ok: false, problems: capProblems(problems, more), problemCount: problems.length + more, build: null, releaseManifest: {} };
   }
   let build: BuildOutput | null = null;
   let releaseManifest: Record<string, unknown> = {};
   for (const pack of packs) {
     const out = await pack.compile(input);
     problems.push(...out.diagnostics.map((d) => renderDiagnostic(d)));
+    more += out.more ?? 0;
     if (!build) {
       build = out;
       releaseManifest = pack.release(out);
     }
   }
-  return { ok: problems.length === 0 && build?.manifest != null, problems, build, releaseManifest };
+  const problemCount = problems.length + more;
+  return { ok: problemCount === 0 && build?.manifest != null, problems: capProblems(problems, more), problemCount, build, releaseManifest };
 }
 
-/** The tree of a pushed commit, read with `git ls-tree` and one `git cat-file --batch` (quarantine-aware env). */
+/** The tree of a pushed commit, read with a streamed `git ls-tree` and one `git cat-file --batch` (quarantine-aware env). */
 export async function gitTreeSource(rev: string, env: NodeJS.ProcessEnv): Promise<TreeSource> {
-  const entries = (await listTree(rev, env)).filter((e) => e.type === 'blob' || e.type === 'commit');
-  const oidOf = new Map(entries.map((e) => [e.path, e.oid]));
+  const plainEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) plainEnv[k] = v;
+  const oidOf = new Map<string, string>();
   return {
-    files: entries.map((e) => ({ path: e.path, mode: e.mode, size: e.size })),
+    origin: { kind: 'git', rev, env: plainEnv },
+    async list(limits) {
+      const tally = new TreeTally(limits);
+      const files: TreeFile[] = [];
+      let over: DeployDiagnostic | null = null;
+      await streamTree(rev, plainEnv, (e) => {
+        if (e.type !== 'blob' && e.type !== 'commit') return true;
+        const f = { path: e.path, mode: e.mode, size: e.size };
+        over = tally.add(f);
+        if (over) return false;
+        oidOf.set(e.path, e.oid);
+        files.push(f);
+        return true;
+      });
+      return { files, over };
+    },
     async read(files) {
-      const blobs = await readBlobs(files.map((f) => oidOf.get(f.path)!), env);
+      const blobs = await readBlobs(files.map((f) => oidOf.get(f.path)!), plainEnv);
       return new Map(files.map((f) => [f.path, blobs.get(oidOf.get(f.path)!)!]));
     },
   };
@@ -90,20 +146,33 @@ export async function gitTreeSource(rev: string, env: NodeJS.ProcessEnv): Promis
 
 /** A working tree on disk (for `picloud check`); `.git` and `node_modules` are skipped. */
 export async function dirTreeSource(root: string): Promise<TreeSource> {
-  const files: TreeFile[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    for (const name of (await readdir(path.join(root, rel))).sort()) {
-      if (rel === '' && (name === '.git' || name === 'node_modules')) continue;
-      const r = rel ? `${rel}/${name}` : name;
-      const st = await lstat(path.join(root, r));
-      if (st.isSymbolicLink()) files.push({ path: r, mode: '120000', size: st.size });
-      else if (st.isDirectory()) await walk(r);
-      else if (st.isFile()) files.push({ path: r, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size });
-    }
-  };
-  await walk('');
   return {
-    files,
+    origin: { kind: 'dir', root },
+    async list(limits) {
+      const tally = new TreeTally(limits);
+      const files: TreeFile[] = [];
+      let over: DeployDiagnostic | null = null;
+      const add = (f: TreeFile): boolean => {
+        over = tally.add(f);
+        if (!over) files.push(f);
+        return !over;
+      };
+      const walk = async (rel: string): Promise<boolean> => {
+        for (const name of (await readdir(path.join(root, rel))).sort()) {
+          if (rel === '' && (name === '.git' || name === 'node_modules')) continue;
+          const r = rel ? `${rel}/${name}` : name;
+          const st = await lstat(path.join(root, r));
+          if (st.isSymbolicLink()) {
+            if (!add({ path: r, mode: '120000', size: st.size })) return false;
+          } else if (st.isDirectory()) {
+            if (!(await walk(r))) return false;
+          } else if (st.isFile() && !add({ path: r, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size })) return false;
+        }
+        return true;
+      };
+      await walk('');
+      return { files, over };
+    },
     async read(list) {
       const out = new Map<string, Buffer>();
       for (const f of list) {
@@ -113,4 +182,9 @@ export async function dirTreeSource(root: string): Promise<TreeSource> {
       return out;
     },
   };
+}
+
+/** The tree an origin names (in the validation worker). */
+export function openTree(origin: TreeOrigin): Promise<TreeSource> {
+  return origin.kind === 'git' ? gitTreeSource(origin.rev, origin.env) : dirTreeSource(origin.root);
 }
