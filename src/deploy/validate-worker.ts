@@ -7,7 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import type { ScriptCache, ScriptFunctions } from './buildpacks/types.ts';
 import { loadEngine } from './engine.ts';
 import type { FromWorker, ToWorker } from './validate-offthread.ts';
-import { openTree, validateTreeHere } from './validate.ts';
+import { dirTreeSource, gitTreeSource, validateTreeHere, type TreeOrigin, type TreeSource } from './validate.ts';
+import { workTreeSource } from './worktree.ts';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
@@ -26,6 +27,13 @@ const cache: ScriptCache = {
     post({ t: 'remember', hash, functions });
   },
 };
+
+/** The tree an origin names, listed again here. */
+function openTree(origin: TreeOrigin): Promise<TreeSource> {
+  if (origin.kind === 'git') return gitTreeSource(origin.rev, origin.env);
+  if (origin.kind === 'dir') return dirTreeSource(origin.root);
+  return workTreeSource(origin.dir, { untracked: origin.untracked });
+}
 
 port.on('message', (m: ToWorker) => {
   if (m.t === 'lookup') {

@@ -1,15 +1,19 @@
 /**
  * Property tests of the push validation on large generated input (issue 8): manifests and trees are checked in
  * time linear in their size, diagnostics are capped (100 shown, then "and N more") without building the rest,
- * and a tree over the count or size limit is rejected while it is listed, before any file is read.
+ * and a tree over the count or size limit is rejected while it is listed (a git tree: ls-tree is stopped there),
+ * before any file is read.
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cpuMs, expectLinear } from '../../test/helpers/scaling.ts';
 import { capProblems, MAX_SHOWN_DIAGNOSTICS, renderDiagnostic } from './diagnostics.ts';
 import { loadEngine } from './engine.ts';
 import { parseManifest } from './manifest.ts';
-import { TreeTally, type TreeFile } from './tree-checks.ts';
-import { validateTreeHere, type TreeSource } from './validate.ts';
+import { gitTreeSource, validateTreeHere, type TreeSource } from './validate.ts';
 
 const routes = (n: number, path: (i: number) => string) => {
   let s = '';
@@ -17,23 +21,11 @@ const routes = (n: number, path: (i: number) => string) => {
   return s;
 };
 
-/** An in-memory tree (listing honours the limits exactly as the git and directory sources do). */
-function memoryTree(files: Iterable<[string, string]>, counters = { listed: 0, read: 0 }): TreeSource {
-  const texts = new Map<string, string>();
+/** An in-memory tree that counts the files read. */
+function memoryTree(files: [string, string][], counters = { read: 0 }): TreeSource {
+  const texts = new Map(files);
   return {
-    async list(limits) {
-      const tally = new TreeTally(limits);
-      const out: TreeFile[] = [];
-      for (const [path, text] of files) {
-        counters.listed++;
-        const f = { path, mode: '100644', size: Buffer.byteLength(text) };
-        const over = tally.add(f);
-        if (over) return { files: out, over };
-        texts.set(path, text);
-        out.push(f);
-      }
-      return { files: out, over: null };
-    },
+    files: files.map(([path, text]) => ({ path, mode: '100644', size: Buffer.byteLength(text) })),
     async read(wanted) {
       counters.read += wanted.length;
       return new Map(wanted.map((f) => [f.path, Buffer.from(texts.get(f.path)!)]));
@@ -96,15 +88,33 @@ describe('diagnostics', () => {
 
 describe('tree checks on large input', { timeout: 60_000 }, () => {
   it('should reject a tree over the file limit while listing it, reading nothing', async () => {
-    function* files(): Generator<[string, string]> {
-      yield ['picloud.toml', routes(1, () => '/')];
-      for (let i = 0; i < 500_000; i++) yield [`f/${i}`, 'x'];
-    }
-    const counters = { listed: 0, read: 0 };
-    const r = await validateTreeHere(memoryTree(files(), counters), { engine: null });
+    const files: [string, string][] = [['picloud.toml', routes(1, () => '/')]];
+    for (let i = 0; i < 500_000; i++) files.push([`f/${i}`, 'x']);
+    const counters = { read: 0 };
+    const r = await validateTreeHere(memoryTree(files, counters), { engine: null });
     expect(r.ok).toBe(false);
     expect(r.problems).toEqual(['.:1:1: the tree has more than 2000 files, over the limit of 2000 (the push was stopped there; no file was read)']);
-    expect(counters).toEqual({ listed: 2_001, read: 0 });
+    expect(counters.read).toBe(0);
+  });
+
+  it('should stop listing a git tree at the first file over the limit', async () => {
+    // a commit of 100,000 files, written with one git fast-import
+    const dir = mkdtempSync(path.join(tmpdir(), 'picloud-tree-'));
+    try {
+      execFileSync('git', ['init', '-q', '--bare', dir]);
+      let script = 'blob\nmark :1\ndata 1\nx\ncommit refs/heads/main\ncommitter t <t@t> 0 +0000\ndata 1\nc\n';
+      for (let i = 0; i < 100_000; i++) script += `M 100644 :1 d${i % 100}/f${i}\n`;
+      execFileSync('git', ['fast-import', '--quiet'], { cwd: dir, input: script, env: { ...process.env, GIT_DIR: dir } });
+      const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', GIT_DIR: dir };
+      const t0 = process.cpuUsage();
+      const tree = await gitTreeSource('refs/heads/main', env);
+      const d = process.cpuUsage(t0);
+      expect(tree.files).toHaveLength(2_000);
+      expect(tree.over?.message).toMatch(/^the tree has more than 2000 files/);
+      expect((d.user + d.system) / 1000).toBeLessThan(1_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('should validate a tree in time linear in its number of files', async () => {

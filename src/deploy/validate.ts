@@ -21,20 +21,19 @@ import { checkSymlink, checkTreeShape, decodeUtf8, TreeTally, type TreeFile, typ
 import { validateOffThread, type ValidationBudget } from './validate-offthread.ts';
 
 /** Where a tree comes from, as data (the validation worker opens the same tree from it). */
-export type TreeOrigin = { kind: 'git'; rev: string; env: Record<string, string> } | { kind: 'dir'; root: string };
-
-export interface TreeListing {
-  files: TreeFile[];
-  /** set when the listing stopped early because the tree is over the count or total-size limit */
-  over: DeployDiagnostic | null;
-}
+export type TreeOrigin =
+  | { kind: 'git'; rev: string; env: Record<string, string> }
+  | { kind: 'dir'; root: string }
+  | { kind: 'worktree'; dir: string; untracked: boolean };
 
 export interface TreeSource {
-  /** the files of the tree, listed until the tree is over a limit */
-  list(limits: TreeLimits): Promise<TreeListing>;
+  /** the files of the tree; when `over` is set, only those listed before the listing stopped */
+  files: TreeFile[];
+  /** set when the listing stopped early because the tree is over the file-count or total-size limit */
+  over?: DeployDiagnostic | null;
   /** contents of these files (symlinks: their target) */
   read(files: TreeFile[]): Promise<Map<string, Buffer>>;
-  /** set for trees on disk or in git: validated in the validation worker */
+  /** set for trees in git or on disk: validateTree opens the same tree in the validation worker */
   origin?: TreeOrigin;
 }
 
@@ -71,10 +70,10 @@ export function rejected(message: string): ValidationResult {
 /** Validate a tree on this thread (the validation worker's body; trees held in memory). */
 export async function validateTreeHere(src: TreeSource, opts: ValidateOptions): Promise<ValidationResult> {
   const progress = opts.progress ?? (() => {});
-  const listing = await src.list(PUSH_LIMITS);
-  if (listing.over) return rejected(listing.over.message);
+  const over = src.over ?? firstOver(src.files);
+  if (over) return rejected(over.message);
   const treeProblems = new DiagnosticList();
-  const shape = checkTreeShape(listing.files);
+  const shape = checkTreeShape(src.files);
   for (const d of shape.diagnostics) treeProblems.push(d);
   const contents = await src.read(shape.readable);
   const texts = new Map<string, string>();
@@ -90,7 +89,7 @@ export async function validateTreeHere(src: TreeSource, opts: ValidateOptions): 
     if ('diagnostic' in r) treeProblems.push(r.diagnostic);
     else texts.set(f.path, r.text);
   }
-  const modes = new Map(listing.files.map((f) => [f.path, f.mode]));
+  const modes = new Map(src.files.map((f) => [f.path, f.mode]));
   const problems = treeProblems.items.sort(byPosition).map((d) => renderDiagnostic(d));
   let more = treeProblems.more;
 
@@ -115,76 +114,81 @@ export async function validateTreeHere(src: TreeSource, opts: ValidateOptions): 
   return { ok: problemCount === 0 && build?.manifest != null, problems: capProblems(problems, more), problemCount, build, releaseManifest };
 }
 
-/** The tree of a pushed commit, read with a streamed `git ls-tree` and one `git cat-file --batch` (quarantine-aware env). */
+/** The first file that takes a tree over the count or total-size limit, as a diagnostic, or null. */
+function firstOver(files: TreeFile[], limits: TreeLimits = PUSH_LIMITS): DeployDiagnostic | null {
+  const tally = new TreeTally(limits);
+  for (const f of files) {
+    const over = tally.add(f);
+    if (over) return over;
+  }
+  return null;
+}
+
+/**
+ * The tree of a pushed commit: a streamed `git ls-tree` that stops at the first file over the count or total-size
+ * limit (nothing past it is listed, nothing is read), and one `git cat-file --batch` for the contents
+ * (quarantine-aware env).
+ */
 export async function gitTreeSource(rev: string, env: NodeJS.ProcessEnv): Promise<TreeSource> {
   const plainEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) plainEnv[k] = v;
+  const tally = new TreeTally(PUSH_LIMITS);
+  const files: TreeFile[] = [];
   const oidOf = new Map<string, string>();
+  let over: DeployDiagnostic | null = null;
+  await streamTree(rev, plainEnv, (e) => {
+    if (e.type !== 'blob' && e.type !== 'commit') return true;
+    const f = { path: e.path, mode: e.mode, size: e.size };
+    over = tally.add(f);
+    if (over) return false;
+    oidOf.set(e.path, e.oid);
+    files.push(f);
+    return true;
+  });
   return {
     origin: { kind: 'git', rev, env: plainEnv },
-    async list(limits) {
-      const tally = new TreeTally(limits);
-      const files: TreeFile[] = [];
-      let over: DeployDiagnostic | null = null;
-      await streamTree(rev, plainEnv, (e) => {
-        if (e.type !== 'blob' && e.type !== 'commit') return true;
-        const f = { path: e.path, mode: e.mode, size: e.size };
-        over = tally.add(f);
-        if (over) return false;
-        oidOf.set(e.path, e.oid);
-        files.push(f);
-        return true;
-      });
-      return { files, over };
-    },
-    async read(files) {
-      const blobs = await readBlobs(files.map((f) => oidOf.get(f.path)!), plainEnv);
-      return new Map(files.map((f) => [f.path, blobs.get(oidOf.get(f.path)!)!]));
-    },
-  };
-}
-
-/** A working tree on disk (for `picloud check`); `.git` and `node_modules` are skipped. */
-export async function dirTreeSource(root: string): Promise<TreeSource> {
-  return {
-    origin: { kind: 'dir', root },
-    async list(limits) {
-      const tally = new TreeTally(limits);
-      const files: TreeFile[] = [];
-      let over: DeployDiagnostic | null = null;
-      const add = (f: TreeFile): boolean => {
-        over = tally.add(f);
-        if (!over) files.push(f);
-        return !over;
-      };
-      const walk = async (rel: string): Promise<boolean> => {
-        for (const name of (await readdir(path.join(root, rel))).sort()) {
-          if (rel === '' && (name === '.git' || name === 'node_modules')) continue;
-          const r = rel ? `${rel}/${name}` : name;
-          const st = await lstat(path.join(root, r));
-          if (st.isSymbolicLink()) {
-            if (!add({ path: r, mode: '120000', size: st.size })) return false;
-          } else if (st.isDirectory()) {
-            if (!(await walk(r))) return false;
-          } else if (st.isFile() && !add({ path: r, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size })) return false;
-        }
-        return true;
-      };
-      await walk('');
-      return { files, over };
-    },
+    files,
+    over,
     async read(list) {
-      const out = new Map<string, Buffer>();
-      for (const f of list) {
-        const abs = path.join(root, f.path);
-        out.set(f.path, f.mode === '120000' ? Buffer.from(await readlink(abs)) : await readFile(abs));
-      }
-      return out;
+      const blobs = await readBlobs(list.map((f) => oidOf.get(f.path)!), plainEnv);
+      return new Map(list.map((f) => [f.path, blobs.get(oidOf.get(f.path)!)!]));
     },
   };
 }
 
-/** The tree an origin names (in the validation worker). */
-export function openTree(origin: TreeOrigin): Promise<TreeSource> {
-  return origin.kind === 'git' ? gitTreeSource(origin.rev, origin.env) : dirTreeSource(origin.root);
+/** A directory on disk, `.git` and `node_modules` skipped; the walk stops at the first file over a limit. */
+export async function dirTreeSource(root: string): Promise<TreeSource> {
+  const tally = new TreeTally(PUSH_LIMITS);
+  const files: TreeFile[] = [];
+  let over: DeployDiagnostic | null = null;
+  const add = (f: TreeFile): boolean => {
+    over = tally.add(f);
+    if (!over) files.push(f);
+    return !over;
+  };
+  const walk = async (rel: string): Promise<boolean> => {
+    for (const name of (await readdir(path.join(root, rel))).sort()) {
+      if (rel === '' && (name === '.git' || name === 'node_modules')) continue;
+      const r = rel ? `${rel}/${name}` : name;
+      const st = await lstat(path.join(root, r));
+      if (st.isSymbolicLink()) {
+        if (!add({ path: r, mode: '120000', size: st.size })) return false;
+      } else if (st.isDirectory()) {
+        if (!(await walk(r))) return false;
+      } else if (st.isFile() && !add({ path: r, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size })) return false;
+    }
+    return true;
+  };
+  await walk('');
+  return { origin: { kind: 'dir', root }, files, over, read: (list) => readFiles(root, list) };
+}
+
+/** Contents of files under `root` (symlinks: their target). */
+export async function readFiles(root: string, list: TreeFile[]): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  for (const f of list) {
+    const abs = path.join(root, f.path);
+    out.set(f.path, f.mode === '120000' ? Buffer.from(await readlink(abs)) : await readFile(abs));
+  }
+  return out;
 }

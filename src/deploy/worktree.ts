@@ -5,10 +5,10 @@
  * So `check` sees what a push of the current files would see, never an ignored `.env` or build output.
  */
 import { spawnSync } from 'node:child_process';
-import { lstat, readFile, readlink } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TreeFile } from './tree-checks.ts';
-import { dirTreeSource, type TreeSource } from './validate.ts';
+import { dirTreeSource, readFiles, type TreeSource } from './validate.ts';
 
 /** The repository top level containing `dir`, or null. */
 export function gitTopLevel(dir: string): string | null {
@@ -35,16 +35,6 @@ export async function workTreeSource(dir: string, opts: { untracked?: boolean } 
     else if (st.isDirectory()) files.push({ path: name, mode: '160000', size: 0 }); // a submodule's work tree
     else if (st.isFile()) files.push({ path: name, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size });
   }
-  return {
-    git: true,
-    files,
-    async read(list) {
-      const out = new Map<string, Buffer>();
-      for (const f of list) {
-        const abs = path.join(dir, f.path);
-        out.set(f.path, f.mode === '120000' ? Buffer.from(await readlink(abs)) : await readFile(abs));
-      }
-      return out;
-    },
-  };
+  // validateTree lists the same files again in the validation worker (origin), and reads them there
+  return { git: true, files, read: (list) => readFiles(dir, list), origin: { kind: 'worktree', dir, untracked: opts.untracked === true } };
 }
