@@ -156,7 +156,7 @@ export async function gitTreeSource(rev: string, env: NodeJS.ProcessEnv): Promis
   };
 }
 
-/** A directory on disk, `.git` and `node_modules` skipped; the walk stops at the first file over a limit. */
+/** A directory on disk, `.git`, `node_modules` and `.picloud` skipped; the walk stops at the first file over a limit. */
 export async function dirTreeSource(root: string): Promise<TreeSource> {
   const tally = new TreeTally(PUSH_LIMITS);
   const files: TreeFile[] = [];
@@ -168,7 +168,7 @@ export async function dirTreeSource(root: string): Promise<TreeSource> {
   };
   const walk = async (rel: string): Promise<boolean> => {
     for (const name of (await readdir(path.join(root, rel))).sort()) {
-      if (rel === '' && (name === '.git' || name === 'node_modules')) continue;
+      if (rel === '' && (name === '.git' || name === 'node_modules' || name === '.picloud')) continue;
       const r = rel ? `${rel}/${name}` : name;
       const st = await lstat(path.join(root, r));
       if (st.isSymbolicLink()) {

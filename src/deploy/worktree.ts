@@ -20,8 +20,8 @@ export async function workTreeSource(dir: string, opts: { untracked?: boolean } 
   const top = gitTopLevel(dir);
   if (!top || path.resolve(top) !== path.resolve(dir)) {
     // not a repository, or a folder inside one (an app in a monorepo): every file, as before
-    const src = await dirTreeSource(dir);
-    return { ...src, files: src.files.filter((f) => !f.path.startsWith('.picloud/')), git: false };
+    // (dirTreeSource skips .git, node_modules and .picloud at the top)
+    return { ...(await dirTreeSource(dir)), git: false };
   }
   const args = ['ls-files', '-z', '--cached', ...(opts.untracked ? ['--others', '--exclude-standard'] : [])];
   const r = spawnSync('git', args, { cwd: dir, maxBuffer: 256 * 1024 * 1024 });
