@@ -73,6 +73,10 @@ export class Runner {
       limits: { maxOperations: l.maxOperations, maxCallLevels: l.maxCallLevels, maxStringSize: l.maxStringSize, maxArraySize: l.maxArraySize, maxMapSize: l.maxMapSize },
       onPrint: (s: string) => this.log('print', s),
       onDebug: (s: string) => this.log('debug', s),
+      // the exact count at the end (onProgress sees it only every 1024 operations)
+      onEnd: (ops: number) => {
+        if (this.cur) this.cur.ops = ops;
+      },
       onProgress: (ops: number) => {
         const c = this.cur;
         if (!c) return false;

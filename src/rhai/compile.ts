@@ -122,6 +122,7 @@ export class Run implements NativeCallContext {
   readonly onPrint: ((s: string) => void) | undefined;
   readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
   readonly onProgress: ((ops: number) => boolean) | undefined;
+  readonly onEnd: ((ops: number) => void) | undefined;
   readonly resolveModule: ((path: string) => ModuleSource | undefined) | undefined;
   readonly data: unknown;
   readonly signal: AbortSignal | undefined;
@@ -142,6 +143,7 @@ export class Run implements NativeCallContext {
     this.onPrint = hooks?.onPrint ?? env.onPrint;
     this.onDebug = hooks?.onDebug ?? env.onDebug;
     this.onProgress = hooks?.onProgress ?? env.onProgress;
+    this.onEnd = hooks?.onEnd ?? env.onEnd;
     this.resolveModule = hooks?.resolveModule ?? env.resolveModule;
     this.data = hooks?.data;
     this.signal = hooks?.signal;
@@ -3250,6 +3252,7 @@ function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
   } catch (e) {
     return settleThrown(e);
   } finally {
+    R.onEnd?.(ops);
     R = prevR;
     ops = prevOps;
     opsNext = prevNext;

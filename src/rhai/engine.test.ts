@@ -211,3 +211,24 @@ describe('modules', () => {
     expect(() => run('import "util" as u; u::secret()')).toThrow(/Function not found: u::secret/);
   });
 });
+
+describe('Engine onEnd', () => {
+  it('reports the exact operation count of a run, below 1024 too, on success and on error', async () => {
+    const counts: number[] = [];
+    const e = new Engine({ limits: { maxOperations: 100_000 }, onEnd: (n) => counts.push(n) });
+    e.eval('let x = 1; x + 1');
+    expect(counts).toHaveLength(1);
+    expect(counts[0]).toBeGreaterThan(0);
+    expect(counts[0]).toBeLessThan(10);
+    e.eval('let s = 0; for i in 0..100 { s += i; } s');
+    expect(counts[1]).toBeGreaterThan(100);
+    expect(counts[1]).toBeLessThan(1024);
+    expect(() => e.eval('let y = 2; throw "x"')).toThrow();
+    expect(counts[2]).toBeGreaterThan(0);
+    e.registerModule('h', { wait: { params: [], fn: () => Promise.resolve(1), opts: { async: true } } });
+    const r = e.compile('let a = h::wait(); for i in 0..10 { a += 1; } a');
+    if (!r.ok) throw new Error('compile');
+    expect(await e.runAsync(r.program)).toBe(11);
+    expect(counts[3]).toBeGreaterThan(10);
+  });
+});

@@ -207,6 +207,8 @@ export interface EngineOptions {
   onDebug?: (s: string, pos: { line: number; position: number } | undefined) => void;
   /** called every 1024 operations; return true to terminate the script (ErrorTerminated) */
   onProgress?: (ops: number) => boolean;
+  /** called once when a run ends (value, error or termination) with its exact operation count (checked mode only) */
+  onEnd?: (ops: number) => void;
   /** no standard library, only built-in operators (Rhai `Engine::new_raw`) */
   raw?: boolean;
   /** language options used by `eval()` / `Engine.eval` compilation */
@@ -227,6 +229,8 @@ export interface RunOptions {
   onDebug?: (s: string, pos: { line: number; position: number } | undefined) => void;
   /** called every 1024 operations and after every resume of a suspended run; true → ErrorTerminated */
   onProgress?: (ops: number) => boolean;
+  /** called once when a run ends (value, error or termination) with its exact operation count (checked mode only) */
+  onEnd?: (ops: number) => void;
   /** runAsync: aborting it terminates the run while it waits for an async function (ErrorTerminated) */
   signal?: AbortSignal;
   /** the embedder's value for this run, seen by native functions as `ctx.data` */
@@ -265,6 +269,7 @@ export class Engine {
       onPrint: opts.onPrint,
       onDebug: opts.onDebug,
       onProgress: opts.onProgress,
+      onEnd: opts.onEnd,
       resolveModule: wrapResolver(opts.resolveModule),
     };
   }
@@ -429,13 +434,16 @@ export class Engine {
   ): Promise<Value> {
     const host = scope ? new Map(Object.entries(scope)) : undefined;
     const st = newRunState(unit, this.runOptions(p, host, opts));
+    const onEnd = opts?.onEnd ?? this.env.onEnd;
     return drive(st, body(), opts?.signal).then(
       (v) => {
         if (scope && host) for (const [k, x] of host) scope[k] = x;
+        onEnd?.(st.ops);
         return v;
       },
       (e: unknown) => {
         if (scope && host) for (const [k, x] of host) scope[k] = x;
+        onEnd?.(st.ops);
         throw this.finish(e, p.source);
       },
     );
@@ -476,6 +484,7 @@ function toHooks(o: RunOptions): RunHooks {
     onPrint: o.onPrint,
     onDebug: o.onDebug,
     onProgress: o.onProgress,
+    onEnd: o.onEnd,
     data: o.data,
     signal: o.signal,
     resolveModule: wrapResolver(o.resolveModule),

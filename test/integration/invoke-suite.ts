@@ -328,6 +328,9 @@ export function defineInvokeSuite(mode: Mode): void {
         }, 5000, 'invocation row');
         const { rows } = await t.db.pool.query(`SELECT trigger, method, path, status, logs, release_id, operations FROM invocations WHERE route = '/log'`);
         expect(rows[0]).toMatchObject({ trigger: 'http', method: 'GET', path: '/log', status: 200, release_id: mainIds.releaseId });
+        // counted exactly: a short script has a few operations, not 0 (it never reaches the 1024-operation progress hook)
+        expect(rows[0].operations).toBeGreaterThan(0);
+        expect(rows[0].operations).toBeLessThan(1024);
         expect(rows[0].logs.map((l: { level: string; msg: string }) => [l.level, l.msg])).toEqual([['print', 'hello log'], ['debug', expect.stringContaining('dbg')]]);
         const { rows: errs } = await t.db.pool.query(`SELECT status, error FROM invocations WHERE route = '/throw'`);
         expect(errs[0].status).toBe(500);

@@ -34,6 +34,8 @@ export interface EngineEnv {
   readonly onPrint: ((s: string) => void) | undefined;
   readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
   readonly onProgress: ((ops: number) => boolean) | undefined;
+  /** called once when a run ends (value, error or termination) with its exact operation count (checked mode) */
+  readonly onEnd?: ((ops: number) => void) | undefined;
   /** `import "path"`: returns the module's script source (or a compiled program), undefined when there is none */
   readonly resolveModule?: ((path: string) => ModuleSource | undefined) | undefined;
 }
@@ -51,6 +53,7 @@ export interface RunHooks {
   onPrint?: ((s: string) => void) | undefined;
   onDebug?: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
   onProgress?: ((ops: number) => boolean) | undefined;
+  onEnd?: ((ops: number) => void) | undefined;
   /** the embedder's per-run value, seen by native functions as `ctx.data` */
   data?: unknown;
   /** aborting it terminates a suspended run (ErrorTerminated) */
