@@ -420,12 +420,13 @@ export class ModuleValue {
   ) {}
 }
 
-export function importModule(path: string, pos: number): ModuleValue {
+/** `pos`: the path's position (Rhai reports ModuleNotFound / ErrorInModule there); `stmtPos`: the `import`'s. */
+export function importModule(path: string, pos: number, stmtPos = pos): ModuleValue {
   const r = R;
   const cached = r.modules.get(path);
   if (cached) return cached;
   const ml = r.limits.maxModules;
-  if (ml > 0 && r.modules.size >= ml) throw mkErr('ErrorTooManyModules', 'Too many modules imported', pos);
+  if (ml > 0 && r.modules.size >= ml) throw mkErr('ErrorTooManyModules', 'Too many modules imported', stmtPos);
   const found = r.resolveModule ? r.resolveModule(path) : undefined;
   if (found === undefined || (typeof found === 'string' && !r.parse)) throw mkErr('ErrorModuleNotFound', `Module not found: ${path}`, pos);
   const src = typeof found === 'string' ? found : found.source;
@@ -476,14 +477,17 @@ export function importModule(path: string, pos: number): ModuleValue {
  * global imports stack: `import "a" as a; fn f() { a::x }`).
  */
 export function compileImportBinding(ctx: FnCtx, st: A.ImportStmt): (f: Frame, path: Value) => undefined {
-  const { pos, alias } = st;
+  const { alias } = st;
+  // Rhai positions a bad path, a missing module and an error inside the module at the path expression
+  const pos = st.path.pos;
+  const stmtPos = st.pos;
   const info = alias !== undefined && !ctx.dynamic ? ctx.declare(alias, true) : undefined;
   const dyn = ctx.dynamic;
   const top = ctx.isTop && ctx.scopes.length <= 2;
   const unit = ctx.unit;
   return (f, path) => {
     if (typeof path !== 'string') throw errMismatch('string', typeName(path)).fill(pos);
-    const m = importModule(path, pos);
+    const m = importModule(path, pos, stmtPos);
     if (info) f[info.slot] = m as unknown as Value;
     else if (alias !== undefined && dyn) dynOf(f).define(alias, m as unknown as Value, true);
     if (top && alias !== undefined) {

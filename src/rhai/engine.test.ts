@@ -195,6 +195,7 @@ describe('modules', () => {
   const mods: Record<string, string> = {
     words: 'export const HELLO = "hi";',
     util: 'import "words" as w;\nexport const MARK = "!";\nfn greet(n) { w::HELLO + " " + n }\nprivate fn secret() { 1 }',
+    bad: 'let x = 1;\nlet y = x / 0;',
   };
   const e = new Engine({ resolveModule: (p) => mods[p] });
   const run = (src: string): unknown => {
@@ -209,6 +210,19 @@ describe('modules', () => {
   it('an import inside a block or function is not visible outside it; private functions stay private', () => {
     expect(() => run('fn h() { u::greet("z") }\n{ import "util" as u; }\nh()')).toThrow(/Module not found: u/);
     expect(() => run('import "util" as u; u::secret()')).toThrow(/Function not found: u::secret/);
+  });
+  it('an error while a module loads is ErrorInModule, showing the inner error at its position in the module (Rhai Display)', () => {
+    const err = runErr(e, 'let a = 1;\nimport "bad" as b;');
+    expect(err.kind).toBe('ErrorInModule');
+    expect(err.fullMessage).toBe("Division by zero: 1 / 0 (line 2, position 11)\nin module 'bad' (line 2, position 8)");
+    const caught = run('let m = ();\ntry { import "bad" as b; } catch (e) { m = e; }\nm') as Record<string, unknown>;
+    expect(caught).toEqual({
+      error: 'ErrorInModule',
+      module: 'bad',
+      message: "Division by zero: 1 / 0 (line 2, position 11)\nin module 'bad'",
+      line: 2,
+      position: 14,
+    });
   });
 });
 

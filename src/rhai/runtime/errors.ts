@@ -80,6 +80,10 @@ export class RhaiError extends Error {
       const name = this.extra.fnName ?? '';
       base =
         this.extra.inner.fullMessage + (name.startsWith('anon$') ? '\nin closure call' : `\nin call to function '${name}'`);
+    } else if (this.kind === 'ErrorInModule' && this.extra.inner) {
+      // Rhai: `{err}\nin module '{name}'`, the inner error with its own position (inside the module)
+      const m = /\nin module( '.*')?$/s.exec(this.text);
+      base = this.extra.inner.fullMessage + (m ? m[0] : '\nin module');
     }
     return this.pos ? `${base} (line ${this.pos.line}, position ${this.pos.position})` : base;
   }
