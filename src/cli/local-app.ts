@@ -49,10 +49,14 @@ export async function buildLocalApp(
     branch,
     releaseId: 0,
     version: 0,
-    config: { env: m.env, limits: m.limits as Record<string, unknown>, fetch: m.fetch as Record<string, unknown>, modules: r.build.modules ?? {} },
+    config: {
+      env: m.env, limits: m.limits as Record<string, unknown>, fetch: m.fetch as Record<string, unknown>, modules: r.build.modules ?? {},
+      queues: m.queues.map((q) => ({ name: q.name, scriptPath: q.script, scriptHash: hashOf.get(q.script)!, fn: q.function, attempts: q.attempts, backoffMs: q.backoffMs, concurrency: q.concurrency })),
+      previewSchedules: m.previewSchedules,
+    },
     vars: readDotEnv(dir),
     routes: m.routes.map((rt, idx) => ({ idx, methods: rt.methods, path: rt.path, scriptPath: rt.script, scriptHash: hashOf.get(rt.script)!, fn: rt.function })),
-    schedules: m.schedules.map((s, idx) => ({ idx, cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function })),
+    schedules: m.schedules.map((s, idx) => ({ idx, cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function, overlap: s.overlap })),
   });
   return { ok: true, app: { entry, programs, functions } };
 }

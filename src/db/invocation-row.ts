@@ -7,7 +7,7 @@ export interface InvocationRow {
   app: string;
   branch: string;
   releaseId: number | null;
-  trigger: 'http' | 'schedule';
+  trigger: 'http' | 'schedule' | 'queue';
   route: string;
   method: string;
   path: string;

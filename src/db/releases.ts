@@ -20,6 +20,8 @@ export interface ScheduleRow {
   scriptPath: string;
   scriptHash: string;
   fn: string | null;
+  /** default false: skip a tick while the previous run is still running */
+  overlap?: boolean;
 }
 
 export interface ReleaseRow {
@@ -76,10 +78,10 @@ export async function insertRoutes(c: PoolClient, releaseId: number, routes: Rou
 export async function insertSchedules(c: PoolClient, releaseId: number, schedules: ScheduleRow[]): Promise<void> {
   if (schedules.length === 0) return;
   await c.query(
-    `INSERT INTO schedules (release_id, idx, cron, script_path, script_hash, function)
-     SELECT $1, t.idx - 1, t.cron, t.script_path, t.script_hash, t.fn
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS t(cron, script_path, script_hash, fn, idx)`,
-    [releaseId, schedules.map((s) => s.cron), schedules.map((s) => s.scriptPath), schedules.map((s) => s.scriptHash), schedules.map((s) => s.fn)],
+    `INSERT INTO schedules (release_id, idx, cron, script_path, script_hash, function, overlap)
+     SELECT $1, t.idx - 1, t.cron, t.script_path, t.script_hash, t.fn, t.overlap
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::boolean[]) WITH ORDINALITY AS t(cron, script_path, script_hash, fn, overlap, idx)`,
+    [releaseId, schedules.map((s) => s.cron), schedules.map((s) => s.scriptPath), schedules.map((s) => s.scriptHash), schedules.map((s) => s.fn), schedules.map((s) => s.overlap === true)],
   );
 }
 
@@ -93,7 +95,7 @@ export async function getRoutes(q: Q, releaseId: number): Promise<RouteRow[]> {
 
 export async function getSchedules(q: Q, releaseId: number): Promise<ScheduleRow[]> {
   const { rows } = await q.query<ScheduleRow>(
-    `SELECT cron, script_path AS "scriptPath", script_hash AS "scriptHash", function AS fn FROM schedules WHERE release_id = $1 ORDER BY idx`,
+    `SELECT cron, script_path AS "scriptPath", script_hash AS "scriptHash", function AS fn, overlap FROM schedules WHERE release_id = $1 ORDER BY idx`,
     [releaseId],
   );
   return rows;

@@ -20,6 +20,18 @@ export interface LiveSchedule {
   scriptPath: string;
   scriptHash: string;
   fn: string | null;
+  overlap: boolean;
+}
+
+/** A `[[queues]]` entry of a live release (stored in release.config.queues). */
+export interface LiveQueue {
+  name: string;
+  scriptPath: string;
+  scriptHash: string;
+  fn: string | null;
+  attempts: number;
+  backoffMs: number;
+  concurrency: number;
 }
 
 export interface LiveBranch {
@@ -31,9 +43,12 @@ export interface LiveBranch {
   version: number;
   /**
    * release.config: { env?: Record<string,string>, limits?: {...}, fetch?: {...}, modules?: script path →
-   * (import path → module hash) } as stored by deploy
+   * (import path → module hash), queues?, previewSchedules? } as stored by deploy
    */
-  config: { env?: Record<string, unknown>; limits?: Record<string, unknown>; fetch?: Record<string, unknown>; modules?: Record<string, Record<string, string>> };
+  config: {
+    env?: Record<string, unknown>; limits?: Record<string, unknown>; fetch?: Record<string, unknown>; modules?: Record<string, Record<string, string>>;
+    queues?: LiveQueue[]; previewSchedules?: boolean;
+  };
   /** config_vars overrides for this (app, branch) */
   vars: Record<string, string>;
   routes: LiveRoute[];
@@ -46,7 +61,7 @@ const SELECT_LIVE = `
                      'scriptPath', x.script_path, 'scriptHash', x.script_hash, 'fn', x.function) ORDER BY x.idx)
                      FROM routes x WHERE x.release_id = r.id), '[]') AS routes,
          coalesce((SELECT json_agg(json_build_object('idx', s.idx, 'cron', s.cron,
-                     'scriptPath', s.script_path, 'scriptHash', s.script_hash, 'fn', s.function) ORDER BY s.idx)
+                     'scriptPath', s.script_path, 'scriptHash', s.script_hash, 'fn', s.function, 'overlap', s.overlap) ORDER BY s.idx)
                      FROM schedules s WHERE s.release_id = r.id), '[]') AS schedules,
          coalesce((SELECT json_object_agg(c.key, c.value) FROM config_vars c
                     WHERE c.app_id = a.id AND c.branch = p.branch), '{}') AS vars

@@ -40,7 +40,7 @@ concurrency = 2
 
   it('should report unknown keys at every level with their positions', () => {
     expect(problems('colour = 1\n[app]\nname = "x"\n[[routes]]\npath = "/"\nscript = "a.rhai"\n  handler = "h"\n')).toEqual([
-      '1:1: unknown key "colour" (allowed: app, env, routes, schedules, limits, fetch)',
+      '1:1: unknown key "colour" (allowed: app, env, routes, schedules, queues, limits, fetch, preview)',
       '3:1: unknown key "app.name" in [app] (allowed: production_branch)',
       '7:3: unknown key "routes.handler" in [routes] (allowed: path, method, script, function)',
     ]);
@@ -108,8 +108,72 @@ describe('route paths and cron', () => {
     expect(checkCron('*/5 * * * *')).toBeNull();
     expect(checkCron('0 */5 * * * *')).toBeNull();
     expect(checkCron('0 0 0 1 1 * 2030')).toMatch(/got 7/);
-    expect(checkCron('61 * * * *')).toMatch(/minute/);
+    expect(checkCron('61 * * * *')).toMatch(/61/);
     expect(checkCron('* *')).toMatch(/expected 5 fields/);
+  });
+});
+
+describe('parseManifest: [[queues]], overlap, [preview]', () => {
+  it('should read queues with defaults, overlap and [preview] schedules', () => {
+    const r = parseManifest(`[[schedules]]
+cron = "* * * * * *"
+script = "t.rhai"
+overlap = true
+[[queues]]
+name = "emails"
+script = "send.rhai"
+function = "deliver"
+attempts = 5
+backoff_ms = 250
+concurrency = 2
+[[queues]]
+name = "thumbs_2"
+script = "t.rhai"
+[preview]
+schedules = true
+`);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.manifest).toMatchObject({
+      schedules: [{ cron: '* * * * * *', overlap: true }],
+      queues: [
+        { name: 'emails', script: 'send.rhai', function: 'deliver', attempts: 5, backoffMs: 250, concurrency: 2 },
+        { name: 'thumbs_2', script: 't.rhai', function: null, attempts: 3, backoffMs: 1000, concurrency: 4 },
+      ],
+      previewSchedules: true,
+    });
+    expect(parseManifest('[[schedules]]\ncron = "* * * * *"\nscript = "t.rhai"\n').manifest).toMatchObject({ schedules: [{ overlap: false }], queues: [], previewSchedules: false });
+  });
+
+  it('should report bad queue names, duplicates, numbers, unknown keys and bad booleans at their positions', () => {
+    expect(problems(`[[queues]]
+name = "Emails"
+script = "a.rhai"
+[[queues]]
+name = "a"
+script = "a.rhai"
+attempts = 0
+[[queues]]
+name = "a"
+script = "a.rhai"
+concurrency = 1000
+retries = 2
+[[schedules]]
+cron = "* * * * *"
+script = "a.rhai"
+overlap = "no"
+[preview]
+schedules = 1
+deploy = true
+`)).toEqual([
+      expect.stringMatching(/^2:8: invalid queue name "Emails"/),
+      '7:12: "attempts" must be an integer ≥ 1',
+      '9:8: queue "a" is declared twice (first at line 5)',
+      '11:15: "concurrency" = 1000 is over the maximum 256',
+      '12:1: unknown key "queues.retries" in [queues] (allowed: name, script, function, attempts, backoff_ms, concurrency)',
+      '16:11: "overlap" must be true or false',
+      '18:13: "schedules" must be true or false',
+      '19:1: unknown key "preview.deploy" in [preview] (allowed: schedules)',
+    ]);
   });
 });
 

@@ -3,10 +3,10 @@
  * line and column of the key or value at fault (unknown keys are errors). Script existence, arity and the tree
  * itself are checked by validate.ts; this module only knows the TOML.
  */
-import { Cron } from 'croner';
 import { parse, TomlError } from 'smol-toml';
 import { isIP } from 'node:net';
 import { FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
+import { checkCron } from '../common/cron.ts';
 import { DiagnosticList, type DeployDiagnostic } from './diagnostics.ts';
 import { scanTomlPositions, type KeyPosition } from './toml-positions.ts';
 
@@ -31,8 +31,29 @@ export interface ScheduleSpec {
   cron: string;
   script: string;
   function: string | null;
+  /** false (default): a tick due while the previous run is still running is skipped (and recorded) */
+  overlap: boolean;
   at: { entry: Pos; cron: Pos; script: Pos; function: Pos };
 }
+
+/** `[[queues]]`: a handler for values sent with queue::send (architecture.md §5). */
+export interface QueueSpec {
+  name: string;
+  script: string;
+  function: string | null;
+  /** tries before the job becomes a dead letter (1 = never retried) */
+  attempts: number;
+  /** delay before the 2nd try, doubled for each later one */
+  backoffMs: number;
+  /** jobs of this queue running at once, platform-wide */
+  concurrency: number;
+  at: { entry: Pos; name: Pos; script: Pos; function: Pos };
+}
+
+export const QUEUE_NAME_RE = /^[a-z][a-z0-9_-]{0,30}$/;
+export const QUEUE_DEFAULTS = { attempts: 3, backoffMs: 1000, concurrency: 4 } as const;
+/** upper bounds of the [[queues]] numbers */
+export const QUEUE_MAX = { attempts: 100, backoffMs: 86_400_000, concurrency: 256 } as const;
 
 /** `[limits]` in camelCase, only the keys the app set (capped by PLATFORM_LIMITS). */
 export type AppLimits = Partial<Record<keyof typeof PLATFORM_LIMITS, number>>;
@@ -51,6 +72,9 @@ export interface Manifest {
   fetch: AppFetch;
   routes: RouteSpec[];
   schedules: ScheduleSpec[];
+  queues: QueueSpec[];
+  /** `[preview] schedules`: previews run [[schedules]] only when true */
+  previewSchedules: boolean;
 }
 
 const LIMIT_KEYS: Record<string, keyof typeof PLATFORM_LIMITS> = {
@@ -124,19 +148,7 @@ export const normaliseRoutePath = (p: string): string =>
     .map((s) => (s.startsWith(':') ? ':' : s))
     .join('/');
 
-/** Validate a cron expression (5 fields, or 6 with leading seconds; UTC). */
-export function checkCron(expr: string): string | null {
-  const fields = expr.trim().split(/\s+/);
-  if (fields.length !== 5 && fields.length !== 6) {
-    return `invalid cron "${expr}": expected 5 fields (minute hour day month weekday) or 6 with leading seconds, got ${fields.length}`;
-  }
-  try {
-    new Cron(expr, { paused: true, timezone: 'UTC', mode: '5-or-6-parts' }).stop();
-    return null;
-  } catch (e) {
-    return `invalid cron "${expr}": ${(e as Error).message.replace(/^CronPattern: /, '')}`;
-  }
-}
+export { checkCron };
 
 /**
  * Parse and validate picloud.toml. The manifest is returned whenever the TOML parsed (with the entries that were
@@ -195,6 +207,29 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     }
     return f;
   };
+  const bool = (t: Table, prefix: string, key: string): boolean | null => {
+    const v = t[key];
+    if (v === undefined) return null;
+    if (typeof v !== 'boolean') {
+      err(`${prefix}.${key}`, `"${key}" must be true or false`, true);
+      return null;
+    }
+    return v;
+  };
+  /** an optional integer in [min, max]: its value, null when absent, false when invalid (reported) */
+  const posInt = (t: Table, prefix: string, key: string, max: number, min: number): number | null | false => {
+    const v = t[key];
+    if (v === undefined) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      err(`${prefix}.${key}`, `"${key}" must be an integer ≥ ${min}`, true);
+      return false;
+    }
+    if (v > max) {
+      err(`${prefix}.${key}`, `"${key}" = ${v} is over the maximum ${max}`, true);
+      return false;
+    }
+    return v;
+  };
   const arrayOfTables = (key: string): Table[] => {
     const v = doc[key];
     if (v === undefined) return [];
@@ -205,7 +240,7 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     return v as Table[];
   };
 
-  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'limits', 'fetch']);
+  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'queues', 'limits', 'fetch', 'preview']);
 
   let productionBranch: string | null = null;
   if (doc.app !== undefined) {
@@ -327,10 +362,11 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
   const schedules: ScheduleSpec[] = [];
   arrayOfTables('schedules').forEach((t, idx) => {
     const prefix = `schedules[${idx}]`;
-    unknownKeys(t, prefix, ['cron', 'script', 'function']);
+    unknownKeys(t, prefix, ['cron', 'script', 'function', 'overlap']);
     const cron = str(t, prefix, 'cron', true);
     const script = str(t, prefix, 'script', true);
     const fn = fnName(t, prefix);
+    const overlap = bool(t, prefix, 'overlap');
     if (cron !== null) {
       const problem = checkCron(cron);
       if (problem) err(`${prefix}.cron`, problem, true);
@@ -340,13 +376,56 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
         cron,
         script,
         function: fn,
+        overlap: overlap ?? false,
         at: { entry: posOf(prefix), cron: posOf(`${prefix}.cron`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
       });
     }
   });
 
+  const queues: QueueSpec[] = [];
+  const queueAt = new Map<string, number>();
+  arrayOfTables('queues').forEach((t, idx) => {
+    const prefix = `queues[${idx}]`;
+    unknownKeys(t, prefix, ['name', 'script', 'function', 'attempts', 'backoff_ms', 'concurrency']);
+    const name = str(t, prefix, 'name', true);
+    const script = str(t, prefix, 'script', true);
+    const fn = fnName(t, prefix);
+    const attempts = posInt(t, prefix, 'attempts', QUEUE_MAX.attempts, 1);
+    const backoffMs = posInt(t, prefix, 'backoff_ms', QUEUE_MAX.backoffMs, 0);
+    const concurrency = posInt(t, prefix, 'concurrency', QUEUE_MAX.concurrency, 1);
+    let nameOk = name !== null;
+    if (name !== null && !QUEUE_NAME_RE.test(name)) {
+      err(`${prefix}.name`, `invalid queue name "${name}" (${QUEUE_NAME_RE.source}: lower-case letter, then up to 30 of a-z 0-9 _ -)`, true);
+      nameOk = false;
+    } else if (name !== null && queueAt.has(name)) {
+      err(`${prefix}.name`, `queue "${name}" is declared twice (first at line ${queueAt.get(name)})`, true);
+      nameOk = false;
+    }
+    if (name !== null && nameOk) queueAt.set(name, posOf(`${prefix}.name`, true).line);
+    if (nameOk && script !== null && attempts !== false && backoffMs !== false && concurrency !== false) {
+      queues.push({
+        name: name!,
+        script,
+        function: fn,
+        attempts: attempts ?? QUEUE_DEFAULTS.attempts,
+        backoffMs: backoffMs ?? QUEUE_DEFAULTS.backoffMs,
+        concurrency: concurrency ?? QUEUE_DEFAULTS.concurrency,
+        at: { entry: posOf(prefix), name: posOf(`${prefix}.name`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+      });
+    }
+  });
+
+  let previewSchedules = false;
+  if (doc.preview !== undefined) {
+    if (!isTable(doc.preview)) err('preview', '[preview] must be a table');
+    else {
+      unknownKeys(doc.preview, 'preview', ['schedules']);
+      previewSchedules = bool(doc.preview, 'preview', 'schedules') ?? false;
+    }
+  }
+
   const kept = diagnostics.items.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { manifest: { productionBranch, env, limits, fetch, routes, schedules }, diagnostics: kept, more: diagnostics.more };
+  return { manifest: { productionBranch, env, limits, fetch, routes, schedules, queues, previewSchedules }, diagnostics: kept, more: diagnostics.more };
 }
 
 /**

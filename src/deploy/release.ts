@@ -4,8 +4,9 @@
  * was. Switches of one app serialise on a transaction-scoped advisory lock, so the API's rollback and a push never
  * interleave; different apps never wait for each other.
  *
- * release.config = { env: {K: V}, limits: { maxOperations?, timeoutMs?, maxBodyBytes?, … } } (camelCase, only the
- * keys picloud.toml set; capped by PLATFORM_LIMITS at validation).
+ * release.config = { env: {K: V}, limits: { maxOperations?, timeoutMs?, maxBodyBytes?, … } (camelCase, only the
+ * keys picloud.toml set; capped by PLATFORM_LIMITS at validation), queues: [{ name, scriptPath, scriptHash, fn,
+ * attempts, backoffMs, concurrency }], previewSchedules }.
  */
 import { AppError } from '../common/errors.ts';
 import { ensureApp, getApp, lockAppForRelease, setProductionBranch, type App } from '../db/apps.ts';
@@ -104,7 +105,17 @@ async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string)
     commitSha: op.commitSha,
     pusher,
     scripts: Object.fromEntries(hashOf),
-    config: { env: m.env, limits: m.limits, fetch: m.fetch, ...(build.modules && Object.keys(build.modules).length ? { modules: build.modules } : {}) },
+    config: {
+      env: m.env,
+      limits: m.limits,
+      fetch: m.fetch,
+      ...(build.modules && Object.keys(build.modules).length ? { modules: build.modules } : {}),
+      // [[queues]] and [preview] live in the release's config, so a rollback brings them back with the code
+      ...(m.queues.length
+        ? { queues: m.queues.map((q) => ({ name: q.name, scriptPath: q.script, scriptHash: hashOf.get(q.script)!, fn: q.function, attempts: q.attempts, backoffMs: q.backoffMs, concurrency: q.concurrency })) }
+        : {}),
+      ...(m.previewSchedules ? { previewSchedules: true } : {}),
+    },
     manifest: op.releaseManifest,
     description: `Deploy ${op.commitSha.slice(0, 7)}`,
   });
@@ -116,7 +127,7 @@ async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string)
   await insertSchedules(
     c,
     release.id,
-    m.schedules.map((s) => ({ cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function })),
+    m.schedules.map((s) => ({ cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function, overlap: s.overlap })),
   );
   await switchPointer(c, app, op.branch, release.id);
   return release;

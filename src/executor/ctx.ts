@@ -2,7 +2,7 @@
  * The script's `ctx` (architecture.md §6, api 1): built from an invocation job as plain JSON-able data
  * (`ctxData`) and converted to Rhai values (`buildCtx`). Fields: trigger, method, path, params, query, headers
  * (lower-case keys), body, json (parsed body or (), computed from body), env, app, branch, release (int); schedules add cron and
- * scheduled_at (unix ms).
+ * scheduled_at (unix ms); queue jobs add queue, job_id, attempt (1 for the first try), with body/json the value.
  *
  * `ctx.json` is parsed lazily, the first time the script reads it (a route that never looks at it never pays for
  * it; a route naming a function gets a copy of ctx, made when the call starts), and only when the body nests at
@@ -16,7 +16,7 @@ import type { InvocationJob } from '../queue/jobs.ts';
 export { jsonDepthWithin, JSON_MAX_DEPTH };
 
 export interface CtxData {
-  trigger: 'http' | 'schedule';
+  trigger: 'http' | 'schedule' | 'queue';
   method: string;
   path: string;
   params: Record<string, string>;
@@ -29,6 +29,9 @@ export interface CtxData {
   release: number;
   cron?: string;
   scheduled_at?: number;
+  queue?: string;
+  job_id?: string;
+  attempt?: number;
 }
 
 /** Parse a request body as JSON; undefined (→ `()`) when empty, not JSON, or nested deeper than JSON_MAX_DEPTH. */
@@ -107,6 +110,12 @@ export function ctxData(job: InvocationJob): CtxData {
       body: job.body, env: t.env, app: t.app, branch: t.branch, release: t.version,
     };
   }
+  if (job.kind === 'queue') {
+    return {
+      trigger: 'queue', method: '', path: '', params: {}, query: {}, headers: {}, body: job.body,
+      env: t.env, app: t.app, branch: t.branch, release: t.version, queue: job.queue, job_id: job.jobId, attempt: job.attempt,
+    };
+  }
   return {
     trigger: 'schedule', method: '', path: '', params: {}, query: {}, headers: {}, body: '',
     env: t.env, app: t.app, branch: t.branch, release: t.version, cron: job.cron, scheduled_at: job.scheduledAt,
@@ -136,6 +145,9 @@ export function ctxValue(d: CtxData): Value {
   m.set('release', d.release);
   if (d.cron !== undefined) m.set('cron', d.cron);
   if (d.scheduled_at !== undefined) m.set('scheduled_at', d.scheduled_at);
+  if (d.queue !== undefined) m.set('queue', d.queue);
+  if (d.job_id !== undefined) m.set('job_id', d.job_id);
+  if (d.attempt !== undefined) m.set('attempt', d.attempt);
   return m;
 }
 

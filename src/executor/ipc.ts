@@ -1,6 +1,6 @@
 /**
  * Messages between the executor pool (parent thread) and its worker threads; typed unions keyed on `type`.
- * Host calls (kv, ast) are synchronous for the thread: it posts a HostRequest, blocks on Atomics.wait on a
+ * Host calls (kv, queue::send, ast) are synchronous for the thread: it posts a HostRequest, blocks on Atomics.wait on a
  * SharedArrayBuffer flag, and the parent answers on a dedicated MessagePort (read with receiveMessageOnPort)
  * then flips the flag. Only the waiting thread blocks; the parent and the other threads keep running.
  */
@@ -9,7 +9,8 @@ import type { KvOp } from './run.ts';
 
 export type HostRequest =
   | { op: 'kv'; seq: number; kv: KvOp; appId: number; branch: string; key: string; json?: string }
-  | { op: 'ast'; seq: number; hash: string };
+  | { op: 'ast'; seq: number; hash: string }
+  | { op: 'queue'; seq: number; appId: number; branch: string; queue: string; json: string; delayMs: number; attempts: number; backoffMs: number };
 
 export type HostReply = { seq: number; ok: true; value: unknown } | { seq: number; ok: false; error: string };
 

@@ -18,6 +18,7 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
+import { insertJob } from '../db/jobs.ts';
 import { loadScriptAst } from '../db/routing.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, targetJson, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
@@ -198,7 +199,7 @@ export class ExecutorPool {
       reply = { seq: req.seq, ok: true, value: await this.host(req) };
     } catch (err) {
       this.opts.log.warn({ err, op: req.op }, 'host call failed');
-      const what = req.op === 'kv' ? `kv::${req.kv}` : 'loading the script';
+      const what = req.op === 'kv' ? `kv::${req.kv}` : req.op === 'queue' ? 'queue::send' : 'loading the script';
       reply = { seq: req.seq, ok: false, error: err instanceof AppError ? err.message : `${what} failed: storage unavailable` };
     }
     if (slot.dead) return;
@@ -219,6 +220,11 @@ export class ExecutorPool {
         this.astCache.set(req.hash, ast);
       }
       return ast;
+    }
+    if (req.op === 'queue') {
+      return insertJob(pool, {
+        appId: req.appId, branch: req.branch, queue: req.queue, payload: req.json, delayMs: req.delayMs, maxAttempts: req.attempts, backoffMs: req.backoffMs,
+      });
     }
     const ns = { appId: req.appId, branch: req.branch };
     switch (req.kv) {

@@ -11,7 +11,7 @@ export function invocationRow(job: InvocationJob, r: InvocationResult): Invocati
   const http = job.kind === 'http';
   return {
     appId: t.appId, app: t.app, branch: t.branch, releaseId: t.releaseId, trigger: job.kind,
-    route: http ? job.route : job.cron, method: http ? job.method : '', path: http ? job.path : t.scriptPath,
+    route: http ? job.route : job.kind === 'queue' ? job.queue : job.cron, method: http ? job.method : '', path: http ? job.path : t.scriptPath,
     status: r.status, durationMs: r.durationMs, operations: r.operations, cold: r.cold, logs: r.logs, error: r.error,
     at: Date.now() - r.durationMs,
   };

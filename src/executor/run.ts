@@ -5,7 +5,7 @@
  * Used inside executor worker threads; `picloud run` can use it with an in-memory bridge.
  */
 import { Engine, programFromJSON, fromJSON, toJSON, RhaiError, type Program, type Value } from '../rhai/index.ts';
-import type { InvocationJob, InvocationLimits, InvocationResult } from '../queue/jobs.ts';
+import type { InvocationJob, InvocationLimits, InvocationResult, InvocationTarget } from '../queue/jobs.ts';
 import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH } from './ctx.ts';
 import { InvocationLog } from './log-cap.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
@@ -18,7 +18,22 @@ export interface HostBridge {
   kv(ns: { appId: number; branch: string }, op: KvOp, key: string, json?: string, deadline?: number): unknown;
   /** compiled program JSON by script hash */
   loadAst(hash: string): string;
+  /** queue::send: enqueue a job (value as JSON text) for the branch's queue; returns the job id (absent: not available) */
+  queueSend?(ns: { appId: number; branch: string }, send: QueueSend, deadline: number): string;
 }
+
+export interface QueueSend {
+  queue: string;
+  json: string;
+  delayMs: number;
+  attempts: number;
+  backoffMs: number;
+}
+
+/** the longest delay_ms a job may be held back (30 days) */
+export const MAX_DELAY_MS = 30 * 86_400_000;
+/** the largest value queue::send takes (its JSON text) */
+export const MAX_JOB_BYTES = 256 * 1024;
 
 /** A small LRU of compiled programs by content hash. */
 export class ProgramCache {
@@ -48,6 +63,7 @@ interface Current {
   ops: number;
   timedOut: boolean;
   ns: { appId: number; branch: string };
+  queues: InvocationTarget['queues'];
 }
 
 /** An executor: engines per limits, the program LRU, host functions bound to the current invocation. */
@@ -109,6 +125,33 @@ export class Runner {
     return this.bridge.kv(c.ns, op, key, json, c.deadline);
   }
 
+  /** queue::send(name, value[, #{ delay_ms }]): checks, then the host call; returns the job id */
+  private queueSend(name: Value, value: Value, opts: Value | undefined): string {
+    const c = this.cur!;
+    if (typeof name !== 'string') throw new RhaiError('ErrorRuntime', 'queue::send: the queue name must be a string');
+    const policy = c.queues?.[name];
+    if (!policy) {
+      const declared = Object.keys(c.queues ?? {});
+      throw new RhaiError('ErrorRuntime', `queue::send: no [[queues]] entry named "${name}"${declared.length ? ` (declared: ${declared.join(', ')})` : ''}`);
+    }
+    let delayMs = 0;
+    if (opts !== undefined) {
+      if (!(opts instanceof Map)) throw new RhaiError('ErrorRuntime', 'queue::send: the options must be a map like #{ delay_ms: 1000 }');
+      for (const k of opts.keys()) if (k !== 'delay_ms') throw new RhaiError('ErrorRuntime', `queue::send: unknown option "${k}" (allowed: delay_ms)`);
+      const d = opts.get('delay_ms');
+      if (d !== undefined) {
+        if (typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d > MAX_DELAY_MS) {
+          throw new RhaiError('ErrorRuntime', `queue::send: delay_ms must be an integer from 0 to ${MAX_DELAY_MS}`);
+        }
+        delayMs = d;
+      }
+    }
+    const json = JSON.stringify(toJSON(value)) ?? 'null';
+    if (json.length > MAX_JOB_BYTES) throw new RhaiError('ErrorRuntime', `queue::send: the value is over ${MAX_JOB_BYTES} bytes as JSON`);
+    if (!this.bridge.queueSend) throw new RhaiError('ErrorRuntime', 'queue::send is not available here');
+    return this.bridge.queueSend(c.ns, { queue: name, json, delayMs, attempts: policy.attempts, backoffMs: policy.backoffMs }, c.deadline);
+  }
+
   private registerHost(e: Engine): void {
     e.registerFn('now', [], () => Date.now());
     e.registerFn('response', ['int', 'any'], (_c, a) => makeResponse(a[0]!, a[1]));
@@ -135,6 +178,12 @@ export class Runner {
       keys: (_c, a) => {
         if (a.length > 1) throw new RhaiError('ErrorFunctionNotFound', 'Function not found: kv::keys with more than one argument');
         return this.kv('keys', a.length ? a[0]! : '') as string[];
+      },
+    });
+    e.registerModule('queue', {
+      send: (_c, a) => {
+        if (a.length < 2 || a.length > 3) throw new RhaiError('ErrorFunctionNotFound', `Function not found: queue::send with ${a.length} argument(s) (queue::send(name, value) or queue::send(name, value, #{ delay_ms }))`);
+        return this.queueSend(a[0]!, a[1]!, a[2]);
       },
     });
     e.registerModule('json', {
@@ -175,7 +224,7 @@ export class Runner {
   run(job: InvocationJob): InvocationResult {
     const start = performance.now();
     const t = job.target;
-    const c: Current = { logs: new InvocationLog(), start, deadline: start + t.limits.timeoutMs, ops: 0, timedOut: false, ns: { appId: t.appId, branch: t.branch } };
+    const c: Current = { logs: new InvocationLog(), start, deadline: start + t.limits.timeoutMs, ops: 0, timedOut: false, ns: { appId: t.appId, branch: t.branch }, queues: t.queues };
     this.cur = c;
     let cold = false;
     try {

@@ -39,6 +39,7 @@ function hostCall(req: Dist<HostRequest>, deadline: number): unknown {
 const bridge: HostBridge = {
   kv: (ns, op, key, json, deadline) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }, deadline ?? performance.now() + 30_000),
   loadAst: (hash) => hostCall({ op: 'ast', hash }, performance.now() + 30_000) as string,
+  queueSend: (ns, q, deadline) => hostCall({ op: 'queue', appId: ns.appId, branch: ns.branch, ...q }, deadline) as string,
 };
 
 const runner = new Runner(bridge);

@@ -1,7 +1,8 @@
 /**
  * Schedules from `[[schedules]]` of each live release. Two drivers behind one interface:
- *  - timers (embedded mode): one croner job per live schedule (UTC, `protect` so a slow tick never overlaps
- *    the next), each tick dispatched to the executor pool; a tick queued while a thread restarts waits in the pool.
+ *  - timers (embedded mode): one timer per live schedule, next time from cron-parser (common/cron.ts: the dialect
+ *    the push was validated with), each tick dispatched to the executor pool; with `overlap = false` (default) a
+ *    tick due while the previous run is still running is skipped and recorded in the invocation log.
  *  - BullMQ job schedulers (REDIS_URL): `upsertJobScheduler` per (app, branch, idx, content hash) on the invoke
  *    queue; BullMQ gives every tick its own job id (`repeat:<scheduler>:<millis>`), so a tick is not run twice,
  *    and a tick whose executor is restarting waits in Redis.
@@ -10,16 +11,19 @@
  * in Redis mode each Redis reconnect, since a restarted Redis may have lost every scheduler).
  */
 import { createHash } from 'node:crypto';
-import { Cron } from 'croner';
 import type { Queue } from 'bullmq';
+import { nextCronTime } from '../common/cron.ts';
 import type { Logger } from '../common/log.ts';
+import type { InvocationRow } from '../db/invocation-row.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
-import type { InvocationTarget } from '../queue/jobs.ts';
+import type { InvocationResult, InvocationTarget } from '../queue/jobs.ts';
 import type { QueueJobData } from '../queue/bullmq.ts';
 
 export interface ScheduleSpec {
   idx: number;
   cron: string;
+  /** false: a tick due while the previous run of this schedule is still running is skipped and recorded */
+  overlap: boolean;
   target: InvocationTarget;
 }
 
@@ -30,12 +34,84 @@ export interface ScheduleDriver {
   close(): Promise<void>;
 }
 
+/** consecutive failed runs after which a schedule is reported as failing (log row + warning) */
+export const FAILING_AFTER = 3;
+/** error text of a skipped tick's log row (the dashboard and `picloud logs` show it) */
+export const SKIPPED_ERROR = 'skipped: the previous run of this schedule was still running (overlap = false)';
+/** a skipped tick's status in the invocation log */
+export const SKIPPED_STATUS = 409;
+
+/** The invocation-log row of a schedule event that is not a run (a skipped tick, a failing streak). */
+export function scheduleNoticeRow(target: InvocationTarget, cron: string, status: number, error: string): InvocationRow {
+  return {
+    appId: target.appId, app: target.app, branch: target.branch, releaseId: target.releaseId, trigger: 'schedule', route: cron,
+    method: '', path: target.scriptPath, status, durationMs: 0, operations: 0, cold: false, logs: [], error, at: Date.now(),
+  };
+}
+
+/** The row that says a schedule has failed FAILING_AFTER times in a row (written once per streak). */
+export function failingRow(target: InvocationTarget, cron: string, last: InvocationResult): InvocationRow {
+  return scheduleNoticeRow(target, cron, 500, `schedule failing: ${FAILING_AFTER} failed runs in a row (last: ${last.status} ${last.error ?? ''})`.trim());
+}
+
 const key = (app: string, branch: string) => `${app}\u0000${branch}`;
 let tickSeq = 0;
+/** setTimeout's maximum delay; a later tick is reached in steps */
+const MAX_DELAY = 2 ** 31 - 1;
 
-/** In-process croner timers dispatching to `dispatcher`. */
-export function createTimerSchedules(dispatcher: Dispatcher, log: Logger): ScheduleDriver {
-  const byBranch = new Map<string, Cron[]>();
+interface TimerSchedule {
+  stop(): void;
+}
+
+/**
+ * One schedule on in-process timers: the next occurrence from cron-parser (the dialect a push is validated with),
+ * one setTimeout at a time (nothing runs between ticks), overlap handled here.
+ */
+function startTimer(s: ScheduleSpec, dispatcher: Dispatcher, record: (row: InvocationRow) => void, log: Logger): TimerSchedule {
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  let running = 0;
+  let failures = 0;
+  const arm = (after: number) => {
+    if (stopped) return;
+    const at = nextCronTime(s.cron, after);
+    if (at === null) return;
+    const wait = at - Date.now();
+    timer = setTimeout(() => (wait > MAX_DELAY ? arm(after) : fire(at)), Math.min(Math.max(0, wait), MAX_DELAY));
+  };
+  const fire = (at: number) => {
+    if (stopped) return;
+    // the next tick from this one, so none is lost to timer drift (a tick more than a minute late is not caught up)
+    arm(Math.max(at, Date.now() - 60_000));
+    if (running > 0 && !s.overlap) {
+      record(scheduleNoticeRow(s.target, s.cron, SKIPPED_STATUS, SKIPPED_ERROR));
+      return;
+    }
+    running++;
+    dispatcher.invoke({ kind: 'schedule', id: `tick-${(tickSeq++).toString(36)}`, target: s.target, cron: s.cron, scheduledAt: at })
+      .then((r) => {
+        if (r.status < 500) {
+          failures = 0;
+          return;
+        }
+        log.warn({ app: s.target.app, branch: s.target.branch, cron: s.cron, status: r.status }, 'schedule tick failed');
+        if (++failures === FAILING_AFTER) record(failingRow(s.target, s.cron, r));
+      })
+      .catch((err: unknown) => log.warn({ err, app: s.target.app, branch: s.target.branch, cron: s.cron }, 'schedule tick not dispatched'))
+      .finally(() => { running--; });
+  };
+  arm(Date.now());
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}
+
+/** In-process timers dispatching to `dispatcher`; skipped ticks and failing streaks go to `record`. */
+export function createTimerSchedules(dispatcher: Dispatcher, log: Logger, record: (row: InvocationRow) => void = () => {}): ScheduleDriver {
+  const byBranch = new Map<string, TimerSchedule[]>();
   const stopBranch = (k: string) => {
     for (const c of byBranch.get(k) ?? []) c.stop();
     byBranch.delete(k);
@@ -43,25 +119,8 @@ export function createTimerSchedules(dispatcher: Dispatcher, log: Logger): Sched
   const start = (app: string, branch: string, specs: ScheduleSpec[]) => {
     const k = key(app, branch);
     stopBranch(k);
-    const crons: Cron[] = [];
-    for (const s of specs) {
-      try {
-        const c: Cron = new Cron(s.cron, { timezone: 'UTC', protect: true, catch: true }, async (self: Cron) => {
-          const at = self.currentRun()?.getTime() ?? Date.now();
-          const scheduledAt = Math.floor(at / 1000) * 1000;
-          try {
-            const r = await dispatcher.invoke({ kind: 'schedule', id: `tick-${(tickSeq++).toString(36)}`, target: s.target, cron: s.cron, scheduledAt });
-            if (r.status >= 500) log.warn({ app, branch, cron: s.cron, status: r.status }, 'schedule tick failed');
-          } catch (err) {
-            log.warn({ err, app, branch, cron: s.cron }, 'schedule tick not dispatched');
-          }
-        });
-        crons.push(c);
-      } catch (err) {
-        log.error({ err, app, branch, cron: s.cron }, 'invalid cron expression in a live release');
-      }
-    }
-    if (crons.length) byBranch.set(k, crons);
+    const timers = specs.map((s) => startTimer(s, dispatcher, record, log));
+    if (timers.length) byBranch.set(k, timers);
   };
   return {
     async replace(app, branch, specs) {

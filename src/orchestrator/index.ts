@@ -14,6 +14,7 @@ import { ExecutorPool } from '../executor/pool.ts';
 import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
 import { ingressPlugin } from './ingress.ts';
 import { InvocationLog } from '../db/invocations.ts';
+import { JobRunner } from './job-runner.ts';
 import { RouteTable, targetOf, type BranchEntry } from './route-table.ts';
 
 export interface InvocationPlaneDeps {
@@ -28,6 +29,8 @@ export interface InvocationPlaneDeps {
   databaseUrl?: string;
   /** run schedules (default true) */
   schedules?: boolean;
+  /** run `[[queues]]` jobs (default: where schedules run) */
+  jobs?: boolean;
   /** invocations allowed to wait (embedded: per pool; BullMQ: in flight per orchestrator) before 503 */
   maxQueue?: number;
   /** BullMQ mode: worker threads per spawned executor process (default: the executor's own default, 2) */
@@ -45,14 +48,18 @@ export interface InvocationPlane {
   ingressPlugin: FastifyPluginAsync;
   routes: RouteTable;
   dispatcher: Dispatcher;
+  /** the `[[queues]]` job runner (null where jobs do not run) */
+  jobs: JobRunner | null;
   /** resolves once this process's route table serves the release (see RouteTable.waitForRelease) */
   waitForRelease(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
   stats(): Record<string, unknown>;
 }
 
-function specsOf(e: BranchEntry): ScheduleSpec[] {
-  return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, target: targetOf(e, s) }));
+/** The schedules that run for a branch: a preview runs its [[schedules]] only with `[preview] schedules = true`. */
+export function specsOf(e: BranchEntry): ScheduleSpec[] {
+  if (e.branch !== e.productionBranch && !e.previewSchedules) return [];
+  return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, overlap: s.overlap === true, target: targetOf(e, s) }));
 }
 
 /**
@@ -106,7 +113,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     await p.start();
     execPool = p;
     dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());
-    if (deps.schedules !== false) schedules = createTimerSchedules(dispatcher, log);
+    if (deps.schedules !== false) schedules = createTimerSchedules(dispatcher, log, (row) => p.invocationLog?.add(row));
   }
 
   if (schedules) {
@@ -119,7 +126,17 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     // a restarted Redis may have come back empty: re-create every job scheduler
     onRedisReconnect?.(() => void s.replaceAll(all()).catch(() => {}));
   }
+  const jobs = (deps.jobs ?? deps.schedules !== false)
+    ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl })
+    : null;
+  if (jobs) {
+    routes.onChange((changes, full) => {
+      if (full) jobs.wake();
+      else for (const c of changes) jobs.onBranchChange(c.app, c.branch, c.entry);
+    });
+  }
   await routes.start();
+  await jobs?.start();
 
   // requests the ingress answers itself (no route, wrong method, body too large) are logged from here
   const ingressLog = new InvocationLog(pool, { onError: (err) => log.error({ err }, 'invocation log flush failed') });
@@ -132,8 +149,10 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     routes,
     dispatcher,
     waitForRelease: (app, branch, releaseId, timeoutMs) => routes.waitForRelease(app, branch, releaseId, timeoutMs),
+    jobs,
     stats: () => ({
       mode: dispatcher.mode,
+      ...(jobs ? { jobs: jobs.stats() } : {}),
       branches: routes.size(),
       schedules: schedules?.count() ?? 0,
       dispatch: dispatcher.stats(),
@@ -142,6 +161,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     }),
     async close() {
       await schedules?.close();
+      await jobs?.close();
       await routes.close();
       await dispatcher.close();
       await bullmq?.close();

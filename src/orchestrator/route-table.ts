@@ -6,7 +6,7 @@
 import type { Logger } from '../common/log.ts';
 import { DEFAULT_APP_LIMITS, FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import { loadLiveBranches, type LiveBranch, type LiveSchedule } from '../db/routing.ts';
+import { loadLiveBranches, type LiveBranch, type LiveQueue, type LiveSchedule } from '../db/routing.ts';
 import type { FetchPolicy, InvocationLimits, InvocationTarget } from '../queue/jobs.ts';
 
 /** Branch name → URL slug: lower-case, runs of chars outside [a-z0-9] → '-'. */
@@ -40,6 +40,13 @@ export interface BranchEntry {
   modules: Record<string, Record<string, string>>;
   routes: CompiledRoute[];
   schedules: LiveSchedule[];
+  /** `[[queues]]` of the live release */
+  queues: LiveQueue[];
+  /** the app's production branch (previews run schedules only with `[preview] schedules = true`) */
+  productionBranch: string;
+  previewSchedules: boolean;
+  /** queue name → retry policy, for queue::send (part of every target of this entry) */
+  queuePolicy: Readonly<Record<string, { attempts: number; backoffMs: number }>>;
 }
 
 interface AppEntry {
@@ -159,9 +166,13 @@ export function toBranchEntry(b: LiveBranch): BranchEntry {
     };
   });
   routes.sort(compareSpecificity);
+  const queues = Array.isArray(b.config.queues) ? b.config.queues : [];
+  const queuePolicy: Record<string, { attempts: number; backoffMs: number }> = {};
+  for (const q of queues) queuePolicy[q.name] = { attempts: q.attempts, backoffMs: q.backoffMs };
   return {
     appId: b.appId, app: b.app, branch: b.branch, slug: branchSlug(b.branch), releaseId: b.releaseId, version: b.version,
-    env, limits: effectiveLimits(b.config.limits), fetch: effectiveFetch(b.config.fetch), modules: b.config.modules ?? {}, routes, schedules: b.schedules,
+    env, limits: effectiveLimits(b.config.limits), fetch: effectiveFetch(b.config.fetch), modules: b.config.modules ?? {}, routes, schedules: b.schedules, queues,
+    productionBranch: b.productionBranch, previewSchedules: b.config.previewSchedules === true, queuePolicy: Object.freeze(queuePolicy),
   };
 }
 
@@ -178,7 +189,7 @@ export function targetOf(e: BranchEntry, s: { scriptPath: string; scriptHash: st
   const modules = e.modules[s.scriptPath];
   const target: InvocationTarget = Object.freeze({
     appId: e.appId, app: e.app, branch: e.branch, releaseId: e.releaseId, version: e.version,
-    scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits, fetch: e.fetch,
+    scriptPath: s.scriptPath, scriptHash: s.scriptHash, fn: s.fn, env: e.env, limits: e.limits, fetch: e.fetch, queues: e.queuePolicy,
     ...(modules ? { modules } : {}),
   });
   targets.set(s, { entry: e, target });
@@ -242,6 +253,11 @@ export class RouteTable {
       };
       this.waiters.add(w);
     });
+  }
+
+  /** The live entry of (app, branch), or null. */
+  entry(app: string, branch: string): BranchEntry | null {
+    return this.apps.get(app)?.bySlug.get(branchSlug(branch)) ?? null;
   }
 
   /** Every live branch entry. */

@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
-import { Cron } from 'croner';
+import { nextCronTime } from '../common/cron.ts';
 import type { Redis } from 'ioredis';
 import { rateLimitedWarn, redisConnection, within } from './redis-util.ts';
 import { AppError } from '../common/errors.ts';
@@ -351,10 +351,8 @@ async function ticksDue(redis: Redis, key: string, cron: string, at: number, att
   if (prev === at && attemptsMade === 0) return [];
   const out: number[] = [];
   if (prev !== null && prev < at) {
-    const c = new Cron(cron, { timezone: 'UTC', paused: true });
-    let d: Date | null = new Date(prev);
-    while (out.length < MAX_CATCH_UP && (d = c.nextRun(d)) && d.getTime() < at) out.push(d.getTime());
-    c.stop();
+    let d: number | null = prev;
+    while (out.length < MAX_CATCH_UP && (d = nextCronTime(cron, d)) !== null && d < at) out.push(d);
   }
   out.push(at);
   return out;

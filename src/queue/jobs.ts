@@ -43,6 +43,8 @@ export interface InvocationTarget {
   fetch?: FetchPolicy;
   /** the script modules this script reaches: import path → module content hash (loaded like scripts, by hash) */
   modules?: Record<string, string>;
+  /** the release's `[[queues]]`: name → retry policy (queue::send checks names against it) */
+  queues?: Readonly<Record<string, { attempts: number; backoffMs: number }>>;
 }
 
 export interface HttpInvocation {
@@ -69,7 +71,20 @@ export interface ScheduleInvocation {
   scheduledAt: number;
 }
 
-export type InvocationJob = HttpInvocation | ScheduleInvocation;
+/** One try of a background job (`[[queues]]`), on the release live when the try starts. */
+export interface QueueInvocation {
+  kind: 'queue';
+  id: string;
+  target: InvocationTarget;
+  queue: string;
+  jobId: string;
+  /** 1 for the first try */
+  attempt: number;
+  /** the value's JSON text */
+  body: string;
+}
+
+export type InvocationJob = HttpInvocation | ScheduleInvocation | QueueInvocation;
 
 export interface LogLine {
   /** 'fetch': one http::fetch, msg "GET host 200 12 ms" */

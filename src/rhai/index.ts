@@ -38,3 +38,4 @@ export type { NativeFn, AsyncNativeFn, NativeFnOptions, NativeCallContext, Packa
 export { toDisplay, toDebug } from './runtime/format.ts';
 export { Registry, type FnSignature } from './runtime/registry.ts';
 export { standardPackages } from './stdlib/standard.ts';
+export { lineCol } from './source.ts';

@@ -71,6 +71,7 @@ const HOST_NOTES: Record<string, string> = {
   'kv::set': 'stores a JSON-representable value (`()` deletes)',
   'kv::delete': 'removes a key; `true` if it existed',
   'kv::keys': '`keys()` or `keys(prefix)`: the keys starting with `prefix`, sorted',
+  'queue::send': '`send(name, value)` or `send(name, value, #{ delay_ms })`: enqueues a job for the `[[queues]]` handler `name`; returns its id',
   'json::parse': 'JSON text to a value (objects become maps)',
   'json::stringify': 'a value to JSON text',
 };

@@ -26,7 +26,10 @@ export interface TestRelease {
   /** path → Rhai source */
   scripts: Record<string, string>;
   routes?: TestRoute[];
-  schedules?: { cron: string; script: string; function?: string }[];
+  schedules?: { cron: string; script: string; function?: string; overlap?: boolean }[];
+  queues?: { name: string; script: string; function?: string; attempts?: number; backoffMs?: number; concurrency?: number }[];
+  /** `[preview] schedules` */
+  previewSchedules?: boolean;
   env?: Record<string, string>;
   /** `[limits]` keys as in picloud.toml (snake_case) */
   limits?: Record<string, number>;
@@ -52,8 +55,18 @@ export function manifestOf(r: TestRelease): string {
   for (const s of r.schedules ?? []) {
     out.push('[[schedules]]', `cron = ${q(s.cron)}`, `script = ${q(s.script)}`);
     if (s.function) out.push(`function = ${q(s.function)}`);
+    if (s.overlap !== undefined) out.push(`overlap = ${s.overlap}`);
     out.push('');
   }
+  for (const x of r.queues ?? []) {
+    out.push('[[queues]]', `name = ${q(x.name)}`, `script = ${q(x.script)}`);
+    if (x.function) out.push(`function = ${q(x.function)}`);
+    if (x.attempts !== undefined) out.push(`attempts = ${x.attempts}`);
+    if (x.backoffMs !== undefined) out.push(`backoff_ms = ${x.backoffMs}`);
+    if (x.concurrency !== undefined) out.push(`concurrency = ${x.concurrency}`);
+    out.push('');
+  }
+  if (r.previewSchedules !== undefined) out.push('[preview]', `schedules = ${r.previewSchedules}`, '');
   if (r.toml) out.push(r.toml);
   return out.join('\n');
 }

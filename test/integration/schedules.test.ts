@@ -32,7 +32,7 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
         app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }],
       });
       // first tick observed → count the following 5 s
-      await waitFor(async () => (await t.db.pool.query(`SELECT 1 FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId])).rows.length > 0, 10_000, 'first tick');
+      await waitFor(async () => (await t.db.pool.query(`SELECT 1 FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId])).rows.length > 0, 30_000, 'first tick');
       await new Promise((r) => setTimeout(r, 5_300));
       // stop: a release without schedules replaces them
       await pushRelease(t.db.pool, { app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [] });

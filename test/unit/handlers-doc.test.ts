@@ -103,8 +103,10 @@ async function runApp(files: Map<string, string>, manifest: string, req: Request
   const m = matchRoute(entry.routes, req.method, segs);
   if (m.kind !== 'ok') throw new Error(`${req.method} ${url.pathname} matches no route of the block's app (${m.kind})`);
   const kv = new Map<string, string>();
+  let jobs = 0;
   const bridge: HostBridge = {
     loadAst: (hash) => programs.get(hash)!,
+    queueSend: () => String(++jobs),
     kv: (_ns, op, key, json) => {
       if (op === 'get') return kv.get(key) ?? null;
       if (op === 'set') return void kv.set(key, json!);

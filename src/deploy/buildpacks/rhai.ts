@@ -2,14 +2,16 @@
  * The Rhai buildpack. detect: `picloud.toml` at the root. compile: validate picloud.toml, check every script it
  * names (inside the repo, a regular `.rhai` file, present), compile every `.rhai` file of the tree (the AST cache
  * answers for sources already seen), and check that every `function` named exists and takes one parameter
- * (`fn handle(ctx)`), and resolve every `import` within the tree (modules.ts: missing modules and cycles are
- * problems at the import). release: the routes and schedules as declared, with script hashes.
+ * (`fn handle(ctx)`), resolve every `import` within the tree (modules.ts: missing modules and cycles are
+ * problems at the import), and check that every `queue::send` with a literal name names a declared `[[queues]]`
+ * entry. release: the routes, schedules and queues as declared, with script hashes.
  */
 import path from 'node:path/posix';
 import { byPosition, DiagnosticList, renderDiagnostic } from '../diagnostics.ts';
 import { scriptHash } from '../engine.ts';
 import { MANIFEST_PATH, parseManifest, type Pos } from '../manifest.ts';
 import { resolveModules } from './modules.ts';
+import { queueSendCalls } from '../queue-sends.ts';
 import type { BuildInput, BuildOutput, Buildpack, BuiltScript } from './types.ts';
 
 /** Normalise a script path from picloud.toml, or say why it is not acceptable. */
@@ -49,6 +51,8 @@ export const rhaiBuildpack: Buildpack = {
     const engine = input.engine;
     const scripts: BuiltScript[] = [];
     const functions = new Map<string, { name: string; params: string[] }[]>();
+    /** program JSON of the freshly compiled scripts that mention queue:: (for the literal queue::send check) */
+    const queueUsers = new Map<string, string>();
     let cachedCount = 0;
     if (sources.length && !engine) {
       diagnostics.push({ path: '.', line: 1, col: 1, message: 'the Rhai engine is not available on this server; scripts cannot be compiled' });
@@ -71,6 +75,7 @@ export const rhaiBuildpack: Buildpack = {
           return;
         }
         functions.set(p, r.functions);
+        if (src.includes('queue')) queueUsers.set(p, r.json);
         input.cache?.remember?.(hash, r.functions);
         scripts.push({ path: p, hash, bytes, ast: r.json });
       });
@@ -120,6 +125,28 @@ export const rhaiBuildpack: Buildpack = {
         const p = checkRef(s.script, s.function, s.at);
         if (p) s.script = p;
       }
+      for (const q of manifest.queues) {
+        const p = checkRef(q.script, q.function, q.at);
+        if (p) q.script = p;
+      }
+      // queue::send("name", …) with a literal name: the name must be declared (cached scripts are compiled again
+      // for this only when their source mentions `queue`, which few do)
+      const declared = new Set(manifest.queues.map((q) => q.name));
+      for (const [p, src] of sources) {
+        if (!src.includes('queue') || !engine) continue;
+        let json = queueUsers.get(p);
+        if (json === undefined) {
+          const r = engine.compile(p, src);
+          if (!r.ok) continue;
+          json = r.json;
+        }
+        for (const call of queueSendCalls(json)) {
+          if (declared.has(call.name)) continue;
+          const known = declared.size ? ` (declared: ${[...declared].join(', ')})` : ' (picloud.toml declares no [[queues]])';
+          const d = { path: p, line: call.line, col: call.col, message: `queue::send to "${call.name}", which no [[queues]] entry declares${known}` };
+          diagnostics.push({ ...d, rendered: renderDiagnostic(d, src) });
+        }
+      }
     }
     const kept = diagnostics.items.sort(byPosition);
     const stats = { compiled: sources.length - cachedCount, cached: cachedCount, ms };
@@ -133,7 +160,11 @@ export const rhaiBuildpack: Buildpack = {
     return {
       production_branch: m.productionBranch,
       routes: m.routes.map((r) => ({ path: r.path, methods: r.methods, script: r.script, script_hash: hashOf.get(r.script), function: r.function })),
-      schedules: m.schedules.map((s) => ({ cron: s.cron, script: s.script, script_hash: hashOf.get(s.script), function: s.function })),
+      schedules: m.schedules.map((s) => ({ cron: s.cron, script: s.script, script_hash: hashOf.get(s.script), function: s.function, overlap: s.overlap })),
+      queues: m.queues.map((q) => ({
+        name: q.name, script: q.script, script_hash: hashOf.get(q.script), function: q.function, attempts: q.attempts, backoff_ms: q.backoffMs, concurrency: q.concurrency,
+      })),
+      preview: { schedules: m.previewSchedules },
     };
   },
 };

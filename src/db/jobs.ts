@@ -1,0 +1,191 @@
+/**
+ * SQL of the durable job store (migration 0010: `jobs`). One row per queue::send; a try claims rows with
+ * FOR UPDATE SKIP LOCKED under a per-queue advisory lock (so `concurrency` holds platform-wide, whoever claims);
+ * NOTIFY 'picloud_jobs' (payload: the row's run_at in unix ms) wakes the runners. See queue/jobs-runner.ts.
+ */
+import { withTransaction, type Pool, type PoolClient } from './pool.ts';
+
+type Q = Pool | PoolClient;
+
+export type JobState = 'pending' | 'running' | 'done' | 'failed';
+
+export interface JobRow {
+  id: string;
+  appId: number;
+  branch: string;
+  queue: string;
+  payload: string;
+  state: JobState;
+  attempts: number;
+  maxAttempts: number;
+  backoffMs: number;
+  runAt: Date;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const cols = (t = '') => `${t}id::text AS id, ${t}app_id AS "appId", ${t}branch, ${t}queue, ${t}payload, ${t}state, ${t}attempts,
+  ${t}max_attempts AS "maxAttempts", ${t}backoff_ms AS "backoffMs", ${t}run_at AS "runAt", ${t}last_error AS "lastError",
+  ${t}created_at AS "createdAt", ${t}updated_at AS "updatedAt"`;
+const COLS = cols();
+
+export interface NewJob {
+  appId: number;
+  branch: string;
+  queue: string;
+  /** the value's JSON text */
+  payload: string;
+  delayMs: number;
+  maxAttempts: number;
+  backoffMs: number;
+}
+
+/** Insert a job and wake the runners (one statement); returns its id. */
+export async function insertJob(db: Q, j: NewJob): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH j AS (
+       INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms, run_at)
+       VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond') RETURNING id, run_at)
+     SELECT id::text AS id, pg_notify('picloud_jobs', (extract(epoch FROM run_at) * 1000)::bigint::text) FROM j`,
+    [j.appId, j.branch, j.queue, j.payload, j.maxAttempts, j.backoffMs, j.delayMs],
+  );
+  return rows[0]!.id;
+}
+
+/** Queues with pending jobs: when the earliest is due (unix ms). */
+export async function pendingQueues(db: Q): Promise<{ appId: number; branch: string; queue: string; dueAt: number }[]> {
+  const { rows } = await db.query<{ appId: number; branch: string; queue: string; dueAt: string }>(
+    `SELECT app_id AS "appId", branch, queue, (extract(epoch FROM min(run_at)) * 1000)::bigint::text AS "dueAt"
+       FROM jobs WHERE state = 'pending' GROUP BY app_id, branch, queue`,
+  );
+  return rows.map((r) => ({ ...r, dueAt: Number(r.dueAt) }));
+}
+
+/** A stable 64-bit advisory-lock key of one queue. */
+const lockKey = (appId: number, branch: string, queue: string) => `jobs:${appId}:${branch}:${queue}`;
+
+/**
+ * Claim up to `concurrency − running` due jobs of one queue: state running, attempts + 1, a lease of `leaseMs`
+ * (a runner that dies leaves the job to be taken again when the lease ends).
+ */
+export async function claimJobs(pool: Pool, q: { appId: number; branch: string; queue: string; concurrency: number; leaseMs: number }): Promise<JobRow[]> {
+  return withTransaction(pool, async (c) => {
+    await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [lockKey(q.appId, q.branch, q.queue)]);
+    const { rows } = await c.query<JobRow>(
+      `WITH free AS (
+         SELECT greatest($4::int - count(*), 0) AS n FROM jobs
+          WHERE app_id = $1 AND branch = $2 AND queue = $3 AND state = 'running' AND lease_until > now()),
+       picked AS (
+         SELECT id FROM jobs WHERE app_id = $1 AND branch = $2 AND queue = $3 AND state = 'pending' AND run_at <= now()
+          ORDER BY run_at, id LIMIT (SELECT n FROM free) FOR UPDATE SKIP LOCKED)
+       UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_until = now() + $5 * interval '1 millisecond', updated_at = now()
+         FROM picked WHERE j.id = picked.id
+       RETURNING ${cols('j.')}`,
+      [q.appId, q.branch, q.queue, q.concurrency, q.leaseMs],
+    );
+    return rows;
+  });
+}
+
+/** A try succeeded. */
+export async function completeJob(db: Q, id: string): Promise<void> {
+  await db.query(`UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'running'`, [id]);
+}
+
+/**
+ * A try failed: pending again after backoff_ms × 2^(attempts−1), or a dead letter once attempts are used up
+ * (`final` makes it one at once). Returns the new state.
+ */
+export async function failJob(db: Q, id: string, error: string, final = false): Promise<JobState | null> {
+  const { rows } = await db.query<{ state: JobState; runAt: string }>(
+    `UPDATE jobs SET last_error = $2, lease_until = NULL, updated_at = now(),
+            state = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
+            run_at = CASE WHEN $3 OR attempts >= max_attempts THEN run_at
+                          ELSE now() + backoff_ms * power(2, greatest(attempts - 1, 0)) * interval '1 millisecond' END
+      WHERE id = $1 AND state = 'running'
+      RETURNING state, (extract(epoch FROM run_at) * 1000)::bigint::text AS "runAt"`,
+    [id, error.slice(0, 4000), final],
+  );
+  return rows[0]?.state ?? null;
+}
+
+/**
+ * Running jobs whose lease ended (their runner died), or every running job when `all` (the embedded mode at
+ * start: it is the only runner): a try that died, so pending again (at once) or a dead letter. Returns how many.
+ */
+export async function reclaimJobs(db: Q, all: boolean): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET lease_until = NULL, updated_at = now(),
+            last_error = 'the platform or executor running this job stopped before it finished',
+            state = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'pending' END, run_at = now()
+      WHERE state = 'running' AND ($1 OR lease_until <= now())`,
+    [all],
+  );
+  if (rowCount) await db.query(`SELECT pg_notify('picloud_jobs', '0')`);
+  return rowCount ?? 0;
+}
+
+/** When the earliest running lease ends (unix ms), or null. */
+export async function nextLeaseEnd(db: Q): Promise<number | null> {
+  const { rows } = await db.query<{ t: string | null }>(`SELECT (extract(epoch FROM min(lease_until)) * 1000)::bigint::text AS t FROM jobs WHERE state = 'running'`);
+  return rows[0]?.t ? Number(rows[0].t) : null;
+}
+
+/** Pending jobs of queues a release no longer declares become dead letters ("queue no longer declared"). */
+export async function failUndeclared(db: Q, appId: number, branch: string, declared: string[]): Promise<number> {
+  const { rowCount } = await db.query(
+    `UPDATE jobs SET state = 'failed', last_error = 'queue no longer declared', lease_until = NULL, updated_at = now()
+      WHERE app_id = $1 AND branch = $2 AND state = 'pending' AND NOT (queue = ANY($3::text[]))`,
+    [appId, branch, declared],
+  );
+  return rowCount ?? 0;
+}
+
+/** Jobs of branches that have no live release any more (removed previews): deleted with the preview. */
+export async function deleteOrphanJobs(db: Q): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM branch_pointers p WHERE p.app_id = j.app_id AND p.branch = j.branch)`,
+  );
+  return rowCount ?? 0;
+}
+
+/** Finished jobs older than `maxAgeMs` are deleted (dead letters stay until replayed or their app is destroyed). */
+export async function pruneDoneJobs(db: Q, maxAgeMs: number): Promise<void> {
+  await db.query(`DELETE FROM jobs WHERE state = 'done' AND updated_at < now() - $1 * interval '1 millisecond'`, [maxAgeMs]);
+}
+
+/** Jobs of an app's branch, newest first. */
+export async function listJobs(db: Q, f: { appId: number; branch: string; queue?: string; state?: JobState; limit: number }): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${COLS} FROM jobs WHERE app_id = $1 AND branch = $2 AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR state = $4)
+      ORDER BY id DESC LIMIT $5`,
+    [f.appId, f.branch, f.queue ?? null, f.state ?? null, f.limit],
+  );
+  return rows;
+}
+
+/** Per queue of an app's branch: how many jobs are in each state, and the latest dead letter's error. */
+export async function jobCounts(db: Q, appId: number, branch: string): Promise<{ queue: string; pending: number; running: number; done: number; failed: number; lastError: string | null }[]> {
+  const { rows } = await db.query(
+    `SELECT queue, count(*) FILTER (WHERE state = 'pending')::int AS pending, count(*) FILTER (WHERE state = 'running')::int AS running,
+            count(*) FILTER (WHERE state = 'done')::int AS done, count(*) FILTER (WHERE state = 'failed')::int AS failed,
+            (array_agg(last_error ORDER BY id DESC) FILTER (WHERE state = 'failed'))[1] AS "lastError"
+       FROM jobs WHERE app_id = $1 AND branch = $2 GROUP BY queue ORDER BY queue`,
+    [appId, branch],
+  );
+  return rows as { queue: string; pending: number; running: number; done: number; failed: number; lastError: string | null }[];
+}
+
+/** Replay dead letters (one by id, or all of the branch): pending again with a fresh set of attempts. Returns their ids. */
+export async function retryJobs(db: Q, f: { appId: number; branch: string; id?: string; queue?: string }): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `WITH r AS (
+       UPDATE jobs SET state = 'pending', attempts = 0, run_at = now(), lease_until = NULL, updated_at = now()
+        WHERE app_id = $1 AND branch = $2 AND state = 'failed' AND ($3::bigint IS NULL OR id = $3) AND ($4::text IS NULL OR queue = $4)
+        RETURNING id)
+     SELECT id::text AS id, pg_notify('picloud_jobs', '0') FROM r`,
+    [f.appId, f.branch, f.id ?? null, f.queue ?? null],
+  );
+  return rows.map((r) => r.id);
+}
