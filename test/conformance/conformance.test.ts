@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CASES, REPO_ROOT, existsSync, loadCases, runCase } from './harness.ts';
+import { DEFAULT_CASES, REPO_ROOT, existsSync, loadCases, runCase, runCaseResumable } from './harness.ts';
 
 const floor = (JSON.parse(readFileSync(resolve(REPO_ROOT, 'test/conformance/floor.json'), 'utf8')) as { passed: number }).passed;
 const present = existsSync(DEFAULT_CASES);
@@ -27,4 +27,15 @@ describe.skipIf(!present)('rhai conformance corpus', () => {
       .map(([a, b]) => `${a.id}: fast ${a.pass ? 'passes' : 'fails'}, checked ${b.pass ? 'passes' : `fails: ${b.reason}`}`);
     expect(differ).toEqual([]);
   }, 120_000);
+  it('gives the same results through runAsync with every call resumable (the generator variant)', async () => {
+    const differ: string[] = [];
+    for (const c of loadCases(DEFAULT_CASES)) {
+      const a = runCase(c);
+      for (const forceChecked of [false, true]) {
+        const b = await runCaseResumable(c, { forceChecked });
+        if (a.pass !== b.pass) differ.push(`${a.id}: sync ${a.pass ? 'passes' : 'fails'}, resumable${forceChecked ? ' checked' : ''} ${b.pass ? 'passes' : `fails: ${b.reason}`}`);
+      }
+    }
+    expect(differ).toEqual([]);
+  }, 180_000);
 });

@@ -16,8 +16,10 @@ import {
   type CompileOptions,
   type LanguageOptions,
   type Limits,
+  type Program,
   type Value,
 } from '../../src/rhai/index.ts';
+import { testing } from '../../src/rhai/resumable.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_CASES = resolve(REPO_ROOT, '../shared/rhai-conformance/cases.jsonl');
@@ -160,6 +162,34 @@ export interface RunOptions {
 }
 
 export function execute(c: Case, opts: RunOptions = {}): Outcome {
+  const r = prepare(c, opts);
+  if ('kind' in r) return r;
+  try {
+    return outcome(c, r.engine.run(r.program));
+  } catch (e) {
+    return errorOutcome(e);
+  }
+}
+
+/**
+ * The same through Engine.runAsync with every call treated as one that can suspend (resumable.ts `testing`): the
+ * resumable variant of every construct must give exactly the sync outcome.
+ */
+export async function executeResumable(c: Case, opts: RunOptions = {}): Promise<Outcome> {
+  const r = prepare(c, opts);
+  if ('kind' in r) return r;
+  r.engine.registerAsyncFn('never_called_async', [], async () => undefined);
+  testing.everyCall = true;
+  try {
+    return outcome(c, await r.engine.runAsync(r.program));
+  } catch (e) {
+    return errorOutcome(e);
+  } finally {
+    testing.everyCall = false;
+  }
+}
+
+function prepare(c: Case, opts: RunOptions): Outcome | { engine: Engine; program: Program } {
   const cfg = engineConfig(c);
   if (opts.forceChecked && cfg.limits.maxOperations === undefined) cfg.limits.maxOperations = 1e12;
   const expression = c.mode === 'expression' || c.mode === 'compile_expression';
@@ -181,9 +211,11 @@ export function execute(c: Case, opts: RunOptions = {}): Outcome {
     };
   }
   if (c.mode === 'compile' || c.mode === 'compile_expression') return { kind: 'ok' };
-  const engine = new Engine({ limits: cfg.limits, raw: cfg.raw, options: cfg.options, onPrint: () => {}, onDebug: () => {} });
-  try {
-    const v = engine.run(r.program);
+  return { engine: new Engine({ limits: cfg.limits, raw: cfg.raw, options: cfg.options, onPrint: () => {}, onDebug: () => {} }), program: r.program };
+}
+
+function outcome(c: Case, v: Value): Outcome {
+  {
     if (c.mode === 'run') return { kind: 'ok' };
     const want = c.rust_type ? RUST_TYPES[c.rust_type] : undefined;
     if (want && typeName(v) !== want) {
@@ -195,8 +227,6 @@ export function execute(c: Case, opts: RunOptions = {}): Outcome {
       };
     }
     return { kind: 'value', value: v };
-  } catch (e) {
-    return errorOutcome(e);
   }
 }
 
@@ -277,6 +307,21 @@ export function runCase(c: Case, opts: RunOptions = {}): CaseResult {
   } catch (e) {
     out = { kind: 'error', category: 'FOREIGN', variant: 'FOREIGN', message: `harness: ${String(e)}` };
   }
+  return judge(c, out);
+}
+
+/** runCase through the resumable variant (executeResumable). */
+export async function runCaseResumable(c: Case, opts: RunOptions = {}): Promise<CaseResult> {
+  let out: Outcome;
+  try {
+    out = await executeResumable(c, opts);
+  } catch (e) {
+    out = { kind: 'error', category: 'FOREIGN', variant: 'FOREIGN', message: `harness: ${String(e)}` };
+  }
+  return judge(c, out);
+}
+
+function judge(c: Case, out: Outcome): CaseResult {
   const res = (pass: boolean, reason = ''): CaseResult => ({ id: c.id, feature: c.feature, pass, reason });
   const exp = c.expect;
   const got = (): string =>
