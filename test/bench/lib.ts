@@ -1,9 +1,9 @@
 /**
  * Helpers for the HTTP and idle benchmarks: the wrk runner and parser, child-process bookkeeping, /proc readers
- * (CPU ticks, RSS/PSS of a process tree), and the bench server entry (`node --import tsx test/bench/lib.ts serve
- * <ceiling|embedded|bullmq|bullmq-floor> <databaseUrl> <queuePrefix>` prints `READY <port>`), and the BullMQ per-job
- * floor. `bullmq-floor` is the BullMQ mode's own transport (ingress, batching, queue, reply lists) with two
- * executor processes that answer every invocation at once: no worker threads, no script, no invocation log.
+ * (CPU ticks, RSS/PSS of a process tree, CPU of a case across every process), and the bench server entry
+ * (`node --import tsx test/bench/lib.ts serve <ceiling|embedded|redis|node> <databaseUrl> <queuePrefix>` prints
+ * `READY <port>`): `redis` = an orchestrator with no executor threads and 2 executor processes (Redis lists),
+ * `node` = an orchestrator with its own executor threads (the cores + 1) and 1 executor process for overflow.
  * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the spawned bench servers' node.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -175,55 +175,19 @@ export function memKb(pid: number): { pssKb: number; rssKb: number } {
 
 export const isPostgres = (p: ProcInfo) => p.comm === 'postgres' || p.comm === 'postmaster' || p.comm.startsWith('postgres');
 
-// ---------------------------------------------------------------- BullMQ floor
-
 /**
- * The cost floor of BullMQ itself on this machine: `n` empty jobs through Queue.add and a Worker (concurrency 8,
- * no-op processor) in this one process, `inflight` adds outstanding. Returns jobs/s and the CPU per job of this
- * process and of redis-server (when its pid is found). No HTTP, no executor, no reply: what any job costs.
+ * CPU ticks used so far by a bench case: the bench server's process tree (orchestrator, executor processes) plus
+ * every redis-server and PostgreSQL process of the machine (shared: run on a quiet machine).
  */
-export async function bullmqFloor(redisUrl: string, n = 3000, inflight = 16): Promise<{ jobsPerSec: number; nodeUsPerJob: number; redisUsPerJob: number }> {
-  const { Queue, Worker } = await import('bullmq');
-  const { redisConnection } = await import('../../src/queue/bullmq.ts');
-  const prefix = `pcfloor${process.pid}${Date.now().toString(36)}`;
-  let redisPid = 0;
-  try {
-    redisPid = Number(execFileSync('pgrep', ['-x', 'redis-server']).toString().trim().split('\n')[0]);
-  } catch {
-    /* remote redis: node CPU only */
+export function caseTicks(root: number): number {
+  let t = 0;
+  for (const p of processTree(root)) t += p.ticks;
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const p = readProc(Number(d));
+    if (p && (p.comm === 'redis-server' || isPostgres(p))) t += p.ticks;
   }
-  const qConn = redisConnection(redisUrl, true);
-  const wConn = redisConnection(redisUrl);
-  const queue = new Queue('floor', { connection: qConn, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true, attempts: 1 } });
-  let done = 0;
-  let finished: () => void = () => {};
-  const all = new Promise<void>((r) => (finished = r));
-  const worker = new Worker('floor', async () => {
-    if (++done === n) finished();
-  }, { connection: wConn, prefix, concurrency: 8, drainDelay: 300, stalledInterval: 300_000, maxStalledCount: 0 });
-  await worker.waitUntilReady();
-  await queue.waitUntilReady();
-  const data = { type: 'batch', jobs: [], replyTo: null };
-  const c0 = process.cpuUsage();
-  const r0 = redisPid ? (readProc(redisPid)?.ticks ?? 0) : 0;
-  const t0 = performance.now();
-  let sent = 0;
-  await Promise.all(Array.from({ length: inflight }, async () => {
-    while (sent < n) {
-      sent++;
-      await queue.add('floor', data);
-    }
-  }));
-  await all;
-  const ms = performance.now() - t0;
-  const c = process.cpuUsage(c0);
-  const r = redisPid ? (readProc(redisPid)?.ticks ?? 0) - r0 : 0;
-  await worker.close();
-  await queue.obliterate({ force: true }).catch(() => {});
-  await queue.close();
-  qConn.disconnect();
-  wConn.disconnect();
-  return { jobsPerSec: (n / ms) * 1000, nodeUsPerJob: (c.user + c.system) / n, redisUsPerJob: (r * (1e6 / CLK_TCK)) / n };
+  return t;
 }
 
 // ---------------------------------------------------------------- bench server entry
@@ -237,24 +201,31 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
     process.stdout.write(`READY ${(app.server.address() as { port: number }).port}\n`);
     return;
   }
-  const { loadConfig } = await import('../../src/common/config.ts');
+  const { defaultThreads, loadConfig } = await import('../../src/common/config.ts');
   const { createLogger } = await import('../../src/common/log.ts');
   const { createPool } = await import('../../src/db/pool.ts');
   const { startInvocationPlane } = await import('../../src/orchestrator/index.ts');
   const config = loadConfig({
     // executor threads: the platform default (cores + 1, an app holding all but one) unless PICLOUD_EXECUTORS is set
     DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: process.env.PICLOUD_EXECUTORS, PICLOUD_APP_SHARE: process.env.PICLOUD_APP_SHARE,
-    ...(mode === 'bullmq' || mode === 'bullmq-floor' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+    ...(mode === 'redis' || mode === 'node' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
   });
   const log = createLogger('warn');
   const pool = createPool(dbUrl);
-  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'bullmq' ? 2 : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
-  const floorExecutors = mode === 'bullmq-floor' ? await Promise.all([0, 1].map(() => spawnReady([fileURLToPath(import.meta.url), 'floor-executor', config.redisUrl!, prefix]))) : [];
+  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'redis' ? 2 : mode === 'node' ? 1 : 0, localThreads: mode === 'node' ? defaultThreads() : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
   const app = Fastify();
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const port = (app.server.address() as { port: number }).port;
-  // warm: wait until a request is served (BullMQ executors take a moment to start)
+  // Redis modes: wait until the executor processes take invocations (each sets its heartbeat key at start)
+  if (config.redisUrl) {
+    const { redisConnection } = await import('../../src/queue/redis-util.ts');
+    const r = redisConnection(config.redisUrl);
+    const want = mode === 'redis' ? 2 : 1;
+    for (let i = 0; i < 600 && (await r.keys(`${prefix}:exec:*`)).length < want; i++) await new Promise((res) => setTimeout(res, 100));
+    r.disconnect();
+  }
+  // warm: wait until a request is served
   for (let i = 0; i < 200; i++) {
     try {
       const r = await fetch(`http://127.0.0.1:${port}/apps/bench/hello`);
@@ -268,28 +239,10 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   process.once('SIGTERM', () => {
     void (async () => {
       await app.close();
-      for (const e of floorExecutors) await stopChild(e.child);
       await plane.close();
       await pool.end();
       process.exit(0);
     })();
-  });
-}
-
-/** A `bullmq-floor` executor: the BullMQ worker side of the transport, answering each invocation at once. */
-async function floorExecutor(redisUrl: string, prefix: string): Promise<void> {
-  const { startBullmqWorker } = await import('../../src/queue/bullmq.ts');
-  const { createLogger } = await import('../../src/common/log.ts');
-  const hello = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'hello', durationMs: 0, operations: 0, cold: false, logs: [], error: null };
-  const w = await startBullmqWorker({ redisUrl, prefix, log: createLogger('warn'), concurrency: 2, run: async () => hello });
-  process.stdout.write('READY 0\n');
-  process.once('SIGTERM', () => void w.close().then(() => process.exit(0)));
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'floor-executor') {
-  floorExecutor(process.argv[3] ?? '', process.argv[4] ?? 'picloud').catch((err) => {
-    process.stderr.write(`floor executor failed: ${(err as Error).stack}\n`);
-    process.exit(1);
   });
 }
 
