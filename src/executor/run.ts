@@ -9,6 +9,7 @@ import type { InvocationJob, InvocationLimits, InvocationResult, InvocationTarge
 import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH } from './ctx.ts';
 import { InvocationLog } from './log-cap.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
+import { registerCrypto } from './crypto.ts';
 
 export type KvOp = 'get' | 'set' | 'delete' | 'keys';
 
@@ -153,6 +154,7 @@ export class Runner {
   }
 
   private registerHost(e: Engine): void {
+    registerCrypto(e);
     e.registerFn('now', [], () => Date.now());
     e.registerFn('response', ['int', 'any'], (_c, a) => makeResponse(a[0]!, a[1]));
     e.registerFn('response', ['int', 'any', 'map'], (_c, a) => makeResponse(a[0]!, a[1], a[2]));
