@@ -46,6 +46,8 @@ export const COMMANDS: Record<string, CommandDef> = {
   'kv:get': client('kv:get', 'print the JSON value of a key: -a APP KEY'),
   'kv:set': client('kv:set', 'set a key to a JSON value: -a APP KEY JSON'),
   'kv:delete': client('kv:delete', 'delete a key: -a APP KEY'),
+  jobs: client('jobs', "an app's background jobs per queue; --failed: dead letters with their errors"),
+  'jobs:retry': client('jobs:retry', 'run dead letters again: -a APP ID | --all-failed'),
   info: client('info', 'show an app: URLs, live releases, routes, schedules'),
   open: client('open', "open the app's URL in a browser"),
   schedules: client('schedules', 'list the schedules of the live release'),

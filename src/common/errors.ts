@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   APP_BUSY: { status: 503, summary: "The app uses its whole share of the executors and its wait queue is full (or it waited past timeout_ms)" },
   QUEUE_UNAVAILABLE: { status: 503, summary: 'The invocation queue (Redis) is unreachable' },
   KV_KEY_NOT_FOUND: { status: 404, summary: 'No such key in the app\'s KV store (API)' },
+  JOB_NOT_FOUND: { status: 404, summary: 'No dead letter with that id in the app\'s branch (jobs:retry)' },
   KV_LIMIT: { status: 500, summary: 'A script stored a kv key or value over the size limit (key 512 B, value 1 MiB of JSON)' },
   BAD_REQUEST: { status: 400, summary: 'The request is malformed' },
   REQUEST_TIMEOUT: { status: 408, summary: 'The client did not send the whole request (headers and body) in time' },

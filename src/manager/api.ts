@@ -16,6 +16,7 @@
  *   GET    /api/v1/apps/:app/logs?tail=1&branch=     (server-sent events with tail=1; else like invocations)
  *   GET    /api/v1/apps/:app/stats
  *   GET    /api/v1/apps/:app/kv?branch=&prefix=      GET|PUT|DELETE /api/v1/apps/:app/kv/<key>   (api-kv.ts)
+ *   GET    /api/v1/apps/:app/jobs?branch=&queue=&state=   POST /api/v1/apps/:app/jobs/retry   (api-jobs.ts)
  *   GET    /api/v1/tokens                            POST /api/v1/tokens {name, role?}   DELETE /api/v1/tokens/:id
  *                                                    (admin only; the last admin token cannot be deleted)
  *   GET    /api/v1/tls-ask?domain=                   (no auth; 200 only for known hosts)
@@ -56,6 +57,7 @@ import { insertToken, newToken } from '../db/tokens.ts';
 import { TokenVerifier, type Principal } from './auth.ts';
 import { holdSseStream } from './sse.ts';
 import { kvRoutes } from './api-kv.ts';
+import { jobRoutes } from './api-jobs.ts';
 import { InvocationHub } from './invocation-hub.ts';
 import { branchSlug, branchUrls, gitUrl, isValidAppName, publicOrigin, type PublicOrigin } from './urls.ts';
 
@@ -283,6 +285,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
     };
 
     await api.register(kvRoutes, { pool, requireApp, branchOf });
+    await api.register(jobRoutes, { pool, requireApp, branchOf });
 
     api.get('/tls-ask', { config: { public: true } }, async (req, reply) => {
       const domain = (req.query as { domain?: string }).domain ?? '';

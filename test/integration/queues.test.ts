@@ -3,8 +3,14 @@
  * once, retry after the backoff, dead letters after exactly `attempts` tries and their replay, delay_ms, a removed
  * queue's pending jobs becoming dead letters, and a removed preview's jobs going with it.
  */
+import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listJobs, retryJobs } from '../../src/db/jobs.ts';
+import { runClientVerb } from '../../src/cli/commands/client.ts';
+import { loadConfig } from '../../src/common/config.ts';
+import { silentLogger } from '../../src/common/log.ts';
+import { listJobs } from '../../src/db/jobs.ts';
+import { apiPlugin } from '../../src/manager/api.ts';
+import { fixtureToken, rollbackForTests } from '../helpers/fixtures.ts';
 import { startTestPlane, type Mode, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, removeBranch, waitFor } from '../helpers/releases.ts';
 
@@ -54,6 +60,17 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
   describe(`queues (${mode})`, () => {
     let t: TestPlane;
     let appId = 0;
+    let api: FastifyInstance;
+    let cliEnv: NodeJS.ProcessEnv;
+    /** a client verb, in-process, against the API on the same database */
+    const cli = async (...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+      let stdout = '';
+      let stderr = '';
+      const code = await runClientVerb(argv[0]!, argv.slice(1), {
+        stdout: { write: (x: string) => (stdout += x), isTTY: false }, stderr: { write: (x: string) => (stderr += x) }, env: cliEnv, cwd: '/',
+      });
+      return { code, stdout, stderr };
+    };
     const kv = async (key: string): Promise<unknown> => (await t.db.pool.query(`SELECT value FROM kv WHERE app_id = $1 AND branch = 'main' AND key = $2`, [appId, key])).rows[0]?.value;
     const kvCount = async (prefix: string): Promise<number> => (await t.db.pool.query(`SELECT count(*)::int AS n FROM kv WHERE app_id = $1 AND branch = 'main' AND key LIKE $2`, [appId, `${prefix}%`])).rows[0].n;
     const send = async (q: string, n: number, delay?: number): Promise<string[]> => {
@@ -68,8 +85,12 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
       await t.plane.waitForRelease('jobs', 'main', null);
       await waitFor(() => t.plane.routes.entry('jobs', 'main') !== null, 5000, 'release live');
       await warmUp(t.base, 'jobs');
+      api = Fastify({ forceCloseConnections: true });
+      await api.register(apiPlugin, { config: loadConfig({ PICLOUD_DOMAIN: 'localhost' }), pool: t.db.pool, log: silentLogger, rollback: (await rollbackForTests()).fn });
+      cliEnv = { PICLOUD_URL: await api.listen({ port: 0, host: '127.0.0.1' }), PICLOUD_TOKEN: await fixtureToken(t.db.pool, 'admin'), HOME: '/nonexistent' };
     });
     afterAll(async () => {
+      await api?.close();
       await t?.close();
     });
 
@@ -105,12 +126,23 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
       await waitFor(async () => (await listJobs(t.db.pool, { appId, branch: 'main', state: 'failed', limit: 5 })).some((j) => j.id === id), 10_000, 'dead letter');
       await new Promise((r) => setTimeout(r, 300));
       expect(await kv('bad:runs')).toBe(2);
-      const [dead] = await listJobs(t.db.pool, { appId, branch: 'main', state: 'failed', limit: 5 });
-      expect(dead).toMatchObject({ id, queue: 'bad', attempts: 2, maxAttempts: 2 });
-      expect(dead!.lastError).toMatch(/always fails/);
-      expect(await retryJobs(t.db.pool, { appId, branch: 'main', id })).toEqual([id]);
+      // the dead letter as `picloud jobs --failed --json` shows it
+      const shown = await cli('jobs', '-a', 'jobs', '--failed', '--json');
+      expect(shown.code, shown.stderr).toBe(0);
+      const dead = (JSON.parse(shown.stdout) as { id: string; queue: string; attempts: number; max_attempts: number; error: string }[]).find((j) => j.id === id);
+      expect(dead).toMatchObject({ id, queue: 'bad', attempts: 2, max_attempts: 2, state: 'failed' });
+      expect(dead!.error).toMatch(/always fails/);
+      const table = await cli('jobs', '-a', 'jobs');
+      expect(table.stdout).toMatch(/bad\s+0\s+0\s+0\s+1\s/);
+      // replayed: two more tries, then a dead letter again
+      const retry = await cli('jobs:retry', '-a', 'jobs', '--all-failed', '--json');
+      expect(retry.code, retry.stderr).toBe(0);
+      expect(JSON.parse(retry.stdout)).toEqual({ retried: [id] });
       await waitFor(async () => (await kv('bad:runs')) === 4, 10_000, 'replayed tries');
       await waitFor(async () => (await listJobs(t.db.pool, { appId, branch: 'main', state: 'failed', limit: 5 })).some((j) => j.id === id), 5000, 'dead again');
+      const missing = await cli('jobs:retry', '-a', 'jobs', '999999');
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/JOB_NOT_FOUND/);
     });
 
     it('should hold a job back for delay_ms', async () => {

@@ -78,7 +78,7 @@ describe('schedules (bullmq) across an executor restart', () => {
         app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }],
       });
       const count = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId])).rows[0].n as number;
-      await waitFor(async () => (await count()) >= 2, 15_000, 'two ticks');
+      await waitFor(async () => (await count()) >= 2, 30_000, 'two ticks');
       await stop(ex);
       await new Promise((r) => setTimeout(r, 2_500)); // two or three ticks fall due with no executor
       ex = spawnExecutor(env, args);

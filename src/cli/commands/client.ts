@@ -13,6 +13,7 @@ import { ago, err, EXIT, json, out, paint, table, type CliIO } from '../client/i
 
 import { APP, appArg, appOf, BRANCH, branchOf, commandsOf, enc, JSON_FLAG, noPositionals, runVerb, type Verb, type VerbCtx, type VerbDef } from '../client/verb.ts';
 import { KV_VERBS } from './kv.ts';
+import { JOB_VERBS } from './jobs.ts';
 import { remoteSetup } from './git-credential.ts';
 import { INFO_VERBS } from './app-info.ts';
 
@@ -528,7 +529,7 @@ async function tail(
 }
 
 /** Every client verb, by resource. */
-const ALL_VERBS: Record<string, VerbDef> = { ...VERBS, ...KV_VERBS, ...INFO_VERBS };
+const ALL_VERBS: Record<string, VerbDef> = { ...VERBS, ...KV_VERBS, ...JOB_VERBS, ...INFO_VERBS };
 
 /** Run one client verb: parse, authenticate, call the API, print. */
 export function runClientVerb(name: string, argv: string[], io: CliIO): Promise<number> {
