@@ -6,7 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { loadEngine } from '../deploy/engine.ts';
+import { loadEngine, scriptHash, type DeployEngine } from '../deploy/engine.ts';
+import { modulePath, resolveModules } from '../deploy/buildpacks/modules.ts';
+import { scanImports } from '../rhai/index.ts';
 import { validateTree } from '../deploy/validate.ts';
 import { workTreeSource } from '../deploy/worktree.ts';
 import { toBranchEntry, type BranchEntry } from '../orchestrator/route-table.ts';
@@ -59,4 +61,47 @@ export async function buildLocalApp(
     schedules: m.schedules.map((s, idx) => ({ idx, cron: s.cron, scriptPath: s.script, scriptHash: hashOf.get(s.script)!, fn: s.function, overlap: s.overlap })),
   });
   return { ok: true, app: { entry, programs, functions } };
+}
+
+/**
+ * The modules a single script reaches (for `picloud run FILE.rhai`), read from `root` (the repository root) and
+ * resolved exactly as a push resolves them (modules.ts): import path → hash, and each module's program JSON by hash.
+ */
+export function localModules(
+  engine: DeployEngine,
+  root: string,
+  file: string,
+  source: string,
+): { ok: true; modules: Record<string, string> | undefined; programs: Map<string, string> } | { ok: false; problems: string[] } {
+  const rel = path.relative(root, path.resolve(root, file)).split(path.sep).join('/');
+  const sources = new Map<string, string>([[rel, source]]);
+  const queue = [source];
+  while (queue.length) {
+    for (const imp of scanImports(queue.pop()!)) {
+      const r = imp.path === null ? null : modulePath(imp.path);
+      if (!r || 'problem' in r || sources.has(r.file)) continue;
+      const abs = path.join(root, r.file);
+      if (!existsSync(abs)) continue;
+      const text = readFileSync(abs, 'utf8');
+      sources.set(r.file, text);
+      queue.push(text);
+    }
+  }
+  const problems: string[] = [];
+  const programs = new Map<string, string>();
+  const hashOf = new Map<string, string>();
+  for (const [p, text] of sources) {
+    const c = engine.compile(p, text);
+    if (!c.ok) {
+      problems.push(...c.rendered);
+      continue;
+    }
+    const h = scriptHash(engine.version, text);
+    hashOf.set(p, h);
+    programs.set(h, c.json);
+  }
+  const resolved = resolveModules({ sources: new Map([...sources].filter(([p]) => hashOf.has(p))), modes: new Map([...sources.keys()].map((p) => [p, '100644'])), hashOf });
+  problems.push(...resolved.diagnostics.map((d) => d.rendered ?? `${d.path}:${d.line}:${d.col}: ${d.message}`));
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, modules: resolved.modules[rel], programs };
 }

@@ -3,7 +3,8 @@
  * module; both dispatch modes (the server's embedded pool, and a second plane with Redis and two executor
  * processes on the same database) run them; the module is compiled and stored once; a push that changes only the
  * module changes what both routes answer (no stale program); a missing module and an import cycle reject the push
- * at the import's `path:line:col`, as `picloud check` does; `picloud run /path` resolves modules the same way.
+ * at the import's `path:line:col`, as `picloud check` does; `picloud run` (a route or a file) resolves modules the
+ * same way.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli/main.ts';
@@ -134,5 +135,13 @@ describe('modules', () => {
     const r = await cli(['run', '/a/cli', '--dir', repo]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('hello cli!\n');
+    // a single file: modules from the app's root (the folder with picloud.toml)
+    const f = await cli(['run', `${repo}/a.rhai`, '--fn', 'handle', '--ctx', '{"params":{"name":"file"}}']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toBe('hello file!\n');
+    writeFiles(repo, { 'lib/words.rhai': 'import "lib/gone" as g;\nexport const HELLO = "x";\n' });
+    const bad = await cli(['run', `${repo}/a.rhai`, '--fn', 'handle']);
+    expect(bad.code).toBe(65);
+    expect(bad.stderr).toContain('lib/words.rhai:1:1: module "lib/gone" not found');
   });
 });

@@ -17,7 +17,7 @@ import { loadEngine } from '../../deploy/engine.ts';
 import { MANIFEST_PATH } from '../../deploy/manifest.ts';
 import { matchRoute, targetOf } from '../../orchestrator/route-table.ts';
 import type { CliIO } from '../client/io.ts';
-import { buildLocalApp } from '../local-app.ts';
+import { buildLocalApp, localModules } from '../local-app.ts';
 
 interface RunResult {
   status: number;
@@ -142,6 +142,14 @@ async function runRoute(a: Args, io: CliIO): Promise<number> {
   return finish(io, runner, job);
 }
 
+/** The nearest folder at or above `dir` with a picloud.toml (the repository root of an app), else `dir`. */
+function appRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (existsSync(path.join(d, MANIFEST_PATH))) return d;
+    if (path.dirname(d) === d) return dir;
+  }
+}
+
 async function runFile(a: Args, io: CliIO): Promise<number> {
   const file = a.target!;
   const abs = path.resolve(io.cwd ?? process.cwd(), file);
@@ -168,6 +176,13 @@ async function runFile(a: Args, io: CliIO): Promise<number> {
     io.stderr.write(`picloud run: ${file} has no function ${a.fn}${compiled.functions.length ? ` (it has ${compiled.functions.map((f) => f.name).join(', ')})` : ''}\n`);
     return 64;
   }
+  // modules: `import "lib/x"` is lib/x.rhai from the repository root (--dir, else the file's picloud.toml folder)
+  const root = a.dir ? path.resolve(io.cwd ?? process.cwd(), a.dir) : appRoot(path.dirname(abs));
+  const mods = localModules(engine, root, abs, readFileSync(abs, 'utf8'));
+  if (!mods.ok) {
+    for (const p of mods.problems) io.stderr.write(`${p}\n`);
+    return 65;
+  }
   const c = a.ctx;
   const req = requestOf(a, '/');
   const job = {
@@ -176,10 +191,11 @@ async function runFile(a: Args, io: CliIO): Promise<number> {
     target: {
       appId: 0, app: str(c.app, 'local'), branch: str(c.branch, 'main'), releaseId: 0, version: typeof c.release === 'number' ? c.release : 0,
       scriptPath: file, scriptHash: 'local', fn: a.fn, env: { ...rec(c.env), ...a.env }, limits: { ...PLATFORM_LIMITS, ...DEFAULT_APP_LIMITS },
+      ...(mods.modules ? { modules: mods.modules } : {}),
     },
     route: req.path, ...req, params: rec(c.params),
   };
-  return finish(io, await localRunner(() => compiled.json), job);
+  return finish(io, await localRunner((h) => (h === 'local' ? compiled.json : mods.programs.get(h)!)), job);
 }
 
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
