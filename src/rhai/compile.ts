@@ -420,6 +420,9 @@ export class ModuleValue {
   ) {}
 }
 
+/** The source of each module's compiled unit, to position errors raised inside the module's functions. */
+const MODULE_SOURCE = new WeakMap<Unit, string>();
+
 /** `pos`: the path's position (Rhai reports ModuleNotFound / ErrorInModule there); `stmtPos`: the `import`'s. */
 export function importModule(path: string, pos: number, stmtPos = pos): ModuleValue {
   const r = R;
@@ -447,6 +450,7 @@ export function importModule(path: string, pos: number, stmtPos = pos): ModuleVa
     unit = cu.gen ? cu.gen.moduleUnit(ast, cu.checked, cu.options) : compileUnit(ast, cu.checked, cu.options, true);
     if (typeof found !== 'string') found.units.set(ukey, unit);
   }
+  MODULE_SOURCE.set(unit, src);
   const f = newFrame(unit.main, NO_THIS);
   const prevUnit = r.unit;
   r.unit = unit;
@@ -565,6 +569,9 @@ export function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = fals
     }
     return err;
   }
+  // an error raised inside a module's function is positioned in that module's source, not the caller's
+  const modSrc = MODULE_SOURCE.get(fn.unit);
+  if (modSrc !== undefined) for (let x: RhaiError | undefined = err; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(modSrc, x.offset);
   const text = err.text + (fn.anon ? '\nin closure call' : `\nin call to function '${fn.name}'`);
   const w = new RhaiError('ErrorInFunctionCall', text, { inner: err, fnName: fn.name }, pos >= 0 ? pos : undefined);
   return w;

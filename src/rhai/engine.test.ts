@@ -196,6 +196,7 @@ describe('modules', () => {
     words: 'export const HELLO = "hi";',
     util: 'import "words" as w;\nexport const MARK = "!";\nfn greet(n) { w::HELLO + " " + n }\nprivate fn secret() { 1 }',
     bad: 'let x = 1;\nlet y = x / 0;',
+    deep: '\n\nfn boom(a) {\n  a[9]\n}',
   };
   const e = new Engine({ resolveModule: (p) => mods[p] });
   const run = (src: string): unknown => {
@@ -210,6 +211,10 @@ describe('modules', () => {
   it('an import inside a block or function is not visible outside it; private functions stay private', () => {
     expect(() => run('fn h() { u::greet("z") }\n{ import "util" as u; }\nh()')).toThrow(/Module not found: u/);
     expect(() => run('import "util" as u; u::secret()')).toThrow(/Function not found: u::secret/);
+  });
+  it('an error inside a module function is positioned in the module, the call in the caller', () => {
+    const err = runErr(e, 'import "deep" as d;\nd::boom([1])');
+    expect(err.fullMessage).toBe("Array index 9 out of bounds: only 1 element in array (line 4, position 4)\nin call to function 'boom' (line 2, position 1)");
   });
   it('an error while a module loads is ErrorInModule, showing the inner error at its position in the module (Rhai Display)', () => {
     const err = runErr(e, 'let a = 1;\nimport "bad" as b;');
