@@ -30,7 +30,8 @@ export type FromWorker =
   | { t: 'progress'; line: string }
   | { t: 'lookup'; id: number; hashes: string[] }
   | { t: 'remember'; hash: string; functions: ScriptFunctions }
-  | { t: 'done'; result: ValidationResult }
+  /** the ValidationResult as JSON: one string crosses the thread boundary, not a graph of objects per route */
+  | { t: 'done'; json: string }
   | { t: 'error'; message: string };
 
 /** Validations running at once (each holds a worker and up to its heap budget). */
@@ -130,7 +131,7 @@ function runInWorker(origin: TreeOrigin, opts: ValidateOptions, budget: Validati
           );
           return;
         case 'done':
-          if (settle(true)) resolve(m.result);
+          if (settle(true)) resolve(JSON.parse(m.json) as ValidationResult);
           return;
         case 'error':
           if (settle(false)) reject(new Error(`validation failed: ${m.message}`));

@@ -46,7 +46,7 @@ port.on('message', (m: ToWorker) => {
       const engine = m.engine ? await loadEngine() : null;
       const tree = await openTree(m.origin);
       const result = await validateTreeHere(tree, { engine, cache: m.cache ? cache : null, progress: (line) => post({ t: 'progress', line }) });
-      post({ t: 'done', result });
+      post({ t: 'done', json: JSON.stringify(result) });
     } catch (e) {
       post({ t: 'error', message: e instanceof Error ? e.message : String(e) });
     }
