@@ -37,6 +37,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
     log: o.log,
     concurrency: o.concurrency ?? Math.max(2, o.threads),
     run: (job) => pool.run(job),
+    record: (row) => pool.invocationLog?.add(row),
   });
   // HTTP invocations: plain Redis lists; room for a few per thread so each thread has its next one at hand
   const lists = await startListWorker({ redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 4, run: (job) => pool.run(job) });

@@ -16,8 +16,9 @@ import { nextCronTime } from '../common/cron.ts';
 import type { Logger } from '../common/log.ts';
 import type { InvocationRow } from '../db/invocation-row.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
-import type { InvocationResult, InvocationTarget } from '../queue/jobs.ts';
+import type { InvocationTarget } from '../queue/jobs.ts';
 import type { QueueJobData } from '../queue/bullmq.ts';
+import { FAILING_AFTER, SKIPPED_ERROR, SKIPPED_STATUS, failingRow, scheduleNoticeRow } from '../queue/schedule-rows.ts';
 
 export interface ScheduleSpec {
   idx: number;
@@ -34,25 +35,7 @@ export interface ScheduleDriver {
   close(): Promise<void>;
 }
 
-/** consecutive failed runs after which a schedule is reported as failing (log row + warning) */
-export const FAILING_AFTER = 3;
-/** error text of a skipped tick's log row (the dashboard and `picloud logs` show it) */
-export const SKIPPED_ERROR = 'skipped: the previous run of this schedule was still running (overlap = false)';
-/** a skipped tick's status in the invocation log */
-export const SKIPPED_STATUS = 409;
-
-/** The invocation-log row of a schedule event that is not a run (a skipped tick, a failing streak). */
-export function scheduleNoticeRow(target: InvocationTarget, cron: string, status: number, error: string): InvocationRow {
-  return {
-    appId: target.appId, app: target.app, branch: target.branch, releaseId: target.releaseId, trigger: 'schedule', route: cron,
-    method: '', path: target.scriptPath, status, durationMs: 0, operations: 0, cold: false, logs: [], error, at: Date.now(),
-  };
-}
-
-/** The row that says a schedule has failed FAILING_AFTER times in a row (written once per streak). */
-export function failingRow(target: InvocationTarget, cron: string, last: InvocationResult): InvocationRow {
-  return scheduleNoticeRow(target, cron, 500, `schedule failing: ${FAILING_AFTER} failed runs in a row (last: ${last.status} ${last.error ?? ''})`.trim());
-}
+export { FAILING_AFTER, SKIPPED_ERROR, SKIPPED_STATUS, scheduleNoticeRow, failingRow };
 
 const key = (app: string, branch: string) => `${app}\u0000${branch}`;
 let tickSeq = 0;
@@ -154,7 +137,7 @@ export function createBullmqSchedules(queue: Queue, log: Logger): ScheduleDriver
   };
   const existing = async () => (await queue.getJobSchedulers(0, -1)).map((s) => s.key);
   const upsert = async (app: string, branch: string, s: ScheduleSpec) => {
-    const data: QueueJobData = { type: 'tick', target: s.target, cron: s.cron };
+    const data: QueueJobData = { type: 'tick', target: s.target, cron: s.cron, overlap: s.overlap };
     await queue.upsertJobScheduler(schedulerId(app, branch, s), { pattern: s.cron, tz: 'UTC' }, {
       name: 'schedule',
       data,

@@ -16,6 +16,10 @@
  * reads run under a watchdog (ioredis re-sends or orphans a blocking command interrupted by a reconnect, so it can
  * hang forever) that replaces the connection; on reconnect `onReconnect` listeners run (the plane re-creates the
  * job schedulers). Closing never waits on an unreachable Redis for more than a few seconds.
+ *
+ * Since HTTP invocations moved to plain lists (redis-lists.ts), the worker here runs schedule ticks only, and
+ * those are at least once: a tick whose executor dies is found by the stalled check (every 30 s) and run again.
+ * At start the orchestrator warns when Redis is not configured as BullMQ requires (AOF on, noeviction).
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
@@ -25,6 +29,8 @@ import { rateLimitedWarn, redisConnection, within } from './redis-util.ts';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
+import type { InvocationRow } from '../db/invocation-row.ts';
+import { FAILING_AFTER, SKIPPED_ERROR, SKIPPED_STATUS, failingRow, scheduleNoticeRow } from './schedule-rows.ts';
 import { errorResult, type InvocationJob, type InvocationResult, type InvocationTarget, type ReplyEnvelope } from './jobs.ts';
 
 export const INVOKE_QUEUE = 'picloud-invoke';
@@ -32,7 +38,7 @@ export const INVOKE_QUEUE = 'picloud-invoke';
 /** Payload of a BullMQ job: an invocation (with where to reply), or a schedule template from a job scheduler. */
 export type QueueJobData =
   | { type: 'batch'; jobs: InvocationJob[]; replyTo: string | null }
-  | { type: 'tick'; target: InvocationTarget; cron: string };
+  | { type: 'tick'; target: InvocationTarget; cron: string; overlap?: boolean };
 
 /**
  * Batching (orchestrator side). A batch goes out at once when no job of this orchestrator is in transit (an idle
@@ -120,6 +126,7 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
   queue.setMaxListeners(0);
   queue.on('error', (err) => opts.log.warn({ err }, 'bullmq queue error'));
   await queue.waitUntilReady();
+  void checkRedisDurability(conn, opts.log);
   const replyTo = `${prefix}:reply:${randomUUID()}`;
   const pending = new Map<string, Pending>();
   const maxInFlight = opts.maxInFlight ?? 4096;
@@ -359,7 +366,7 @@ async function ticksDue(redis: Redis, key: string, cron: string, at: number, att
 }
 
 /** The executor-process side: runs jobs with `run` and replies on the job's reply list. */
-export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; concurrency: number }): Promise<{ worker: Worker; close(): Promise<void> }> {
+export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; concurrency: number; record?: (row: InvocationRow) => void }): Promise<{ worker: Worker; close(): Promise<void> }> {
   const prefix = opts.prefix ?? 'picloud';
   const conn = redisConnection(opts.redisUrl);
   const replies = redisConnection(opts.redisUrl, true);
@@ -393,14 +400,45 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
       setImmediate(flushReplies);
     }
   });
+  const record = opts.record ?? (() => {});
+  /**
+   * One tick: with overlap = false it runs only if no run of the same schedule holds the schedule's lock (a Redis
+   * key with a lease of timeout_ms + 30 s, so a run whose executor died frees it), else it is skipped and recorded.
+   * Consecutive failures are counted in Redis; the FAILING_AFTER-th writes a `schedule failing` row.
+   */
+  const runTick = async (data: Extract<QueueJobData, { type: 'tick' }>, sched: string, job: InvocationJob) => {
+    const lock = `${prefix}:running:${sched}`;
+    const token = randomUUID();
+    if (data.overlap !== true) {
+      const got = await replies.set(lock, token, 'PX', data.target.limits.timeoutMs + 30_000, 'NX');
+      if (got === null) {
+        record(scheduleNoticeRow(data.target, data.cron, SKIPPED_STATUS, SKIPPED_ERROR));
+        return;
+      }
+    }
+    try {
+      const r = await opts.run(job);
+      const fails = `${prefix}:fails:${sched}`;
+      if (r.status < 500) await replies.del(fails);
+      else {
+        const n = await replies.incr(fails);
+        void replies.expire(fails, 7 * 86_400).catch(() => {});
+        if (n === FAILING_AFTER) record(failingRow(data.target, data.cron, r));
+      }
+    } finally {
+      // release only our own lock (a run that outlived its lease must not free the next run's)
+      if (data.overlap !== true) await replies.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => {});
+    }
+  };
   const worker = new Worker(
     opts.queueName ?? INVOKE_QUEUE,
     async (bj: Job) => {
       const data = bj.data as QueueJobData;
       if (data.type === 'tick') {
+        const sched = bj.repeatJobKey ?? data.cron;
         const at = tickTime(bj);
-        for (const t of await ticksDue(replies, `${prefix}:ticks:${bj.repeatJobKey ?? data.cron}`, data.cron, at, bj.attemptsMade)) {
-          await opts.run({ kind: 'schedule', id: `${bj.id}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
+        for (const t of await ticksDue(replies, `${prefix}:ticks:${sched}`, data.cron, at, bj.attemptsMade)) {
+          await runTick(data, sched, { kind: 'schedule', id: `${bj.id}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
         }
         return;
       }
@@ -420,8 +458,11 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
       prefix,
       concurrency: opts.concurrency,
       drainDelay: BLOCK_SECONDS,
-      stalledInterval: 300_000,
-      maxStalledCount: 0,
+      // schedule ticks are at least once: a tick whose executor died (its lock not renewed for lockDuration) is
+      // found by the stalled check and run again, within about a minute; a check every 30 s is the idle cost
+      stalledInterval: 30_000,
+      lockDuration: 30_000,
+      maxStalledCount: 2,
       removeOnComplete: { count: 0 },
       removeOnFail: { count: 100 },
     },
@@ -448,4 +489,27 @@ function queueUnavailable(detail: string): InvocationResult {
 
 function isNoCapacity(e: unknown): boolean {
   return e instanceof AppError && (e.code === 'NO_CAPACITY' || e.code === 'APP_BUSY');
+}
+
+/**
+ * BullMQ wants `appendonly yes` (a restart keeps the job schedulers and ticks) and `maxmemory-policy noeviction`
+ * (an evicted key corrupts a queue): warn at start when Redis says otherwise, or when it cannot be asked (CONFIG
+ * disabled on a managed Redis).
+ */
+export async function checkRedisDurability(r: Redis, log: Logger): Promise<{ appendonly: string | null; policy: string | null }> {
+  const get = async (k: string): Promise<string | null> => {
+    try {
+      const v = (await within(r.config('GET', k) as Promise<string[]>, 2000, [])) ?? [];
+      return v[1] ?? null;
+    } catch {
+      return null;
+    }
+  };
+  const appendonly = await get('appendonly');
+  const policy = await get('maxmemory-policy');
+  if (appendonly === null || policy === null) log.warn('cannot read the Redis configuration (CONFIG GET); BullMQ needs appendonly yes and maxmemory-policy noeviction');
+  else if (appendonly !== 'yes' || policy !== 'noeviction') {
+    log.warn({ appendonly, maxmemoryPolicy: policy }, 'Redis is not configured as BullMQ requires (appendonly yes, maxmemory-policy noeviction): a Redis restart or eviction can lose schedules; jobs ([[queues]]) are kept in PostgreSQL');
+  }
+  return { appendonly, policy };
 }

@@ -27,6 +27,24 @@ for (const mode of ['embedded', 'bullmq'] as Mode[]) {
       await t?.close();
     });
 
+    it('should skip (and record) the ticks due while a 2-second run is still running, never running two at once', async () => {
+      const SLOW = `
+        let t0 = now();
+        while now() - t0 < 2000 { kv::get("x"); }
+        kv::set("slow:" + ctx.scheduled_at, [t0, now()]);`;
+      const { appId } = await pushRelease(t.db.pool, {
+        app: 'slowpoke', scripts: { 'slow.rhai': SLOW }, schedules: [{ cron: '* * * * * *', script: 'slow.rhai' }], limits: { timeout_ms: 10_000 },
+      });
+      const skipped = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM invocations WHERE app_id = $1 AND trigger = 'schedule' AND status = 409 AND error LIKE 'skipped:%'`, [appId])).rows[0].n as number;
+      await waitFor(async () => (await skipped()) >= 3, 30_000, 'three skipped ticks');
+      await pushRelease(t.db.pool, { app: 'slowpoke', scripts: { 'slow.rhai': SLOW }, schedules: [] });
+      await new Promise((r) => setTimeout(r, 2_500));
+      const { rows } = await t.db.pool.query<{ value: [number, number] }>(`SELECT value FROM kv WHERE app_id = $1 AND key LIKE 'slow:%'`, [appId]);
+      const runs = rows.map((r) => r.value).sort((a, b) => a[0] - b[0]);
+      expect(runs.length).toBeGreaterThanOrEqual(1);
+      for (let i = 1; i < runs.length; i++) expect(runs[i]![0], 'a run started before the previous one ended').toBeGreaterThanOrEqual(runs[i - 1]![1]);
+    });
+
     it('should fire a seconds cron every second for 5 s with no double and no missed runs', async () => {
       const { appId } = await pushRelease(t.db.pool, {
         app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }],
