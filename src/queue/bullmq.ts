@@ -401,33 +401,47 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
     }
   });
   const record = opts.record ?? (() => {});
+  const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
   /**
-   * One tick: with overlap = false it runs only if no run of the same schedule holds the schedule's lock (a Redis
-   * key with a lease of timeout_ms + 30 s, so a run whose executor died frees it), else it is skipped and recorded.
+   * The ticks of one tick job (the ones missed while no executor ran, then its own), in order. With overlap =
+   * false they run only under the schedule's lock (a Redis key leased for timeout_ms + 2 s and renewed per run, so
+   * a run whose executor died frees it soon): a single tick that finds another single tick's run holding it is
+   * skipped and recorded; a catch-up (missed ticks) waits for the lock, and is waited for, so catching up after a
+   * restart never turns ticks into skips.
    * Consecutive failures are counted in Redis; the FAILING_AFTER-th writes a `schedule failing` row.
    */
-  const runTick = async (data: Extract<QueueJobData, { type: 'tick' }>, sched: string, job: InvocationJob) => {
+  const runTicks = async (data: Extract<QueueJobData, { type: 'tick' }>, sched: string, jobId: string, ticks: number[]) => {
     const lock = `${prefix}:running:${sched}`;
-    const token = randomUUID();
-    if (data.overlap !== true) {
-      const got = await replies.set(lock, token, 'PX', data.target.limits.timeoutMs + 30_000, 'NX');
-      if (got === null) {
-        record(scheduleNoticeRow(data.target, data.cron, SKIPPED_STATUS, SKIPPED_ERROR));
-        return;
+    const lease = data.target.limits.timeoutMs + 2000;
+    const token = `${ticks.length > 1 ? 'catchup' : 'run'}:${randomUUID()}`;
+    const exclusive = data.overlap !== true;
+    if (exclusive) {
+      for (let waited = 0; ; waited += 200) {
+        if ((await replies.set(lock, token, 'PX', lease, 'NX')) !== null) break;
+        const holder = await replies.get(lock);
+        // skip only a plain tick that finds a plain run: a catch-up always waits, and is waited for
+        if (holder !== null && ((!holder.startsWith('catchup:') && ticks.length === 1) || waited > 60 * lease)) {
+          record(scheduleNoticeRow(data.target, data.cron, SKIPPED_STATUS, SKIPPED_ERROR));
+          return;
+        }
+        await new Promise((res) => setTimeout(res, 200));
       }
     }
     try {
-      const r = await opts.run(job);
-      const fails = `${prefix}:fails:${sched}`;
-      if (r.status < 500) await replies.del(fails);
-      else {
-        const n = await replies.incr(fails);
-        void replies.expire(fails, 7 * 86_400).catch(() => {});
-        if (n === FAILING_AFTER) record(failingRow(data.target, data.cron, r));
+      for (const t of ticks) {
+        if (exclusive) await replies.pexpire(lock, lease);
+        const r = await opts.run({ kind: 'schedule', id: `${jobId}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
+        const fails = `${prefix}:fails:${sched}`;
+        if (r.status < 500) await replies.del(fails);
+        else {
+          const n = await replies.incr(fails);
+          void replies.expire(fails, 7 * 86_400).catch(() => {});
+          if (n === FAILING_AFTER) record(failingRow(data.target, data.cron, r));
+        }
       }
     } finally {
       // release only our own lock (a run that outlived its lease must not free the next run's)
-      if (data.overlap !== true) await replies.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, lock, token).catch(() => {});
+      if (exclusive) await replies.eval(RELEASE, 1, lock, token).catch(() => {});
     }
   };
   const worker = new Worker(
@@ -437,9 +451,8 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
       if (data.type === 'tick') {
         const sched = bj.repeatJobKey ?? data.cron;
         const at = tickTime(bj);
-        for (const t of await ticksDue(replies, `${prefix}:ticks:${sched}`, data.cron, at, bj.attemptsMade)) {
-          await runTick(data, sched, { kind: 'schedule', id: `${bj.id}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
-        }
+        const ticks = await ticksDue(replies, `${prefix}:ticks:${sched}`, data.cron, at, bj.attemptsMade);
+        if (ticks.length) await runTicks(data, sched, bj.id ?? '', ticks);
         return;
       }
       const replyTo = data.replyTo;

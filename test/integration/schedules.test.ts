@@ -101,7 +101,7 @@ describe('schedules (bullmq) across an executor restart', () => {
       await new Promise((r) => setTimeout(r, 2_500)); // two or three ticks fall due with no executor
       ex = spawnExecutor(env, args);
       const n = await count();
-      await waitFor(async () => (await count()) >= n + 5, 15_000, 'ticks after the restart');
+      await waitFor(async () => (await count()) >= n + 5, 30_000, 'ticks after the restart');
       await pushRelease(t.db.pool, { app: 'ticker', scripts: { 'tick.rhai': TICK }, schedules: [] });
       await new Promise((r) => setTimeout(r, 1_500));
       const { rows } = await t.db.pool.query<{ key: string; value: number }>(
