@@ -12,7 +12,7 @@
  * (tmp-objdir.c): packs before their index, files that exist already are kept, loose objects are immutable.
  */
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 const QUARANTINE_RE = /^(tmp_objdir-)?incoming-/;
@@ -68,12 +68,13 @@ async function moveObjects(repoDir: string, from: string): Promise<number> {
  * `<repoDir>/objects/` is refused: the path comes from the hook.
  */
 export async function keepQuarantinedObjects(repoDir: string, quarantine: string | undefined): Promise<void> {
-  if (!quarantine) return;
-  const q = path.resolve(quarantine);
-  if (path.dirname(q) !== path.join(path.resolve(repoDir), 'objects') || !QUARANTINE_RE.test(path.basename(q))) {
+  if (!quarantine || !(await stat(quarantine).catch(() => null))) return;
+  // compared as real paths: git may spell the repository through a symbolic link the server resolved
+  const q = await realpath(quarantine);
+  if (path.dirname(q) !== path.join(await realpath(repoDir), 'objects') || !QUARANTINE_RE.test(path.basename(q))) {
     throw new Error(`not a quarantine directory of ${repoDir}: ${quarantine}`);
   }
-  if (await stat(q).catch(() => null)) await moveObjects(repoDir, q);
+  await moveObjects(repoDir, q);
 }
 
 /** The leftover quarantine directories of a repository (call only when no push of it can be running). */
