@@ -100,7 +100,7 @@ export const gitPlugin: FastifyPluginAsync<GitPluginOptions> = async (app, opts)
         ? async () => {
             await opts.afterReceivePack?.(appName, repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'post-push check failed'));
             // the first push to this name was rejected: no repository without a valid push
-            if (created && !(await hasRefs(repoDir))) {
+            if (created && !(await hasRefs(repoDir).catch(() => true))) {
               await removeRepo(repoDir).catch((err: unknown) => log.error({ err, app: appName }, 'removing the empty repository failed'));
             }
           }

@@ -1,13 +1,11 @@
 /**
- * A crash at the other steps of a push (issue 8; the release commit is in crash-push.test.ts): before the release
- * commit the old release stays live and git's ref stays; once git-receive-pack has ended the push is complete and
- * only its unconfirmed record is left, which the start settles. Each time the push of an older commit rolls
- * back and the next push deploys.
+ * A crash before the release commit of a push (issue 8): after validation, and after the pushed objects were kept
+ * in the repository but before the transaction. The old release stays live and git's ref stays where it was; the
+ * push of an older commit then rolls back and the next push deploys.
  */
 import { crashSuite } from '../helpers/crash.ts';
 
 crashSuite([
   { fault: 'after-validation', live: 'old' },
   { fault: 'before-release-commit', live: 'old' },
-  { fault: 'after-ref-update', live: 'new' },
 ]);
