@@ -9,7 +9,8 @@
  * one) is served on the platform's own host, so its response gets `Content-Security-Policy: sandbox …` (an opaque
  * origin: no same-origin access to the dashboard, its cookies or its CSRF tokens) and loses any header that would
  * reach the platform's cookies or host-wide state (`Set-Cookie` of a `picloud*` cookie, `Clear-Site-Data`,
- * `Strict-Transport-Security`). Host-form responses (each app its own origin) keep their headers. In both forms
+ * `Strict-Transport-Security`). Host-form responses (each app its own origin) keep their headers, except a
+ * `picloud*` cookie with a `Domain` attribute (it would reach the platform's host). In both forms
  * the platform's cookies are removed from the request's `Cookie` header before a script sees it.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -53,6 +54,19 @@ export function pathFormHeaders(headers: Record<string, string>): Record<string,
   out['content-security-policy'] = out['content-security-policy'] ? `${out['content-security-policy']}, ${PATH_FORM_SANDBOX}` : PATH_FORM_SANDBOX;
   return out;
 }
+
+/**
+ * Host form keeps the script's headers, except a `Set-Cookie` of a `picloud*` cookie with a `Domain` attribute:
+ * from `<app>.<domain>` that cookie would reach the platform's host and replace the dashboard session.
+ */
+export function hostFormHeaders(headers: Record<string, string>): Record<string, string> {
+  const c = headers['set-cookie'];
+  if (c === undefined || !PLATFORM_COOKIE_RE.test(c) || !/;\s*domain\s*=/i.test(c)) return headers;
+  const out = plain();
+  for (const k of Object.keys(headers)) if (k !== 'set-cookie') out[k] = headers[k]!;
+  return out;
+}
+
 let seq = 0;
 const idPrefix = `${process.pid.toString(36)}${Date.now().toString(36)}`;
 
@@ -190,7 +204,7 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
     }
     reply.code(result.status);
     // host form: the server rewrote `<label>.<domain>/x` to `/apps/<label>/x`; anything else is path form
-    const headers = req.originalUrl === req.url ? pathFormHeaders(result.headers) : result.headers;
+    const headers = req.originalUrl === req.url ? pathFormHeaders(result.headers) : hostFormHeaders(result.headers);
     for (const k of Object.keys(headers)) reply.header(k, headers[k]!);
     return reply.send(result.body);
   };

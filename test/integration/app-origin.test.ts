@@ -105,6 +105,10 @@ describe('path-form and host-form app responses over HTTP', () => {
     expect(r.headers['content-security-policy']).toBe('img-src *');
     expect(r.headers['set-cookie']).toEqual(['picloud_session=mine']);
     expect(r.headers['strict-transport-security']).toMatch(/max-age/);
+    // ...but not a platform cookie for the whole domain, which would reach the dashboard's host
+    const wide = await request('/cookies?c=picloud_session%3Dmine%3B%20Domain%3Dlocalhost', { host: `evil.localhost:${srv.port}` });
+    expect(wide.headers['set-cookie']).toBeUndefined();
+    expect(wide.headers['content-security-policy']).toBe('img-src *');
   });
 
   it('should never show a script the platform session cookie', async () => {
