@@ -21,6 +21,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../common/errors.ts';
 import { listConfigVars } from '../db/config-vars.ts';
+import { retryJobs } from '../db/jobs.ts';
+import { jobsCard, runsHtml, scheduleRuns } from './dashboard-jobs.ts';
 import {
   createApp,
   findApp,
@@ -391,7 +393,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     const before = q.before && /^\d{1,15}$/.test(q.before) ? Number(q.before) : undefined;
     const detail = await appDetail(config, pool, app, publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']));
     const liveId = await liveReleaseId(pool, app.id, branch);
-    const [releases, live, routes, schedules, vars, invocations, rate] = await Promise.all([
+    const [releases, live, routes, schedules, vars, invocations, rate, runs] = await Promise.all([
       listReleases(pool, app.id, branch, 30),
       liveId === null ? null : getRelease(pool, liveId),
       liveId === null ? [] : listRoutes(pool, liveId),
@@ -399,6 +401,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       listConfigVars(pool, app.id, branch),
       listInvocations(pool, app.id, { branch, limit: PAGE, status: statusFilter || undefined, before }),
       invocationRate(pool, app.id),
+      scheduleRuns(pool, app.id, branch),
     ]);
     const current = detail.branches.find((b) => b.branch === branch);
     const enc = encodeURIComponent;
@@ -460,12 +463,13 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
         }</div>
         <div class="card"><h2>Schedules <span class="muted">(UTC)</span></h2>${
           schedules.length
-            ? html`<table id="schedules"><thead><tr><th>Cron</th><th>Script</th></tr></thead><tbody>${schedules.map(
-                (s) => html`<tr><td class="mono">${s.cron}</td><td class="mono">${s.script}${s.function ? html` <span class="muted">→ ${s.function}()</span>` : ''}</td></tr>`,
+            ? html`<table id="schedules"><thead><tr><th>Cron</th><th>Script</th><th>Last runs</th></tr></thead><tbody>${schedules.map(
+                (s) => html`<tr><td class="mono">${s.cron}</td><td class="mono">${s.script}${s.function ? html` <span class="muted">→ ${s.function}()</span>` : ''}</td><td>${runsHtml(runs.get(s.cron))}</td></tr>`,
               )}</tbody></table>`
             : html`<p class="muted">No schedules.</p>`
         }</div>
       </div>
+      ${await jobsCard(pool, { appId: app.id, app: app.name, branch, csrf: cur.session.csrf, canWrite })}
       <div class="card"><h2>Config <span class="muted">(values hidden; manage with <code>picloud config:set -a ${app.name}</code>)</span></h2>${
         configKeys.length
           ? html`<p>${configKeys.map((k) => html`<span class="pill ${overridden.has(k) ? 'prev' : 's3'} mono" title="${overridden.has(k) ? 'config:set' : 'picloud.toml'}">${k}</span> `)}</p>`
@@ -518,6 +522,22 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
       }
     }
     return reply.redirect(back, 303);
+  });
+
+  fastify.post<{ Params: { app: string } }>('/ui/apps/:app/jobs/retry', async (req, reply) => {
+    const cur = await checkPost(req, reply);
+    if (!cur) return reply;
+    const app = await appOr404(req, reply, cur, req.params.app);
+    if (!app) return reply;
+    const form = req.body as Record<string, string>;
+    const branch = branchParam(app, form);
+    if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
+    else {
+      const ids = await retryJobs(pool, { appId: app.id, branch, queue: typeof form.queue === 'string' && form.queue ? form.queue : undefined });
+      log.info({ app: app.name, branch, jobs: ids.length, by: cur.principal.name }, 'dead letters retried');
+      cur.session.flash = { kind: 'ok', text: `Retrying ${ids.length} failed job(s).` };
+    }
+    return reply.redirect(`/ui/apps/${encodeURIComponent(app.name)}?branch=${encodeURIComponent(branch)}`, 303);
   });
 
   fastify.get<{ Params: { app: string } }>('/ui/apps/:app/stats', async (req, reply) => {

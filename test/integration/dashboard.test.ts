@@ -125,6 +125,26 @@ describe('dashboard over HTTP', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('should show each queue (depth, running, failed with its error) with a retry button, and schedules\' last runs', async () => {
+    const cookie = await login();
+    await db.pool.query(
+      `INSERT INTO jobs (app_id, branch, queue, payload, state, attempts, max_attempts, backoff_ms, last_error)
+       VALUES ($1, 'main', 'emails', '{"to":1}', 'failed', 3, 3, 1000, '500: smtp <down>'), ($1, 'main', 'emails', '1', 'pending', 0, 3, 1000, NULL)`,
+      [shopId],
+    );
+    const page = await srv.inject({ url: '/ui/apps/shop', headers: { cookie } });
+    const card = page.body.split('<table id="jobs">')[1]!.split('</table>')[0]!;
+    expect(card).toContain('<td class="mono">emails</td><td>1</td><td>0</td><td>0</td>');
+    expect(card).toContain('500: smtp &lt;down&gt;');
+    expect(card).toContain('Retry failed');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const r = await srv.inject({ method: 'POST', url: '/ui/apps/shop/jobs/retry', payload: `_csrf=${csrf}&branch=main&queue=emails`, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    expect(r.statusCode).toBe(303);
+    const { rows } = await db.pool.query(`SELECT state FROM jobs WHERE app_id = $1 ORDER BY id`, [shopId]);
+    expect(rows.map((x) => x.state)).toEqual(['pending', 'pending']);
+    await db.pool.query(`DELETE FROM jobs WHERE app_id = $1`, [shopId]);
+  });
+
   it('should serve Prometheus metrics to a token of any role only, unless PICLOUD_METRICS_PUBLIC=1', async () => {
     const anon = await srv.inject({ url: '/metrics' });
     expect(anon.statusCode).toBe(401);
