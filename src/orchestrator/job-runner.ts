@@ -57,12 +57,13 @@ export class JobRunner {
     await deleteOrphanJobs(pool);
     await this.listen();
     this.poll = setInterval(() => {
-      void reclaimJobs(pool, false).catch(() => {});
+      void reclaimJobs(pool, false).then(() => this.armLeaseTimer()).catch(() => {});
       void pruneDoneJobs(pool, DONE_MAX_AGE_MS).catch(() => {});
       if (!this.listener) void this.listen().catch(() => {});
       this.wake();
     }, this.o.pollMs ?? 60_000);
     this.poll.unref();
+    await this.armLeaseTimer();
     this.wake();
   }
 
@@ -149,7 +150,11 @@ export class JobRunner {
       });
       for (const j of jobs) this.track(this.runTry(e, decl, j));
     }
-    const lease = await nextLeaseEnd(pool);
+  }
+
+  /** A timer for the earliest running lease's end (a runner elsewhere may have died): at start and on each poll. */
+  private async armLeaseTimer(): Promise<void> {
+    const lease = await nextLeaseEnd(this.o.pool);
     if (lease !== null) this.armTimer(Math.max(lease, Date.now()) + 100);
   }
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts `picloud up` as `npm start` does (embedded
  * PostgreSQL unless DATABASE_URL is set; with --redis, REDIS_URL and executor processes), pushes a small app with
- * git, calls it once, lets it settle, then measures over N seconds (default 60) of idling:
+ * git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets it settle, then measures over N seconds (default 60) of idling:
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
  *                     (target < 0.3 s); the platform-only and PostgreSQL-only parts are printed too;
  *   rss_mb          — resident memory of the tree without the embedded PostgreSQL (target < 150 MB; PSS also shown);
@@ -52,8 +52,12 @@ try {
   say(`up at ${base} after ${Date.now() - started} ms; pushing an app`);
 
   const git = (...args: string[]) => execFileSync('git', args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }).toString();
-  writeFileSync(path.join(work, 'picloud.toml'), '[[routes]]\npath = "/hello/:name"\nscript = "hello.rhai"\n');
-  writeFileSync(path.join(work, 'hello.rhai'), '"hello " + ctx.params.name\n');
+  // a route, a queue (one job sent by the call below) and a schedule that does not fire within the window: the
+  // idle cost of declared background work (job runner, schedule timers) is measured too
+  writeFileSync(path.join(work, 'picloud.toml'), '[[routes]]\npath = "/hello/:name"\nscript = "hello.rhai"\n'
+    + '[[queues]]\nname = "work"\nscript = "work.rhai"\n[[schedules]]\ncron = "0 0 1 1 *"\nscript = "work.rhai"\n');
+  writeFileSync(path.join(work, 'hello.rhai'), 'queue::send("work", ctx.params.name);\n"hello " + ctx.params.name\n');
+  writeFileSync(path.join(work, 'work.rhai'), 'print(ctx.body);\n');
   git('init', '-q', '-b', 'main');
   git('-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'add', '-A');
   git('-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'idle bench');
