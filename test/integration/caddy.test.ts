@@ -6,6 +6,8 @@
  * tested in api.test.ts; Caddyfile.local runs for real in cluster-caddy.test.ts.) Skips when `caddy` is not installed.
  */
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -70,12 +72,15 @@ describe.skipIf(skip)('caddy/Caddyfile', () => {
   });
 
   it('should pass `caddy validate` with an empty environment, both files, with the documented defaults', () => {
+    // no variable at all, only where Caddy may write (without HOME/XDG it writes ./caddy/pki in its cwd)
+    const data = mkdtempSync(path.join(tmpdir(), 'picloud-caddy-validate-'));
     for (const file of [CADDYFILE, LOCAL]) {
-      const r = spawnSync('caddy', ['validate', '--config', file, '--adapter', 'caddyfile'], { encoding: 'utf8', env: {} });
+      const r = spawnSync('caddy', ['validate', '--config', file, '--adapter', 'caddyfile'], { encoding: 'utf8', cwd: data, env: { XDG_DATA_HOME: data, XDG_CONFIG_HOME: data } });
       expect(r.status, `${file}: ${r.stderr}`).toBe(0);
       expect(r.stdout + r.stderr).toContain('Valid configuration');
       expect(r.stderr).not.toMatch(/not formatted/);
     }
+    rmSync(data, { recursive: true, force: true });
     const j = adapt({});
     expect(JSON.stringify(j)).not.toContain('"email"');
     const servers = Object.values(j.apps.http.servers) as { listen: string[] }[];
