@@ -13,7 +13,16 @@ import { Worker } from 'node:worker_threads';
 import { VALIDATION_BUDGET } from '../common/config.ts';
 import { COMPILED } from '../common/runtime.ts';
 import type { ScriptFunctions } from './buildpacks/types.ts';
+import type { DeployDiagnostic } from './diagnostics.ts';
+import type { TreeFile } from './tree-checks.ts';
 import type { TreeOrigin, ValidateOptions, ValidationResult } from './validate.ts';
+
+/** A tree as the caller listed it, and how the worker reads its contents. */
+export interface TreeToValidate {
+  files: TreeFile[];
+  over: DeployDiagnostic | null;
+  origin: TreeOrigin;
+}
 
 export interface ValidationBudget {
   timeoutMs: number;
@@ -22,7 +31,7 @@ export interface ValidationBudget {
 
 /** Messages to the worker. */
 export type ToWorker =
-  | { t: 'run'; origin: TreeOrigin; engine: boolean; cache: boolean }
+  | { t: 'run'; tree: TreeToValidate; engine: boolean; cache: boolean }
   | { t: 'lookup'; id: number; found: [string, ScriptFunctions][] | null; error?: string };
 
 /** Messages from the worker. */
@@ -64,20 +73,20 @@ function spawn(heapMb: number): Worker {
   return worker;
 }
 
-/** Validate the tree `origin` names in a validation worker, within the budget. */
-export async function validateOffThread(origin: TreeOrigin, opts: ValidateOptions): Promise<ValidationResult> {
+/** Validate a listed tree in a validation worker, within the budget. */
+export async function validateOffThread(tree: TreeToValidate, opts: ValidateOptions): Promise<ValidationResult> {
   const budget: ValidationBudget = { ...VALIDATION_BUDGET, ...opts.budget };
   if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
-    return await runInWorker(origin, opts, budget);
+    return await runInWorker(tree, opts, budget);
   } finally {
     running--;
     waiting.shift()?.();
   }
 }
 
-function runInWorker(origin: TreeOrigin, opts: ValidateOptions, budget: ValidationBudget): Promise<ValidationResult> {
+function runInWorker(tree: TreeToValidate, opts: ValidateOptions, budget: ValidationBudget): Promise<ValidationResult> {
   let worker: Worker;
   if (warm && warm.heapMb === budget.maxHeapMb) {
     worker = warm.worker;
@@ -143,6 +152,6 @@ function runInWorker(origin: TreeOrigin, opts: ValidateOptions, budget: Validati
     worker.on('message', onMessage);
     worker.on('error', onError);
     worker.on('exit', onExit);
-    post({ t: 'run', origin, engine: opts.engine !== null, cache: cache !== null });
+    post({ t: 'run', tree, engine: opts.engine !== null, cache: cache !== null });
   });
 }

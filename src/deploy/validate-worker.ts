@@ -6,9 +6,8 @@
 import { parentPort } from 'node:worker_threads';
 import type { ScriptCache, ScriptFunctions } from './buildpacks/types.ts';
 import { loadEngine } from './engine.ts';
-import type { FromWorker, ToWorker } from './validate-offthread.ts';
-import { dirTreeSource, gitTreeSource, validateTreeHere, type TreeOrigin, type TreeSource } from './validate.ts';
-import { workTreeSource } from './worktree.ts';
+import type { FromWorker, ToWorker, TreeToValidate } from './validate-offthread.ts';
+import { gitReader, readFiles, validateTreeHere, type TreeSource } from './validate.ts';
 
 const port = parentPort!;
 const post = (m: FromWorker) => port.postMessage(m);
@@ -28,11 +27,11 @@ const cache: ScriptCache = {
   },
 };
 
-/** The tree an origin names, listed again here. */
-function openTree(origin: TreeOrigin): Promise<TreeSource> {
-  if (origin.kind === 'git') return gitTreeSource(origin.rev, origin.env);
-  if (origin.kind === 'dir') return dirTreeSource(origin.root);
-  return workTreeSource(origin.dir, { untracked: origin.untracked });
+/** The tree the caller listed, read here. */
+function openTree(t: TreeToValidate): TreeSource {
+  const { files, over, origin } = t;
+  if (origin.kind === 'git') return { files, over, ...gitReader(origin.env, new Map(origin.oids)) };
+  return { files, over, origin, read: (list) => readFiles(origin.root, list) };
 }
 
 port.on('message', (m: ToWorker) => {
@@ -44,7 +43,7 @@ port.on('message', (m: ToWorker) => {
   void (async () => {
     try {
       const engine = m.engine ? await loadEngine() : null;
-      const tree = await openTree(m.origin);
+      const tree = openTree(m.tree);
       const result = await validateTreeHere(tree, { engine, cache: m.cache ? cache : null, progress: (line) => post({ t: 'progress', line }) });
       post({ t: 'done', json: JSON.stringify(result) });
     } catch (e) {

@@ -20,11 +20,11 @@ import { MANIFEST_PATH } from './manifest.ts';
 import { checkSymlink, checkTreeShape, decodeUtf8, TreeTally, type TreeFile, type TreeLimits } from './tree-checks.ts';
 import { validateOffThread, type ValidationBudget } from './validate-offthread.ts';
 
-/** Where a tree comes from, as data (the validation worker opens the same tree from it). */
-export type TreeOrigin =
-  | { kind: 'git'; rev: string; env: Record<string, string> }
-  | { kind: 'dir'; root: string }
-  | { kind: 'worktree'; dir: string; untracked: boolean };
+/**
+ * How the validation worker reads the contents of a tree the caller has already listed (the listing itself,
+ * `files` and `over`, travels with it: the worker never lists a tree again).
+ */
+export type TreeOrigin = { kind: 'git'; env: Record<string, string>; oids: [string, string][] } | { kind: 'fs'; root: string };
 
 export interface TreeSource {
   /** the files of the tree; when `over` is set, only those listed before the listing stopped */
@@ -33,7 +33,7 @@ export interface TreeSource {
   over?: DeployDiagnostic | null;
   /** contents of these files (symlinks: their target) */
   read(files: TreeFile[]): Promise<Map<string, Buffer>>;
-  /** set for trees in git or on disk: validateTree opens the same tree in the validation worker */
+  /** set for trees in git or on disk: validateTree reads and validates the tree in the validation worker */
   origin?: TreeOrigin;
 }
 
@@ -58,7 +58,7 @@ export interface ValidateOptions {
 
 /** Validate a tree and compile its scripts: in the validation worker, for a tree on disk or in git. */
 export async function validateTree(src: TreeSource, opts: ValidateOptions): Promise<ValidationResult> {
-  if (src.origin) return validateOffThread(src.origin, opts);
+  if (src.origin) return validateOffThread({ files: src.files, over: src.over ?? null, origin: src.origin }, opts);
   return validateTreeHere(src, opts);
 }
 
@@ -145,12 +145,15 @@ export async function gitTreeSource(rev: string, env: NodeJS.ProcessEnv): Promis
     files.push(f);
     return true;
   });
+  return { files, over, ...gitReader(plainEnv, oidOf) };
+}
+
+/** Reading listed files of a git tree through one `git cat-file --batch`. */
+export function gitReader(env: Record<string, string>, oidOf: Map<string, string>): Pick<TreeSource, 'read' | 'origin'> {
   return {
-    origin: { kind: 'git', rev, env: plainEnv },
-    files,
-    over,
+    origin: { kind: 'git', env, oids: [...oidOf] },
     async read(list) {
-      const blobs = await readBlobs(list.map((f) => oidOf.get(f.path)!), plainEnv);
+      const blobs = await readBlobs(list.map((f) => oidOf.get(f.path)!), env);
       return new Map(list.map((f) => [f.path, blobs.get(oidOf.get(f.path)!)!]));
     },
   };
@@ -180,7 +183,7 @@ export async function dirTreeSource(root: string): Promise<TreeSource> {
     return true;
   };
   await walk('');
-  return { origin: { kind: 'dir', root }, files, over, read: (list) => readFiles(root, list) };
+  return { origin: { kind: 'fs', root }, files, over, read: (list) => readFiles(root, list) };
 }
 
 /** Contents of files under `root` (symlinks: their target). */

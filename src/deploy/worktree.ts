@@ -35,6 +35,6 @@ export async function workTreeSource(dir: string, opts: { untracked?: boolean } 
     else if (st.isDirectory()) files.push({ path: name, mode: '160000', size: 0 }); // a submodule's work tree
     else if (st.isFile()) files.push({ path: name, mode: st.mode & 0o111 ? '100755' : '100644', size: st.size });
   }
-  // validateTree lists the same files again in the validation worker (origin), and reads them there
-  return { git: true, files, read: (list) => readFiles(dir, list), origin: { kind: 'worktree', dir, untracked: opts.untracked === true } };
+  // validateTree reads them in the validation worker (origin)
+  return { git: true, files, read: (list) => readFiles(dir, list), origin: { kind: 'fs', root: dir } };
 }
