@@ -4,6 +4,7 @@
  * the dashboard (/) and metrics (/metrics). Host-form app URLs (`<app>.<domain>`, `<b>--<app>.<domain>`) are
  * rewritten to the path form `/apps/<label>/...` with fastify's `rewriteUrl`, so every plugin routes by path only.
  */
+import { rewriteHostUrl } from '../common/host-routing.ts';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -60,16 +61,7 @@ function displayHost(config: Config): string {
   return config.host === '0.0.0.0' || config.host === '::' ? config.domain : config.host;
 }
 
-/** `/apps/<label>/...` for a host-form request, else the URL unchanged. */
-export function rewriteHostUrl(host: string | undefined, url: string, domain: string): string {
-  if (!host) return url;
-  const name = host.replace(/:\d+$/, '').toLowerCase();
-  const suffix = `.${domain}`;
-  if (!name.endsWith(suffix)) return url;
-  const label = name.slice(0, -suffix.length);
-  if (!label || label.includes('.')) return url;
-  return `/apps/${label}${url.startsWith('/') ? url : `/${url}`}`;
-}
+export { rewriteHostUrl };
 
 /** Build (not start) the server; call `.listen()` on the result. */
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {

@@ -54,6 +54,8 @@ export interface InvocationPlane {
   waitForRelease(app: string, branch: string, releaseId: number | null, timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
   stats(): Record<string, unknown>;
+  /** readiness: the database answers, the route table is loaded and listening, Redis answers (when used) */
+  ready(): Promise<{ ok: boolean; problems: string[] }>;
 }
 
 /** The schedules that run for a branch: a preview runs its [[schedules]] only with `[preview] schedules = true`. */
@@ -150,6 +152,17 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     dispatcher,
     waitForRelease: (app, branch, releaseId, timeoutMs) => routes.waitForRelease(app, branch, releaseId, timeoutMs),
     jobs,
+    async ready() {
+      const problems: string[] = [];
+      const db = await Promise.race([
+        pool.query('SELECT 1').then(() => true, () => false),
+        new Promise<boolean>((res) => setTimeout(() => res(false), 2000).unref()),
+      ]);
+      if (!db) problems.push('database unavailable');
+      if (!routes.live()) problems.push('route table not loaded');
+      if (dispatcher.ping && !(await dispatcher.ping())) problems.push('redis unavailable');
+      return { ok: problems.length === 0, problems };
+    },
     stats: () => ({
       mode: dispatcher.mode,
       ...(jobs ? { jobs: jobs.stats() } : {}),
@@ -160,14 +173,9 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       executorProcesses: children.length,
     }),
     async close() {
-      await schedules?.close();
-      await jobs?.close();
-      await routes.close();
-      await dispatcher.close();
-      await bullmq?.close();
-      await ingressLog.close();
-      // executors close within a few seconds even with Redis gone; one that does not is killed
-      await Promise.all(children.map((c) => new Promise<void>((res) => {
+      // executors close within a few seconds even with Redis gone (in parallel with the rest); one that does not
+      // is killed
+      const stopping = Promise.all(children.map((c) => new Promise<void>((res) => {
         if (c.exitCode !== null || c.signalCode !== null) return res();
         const kill = setTimeout(() => c.kill('SIGKILL'), 8000);
         c.once('exit', () => {
@@ -176,6 +184,13 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
         });
         c.kill('SIGTERM');
       })));
+      await schedules?.close();
+      await jobs?.close();
+      await routes.close();
+      await dispatcher.close();
+      await bullmq?.close();
+      await ingressLog.close();
+      await stopping;
     },
   };
 }

@@ -212,6 +212,11 @@ export class RouteTable {
 
   constructor(private readonly pool: Pool, private readonly log: Logger) {}
 
+  /** Loaded at least once and listening for changes (readiness). */
+  live(): boolean {
+    return this.generation > 0 && this.listener !== null && !this.closed;
+  }
+
   /** Connect the LISTEN client and load everything. */
   async start(): Promise<void> {
     await this.connectListener();

@@ -332,7 +332,7 @@ export async function createBullmqDispatcher(opts: BullmqOptions & { maxInFlight
       pending.clear();
       blocking.r.disconnect();
       // queue.close() waits on Redis; an unreachable Redis must not hold shutdown
-      await within(queue.close(), 2000, undefined);
+      await within(queue.close(), conn.status === 'ready' ? 2000 : 200, undefined);
       conn.disconnect();
     },
   };

@@ -20,6 +20,8 @@ export interface Dispatcher {
   /** fire-and-forget (schedule ticks); the executor records the invocation */
   submit(job: InvocationJob): void;
   stats(): DispatchStats;
+  /** readiness of the transport (Redis answers a PING); absent = always ready (in-process) */
+  ping?(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,7 @@ export function createNodeDispatcher(tryLocal: (job: InvocationJob) => Promise<I
         localDone++;
       }
     },
+    ping: () => remote.ping?.() ?? Promise.resolve(true),
     submit(job) {
       const p = tryLocal(job);
       if (p) p.catch(() => {});

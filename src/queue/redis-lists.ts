@@ -217,6 +217,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     onReconnect(f) {
       reconnectListeners.push(f);
     },
+    ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
     stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected }),
     async close() {
       closed = true;

@@ -64,7 +64,8 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
       if (mode === 'bullmq') {
         // best effort: a Redis that is down (restart tests) must not hold the close
         const r = redisConnection(opts.redisUrl ?? TEST_REDIS_URL);
-        const keys = await within(r.keys(`${prefix}:*`), 3000, [] as string[]);
+        const up = await within(new Promise<boolean>((res) => r.once('ready', () => res(true))), 1000, false);
+        const keys = up ? await within(r.keys(`${prefix}:*`), 3000, [] as string[]) : [];
         if (keys.length) await within(r.del(...keys), 3000, 0);
         r.disconnect();
       }

@@ -83,6 +83,8 @@ describe.skipIf(skip)('BullMQ mode across a Redis restart', () => {
     const body = (await r.json()) as { error: string; code: string };
     expect(body.error).toEqual(expect.any(String));
     expect(body.code).toBe('QUEUE_UNAVAILABLE');
+    // readiness says so (a load balancer's health check takes the node out)
+    expect(await t.plane.ready()).toEqual({ ok: false, problems: ['redis unavailable'] });
 
     // the stranded invocation is answered at its deadline (timeout_ms 2000 + the dispatcher's grace), not never
     const f = await inFlight;
@@ -93,6 +95,7 @@ describe.skipIf(skip)('BullMQ mode across a Redis restart', () => {
     const restartedAt = Date.now();
     redis = await startRedis(port);
     await waitFor(async () => (await fetch(url)).status === 200, 30_000, 'serving again after the Redis restart');
+    expect(await t.plane.ready()).toEqual({ ok: true, problems: [] });
     expect(await (await fetch(url)).text()).toBe('still here');
     // the job schedulers were lost with the data; the plane re-created them
     await waitFor(async () => (await lastTick()) > restartedAt, 30_000, 'a schedule tick after the Redis restart');

@@ -6,6 +6,7 @@
  */
 import Fastify from 'fastify';
 import { defaultThreads, loadConfig } from '../../common/config.ts';
+import { rewriteHostUrl } from '../../common/host-routing.ts';
 import { httpServerOptions } from '../../common/server-options.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
@@ -30,18 +31,17 @@ export async function orchestratorCommand(argv: string[], io: CliIO): Promise<nu
   const pool = createPool(config.databaseUrl, Math.max(10, localThreads * 2));
   // schedules are owned by `picloud manager` in a cluster; orchestrators only serve and dispatch
   const plane = await startInvocationPlane({ config, pool, log, schedules: false, localThreads });
-  const suffix = `.${config.domain}`;
   const app = Fastify({
     ...httpServerOptions(config),
-    rewriteUrl: (req) => {
-      const host = (req.headers.host ?? '').replace(/:\d+$/, '').toLowerCase();
-      const url = req.url ?? '/';
-      if (host.endsWith(suffix) && !url.startsWith('/apps/')) return `/apps/${host.slice(0, -suffix.length)}${url}`;
-      return url;
-    },
+    // the same host-form routing as `picloud up`: an app's host never serves another app's path
+    rewriteUrl: (req) => rewriteHostUrl(req.headers.host, req.url ?? '/', config.domain),
   });
   app.get('/healthz', async () => ({ ok: true }));
-  app.get('/readyz', async () => ({ ok: true, ...plane.stats() }));
+  // real readiness (database, route table, Redis): a load balancer's health check takes this node out when it fails
+  app.get('/readyz', async (_req, reply) => {
+    const r = await plane.ready();
+    return reply.code(r.ok ? 200 : 503).send({ ...r, ...plane.stats() });
+  });
   await app.register(plane.ingressPlugin);
   await app.listen({ port: config.port, host: config.host });
   log.info({ port: config.port }, 'orchestrator listening');
