@@ -80,6 +80,10 @@ describe.skipIf(skip)('caddy/Caddyfile', () => {
       expect(r.stdout + r.stderr).toContain('Valid configuration');
       expect(r.stderr).not.toMatch(/not formatted/);
     }
+    // set but empty (what compose passes for an unset `${PICLOUD_ACME_EMAIL:-}`) is no email either
+    const empty = spawnSync('caddy', ['validate', '--config', CADDYFILE, '--adapter', 'caddyfile'], { encoding: 'utf8', cwd: data, env: { XDG_DATA_HOME: data, XDG_CONFIG_HOME: data, PICLOUD_ACME_EMAIL: '', PICLOUD_DOMAIN: 'pi.example.org' } });
+    expect(empty.status, empty.stderr).toBe(0);
+    expect(JSON.stringify(adapt({ PICLOUD_ACME_EMAIL: '', PICLOUD_DOMAIN: 'pi.example.org' }))).not.toContain('"email"');
     rmSync(data, { recursive: true, force: true });
     const j = adapt({});
     expect(JSON.stringify(j)).not.toContain('"email"');
