@@ -3,12 +3,12 @@
  * tsx (tests, bin.js), a worker thread on Node 20 does not inherit the parent's loader, so each thread would register
  * tsx again (its own loader-hooks thread and esbuild state: ~25 MB and ~0.5 s per thread). Instead the thread entry
  * is bundled once per process with esbuild (already installed as tsx's dependency) into one plain ESM file
- * (node_modules/.cache/picloud, else the OS temp dir), named by its content hash; threads load that. The thread code
- * imports no npm package. If esbuild is unavailable, threads fall back to registering tsx themselves.
+ * (node_modules/.cache/picloud), named by its content hash; threads load that. npm packages (undici, ipaddr.js for
+ * http::fetch) stay imports, resolved from that place inside node_modules. If esbuild is unavailable or the cache
+ * directory is not writable, threads fall back to registering tsx themselves.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync, renameSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { COMPILED } from '../common/runtime.ts';
@@ -37,22 +37,15 @@ async function bundle(): Promise<ThreadEntry> {
     // the esbuild service child grows by the bundle's working set; stop it (tsx restarts it if it needs it)
     await esbuild.stop?.();
     const name = `picloud-executor-${createHash('sha256').update(text).digest('hex').slice(0, 16)}.mjs`;
-    // next to node_modules when writable, so a bare import left in the bundle would still resolve; else tmp
-    for (const dir of [CACHE_DIR, tmpdir()]) {
-      try {
-        const file = path.join(dir, name);
-        if (!existsSync(file)) {
-          mkdirSync(dir, { recursive: true });
-          const tmp = `${file}.${process.pid}.tmp`;
-          writeFileSync(tmp, text);
-          renameSync(tmp, file);
-        }
-        return { url: pathToFileURL(file), data: {}, bundled: true };
-      } catch {
-        /* try the next place */
-      }
+    // inside node_modules, so the bundle's package imports resolve
+    const file = path.join(CACHE_DIR, name);
+    if (!existsSync(file)) {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, text);
+      renameSync(tmp, file);
     }
-    throw new Error('no writable place for the executor bundle');
+    return { url: pathToFileURL(file), data: {}, bundled: true };
   } catch {
     return { url: BOOT, data: { entry: pathToFileURL(ENTRY_TS).href }, bundled: false };
   }

@@ -1,6 +1,6 @@
 /**
  * Outbound HTTP for handlers (`http::fetch`, architecture.md §6), usable from an executor worker thread and from
- * `picloud run`. Plain JS values in and out; the Rhai binding (fetch-host.ts) converts.
+ * `picloud run`. Plain JS values in and out; the Rhai binding (run.ts) converts.
  *
  * Address checks (stack-notes §9): undici's `connect.lookup` is not called for IP literals, so the check lives in
  * a custom `connect` function: it resolves the name itself (or takes the literal), checks EVERY address with
@@ -11,12 +11,13 @@
  * Redirects are followed here (not with undici's redirect interceptor) so that every hop picks its agent by the
  * hop's own URL: a redirect from an allowed host to a denied one is refused before anything connects to it.
  * The body is read by counting bytes (maxResponseSize only works per Agent) and `request()` is used rather than
- * `fetch()` (3x faster, stack-notes §9).
+ * `fetch()` (3x faster, stack-notes §9). undici is loaded on the first fetch: threads that never fetch do not pay
+ * for it (~0.5 s of start-up and several MB per thread on a busy small machine).
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { Agent, buildConnector, request, type Dispatcher } from 'undici';
+import type { Agent, buildConnector, Dispatcher } from 'undici';
 import { FETCH_LIMITS } from '../common/config.ts';
 import type { FetchPolicy } from '../queue/jobs.ts';
 
@@ -96,9 +97,13 @@ class DeniedError extends Error {
   readonly denied = true;
 }
 
+type Undici = typeof import('undici');
+let undiciModule: Promise<Undici> | null = null;
+const loadUndici = (): Promise<Undici> => (undiciModule ??= import('undici'));
+
 /** A connector that resolves, checks every address and connects to the checked one. */
-function checkedConnector(timeoutMs: number): buildConnector.connector {
-  const base = buildConnector({ timeout: timeoutMs });
+function checkedConnector(u: Undici, timeoutMs: number): buildConnector.connector {
+  const base = u.buildConnector({ timeout: timeoutMs });
   return (opts, cb) => {
     const name = opts.hostname;
     const resolved: Promise<string[]> = isIP(name) ? Promise.resolve([name]) : lookup(name, { all: true, verbatim: true }).then((a) => a.map((x) => x.address));
@@ -162,15 +167,24 @@ const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
 
 /** Outbound HTTP with address checks; one per thread (its agents keep connections alive across invocations). */
 export class Fetcher {
-  private readonly checked: Agent;
-  private readonly open: Agent;
+  private agents: Promise<{ u: Undici; checked: Agent; open: Agent }> | null = null;
   private readonly gate: Gate;
 
   constructor(private readonly o: FetcherOptions) {
-    const common = { keepAliveTimeout: 4_000, connections: 64 };
-    this.checked = new Agent({ ...common, connect: checkedConnector(FETCH_LIMITS.timeoutMs) });
-    this.open = new Agent({ ...common, connect: { timeout: FETCH_LIMITS.timeoutMs } });
     this.gate = new Gate(o.maxConcurrent ?? FETCH_LIMITS.maxConcurrent);
+  }
+
+  /** The two agents (created on the first fetch): `checked` for every host, `open` for hosts in the allow list. */
+  private getAgents(): Promise<{ u: Undici; checked: Agent; open: Agent }> {
+    this.agents ??= loadUndici().then((u) => {
+      const common = { keepAliveTimeout: 4_000, connections: 64 };
+      return {
+        u,
+        checked: new u.Agent({ ...common, connect: checkedConnector(u, FETCH_LIMITS.timeoutMs) }),
+        open: new u.Agent({ ...common, connect: { timeout: FETCH_LIMITS.timeoutMs } }),
+      };
+    });
+    return this.agents;
   }
 
   /**
@@ -194,8 +208,9 @@ export class Fetcher {
       throw timeoutError();
     }
     try {
+      const { u, checked, open } = await this.getAgents();
       let method = (req.method ?? 'GET').toUpperCase();
-      const headers: Record<string, string> = {};
+      const headers = Object.create(null) as Record<string, string>;
       for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
       let body: string | undefined;
       if (req.body !== undefined) {
@@ -207,10 +222,10 @@ export class Fetcher {
       }
       headers['user-agent'] = this.o.userAgent;
       for (let hop = 0; ; hop++) {
-        const dispatcher: Dispatcher = isAllowedHost(url, policy.allow) ? this.open : this.checked;
+        const dispatcher: Dispatcher = isAllowedHost(url, policy.allow) ? open : checked;
         let res: Dispatcher.ResponseData;
         try {
-          res = await request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, signal: ac.signal, headersTimeout: ms, bodyTimeout: ms });
+          res = await u.request(url, { method: method as Dispatcher.HttpMethod, headers, body, dispatcher, signal: ac.signal, headersTimeout: ms, bodyTimeout: ms });
         } catch (err) {
           if (timedOut) throw timeoutError();
           throw failure(err, url);
@@ -244,7 +259,9 @@ export class Fetcher {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.checked.close(), this.open.close()]);
+    if (!this.agents) return;
+    const a = await this.agents;
+    await Promise.all([a.checked.close(), a.open.close()]);
   }
 }
 
@@ -261,7 +278,7 @@ function parseUrl(s: string, base?: URL): URL {
 }
 
 function flatHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out = Object.create(null) as Record<string, string>;
   for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
   return out;
 }

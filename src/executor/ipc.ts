@@ -1,10 +1,8 @@
 /**
- * Messages between the executor pool (parent thread) and its worker threads; typed unions keyed on `type`.
- * Host calls (kv, queue::send, ast) are synchronous for the thread: it posts a HostRequest, blocks on Atomics.wait on a
- * SharedArrayBuffer flag, and the parent answers on a dedicated MessagePort (read with receiveMessageOnPort)
- * then flips the flag. Only the waiting thread blocks; the parent and the other threads keep running.
+ * Messages between the executor pool (parent thread) and its worker threads. Host calls (kv, queue::send, ast) are
+ * asynchronous for the thread: it sends a HostRequest as an 'H' line and goes on running other invocations; the
+ * parent answers with HostReply[] messages, which resume the waiting invocation. No thread ever blocks.
  */
-import type { MessagePort } from 'node:worker_threads';
 import type { KvOp } from './run.ts';
 
 export type HostRequest =
@@ -16,30 +14,33 @@ export type HostReply = { seq: number; ok: true; value: unknown } | { seq: numbe
 
 /**
  * parent → thread: a batch of jobs as ONE string of '\n'-joined lines (JSON text never contains a raw newline or
- * tab), run in order; each line is `<target JSON>\t<the job's other fields as JSON>` (pool.ts jobLine), so the
+ * tab), started in order; each line is `<target JSON>\t<the job's other fields as JSON>` (pool.ts jobLine), so the
  * thread decodes a route's target once and reuses it. A plain string is copied, not structured-cloned: measured
- * cheaper than objects.
+ * cheaper than objects. Host replies go as HostReply[] (objects).
  */
 export type ToThread = string;
 
 /**
- * thread → parent, a batch of results: one string of '\n'-joined lines, each JSON {"id", "result"}, or, when the
- * pool records invocations, "L<appId>\t<COPY line>" (the invocation-log row in COPY text format, which holds no
- * raw newline; serialised here rather than on the parent thread that also serves HTTP).
+ * thread → parent: one string of '\n'-joined lines per turn, each one of
+ * - `{"id","result"}`: an invocation finished (results come in completion order, not posting order);
+ * - `L<appId>\t<COPY line>`: its invocation-log row in COPY text format (built here, not on the parent thread that
+ *   also serves HTTP), when the pool records invocations;
+ * - `H<HostRequest JSON>`: a host call;
+ * - `S<jobId>` / `R<jobId>`: the invocation is waiting on I/O (it holds no running share) / runs again; a result
+ *   line implies R.
  */
 export type DoneBatch = string;
 
-/**
- * thread → parent. 'suspended' / 'resumed': the invocation `id` waits on I/O (holds no running share of its app,
- * pool.ts fair share) / runs again.
- */
-export type FromThread = { type: 'ready' } | { type: 'host'; req: HostRequest } | { type: 'suspended' | 'resumed'; id: string } | DoneBatch;
+/** thread → parent */
+export type FromThread = { type: 'ready' } | DoneBatch;
 
 export interface ThreadData {
   /** the TS entry, for the tsx fallback boot file only */
   entry?: string;
-  flag: SharedArrayBuffer;
   /** build invocation-log rows in the thread (sent as "L<appId>\t<COPY line>" lines after each result) */
   record: boolean;
-  replyPort: MessagePort;
+  /** outbound requests' user-agent (PiCloud/<version>) */
+  userAgent: string;
+  /** http::fetch calls in flight at once in this thread */
+  fetchConcurrency: number;
 }

@@ -1,9 +1,15 @@
 /**
- * The executor pool (parent side): N worker threads running the synchronous interpreter, a bounded wait
- * queue (full → AppError NO_CAPACITY → 503), host calls served asynchronously (kv:: in PostgreSQL, program
- * ASTs from the scripts table), a watchdog that replaces a thread stuck past its deadline (→ 504) and
- * replaces a thread that died (→ 502), and the invocation log. The same pool serves the embedded mode (in the
- * `picloud up` process) and each BullMQ executor process.
+ * The executor pool (parent side): N worker threads running the interpreter, a bounded wait queue (full →
+ * AppError NO_CAPACITY → 503), host calls served asynchronously (kv:: in PostgreSQL, program ASTs from the
+ * scripts table), a watchdog that replaces a thread stuck in a script past its deadline (→ 504) and replaces a
+ * thread that died (→ 502), and the invocation log. The same pool serves the embedded mode (in the `picloud up`
+ * process) and each executor process.
+ *
+ * A thread holds many invocations at once: those waiting on kv:: or http::fetch are suspended there (the thread
+ * reports them, ipc.ts 'S'/'R' lines) and count neither against its pipeline nor its app's share; results come
+ * back in completion order. The thread ends every invocation at its own deadline, waiting ones included, so a
+ * thread that holds invocations and says nothing for longer than their largest timeout_ms (+ grace) is stuck in
+ * synchronous code.
  *
  * Fair share (issue 8): an app holds a thread while it has an active (not suspended) task on it, running or
  * pipelined behind; it may hold at most `appShare` threads (default threads − 1, lowered per app by `[limits]
@@ -13,8 +19,10 @@
  * (possibly long) task. A task the thread reports suspended (waiting on I/O, FromThread 'suspended'/'resumed')
  * holds no share.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors.ts';
+import { FETCH_LIMITS } from '../common/config.ts';
+import { VERSION } from '../common/version.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
@@ -54,6 +62,8 @@ interface Task {
   enqueuedAt: number;
   /** waiting on I/O in its thread: holds no running share */
   suspended: boolean;
+  /** posted to the thread (it may have started): never given to another thread */
+  sent: boolean;
 }
 
 /** Per-app accounting: the threads it holds and the tasks waiting for one. */
@@ -67,28 +77,29 @@ interface AppState {
 interface Slot {
   id: number;
   worker: Worker;
-  flag: Int32Array;
-  reply: MessagePort;
   ready: boolean;
-  /** in flight on this thread, in order; tasks[0] is running, the rest are pipelined behind it */
+  /** in flight on this thread, in posting order (they finish in any order) */
   tasks: Task[];
-  /** the thread's one watchdog timer: fires at or after `deadline`, then re-arms itself for the current head */
+  /** tasks of `tasks` the thread reports waiting on I/O */
+  suspended: number;
+  /** the thread's one watchdog timer (see onWatchdog) */
   timer: NodeJS.Timeout | null;
-  /** when tasks[0] started (≈ when the previous one finished) */
-  startedAt: number;
-  /** when tasks[0] counts as stuck (startedAt + timeout_ms + grace) */
-  deadline: number;
-  /** when the armed timer fires */
-  timerAt: number;
+  /** when the thread last said anything, or when it got work while holding none */
+  heardAt: number;
   dead: boolean;
-  /** jobs assigned but not yet posted: sent as one message at the end of this turn, or when a message is answered */
+  /** jobs assigned but not yet posted: sent as one message at the end of this turn, or when the thread speaks */
   outbox: string[];
   sendScheduled: boolean;
-  /** messages posted to the thread and not fully answered yet: their unanswered job counts, oldest first */
-  posted: number[];
+  /** messages posted since the thread last said anything */
+  unheard: number;
+  /** host replies to send at the end of this microtask burst */
+  replies: HostReply[];
   /** active (not suspended) tasks on this thread per app id */
   active: Map<number, number>;
 }
+
+/** Tasks on a thread that are not waiting on I/O (running, or pipelined behind the running one). */
+const active = (s: Slot): number => s.tasks.length - s.suspended;
 
 /**
  * A job as one line of a ToThread batch (ipc.ts): `<target JSON>\t<job JSON without target>`, the target's JSON
@@ -100,8 +111,10 @@ export function jobLine(job: InvocationJob): string {
 }
 
 const MAX_AST_CACHE = 512;
-/** messages posted to a thread and not yet answered (2 measured slightly better than 1 once threads ran jobs faster) */
+/** messages posted to a thread since it last spoke (2 measured slightly better than 1 once threads ran jobs faster) */
 const MAX_POSTED = 2;
+/** invocations held by one thread at once, suspended ones included (bounds a thread's memory) */
+const MAX_PER_THREAD = 512;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
@@ -117,9 +130,11 @@ export class ExecutorPool {
   private readyWaiters: (() => void)[] = [];
   private entry: ThreadEntry | null = null;
   private startFailures = 0;
+  private readonly fetchPerThread: number;
 
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
+    this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
   }
 
   /** Spawn the threads and wait until they are ready. */
@@ -137,18 +152,15 @@ export class ExecutorPool {
   }
 
   private spawn(): Slot {
-    const sab = new SharedArrayBuffer(4);
-    const { port1, port2 } = new MessageChannel();
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, flag: sab, replyPort: port1, record: this.invocationLog !== null };
+    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread };
     const worker = new Worker(entry.url, {
       workerData: data,
-      transferList: [port1],
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256, maxYoungGenerationSizeMb: 8 },
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, flag: new Int32Array(sab), reply: port2, ready: false, tasks: [], timer: null, startedAt: 0, deadline: 0, timerAt: 0, dead: false, outbox: [], sendScheduled: false, posted: [], active: new Map() };
+    const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -160,36 +172,38 @@ export class ExecutorPool {
 
   private onMessage(slot: Slot, m: FromThread): void {
     if (typeof m === 'string') {
+      slot.heardAt = performance.now();
+      slot.unheard = 0;
       for (const line of m.split('\n')) {
-        if (line.charCodeAt(0) === 76 /* 'L': a serialised log row "L<appId>\t<COPY line>" */) {
-          const tab = line.indexOf('\t');
-          this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1));
-          continue;
+        switch (line.charCodeAt(0)) {
+          case 76: {
+            // 'L': a serialised log row "L<appId>\t<COPY line>"
+            const tab = line.indexOf('\t');
+            this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1));
+            break;
+          }
+          case 72: // 'H': a host call
+            void this.serveHost(slot, JSON.parse(line.slice(1)) as HostRequest);
+            break;
+          case 83: // 'S' / 'R': an invocation waits on I/O / runs again
+          case 82:
+            this.setSuspended(slot, line.slice(1), line.charCodeAt(0) === 83);
+            break;
+          default: {
+            const r = JSON.parse(line) as { id: string; result: InvocationResult };
+            this.finish(slot, r.id, r.result);
+          }
         }
-        const r = JSON.parse(line) as { id: string; result: InvocationResult };
-        const task = slot.tasks[0];
-        if (!task || task.job.id !== r.id) continue;
-        if (slot.posted.length && --slot.posted[0]! <= 0) slot.posted.shift();
-        this.finish(slot, r.result, true);
       }
       if (slot.outbox.length && !slot.sendScheduled) this.send(slot);
       this.pump();
       return;
     }
-    switch (m.type) {
-      case 'ready':
-        slot.ready = true;
-        this.startFailures = 0;
-        for (const w of this.readyWaiters.splice(0)) w();
-        this.pump();
-        return;
-      case 'host':
-        void this.serveHost(slot, m.req);
-        return;
-      case 'suspended':
-      case 'resumed':
-        this.setSuspended(slot, m.id, m.type === 'suspended');
-        return;
+    if (m.type === 'ready') {
+      slot.ready = true;
+      this.startFailures = 0;
+      for (const w of this.readyWaiters.splice(0)) w();
+      this.pump();
     }
   }
 
@@ -203,9 +217,14 @@ export class ExecutorPool {
       reply = { seq: req.seq, ok: false, error: err instanceof AppError ? err.message : `${what} failed: storage unavailable` };
     }
     if (slot.dead) return;
-    slot.reply.postMessage(reply);
-    Atomics.store(slot.flag, 0, 1);
-    Atomics.notify(slot.flag, 0);
+    // replies that complete in the same burst (one read from PostgreSQL answers several queries) share a message
+    if (slot.replies.push(reply) === 1) {
+      queueMicrotask(() => {
+        const rs = slot.replies;
+        slot.replies = [];
+        if (!slot.dead) slot.worker.postMessage(rs);
+      });
+    }
   }
 
   private async host(req: HostRequest): Promise<unknown> {
@@ -252,7 +271,7 @@ export class ExecutorPool {
     if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
     const app = this.appState(job.target.appId);
     const slot = app.waiting.length === 0 ? this.pickSlot(app, job) : null;
-    if ((!slot || slot.tasks.length > 0) && this.waiting() >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
+    if ((!slot || active(slot) > 0) && this.waiting() >= (this.opts.maxQueue ?? 256 * this.opts.threads)) {
       this.counters.rejected++;
       this.dropIdle(app);
       return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
@@ -262,7 +281,7 @@ export class ExecutorPool {
       return Promise.reject(appBusy(job, 'its queue is full'));
     }
     return new Promise<InvocationResult>((resolve, reject) => {
-      const task: Task = { job, resolve, reject, enqueuedAt: performance.now(), suspended: false };
+      const task: Task = { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false };
       if (slot) this.assign(slot, task);
       else this.enqueue(app, task);
     });
@@ -280,7 +299,7 @@ export class ExecutorPool {
       this.dropIdle(app);
       return null;
     }
-    return new Promise<InvocationResult>((resolve, reject) => this.assign(slot, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false }));
+    return new Promise<InvocationResult>((resolve, reject) => this.assign(slot, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false }));
   }
 
   /** Threads the app of `job` may hold. */
@@ -307,17 +326,18 @@ export class ExecutorPool {
     if (!this.sweepTimer) this.sweepTimer = setInterval(() => this.sweep(), 100);
   }
 
-  /** Jobs not yet running: in the app queues or pipelined behind a running one. */
+  /** Jobs not yet running: in the app queues or pipelined behind a running one (suspended ones do not count). */
   private waiting(): number {
     let n = this.queued;
-    for (const s of this.slots) if (s.tasks.length > 1) n += s.tasks.length - 1;
+    for (const s of this.slots) if (active(s) > 1) n += active(s) - 1;
     return n;
   }
 
   /**
    * The thread for a job of `app`: a ready thread with room in its pipeline that is idle or runs only this app's
    * tasks (a thread not held by the app only while the app holds fewer than its share), the least loaded first,
-   * then one the app already holds. Null when the job has to wait.
+   * then one the app already holds. Null when the job has to wait. Tasks suspended on a thread do not count: a
+   * thread waiting on I/O for any number of invocations is idle.
    */
   private pickSlot(app: AppState, job: InvocationJob): Slot | null {
     const mayTakeNew = app.held < this.shareOf(job);
@@ -325,23 +345,17 @@ export class ExecutorPool {
     let best: Slot | null = null;
     let bestScore = Infinity;
     for (const s of this.slots) {
-      if (!s.ready || s.dead || s.tasks.length >= pipeline) continue;
+      const busy = active(s);
+      if (!s.ready || s.dead || busy >= pipeline || s.tasks.length >= MAX_PER_THREAD) continue;
       const own = s.active.get(app.id) ?? 0;
-      if (own === 0 ? !mayTakeNew || s.tasks.length > 0 : s.tasks.length > this.ownTasks(s, app.id)) continue;
-      const score = s.tasks.length * 2 + (own > 0 ? 0 : 1);
+      if (own === 0 ? !mayTakeNew || busy > 0 : busy > own) continue;
+      const score = busy * 2 + (own > 0 ? 0 : 1);
       if (score < bestScore) {
         best = s;
         bestScore = score;
       }
     }
     return best;
-  }
-
-  /** Tasks of app `id` on a thread, suspended ones included. */
-  private ownTasks(s: Slot, id: number): number {
-    let n = 0;
-    for (const t of s.tasks) if (t.job.target.appId === id) n++;
-    return n;
   }
 
   /** Count a task as active on its thread (or not): the app holds the thread while it has one there. */
@@ -366,6 +380,7 @@ export class ExecutorPool {
     const task = slot.tasks.find((t) => t.job.id === id);
     if (!task || task.suspended === suspended) return;
     task.suspended = suspended;
+    slot.suspended += suspended ? 1 : -1;
     this.activate(slot, task, !suspended);
     if (suspended) this.pump();
   }
@@ -389,15 +404,18 @@ export class ExecutorPool {
   }
 
   private assign(slot: Slot, task: Task): void {
+    if (slot.tasks.length === 0) {
+      slot.heardAt = performance.now();
+      this.armWatchdog(slot, task.job.target.limits.timeoutMs);
+    }
     slot.tasks.push(task);
     this.activate(slot, task, true);
-    if (slot.tasks.length === 1) this.armWatchdog(slot);
     // One message per thread per turn (setImmediate: after this poll phase, so the requests of all sockets read in
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
     // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
     slot.outbox.push(jobLine(task.job));
-    if (!slot.sendScheduled && slot.posted.length < MAX_POSTED) {
+    if (!slot.sendScheduled && slot.unheard < MAX_POSTED) {
       slot.sendScheduled = true;
       setImmediate(() => this.send(slot));
     }
@@ -405,39 +423,32 @@ export class ExecutorPool {
 
   private send(slot: Slot): void {
     slot.sendScheduled = false;
-    if (slot.dead || slot.outbox.length === 0 || slot.posted.length >= MAX_POSTED) return;
+    if (slot.dead || slot.outbox.length === 0 || slot.unheard >= MAX_POSTED) return;
     const jobs = slot.outbox;
     slot.outbox = [];
-    slot.posted.push(jobs.length);
+    slot.unheard++;
+    // the outbox holds the last jobs.length tasks (assign appends to both)
+    for (let i = slot.tasks.length - jobs.length; i < slot.tasks.length; i++) slot.tasks[i]!.sent = true;
     slot.worker.postMessage(jobs.join('\n') as ToThread);
   }
 
+  /** Arm the thread's watchdog (if not armed) to look again in `ms` + grace. */
+  private armWatchdog(slot: Slot, ms: number): void {
+    if (slot.timer === null) slot.timer = setTimeout(() => this.onWatchdog(slot), ms + (this.opts.graceMs ?? 1000));
+  }
+
   /**
-   * tasks[0] starts now: move the deadline. One timer per thread instead of a clearTimeout + setTimeout per job:
-   * an armed timer that fires no later than the new deadline is kept (when it fires it checks the current head
-   * and re-arms itself for the remaining time); one that would fire too late (a shorter timeout_ms) is replaced.
+   * The thread ends each invocation at its deadline itself (suspended ones too) and says so, so while it holds
+   * invocations it speaks at least once per (largest timeout_ms among them). Silent longer than that + grace: it
+   * is stuck in synchronous code that the operation counter does not reach.
    */
-  private armWatchdog(slot: Slot): void {
-    const head = slot.tasks[0];
-    if (!head) return;
-    const now = performance.now();
-    slot.startedAt = now;
-    slot.deadline = now + head.job.target.limits.timeoutMs + (this.opts.graceMs ?? 1000);
-    if (slot.timer !== null && slot.timerAt <= slot.deadline) return;
-    if (slot.timer !== null) clearTimeout(slot.timer);
-    this.setWatchdog(slot, slot.deadline - now);
-  }
-
-  private setWatchdog(slot: Slot, ms: number): void {
-    slot.timerAt = performance.now() + ms;
-    slot.timer = setTimeout(() => this.onWatchdog(slot), ms);
-  }
-
   private onWatchdog(slot: Slot): void {
     slot.timer = null;
     if (slot.dead || slot.tasks.length === 0) return;
-    const rem = slot.deadline - performance.now();
-    if (rem > 0) this.setWatchdog(slot, rem);
+    let max = 0;
+    for (const t of slot.tasks) if (t.sent && t.job.target.limits.timeoutMs > max) max = t.job.target.limits.timeoutMs;
+    const rem = slot.heardAt + max + (this.opts.graceMs ?? 1000) - performance.now();
+    if (rem > 0 || max === 0) slot.timer = setTimeout(() => this.onWatchdog(slot), Math.max(rem, 50));
     else this.onStuck(slot);
   }
 
@@ -463,12 +474,15 @@ export class ExecutorPool {
     }
   }
 
-  private finish(slot: Slot, result: InvocationResult, recorded: boolean): void {
-    const task = slot.tasks.shift()!;
-    if (!task.suspended) this.activate(slot, task, false);
-    this.armWatchdog(slot);
+  /** The thread finished task `id` (it recorded the invocation itself). */
+  private finish(slot: Slot, id: string, result: InvocationResult): void {
+    const i = slot.tasks.findIndex((t) => t.job.id === id);
+    if (i < 0) return;
+    const task = slot.tasks[i]!;
+    slot.tasks.splice(i, 1);
+    if (task.suspended) slot.suspended--;
+    else this.activate(slot, task, false);
     this.counters.completed++;
-    if (!recorded) this.record(task.job, result);
     task.resolve(result);
   }
 
@@ -476,16 +490,22 @@ export class ExecutorPool {
     this.invocationLog?.add(invocationRow(job, r));
   }
 
-  /** A thread did not answer within timeout_ms + grace: terminate and replace it (→ 504). */
+  /**
+   * A thread said nothing for longer than the invocations it holds may run: terminate and replace it. Its
+   * invocations past their timeout_ms answer 504 (one of them kept it busy), the others it had been sent 502.
+   */
   private onStuck(slot: Slot): void {
-    const task = slot.tasks[0];
-    if (!task || slot.dead) return;
+    if (slot.dead || slot.tasks.length === 0) return;
     this.counters.timedOut++;
-    const startedAt = slot.startedAt;
-    this.retire(slot);
-    const r = errorResult(504, 'Script exceeded its time limit (timeout_ms); its executor thread was restarted', {}, performance.now() - startedAt);
-    this.record(task.job, r);
-    task.resolve(r);
+    const now = performance.now();
+    for (const task of this.retire(slot)) {
+      const over = now - task.enqueuedAt > task.job.target.limits.timeoutMs;
+      const r = over
+        ? errorResult(504, 'Script exceeded its time limit (timeout_ms); its executor thread was restarted', {}, now - task.enqueuedAt)
+        : errorResult(502, 'The executor thread running this invocation was restarted (another script on it exceeded its time limit)', {}, now - task.enqueuedAt);
+      this.record(task.job, r);
+      task.resolve(r);
+    }
     void slot.worker.terminate();
   }
 
@@ -503,27 +523,30 @@ export class ExecutorPool {
         return;
       }
     }
-    const task = slot.tasks[0];
-    const startedAt = slot.startedAt;
-    this.retire(slot);
-    if (task) {
-      this.counters.crashed++;
-      const r = errorResult(502, `The executor ${why} while running this invocation`, {}, performance.now() - startedAt);
+    const sent = this.retire(slot);
+    if (sent.length) this.counters.crashed++;
+    for (const task of sent) {
+      const r = errorResult(502, `The executor ${why} while running this invocation`, {}, performance.now() - task.enqueuedAt);
       this.record(task.job, r);
       task.resolve(r);
     }
   }
 
-  /** Remove a slot, give its not-yet-started jobs back to the queue, and spawn its replacement. */
-  private retire(slot: Slot): void {
+  /**
+   * Remove a slot, give the jobs it was never sent back to their apps' queues, spawn its replacement; returns the
+   * tasks it had been sent (they may have run partly: never run twice).
+   */
+  private retire(slot: Slot): Task[] {
     slot.dead = true;
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
-    const waiting = slot.tasks.slice(1);
+    const sent = slot.tasks.filter((t) => t.sent);
+    const waiting = slot.tasks.filter((t) => !t.sent);
     for (const t of slot.tasks) if (!t.suspended) this.activate(slot, t, false);
     slot.tasks = [];
+    slot.suspended = 0;
     slot.outbox = [];
-    slot.posted = [];
+    slot.replies = [];
     // not yet started: back to the front of their apps' queues, in order
     for (let i = waiting.length - 1; i >= 0; i--) {
       const t = waiting[i]!;
@@ -533,7 +556,6 @@ export class ExecutorPool {
       this.queued++;
     }
     if (this.queued && !this.sweepTimer) this.sweepTimer = setInterval(() => this.sweep(), 100);
-    slot.reply.close();
     const i = this.slots.indexOf(slot);
     if (i >= 0) this.slots.splice(i, 1);
     if (!this.closed) {
@@ -541,12 +563,14 @@ export class ExecutorPool {
       this.slots.push(this.spawn());
     }
     this.pump();
+    return sent;
   }
 
   stats() {
     return {
       threads: this.slots.length,
-      busy: this.slots.filter((s) => s.tasks.length).length,
+      busy: this.slots.filter((s) => active(s) > 0).length,
+      suspended: this.slots.reduce((n, s) => n + s.suspended, 0),
       queued: this.queued,
       apps: this.apps.size,
       ...this.counters,
@@ -565,7 +589,6 @@ export class ExecutorPool {
       s.dead = true;
       if (s.timer) clearTimeout(s.timer);
       for (const t of s.tasks) t.resolve(errorResult(503, 'The executor pool is shutting down'));
-      s.reply.close();
       await s.worker.terminate();
     }));
     await this.invocationLog?.close();

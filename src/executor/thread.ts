@@ -1,49 +1,99 @@
 /**
- * Executor worker-thread entry: runs one invocation at a time with the synchronous interpreter; host calls
- * block this thread only (Atomics.wait), see ipc.ts.
+ * Executor worker-thread entry. Jobs arrive in string batches (ipc.ts ToThread); each runs on the Runner, and an
+ * invocation that calls an asynchronous host function (kv::, http::fetch) suspends while the others go on: one
+ * thread interleaves many waiting invocations. kv:: and program loads are asked of the parent thread with 'H'
+ * lines and answered with HostReply messages; http::fetch runs here (one Fetcher, so one connection pool, per
+ * thread). Everything this thread says goes out as lines of one string per turn (ipc.ts FromThread).
  */
-import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { RhaiError } from '../rhai/index.ts';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
+import { Fetcher } from './fetch.ts';
 import { Runner, type HostBridge } from './run.ts';
 import { invocationRow } from './record.ts';
 import { invocationRowCopy } from '../db/invocation-row.ts';
 
 const data = workerData as ThreadData;
-const flag = new Int32Array(data.flag);
-const replyPort: MessagePort = data.replyPort;
 const port = parentPort!;
+
+// ---- outgoing lines, one message per turn ----
+let out: string[] = [];
+let flushQueued = false;
+/** invocations whose waiting state changed since the last flush → their state now */
+const waitChanged = new Map<string, boolean>();
+/** invocations the parent was told are suspended */
+const reported = new Set<string>();
+
+function post(line: string): void {
+  out.push(line);
+  if (!flushQueued) {
+    flushQueued = true;
+    // a microtask: after the jobs of this turn (and the results of those that did not wait) are all in `out`
+    queueMicrotask(flush);
+  }
+}
+
+function flush(): void {
+  flushQueued = false;
+  for (const [id, waiting] of waitChanged) {
+    if (waiting && !reported.has(id)) {
+      out.push(`S${id}`);
+      reported.add(id);
+    } else if (!waiting && reported.has(id)) {
+      out.push(`R${id}`);
+      reported.delete(id);
+    }
+  }
+  waitChanged.clear();
+  if (out.length === 0) return;
+  const msg = out.join('\n');
+  out = [];
+  port.postMessage(msg as FromThread);
+}
+
+// ---- host calls to the parent ----
 let seq = 0;
+const calls = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
 
 type Dist<T> = T extends unknown ? Omit<T, 'seq'> : never;
 
-function hostCall(req: Dist<HostRequest>, deadline: number): unknown {
+function hostCall(req: Dist<HostRequest>): Promise<unknown> {
   const s = ++seq;
-  Atomics.store(flag, 0, 0);
-  port.postMessage({ type: 'host', req: { ...req, seq: s } } as FromThread);
-  for (;;) {
-    let m: { message: HostReply } | undefined;
-    while ((m = receiveMessageOnPort(replyPort) as { message: HostReply } | undefined)) {
-      if (m.message.seq !== s) continue; // a late answer to a call that timed out
-      if (!m.message.ok) throw new RhaiError('ErrorRuntime', m.message.error);
-      return m.message.value;
-    }
-    const rem = deadline - performance.now();
-    if (rem <= 0) throw new RhaiError('ErrorTerminated', 'Script terminated');
-    Atomics.wait(flag, 0, 0, rem);
-    Atomics.store(flag, 0, 0);
+  post(`H${JSON.stringify({ ...req, seq: s })}`);
+  return new Promise((resolve, reject) => calls.set(s, { resolve, reject }));
+}
+
+function onReplies(replies: HostReply[]): void {
+  for (const r of replies) {
+    const c = calls.get(r.seq);
+    if (!c) continue;
+    calls.delete(r.seq);
+    if (r.ok) c.resolve(r.value);
+    else c.reject(new Error(r.error));
   }
 }
 
 const bridge: HostBridge = {
-  kv: (ns, op, key, json, deadline) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }, deadline ?? performance.now() + 30_000),
-  loadAst: (hash) => hostCall({ op: 'ast', hash }, performance.now() + 30_000) as string,
-  queueSend: (ns, q, deadline) => hostCall({ op: 'queue', appId: ns.appId, branch: ns.branch, ...q }, deadline) as string,
+  kv: (ns, op, key, json) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }),
+  loadAst: (hash) => hostCall({ op: 'ast', hash }) as Promise<string>,
+  queueSend: (ns, q) => hostCall({ op: 'queue', appId: ns.appId, branch: ns.branch, ...q }) as Promise<string>,
 };
 
-const runner = new Runner(bridge);
+const fetcher = new Fetcher({ userAgent: data.userAgent, maxConcurrent: data.fetchConcurrency });
 
+const runner = new Runner({
+  bridge,
+  fetcher,
+  onWait(id, waiting) {
+    waitChanged.set(id, waiting);
+    if (!flushQueued) {
+      flushQueued = true;
+      queueMicrotask(flush);
+    }
+  },
+});
+
+// ---- jobs ----
 /** Decoded targets by their JSON text: a route's target arrives as the same text in every job. */
 const targets = new Map<string, InvocationTarget>();
 const MAX_TARGETS = 256;
@@ -65,27 +115,59 @@ function decodeJob(line: string): InvocationJob {
 /** How long the last run of each (decoded, cached) target took: a result is not held back behind a slow job. */
 const lastMs = new WeakMap<InvocationTarget, number>();
 
-port.on('message', (msg: ToThread) => {
-  // Results go back in batches too (a message wakes the parent), but never held more than 1 ms, nor while a job
-  // runs that took more than 1 ms last time (or never ran here).
-  let out: string[] = [];
-  let since = 0;
-  for (const raw of msg.split('\n')) {
-    const job = decodeJob(raw);
-    if (out.length && (lastMs.get(job.target) ?? Infinity) > 1) {
-      port.postMessage(out.join('\n') as FromThread);
-      out = [];
-    }
-    const result = runner.run(job);
+function start(job: InvocationJob): void {
+  void runner.run(job).then((result) => {
     lastMs.set(job.target, result.durationMs);
-    if (out.length === 0) since = performance.now();
-    out.push(JSON.stringify({ id: job.id, result }));
-    if (data.record) out.push(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
-    if (performance.now() - since > 1) {
-      port.postMessage(out.join('\n') as FromThread);
-      out = [];
+    // a result implies "resumed": the parent stops counting the invocation as suspended
+    waitChanged.delete(job.id);
+    reported.delete(job.id);
+    post(JSON.stringify({ id: job.id, result }));
+    if (data.record) post(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
+  });
+}
+
+/** job lines not started yet (a line decoded already, when a turn ended before it, is kept decoded) */
+let queue: (string | InvocationJob)[] = [];
+let qi = 0;
+let draining = false;
+
+/**
+ * Start queued jobs, in order. The results of jobs that did not wait go out after the turn (a microtask), so the
+ * turn ends after 1 ms, and before a job that took more than 1 ms last time (or never ran here) once others ran in
+ * it: a result is not held back behind a slow job, and host replies resume waiting invocations in between.
+ */
+function drain(): void {
+  draining = true;
+  const t0 = performance.now();
+  let ran = 0;
+  while (qi < queue.length) {
+    const next = queue[qi]!;
+    const job = typeof next === 'string' ? decodeJob(next) : next;
+    if (ran > 0 && (performance.now() - t0 > 1 || (lastMs.get(job.target) ?? Infinity) > 1)) {
+      queue[qi] = job;
+      setImmediate(drain);
+      return;
     }
+    // a cold program: load it first, then go on in order (jobs behind it would otherwise start their clocks and
+    // then all run back to back once it arrived)
+    const loading = runner.load(job.target);
+    if (loading instanceof Promise) {
+      queue[qi] = job;
+      loading.then(drain, drain);
+      return;
+    }
+    qi++;
+    ran++;
+    start(job);
   }
-  if (out.length) port.postMessage(out.join('\n') as FromThread);
+  queue = [];
+  qi = 0;
+  draining = false;
+}
+
+port.on('message', (msg: ToThread | HostReply[]) => {
+  if (typeof msg !== 'string') return onReplies(msg);
+  for (const line of msg.split('\n')) queue.push(line);
+  if (!draining) drain();
 });
 port.postMessage({ type: 'ready' } as FromThread);

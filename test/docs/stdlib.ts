@@ -72,6 +72,7 @@ const HOST_NOTES: Record<string, string> = {
   'kv::delete': 'removes a key; `true` if it existed',
   'kv::keys': '`keys()` or `keys(prefix)`: the keys starting with `prefix`, sorted',
   'queue::send': '`send(name, value)` or `send(name, value, #{ delay_ms })`: enqueues a job for the `[[queues]]` handler `name`; returns its id',
+  'http::fetch': 'outbound HTTP: `#{ status, headers, body, json }`; options `method`, `headers`, `body`, `timeout_ms`; errors start with FETCH_DENIED/TIMEOUT/LIMIT/FAILED',
   'json::parse': 'JSON text to a value (objects become maps)',
   'json::stringify': 'a value to JSON text',
 };
@@ -126,7 +127,7 @@ function renderGroup(sigs: readonly FnSignature[]): string[] {
 
 /** The engine the executor builds for an invocation: the standard library plus every host registration. */
 function executorEngine(): Engine {
-  const runner = new Runner({} as HostBridge);
+  const runner = new Runner({ bridge: {} as HostBridge });
   const limits = { maxOperations: 1, timeoutMs: 1, maxBodyBytes: 1, maxStringSize: 1, maxArraySize: 1, maxMapSize: 1, maxCallLevels: 1 };
   // `engineFor` is private: reached on purpose so the doc lists exactly what invocations get
   return (runner as unknown as { engineFor(l: typeof limits): Engine }).engineFor(limits);

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildLocalApp } from '../../src/cli/local-app.ts';
 import { Runner, type HostBridge } from '../../src/executor/run.ts';
+import { Fetcher } from '../../src/executor/fetch.ts';
 import { matchRoute, targetOf } from '../../src/orchestrator/route-table.ts';
 import type { InvocationJob } from '../../src/queue/jobs.ts';
 import type { Engine } from '../../src/rhai/index.ts';
@@ -105,9 +106,9 @@ async function runApp(files: Map<string, string>, manifest: string, req: Request
   const kv = new Map<string, string>();
   let jobs = 0;
   const bridge: HostBridge = {
-    loadAst: (hash) => programs.get(hash)!,
-    queueSend: () => String(++jobs),
-    kv: (_ns, op, key, json) => {
+    loadAst: async (hash) => programs.get(hash)!,
+    queueSend: async () => String(++jobs),
+    kv: async (_ns, op, key, json) => {
       if (op === 'get') return kv.get(key) ?? null;
       if (op === 'set') return void kv.set(key, json!);
       if (op === 'delete') return kv.delete(key);
@@ -120,7 +121,8 @@ async function runApp(files: Map<string, string>, manifest: string, req: Request
     path: url.pathname, params: m.params, query: Object.fromEntries(url.searchParams),
     headers, body: req.body,
   };
-  const r = await new Runner(bridge).run(job);
+  const fetcher = new Fetcher({ userAgent: 'PiCloud/docs' });
+  const r = await new Runner({ bridge, fetcher }).run(job).finally(() => fetcher.close());
   return { problems: null, status: r.status, body: r.body, error: r.error, prints: r.logs.filter((l) => l.level === 'print').map((l) => l.msg) };
 }
 
@@ -157,7 +159,7 @@ function routeToml(file: string, req: Request): string {
 
 /** Which optional features does this build's executor provide? */
 async function features(): Promise<Record<string, boolean>> {
-  const runner = new Runner({} as HostBridge);
+  const runner = new Runner({ bridge: {} as HostBridge });
   const limits = { maxOperations: 1, timeoutMs: 1, maxBodyBytes: 1, maxStringSize: 1, maxArraySize: 1, maxMapSize: 1, maxCallLevels: 1 };
   const modules = (runner as unknown as { engineFor(l: typeof limits): Engine }).engineFor(limits).describeFunctions().modules;
   const probe = await runApp(

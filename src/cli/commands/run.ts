@@ -7,15 +7,18 @@
  *                                                                   the route of DIR's picloud.toml that matches,
  *                                                                   built as a push builds it, with its env (+ .env)
  *
- * Prints the response body to stdout and status, headers and print/debug lines to stderr.
+ * http::fetch follows the same rules as on the platform, with the `[fetch]` of the app's picloud.toml (DIR, or the
+ * nearest folder with one). Prints the response body to stdout and status, headers and print/debug/fetch lines to
+ * stderr.
  * Exit 0 for a 2xx/3xx response, 1 otherwise, 64 usage, 65 when the app or script does not compile, 66 no such file.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../../common/config.ts';
+import { VERSION } from '../../common/version.ts';
 import { loadEngine } from '../../deploy/engine.ts';
-import { MANIFEST_PATH } from '../../deploy/manifest.ts';
-import { matchRoute, targetOf } from '../../orchestrator/route-table.ts';
+import { MANIFEST_PATH, parseManifest } from '../../deploy/manifest.ts';
+import { effectiveFetch, matchRoute, targetOf } from '../../orchestrator/route-table.ts';
 import type { CliIO } from '../client/io.ts';
 import { buildLocalApp, localModules } from '../local-app.ts';
 
@@ -27,7 +30,8 @@ interface RunResult {
   error: string | null;
 }
 interface RunnerLike {
-  run(job: unknown): RunResult | Promise<RunResult>;
+  run(job: unknown): Promise<RunResult>;
+  close(): Promise<void>;
 }
 
 const USAGE = `usage: picloud run FILE.rhai [--fn NAME] [--ctx JSON] [--env KEY=VALUE]…
@@ -75,19 +79,32 @@ function parse(argv: string[]): Args | string | null {
   return a;
 }
 
-/** An executor Runner over an in-memory KV and the given programs (by hash). */
+/** An executor Runner over an in-memory KV, the given programs (by hash) and a Fetcher. */
 async function localRunner(programs: (hash: string) => string): Promise<RunnerLike> {
-  const { Runner } = (await import('../../executor/run.ts')) as unknown as { Runner: new (bridge: unknown) => RunnerLike };
+  const { Runner } = await import('../../executor/run.ts');
+  const { Fetcher } = await import('../../executor/fetch.ts');
   const kv = new Map<string, string>();
-  return new Runner({
-    loadAst: programs,
-    kv: (_ns: unknown, op: string, key: string, json?: string) => {
-      if (op === 'get') return kv.get(key) ?? null;
-      if (op === 'set') return void kv.set(key, json!);
-      if (op === 'delete') return kv.delete(key);
-      return [...kv.keys()].filter((k) => k.startsWith(key)).sort();
+  const fetcher = new Fetcher({ userAgent: `PiCloud/${VERSION}` });
+  const runner = new Runner({
+    fetcher,
+    bridge: {
+      loadAst: async (hash) => programs(hash),
+      kv: async (_ns, op, key, json) => {
+        if (op === 'get') return kv.get(key) ?? null;
+        if (op === 'set') return void kv.set(key, json!);
+        if (op === 'delete') return kv.delete(key);
+        return [...kv.keys()].filter((k) => k.startsWith(key)).sort();
+      },
     },
   });
+  return { run: (job) => runner.run(job as Parameters<typeof runner.run>[0]), close: () => fetcher.close() };
+}
+
+/** `[fetch]` of DIR's picloud.toml when there is one (a script run alone may fetch what its app may). */
+function localFetchPolicy(dir: string) {
+  const file = path.join(dir, MANIFEST_PATH);
+  if (!existsSync(file)) return effectiveFetch(undefined);
+  return effectiveFetch(parseManifest(readFileSync(file, 'utf8')).manifest?.fetch as Record<string, unknown> | undefined);
 }
 
 const str = (v: unknown, d: string) => (typeof v === 'string' ? v : d);
@@ -106,7 +123,12 @@ function requestOf(a: Args, pathDefault: string) {
 }
 
 async function finish(io: CliIO, runner: RunnerLike, job: unknown): Promise<number> {
-  const r = await runner.run(job);
+  let r: RunResult;
+  try {
+    r = await runner.run(job);
+  } finally {
+    await runner.close();
+  }
   for (const l of r.logs) io.stderr.write(`[${l.level}] ${l.msg}\n`);
   io.stderr.write(`${r.status}\n${Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`).join('\n')}\n`);
   if (r.error) io.stderr.write(`error: ${r.error}\n`);
@@ -192,6 +214,7 @@ async function runFile(a: Args, io: CliIO): Promise<number> {
       appId: 0, app: str(c.app, 'local'), branch: str(c.branch, 'main'), releaseId: 0, version: typeof c.release === 'number' ? c.release : 0,
       scriptPath: file, scriptHash: 'local', fn: a.fn, env: { ...rec(c.env), ...a.env }, limits: { ...PLATFORM_LIMITS, ...DEFAULT_APP_LIMITS },
       ...(mods.modules ? { modules: mods.modules } : {}),
+      fetch: localFetchPolicy(root),
     },
     route: req.path, ...req, params: rec(c.params),
   };
