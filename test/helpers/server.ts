@@ -25,6 +25,8 @@ export interface TestServer {
   config: Config;
   app: FastifyInstance;
   db: TestDatabase;
+  /** the invocation plane (null with `ingress: false`) */
+  plane: InvocationPlane | null;
   close(): Promise<void>;
 }
 
@@ -37,6 +39,8 @@ export interface TestServerOptions {
   pushLock?: KeyedMutex;
   /** override the git hooks directory */
   hooksDir?: string;
+  /** run `[[queues]]` jobs (default false) */
+  jobs?: boolean;
   /** a logger for the server (default: silent) */
   log?: Logger;
 }
@@ -48,7 +52,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const token = newToken();
   await insertToken(db.pool, 'test-admin', token);
 
-  const plane: InvocationPlane | null = opts.ingress === false ? null : await startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false });
+  const plane: InvocationPlane | null = opts.ingress === false ? null : await startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false, jobs: opts.jobs ?? false });
   const app = await buildServer({
     config,
     pool: db.pool,
@@ -69,6 +73,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     config,
     app,
     db,
+    plane,
     async close() {
       await app.close().catch(() => {});
       await plane?.close().catch(() => {});
