@@ -64,6 +64,8 @@ interface Task {
   suspended: boolean;
   /** posted to the thread (it may have started): never given to another thread */
   sent: boolean;
+  /** counted as suspended from the start because its script waited last time (see assign), not yet confirmed */
+  presumed?: boolean;
 }
 
 /** Per-app accounting: the threads it holds and the tasks waiting for one. */
@@ -80,8 +82,10 @@ interface Slot {
   ready: boolean;
   /** in flight on this thread, in posting order (they finish in any order) */
   tasks: Task[];
-  /** tasks of `tasks` the thread reports waiting on I/O */
+  /** tasks of `tasks` the thread reports waiting on I/O (or presumed to) */
   suspended: number;
+  /** tasks presumed suspended and not yet confirmed by the thread */
+  presumed: number;
   /** the thread's one watchdog timer (see onWatchdog) */
   timer: NodeJS.Timeout | null;
   /** when the thread last said anything, or when it got work while holding none */
@@ -115,6 +119,16 @@ const MAX_AST_CACHE = 512;
 const MAX_POSTED = 2;
 /** invocations held by one thread at once, suspended ones included (bounds a thread's memory) */
 const MAX_PER_THREAD = 512;
+/** tasks presumed suspended (not yet confirmed) per thread: bounds a wrong guess */
+const MAX_PRESUMED = 64;
+
+/**
+ * Scripts (hash + function) whose last invocation waited on I/O. A job of such a script is counted as suspended as
+ * soon as it is assigned, so a burst of waiting invocations goes to the threads at once instead of `pipeline` per
+ * round trip (each start confirmed by the thread's 'S'); a guess the thread does not confirm ends with the task.
+ */
+const waitsOnIo = new Map<string, boolean>();
+const scriptKey = (job: InvocationJob): string => `${job.target.scriptHash}:${job.target.fn ?? ''}`;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
@@ -160,7 +174,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map() };
+    const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, presumed: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -378,11 +392,24 @@ export class ExecutorPool {
   /** A thread reports a task waiting on I/O (it holds no share meanwhile) or running again. */
   setSuspended(slot: Slot, id: string, suspended: boolean): void {
     const task = slot.tasks.find((t) => t.job.id === id);
-    if (!task || task.suspended === suspended) return;
+    if (!task) return;
+    if (suspended) this.learn(task, true);
+    if (task.presumed) {
+      task.presumed = false;
+      slot.presumed--;
+    }
+    if (task.suspended === suspended) return;
     task.suspended = suspended;
     slot.suspended += suspended ? 1 : -1;
     this.activate(slot, task, !suspended);
     if (suspended) this.pump();
+  }
+
+  private learn(task: Task, waits: boolean): void {
+    const k = scriptKey(task.job);
+    if (waitsOnIo.get(k) === waits) return;
+    if (waitsOnIo.size >= 4096) waitsOnIo.clear();
+    waitsOnIo.set(k, waits);
   }
 
   /** Answer APP_BUSY to tasks that waited in their app's queue past their timeout. */
@@ -409,7 +436,12 @@ export class ExecutorPool {
       this.armWatchdog(slot, task.job.target.limits.timeoutMs);
     }
     slot.tasks.push(task);
-    this.activate(slot, task, true);
+    if (slot.presumed < MAX_PRESUMED && waitsOnIo.get(scriptKey(task.job)) === true) {
+      task.suspended = true;
+      task.presumed = true;
+      slot.suspended++;
+      slot.presumed++;
+    } else this.activate(slot, task, true);
     // One message per thread per turn (setImmediate: after this poll phase, so the requests of all sockets read in
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
@@ -480,6 +512,11 @@ export class ExecutorPool {
     if (i < 0) return;
     const task = slot.tasks[i]!;
     slot.tasks.splice(i, 1);
+    if (task.presumed) {
+      // presumed to wait, finished without: its script does not wait (any more)
+      slot.presumed--;
+      this.learn(task, false);
+    }
     if (task.suspended) slot.suspended--;
     else this.activate(slot, task, false);
     this.counters.completed++;
@@ -545,12 +582,14 @@ export class ExecutorPool {
     for (const t of slot.tasks) if (!t.suspended) this.activate(slot, t, false);
     slot.tasks = [];
     slot.suspended = 0;
+    slot.presumed = 0;
     slot.outbox = [];
     slot.replies = [];
     // not yet started: back to the front of their apps' queues, in order
     for (let i = waiting.length - 1; i >= 0; i--) {
       const t = waiting[i]!;
       t.suspended = false;
+      t.presumed = false;
       const app = this.appState(t.job.target.appId);
       app.waiting.unshift(t);
       this.queued++;
