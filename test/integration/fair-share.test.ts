@@ -17,11 +17,11 @@ describe('fair share (embedded pool)', () => {
   beforeAll(async () => {
     // 3 threads: an app may hold 2; at most 3 of an app's invocations wait in its queue
     t = await startTestPlane('embedded', { executors: 3, env: { PICLOUD_APP_QUEUE: '3' } });
-    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000 } });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
-    await pushRelease(t.db.pool, { app: 'single', scripts: { 'slow.rhai': busyScript(600) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
-    await pushRelease(t.db.pool, { app: 'burst', scripts: { 'slow.rhai': busyScript(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1 } });
-    await pushRelease(t.db.pool, { app: 'patient', scripts: { 'slow.rhai': busyScript(300) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 500, concurrency: 1 } });
+    await pushRelease(t.db.pool, { app: 'single', scripts: { 'slow.rhai': busyScript(600) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1, max_operations: 10_000_000 } });
+    await pushRelease(t.db.pool, { app: 'burst', scripts: { 'slow.rhai': busyScript(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 20_000, concurrency: 1, max_operations: 10_000_000 } });
+    await pushRelease(t.db.pool, { app: 'patient', scripts: { 'slow.rhai': busyScript(300) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 500, concurrency: 1, max_operations: 10_000_000 } });
     await waitFor(() => t.plane.routes.size() === 5, 5000, 'route table');
     // warm the AST caches
     for (const p of ['/apps/quick/ok']) expect((await fetch(t.base + p)).status).toBe(200);

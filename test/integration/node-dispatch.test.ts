@@ -26,7 +26,7 @@ describe('a node: its own executor threads first, Redis for overflow', () => {
     t = await startTestPlane('bullmq', { spawn: 0, localThreads: 2 });
     // the Redis executor starts meanwhile (seconds on a busy machine)
     child = spawnExecutor({ ...process.env, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: t.db.url, PICLOUD_LOG_LEVEL: 'error' }, ['--prefix', t.prefix, '--threads', '3']);
-    await pushRelease(t.db.pool, { app: 'busy', scripts: { 'slow.rhai': busyScript(300), 'ok.rhai': '"ok"' }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/ok', script: 'ok.rhai' }], limits: { timeout_ms: 10_000 } });
+    await pushRelease(t.db.pool, { app: 'busy', scripts: { 'slow.rhai': busyScript(300), 'ok.rhai': '"ok"' }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/ok', script: 'ok.rhai' }], limits: { timeout_ms: 10_000, max_operations: 10_000_000 } });
     await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
   });
   afterAll(async () => {

@@ -42,7 +42,7 @@ describe('HTTP invocations over Redis lists', () => {
 
   beforeAll(async () => {
     t = await startTestPlane('bullmq', { spawn: 0 });
-    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200), 'long.rhai': busyScript(4000) }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000 } });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200), 'long.rhai': busyScript(4000) }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"', 'mark.rhai': 'kv::set("ran", true); "ran"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/mark', script: 'mark.rhai' }], limits: { timeout_ms: 300 } });
     await waitFor(() => t.plane.routes.size() === 2, 5000, 'route table');
     expect(await t.plane.ready()).toEqual({ ok: true, problems: [] });
