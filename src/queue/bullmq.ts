@@ -413,14 +413,18 @@ export async function startBullmqWorker(opts: BullmqOptions & { run: JobRunner; 
   const runTicks = async (data: Extract<QueueJobData, { type: 'tick' }>, sched: string, jobId: string, ticks: number[]) => {
     const lock = `${prefix}:running:${sched}`;
     const lease = data.target.limits.timeoutMs + 2000;
-    const token = `${ticks.length > 1 ? 'catchup' : 'run'}:${randomUUID()}`;
+    // a tick picked up late (it waited in the queue while no executor ran, e.g. across a restart) is caught up like
+    // missed ticks: it waits for the lock instead of being skipped, since it never overlapped a run when it was due
+    const late = Date.now() - ticks[ticks.length - 1]! > 1000;
+    const catchup = ticks.length > 1 || late;
+    const token = `${catchup ? 'catchup' : 'run'}:${randomUUID()}`;
     const exclusive = data.overlap !== true;
     if (exclusive) {
       for (let waited = 0; ; waited += 200) {
         if ((await replies.set(lock, token, 'PX', lease, 'NX')) !== null) break;
         const holder = await replies.get(lock);
         // skip only a plain tick that finds a plain run: a catch-up always waits, and is waited for
-        if (holder !== null && ((!holder.startsWith('catchup:') && ticks.length === 1) || waited > 60 * lease)) {
+        if (holder !== null && ((!holder.startsWith('catchup:') && !catchup) || waited > 60 * lease)) {
           record(scheduleNoticeRow(data.target, data.cron, SKIPPED_STATUS, SKIPPED_ERROR));
           return;
         }
