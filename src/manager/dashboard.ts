@@ -496,14 +496,21 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     return sendPage(req, reply, 200, app.name, body, { ...cur, script: LIVE_SCRIPT });
   });
 
-  fastify.post<{ Params: { app: string } }>('/ui/apps/:app/rollback', async (req, reply) => {
+  /** An app page's form post: session and CSRF checked, the app found (else answered), its branch and page URL. */
+  const appPost = async (req: FastifyRequest<{ Params: { app: string } }>, reply: FastifyReply) => {
     const cur = await checkPost(req, reply);
-    if (!cur) return reply;
+    if (!cur) return null;
     const app = await appOr404(req, reply, cur, req.params.app);
-    if (!app) return reply;
+    if (!app) return null;
     const form = req.body as Record<string, string>;
     const branch = branchParam(app, form);
-    const back = `/ui/apps/${encodeURIComponent(app.name)}?branch=${encodeURIComponent(branch)}`;
+    return { cur, app, form, branch, back: `/ui/apps/${encodeURIComponent(app.name)}?branch=${encodeURIComponent(branch)}` };
+  };
+
+  fastify.post<{ Params: { app: string } }>('/ui/apps/:app/rollback', async (req, reply) => {
+    const p = await appPost(req, reply);
+    if (!p) return reply;
+    const { cur, app, form, branch, back } = p;
     const version = /^[1-9]\d{0,8}$/.test(String(form.version)) ? Number(form.version) : NaN;
     if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
     else if (Number.isNaN(version)) cur.session.flash = { kind: 'error', text: 'Invalid version.' };
@@ -525,19 +532,16 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
   });
 
   fastify.post<{ Params: { app: string } }>('/ui/apps/:app/jobs/retry', async (req, reply) => {
-    const cur = await checkPost(req, reply);
-    if (!cur) return reply;
-    const app = await appOr404(req, reply, cur, req.params.app);
-    if (!app) return reply;
-    const form = req.body as Record<string, string>;
-    const branch = branchParam(app, form);
+    const p = await appPost(req, reply);
+    if (!p) return reply;
+    const { cur, app, form, branch, back } = p;
     if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
     else {
       const ids = await retryJobs(pool, { appId: app.id, branch, queue: typeof form.queue === 'string' && form.queue ? form.queue : undefined });
       log.info({ app: app.name, branch, jobs: ids.length, by: cur.principal.name }, 'dead letters retried');
       cur.session.flash = { kind: 'ok', text: `Retrying ${ids.length} failed job(s).` };
     }
-    return reply.redirect(`/ui/apps/${encodeURIComponent(app.name)}?branch=${encodeURIComponent(branch)}`, 303);
+    return reply.redirect(back, 303);
   });
 
   fastify.get<{ Params: { app: string } }>('/ui/apps/:app/stats', async (req, reply) => {
