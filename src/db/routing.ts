@@ -81,9 +81,3 @@ export async function loadLiveBranches(db: Pool | PoolClient, only?: { app: stri
     version: r.version, config: r.config ?? {}, vars: r.vars, routes: r.routes, schedules: r.schedules,
   }));
 }
-
-/** The compiled program JSON of a script by content hash (the AST cache), or null. */
-export async function loadScriptAst(pool: Pool, hash: string): Promise<string | null> {
-  const { rows } = await pool.query<{ ast: string }>('SELECT ast FROM scripts WHERE hash = $1', [hash]);
-  return rows[0]?.ast ?? null;
-}

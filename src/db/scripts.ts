@@ -32,3 +32,13 @@ export async function insertScripts(c: Pool | PoolClient, scripts: ScriptRow[]):
     [scripts.map((s) => s.hash), scripts.map((s) => s.engineVersion), scripts.map((s) => s.ast), scripts.map((s) => s.bytes)],
   );
 }
+
+/** The stored programs of these hashes with the engine version that compiled each (executors check it). */
+export async function loadScripts(pool: Pool | PoolClient, hashes: string[]): Promise<{ hash: string; engineVersion: string; ast: string }[]> {
+  if (hashes.length === 0) return [];
+  const { rows } = await pool.query<{ hash: string; engineVersion: string; ast: string }>(
+    'SELECT hash, engine_version AS "engineVersion", ast FROM scripts WHERE hash = ANY($1::text[])',
+    [hashes],
+  );
+  return rows;
+}

@@ -1,14 +1,12 @@
 /**
  * The deploy step's view of the Rhai engine (src/rhai/index.ts): compile a script to a serialisable program,
- * list its functions, and the content-addressed cache key `sha256(engineVersion NUL source)` (migration 0001).
+ * list its functions, and the content-addressed cache key `sha256(engineVersion NUL source)` (migration 0001), where
+ * the engine version is the explicit ENGINE_VERSION of src/rhai/version.ts (the same from src/ and dist/).
  *
  * Diagnostics are rendered here, at the edge, in the push's `path:line:col` + caret form (diagnostics.ts).
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { compile, programFromJSON, programToJSON } from '../rhai/index.ts';
+import { compile, ENGINE_VERSION, programFromJSON, programToJSON } from '../rhai/index.ts';
 import { renderDiagnostic } from './diagnostics.ts';
 
 export interface CompiledScript {
@@ -34,30 +32,12 @@ export interface DeployEngine {
 export const scriptHash = (engineVersion: string, source: string): string =>
   createHash('sha256').update(engineVersion).update('\0').update(source).digest('hex');
 
-/**
- * Without an explicit engine version, the cache key covers the engine's own source: any change to src/rhai
- * (say, a new AST shape) gives new keys, so a stale serialised program is never reused.
- */
-function sourceFingerprint(): string {
-  const root = fileURLToPath(new URL('../rhai/', import.meta.url));
-  const h = createHash('sha256');
-  const walk = (dir: string) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(ts|mjs|js)$/.test(e.name) && !e.name.endsWith('.test.ts')) h.update(e.name).update(readFileSync(p));
-    }
-  };
-  walk(root);
-  return `src-${h.digest('hex').slice(0, 12)}`;
-}
-
 let engine: DeployEngine | null = null;
 
 /** The deploy step's engine (created once). Async for callers that once loaded it lazily. */
 export async function loadEngine(): Promise<DeployEngine> {
   engine ??= {
-    version: `rhai-ts/${sourceFingerprint()}`,
+    version: ENGINE_VERSION,
     compile(path, source) {
       const r = compile(source, { name: path });
       if (r.ok) return { ok: true, json: programToJSON(r.program), functions: [...r.program.functions] };

@@ -27,7 +27,7 @@ import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
 import { insertJob } from '../db/jobs.ts';
-import { loadScriptAst } from '../db/routing.ts';
+import { loadPrograms } from './programs.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, targetJson, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
@@ -244,14 +244,8 @@ export class ExecutorPool {
   private async host(req: HostRequest): Promise<unknown> {
     const pool = this.opts.pool;
     if (req.op === 'ast') {
-      let ast = this.astCache.get(req.hash);
-      if (ast === undefined) {
-        const loaded = await loadScriptAst(pool, req.hash);
-        if (loaded === null) throw new AppError('INTERNAL', `compiled script ${req.hash.slice(0, 12)} is missing`);
-        ast = loaded;
-        if (this.astCache.size >= MAX_AST_CACHE) this.astCache.delete(this.astCache.keys().next().value!);
-        this.astCache.set(req.hash, ast);
-      }
+      const ast = this.astCache.get(req.hash) ?? (await this.loadAsts([req.hash])).get(req.hash);
+      if (ast === undefined) throw new AppError('INTERNAL', `compiled script ${req.hash.slice(0, 12)} is missing`);
       return ast;
     }
     if (req.op === 'queue') {
@@ -271,6 +265,18 @@ export class ExecutorPool {
       case 'keys':
         return kvKeys(pool, ns, req.key);
     }
+  }
+
+  /** Load programs from the AST cache table into this pool's cache (recompiled when another engine stored them). */
+  private async loadAsts(hashes: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const [hash, p] of await loadPrograms(this.opts.pool, hashes)) {
+      if (p.recompiledFrom) this.opts.log.info({ hash: hash.slice(0, 12), storedBy: p.recompiledFrom }, 'program stored by another engine version: compiled again from its source');
+      if (this.astCache.size >= MAX_AST_CACHE) this.astCache.delete(this.astCache.keys().next().value!);
+      this.astCache.set(hash, p.json);
+      out.set(hash, p.json);
+    }
+    return out;
   }
 
   /**

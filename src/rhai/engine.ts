@@ -194,6 +194,24 @@ export function programFromJSON(json: string): Program {
   return new ProgramImpl(j.source, j.name, j.ast, j.parseOptions ?? {}, j.failOnInvalidMapProperty === true);
 }
 
+/**
+ * Compile a stored program's source again with this engine (same name, parse options and map-property mode) and
+ * serialise the result: what an executor does with a program stored under another ENGINE_VERSION (version.ts).
+ * Reads only the wrapper's `source`, `name`, `parseOptions` and `failOnInvalidMapProperty`, never its `ast`.
+ */
+export function recompileProgramJSON(json: string): string {
+  const j = JSON.parse(json) as Partial<ProgramJSON> | null;
+  if (!j || typeof j.source !== 'string') throw new RhaiError('ErrorParsing', 'Invalid program JSON: no source to compile');
+  const po = j.parseOptions ?? {};
+  const r = parse(j.source, po);
+  if (!r.ok) {
+    const d = r.diagnostics[0]!;
+    const lc = lineCol(j.source, d.offset);
+    throw diagnosticError({ ...d, line: lc.line, position: lc.position });
+  }
+  return programToJSON(new ProgramImpl(j.source, j.name, r.program, po, j.failOnInvalidMapProperty === true));
+}
+
 function asImpl(p: Program): ProgramImpl {
   if (!(p instanceof ProgramImpl)) throw new TypeError('not a Program created by compile()');
   return p;
@@ -364,6 +382,14 @@ export class Engine {
       const lc = lineCol(src, d.offset);
       return { ok: false, error: diagnosticError({ ...d, line: lc.line, position: lc.position }) };
     });
+  }
+
+  /**
+   * Compile `program` for this engine ahead of its first run: what runAsync / callFnAsync with these options would
+   * compile then (cached on the program), so that first run costs no more than a later one.
+   */
+  prepare(program: Program, opts?: RunOptions): void {
+    asImpl(program).resumableUnit(this.isChecked(opts), this.info());
   }
 
   /** Run a program; returns the value of its last statement. Throws RhaiError. */

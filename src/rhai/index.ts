@@ -6,6 +6,7 @@ export {
   compile,
   programToJSON,
   programFromJSON,
+  recompileProgramJSON,
   Engine,
   fromJSON,
   toJSON,
@@ -19,6 +20,7 @@ export {
   type EngineOptions,
   type CallFnOptions,
 } from './engine.ts';
+export { ENGINE_VERSION } from './version.ts';
 export { RhaiError, type EvalErrorKind, type Position } from './runtime/errors.ts';
 export { scanImports, type ImportRef } from './imports.ts';
 export {
