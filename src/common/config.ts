@@ -65,6 +65,12 @@ export const VALIDATION_BUDGET = Object.freeze({
   maxHeapMb: 256,
 });
 
+/**
+ * Preloading a release before it goes live (deploy/preload.ts): the switch waits at most this long for every node
+ * with executors to say it has loaded and compiled the release's programs; a slower node then starts cold.
+ */
+export const PRELOAD_WAIT_MS = 2_000;
+
 export interface Config {
   readonly port: number;
   readonly host: string;

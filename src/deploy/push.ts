@@ -151,7 +151,7 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
   await keepQuarantinedObjects(input.repoDir, input.gitEnv.GIT_QUARANTINE_PATH);
   deps.fault?.('before-release-commit');
   const tSwitch = performance.now();
-  const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops);
+  const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops, { log: deps.log });
   const tCommit = performance.now();
   deps.fault?.('after-release-commit');
   // the push returns only after the release is live (architecture.md §3): wait for the local route table

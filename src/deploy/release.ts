@@ -1,7 +1,8 @@
 /**
- * The release switch (architecture.md §3, §7): one transaction inserts the release and its routes and schedules,
- * moves the (app, branch) pointer and NOTIFYs 'picloud_releases'; a failure anywhere leaves the live release as it
- * was. Switches of one app serialise on a transaction-scoped advisory lock, so the API's rollback and a push never
+ * The release switch (architecture.md §3, §7): prepare (store the compiled scripts), preload (every node with
+ * executors loads and compiles them, a bounded wait: preload.ts), then one transaction inserts the release and its
+ * routes and schedules, moves the (app, branch) pointer and NOTIFYs 'picloud_releases'; a failure anywhere leaves
+ * the live release as it was. Switches of one app serialise on a transaction-scoped advisory lock, so the API's rollback and a push never
  * interleave; different apps never wait for each other.
  *
  * release.config = { env: {K: V}, limits: { maxOperations?, timeoutMs?, maxBodyBytes?, … } (camelCase, only the
@@ -26,6 +27,8 @@ import {
 import { insertPendingRefUpdates } from '../db/pending-refs.ts';
 import { insertScripts } from '../db/scripts.ts';
 import type { BuildOutput } from './buildpacks/index.ts';
+import type { Logger } from '../common/log.ts';
+import { preloadOnNodes } from './preload.ts';
 
 export interface DeployOp {
   kind: 'deploy';
@@ -59,7 +62,12 @@ export interface OpResult {
  * app, with `[app] production_branch` of its picloud.toml (default main); a later push to branch P whose
  * picloud.toml names P as production_branch makes P the production branch.
  */
-export async function applyReleaseOps(pool: Pool, appName: string, pusher: string, ops: ReleaseOp[]): Promise<OpResult[]> {
+export async function applyReleaseOps(pool: Pool, appName: string, pusher: string, ops: ReleaseOp[], o: SwitchOptions = {}): Promise<OpResult[]> {
+  // prepare → preload on the nodes → switch (preload.ts): the programs are stored first (content-addressed: nothing
+  // live changes), so the nodes can load them before the switch makes them live
+  const deploys = ops.filter((op): op is DeployOp => op.kind === 'deploy');
+  for (const op of deploys) await insertScripts(pool, newScripts(op));
+  if (deploys.length) await preloadOnNodes(pool, deploys.flatMap((op) => op.build.scripts.map((s) => s.hash)), o);
   return withTransaction(pool, async (c) => {
     await lockAppForRelease(c, appName);
     const results: OpResult[] = [];
@@ -91,13 +99,20 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
   });
 }
 
+/** Preload options of a switch (preload.ts): its log, and the longest wait for the nodes (default PRELOAD_WAIT_MS). */
+export interface SwitchOptions {
+  log?: Logger;
+  timeoutMs?: number;
+}
+
+/** The compiled scripts of a deploy that the AST cache does not hold yet. */
+const newScripts = (op: DeployOp) =>
+  op.build.scripts.filter((s) => s.ast !== null).map((s) => ({ hash: s.hash, engineVersion: op.engineVersion, ast: s.ast!, bytes: s.bytes }));
+
 async function deployInTx(c: PoolClient, app: App, op: DeployOp, pusher: string): Promise<ReleaseRow> {
   const { build } = op;
   const m = build.manifest!;
-  await insertScripts(
-    c,
-    build.scripts.filter((s) => s.ast !== null).map((s) => ({ hash: s.hash, engineVersion: op.engineVersion, ast: s.ast!, bytes: s.bytes })),
-  );
+  // the scripts themselves were stored before the preload (applyReleaseOps)
   const hashOf = new Map(build.scripts.map((s) => [s.path, s.hash]));
   const release = await insertRelease(c, {
     appId: app.id,
@@ -154,7 +169,12 @@ export async function restorePointer(pool: Pool, app: { id: number; name: string
 export async function rollbackRelease(
   pool: Pool,
   args: { app: string; branch: string; version: number; pusher: string },
+  o: SwitchOptions = {},
 ): Promise<ReleaseRow & { rolledBackTo: number }> {
+  // preload the programs of vN before the switch (a missing app or release is reported by the transaction below)
+  const app = await getApp(pool, args.app);
+  const target = app ? await getReleaseByVersion(pool, app.id, args.branch, args.version) : null;
+  if (target) await preloadOnNodes(pool, Object.values(target.scripts), o);
   return withTransaction(pool, async (c) => {
     await lockAppForRelease(c, args.app);
     const app = await getApp(c, args.app);

@@ -28,6 +28,7 @@ import type { Pool } from '../db/pool.ts';
 import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
 import { insertJob } from '../db/jobs.ts';
 import { loadPrograms } from './programs.ts';
+import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, targetJson, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
@@ -53,6 +54,8 @@ export interface ExecutorPoolOptions {
   appShare?: number;
   /** tasks of one app allowed to wait for a thread before its new ones are refused with APP_BUSY (default 256) */
   appQueue?: number;
+  /** take part in release preloads (executor/preload.ts; default true) */
+  preload?: boolean;
 }
 
 interface Task {
@@ -100,6 +103,8 @@ interface Slot {
   replies: HostReply[];
   /** active (not suspended) tasks on this thread per app id */
   active: Map<number, number>;
+  /** preload requests posted to this thread and not yet confirmed */
+  preloads: Set<number>;
 }
 
 /** Tasks on a thread that are not waiting on I/O (running, or pipelined behind the running one). */
@@ -145,6 +150,10 @@ export class ExecutorPool {
   private entry: ThreadEntry | null = null;
   private startFailures = 0;
   private readonly fetchPerThread: number;
+  private preloader: Preloader | null = null;
+  private preloadSeq = 0;
+  /** preload request id → called when a thread confirms it (or dies) */
+  private readonly preloadWaiters = new Map<number, (slot: Slot) => void>();
 
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
@@ -163,6 +172,50 @@ export class ExecutorPool {
       };
       check();
     });
+    if (this.opts.preload !== false) {
+      this.preloader = new Preloader(this.opts.pool, this.opts.log, (hashes) => this.preload(hashes));
+      await this.preloader.start();
+    }
+  }
+
+  /**
+   * Load and compile these programs in every ready thread (a release about to go live, deploy/preload.ts), so the
+   * release's first invocations cost what later ones do. Resolves once every thread confirmed (or died).
+   */
+  async preload(hashes: string[]): Promise<void> {
+    const known = new Map<string, string>();
+    const missing: string[] = [];
+    for (const h of hashes) {
+      const ast = this.astCache.get(h);
+      if (ast === undefined) missing.push(h);
+      else known.set(h, ast);
+    }
+    if (missing.length) for (const [h, ast] of await this.loadAsts(missing)) known.set(h, ast);
+    if (known.size === 0 || this.closed) return;
+    const id = ++this.preloadSeq;
+    // one line per program, as job lines are: JSON text never holds a raw newline or tab
+    const msg = `P${id}\n${[...known].map(([h, ast]) => `${h}\t${ast}`).join('\n')}`;
+    const slots = this.slots.filter((s) => s.ready && !s.dead);
+    if (slots.length === 0) return;
+    await new Promise<void>((resolve) => {
+      let left = slots.length;
+      this.preloadWaiters.set(id, () => {
+        if (--left === 0) {
+          this.preloadWaiters.delete(id);
+          resolve();
+        }
+      });
+      for (const s of slots) {
+        s.preloads.add(id);
+        s.worker.postMessage(msg as ToThread);
+      }
+    });
+  }
+
+  /** A thread confirmed preload `id`, or died before it could (then every request it held counts as done). */
+  private preloaded(slot: Slot, id: number | null): void {
+    const ids = id === null ? [...slot.preloads] : [id];
+    for (const i of ids) if (slot.preloads.delete(i)) this.preloadWaiters.get(i)?.(slot);
   }
 
   private spawn(): Slot {
@@ -174,7 +227,7 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, presumed: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map() };
+    const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, presumed: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map(), preloads: new Set() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
       this.opts.log.error({ err, thread: slot.id }, 'executor thread failed');
@@ -198,6 +251,9 @@ export class ExecutorPool {
           }
           case 72: // 'H': a host call
             void this.serveHost(slot, JSON.parse(line.slice(1)) as HostRequest);
+            break;
+          case 80: // 'P': a preload request is done
+            this.preloaded(slot, Number(line.slice(1)));
             break;
           case 83: // 'S' / 'R': an invocation waits on I/O / runs again
           case 82:
@@ -581,6 +637,7 @@ export class ExecutorPool {
    */
   private retire(slot: Slot): Task[] {
     slot.dead = true;
+    this.preloaded(slot, null);
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
     const sent = slot.tasks.filter((t) => t.sent);
@@ -624,6 +681,7 @@ export class ExecutorPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.preloader?.close();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
     for (const app of this.apps.values()) for (const t of app.waiting.splice(0)) t.resolve(errorResult(503, 'The executor pool is shutting down'));
@@ -632,6 +690,7 @@ export class ExecutorPool {
     const slots = this.slots.splice(0);
     await Promise.all(slots.map(async (s) => {
       s.dead = true;
+      this.preloaded(s, null);
       if (s.timer) clearTimeout(s.timer);
       for (const t of s.tasks) t.resolve(errorResult(503, 'The executor pool is shutting down'));
       await s.worker.terminate();

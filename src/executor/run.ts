@@ -16,6 +16,7 @@ import { InvocationLog } from './log-cap.ts';
 import { DEFAULT_FETCH_POLICY, FetchError, FetchSession, type Fetcher, type FetchRecord, type FetchRequest } from './fetch.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 import { registerCrypto } from './crypto.ts';
+import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 
 export type KvOp = 'get' | 'set' | 'delete' | 'keys';
 
@@ -49,6 +50,10 @@ export interface RunnerOptions {
   /** an invocation started (true) or stopped (false) waiting on a host call: it holds no running share meanwhile */
   onWait?(jobId: string, waiting: boolean): void;
 }
+
+/** Limits and run options under which `preload` compiles: checked (operation counting), as every invocation runs. */
+const PRELOAD_LIMITS: InvocationLimits = { ...DEFAULT_APP_LIMITS, maxStringSize: PLATFORM_LIMITS.maxStringSize, maxArraySize: PLATFORM_LIMITS.maxArraySize, maxMapSize: PLATFORM_LIMITS.maxMapSize, maxCallLevels: PLATFORM_LIMITS.maxCallLevels, concurrency: PLATFORM_LIMITS.concurrency };
+const PRELOAD_RUN: RunOptions = { onProgress: () => false };
 
 /** A small LRU of compiled programs by content hash. */
 export class ProgramCache {
@@ -356,13 +361,29 @@ export class Runner {
     return l;
   }
 
-  /** Run one invocation to a result (never rejects for script problems). */
-  run(job: InvocationJob): Promise<InvocationResult> {
+  /**
+   * Compile a program ahead of its first invocation (a release about to go live): into the LRU, and its closures
+   * as an executor engine compiles them (per program, the same for every engine of this runner).
+   */
+  preload(hash: string, json: string): void {
+    let p = this.programs.get(hash);
+    if (!p) {
+      p = programFromJSON(json);
+      this.programs.set(hash, p);
+    }
+    this.engineFor(PRELOAD_LIMITS).prepare(p, PRELOAD_RUN);
+  }
+
+  /**
+   * Run one invocation to a result (never rejects for script problems). `loadedCold`: its program was loaded for
+   * it just before (thread.ts loads a cold program first), so it counts as a cold start.
+   */
+  run(job: InvocationJob, loadedCold = false): Promise<InvocationResult> {
     const start = performance.now();
     const t = job.target;
     const inv = new Inv(job.id, start, start + t.limits.timeoutMs, job);
     const p = this.load(t);
-    if (!(p instanceof Promise)) return this.exec(job, inv, p, false);
+    if (!(p instanceof Promise)) return this.exec(job, inv, p, loadedCold);
     return p.then(
       (program) => this.exec(job, inv, program, true),
       (err: unknown) => this.fail(inv, err, true),

@@ -115,8 +115,11 @@ function decodeJob(line: string): InvocationJob {
 /** How long the last run of each (decoded, cached) target took: a result is not held back behind a slow job. */
 const lastMs = new WeakMap<InvocationTarget, number>();
 
+/** jobs whose program had to be loaded before they could start (their invocation rows say cold) */
+const loadedFor = new WeakSet<InvocationJob>();
+
 function start(job: InvocationJob): void {
-  void runner.run(job).then((result) => {
+  void runner.run(job, loadedFor.has(job)).then((result) => {
     lastMs.set(job.target, result.durationMs);
     // a result implies "resumed": the parent stops counting the invocation as suspended
     waitChanged.delete(job.id);
@@ -153,6 +156,7 @@ function drain(): void {
     const loading = runner.load(job.target);
     if (loading instanceof Promise) {
       queue[qi] = job;
+      loadedFor.add(job);
       loading.then(drain, drain);
       return;
     }
@@ -165,8 +169,27 @@ function drain(): void {
   draining = false;
 }
 
+/**
+ * A preload request (pool.ts preload): `P<id>` then one `<hash>\t<program JSON>` line per program. Each is compiled
+ * into the program cache as its first invocation would compile it; then `P<id>` confirms.
+ */
+function preload(msg: string): void {
+  const lines = msg.split('\n');
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const tab = line.indexOf('\t');
+    try {
+      runner.preload(line.slice(0, tab), line.slice(tab + 1));
+    } catch {
+      // a program that does not load fails its invocations the usual way
+    }
+  }
+  post(lines[0]!);
+}
+
 port.on('message', (msg: ToThread | HostReply[]) => {
   if (typeof msg !== 'string') return onReplies(msg);
+  if (msg.charCodeAt(0) === 80) return preload(msg);
   for (const line of msg.split('\n')) queue.push(line);
   if (!draining) drain();
 });

@@ -150,7 +150,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const rollback = async (p: Pool, args: { app: string; branch: string; version: number; pusher: string }) => {
       const unlock = await pushLock.acquire(args.app);
       try {
-        const release = await rollbackRelease(p, args);
+        const release = await rollbackRelease(p, args, { log });
         if (!(await alignRef(config.paths.repos, args.app, args.branch, release.commitSha))) {
           log.warn({ app: args.app, branch: args.branch, commit: release.commitSha }, "rolled back, but git's ref could not follow");
         }

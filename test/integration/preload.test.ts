@@ -1,0 +1,90 @@
+/**
+ * No cold start (issue 11): a release switch is prepare → preload on every node with executor threads → switch,
+ * so the first invocations of a new release find their programs compiled in whichever thread runs them (the
+ * invocation log's `cold` is false), in the embedded pool and in executor processes behind Redis. A node that
+ * never confirms delays a switch by the bounded wait only.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerPreloadNode } from '../../src/db/preload.ts';
+import { preloadOnNodes } from '../../src/deploy/preload.ts';
+import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
+
+const ROUTES = 6;
+
+function release(app: string, salt: string) {
+  const scripts: Record<string, string> = {};
+  const routes = [];
+  for (let i = 0; i < ROUTES; i++) {
+    scripts[`r${i}.rhai`] = `// ${salt}\nfn handle(ctx) { let n = 0; for x in 0..10 { n += x; } \`${salt} ${i} \${n}\` }\n`;
+    routes.push({ path: `/r${i}`, script: `r${i}.rhai`, function: 'handle' });
+  }
+  return { app, scripts, routes };
+}
+
+/** Push, then call every route twice (more calls than threads in the plane); the invocation rows' `cold` flags. */
+async function firstCalls(tp: TestPlane, app: string, salt: string): Promise<boolean[]> {
+  const { releaseId } = await pushRelease(tp.db.pool, release(app, salt));
+  expect(await tp.plane.waitForRelease(app, 'main', releaseId, 5000)).toBe(true);
+  const texts = await Promise.all([...Array(ROUTES * 2).keys()].map(async (i) => (await fetch(`${tp.base}/apps/${app}/r${i % ROUTES}`)).text()));
+  for (const [i, t] of texts.entries()) expect(t).toBe(`${salt} ${i % ROUTES} 45`);
+  let rows: { cold: boolean }[] = [];
+  await waitFor(async () => {
+    rows = (await tp.db.pool.query<{ cold: boolean }>('SELECT cold FROM invocations WHERE release_id = $1', [releaseId])).rows;
+    return rows.length === ROUTES * 2;
+  }, 10_000, 'invocation rows');
+  return rows.map((r) => r.cold);
+}
+
+describe.each([
+  { mode: 'embedded' as const, opts: { executors: 3 } },
+  { mode: 'bullmq' as const, opts: { executors: 2 } },
+])('release preload ($mode)', ({ mode, opts }) => {
+  let tp: TestPlane;
+  beforeAll(async () => {
+    tp = await startTestPlane(mode, opts);
+  }, 120_000);
+  afterAll(async () => {
+    await tp?.close();
+  });
+
+  it('should have every program of a new release compiled in every thread before the switch', async () => {
+    // the first release, a new one of the same app, and a rollback-like switch back to already-known programs
+    expect(await firstCalls(tp, `pre-${mode}`, 'v1')).toEqual(Array(ROUTES * 2).fill(false));
+    expect(await firstCalls(tp, `pre-${mode}`, 'v2')).toEqual(Array(ROUTES * 2).fill(false));
+  });
+});
+
+describe('release preload wait', () => {
+  let tp: TestPlane;
+  let silent: pg.Client;
+  beforeAll(async () => {
+    tp = await startTestPlane('embedded', { executors: 2 });
+    // a node that registers and then never answers (hung, or too busy)
+    silent = new pg.Client({ connectionString: tp.db.url });
+    await silent.connect();
+    await registerPreloadNode(silent as unknown as Parameters<typeof registerPreloadNode>[0]);
+  }, 60_000);
+  afterAll(async () => {
+    await silent?.end();
+    await tp?.close();
+  });
+
+  it('should count the nodes, wait for the answering ones and give up on a silent one after the bound', async () => {
+    const { releaseId } = await pushRelease(tp.db.pool, release('bounded', 'b1'));
+    const { rows } = await tp.db.pool.query<{ hash: string }>('SELECT script_hash AS hash FROM routes WHERE release_id = $1', [releaseId]);
+    const t0 = performance.now();
+    const r = await preloadOnNodes(tp.db.pool, rows.map((x) => x.hash), { timeoutMs: 400 });
+    const ms = performance.now() - t0;
+    expect(r).toMatchObject({ nodes: 2, ready: 1 });
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThan(3000);
+  });
+
+  it('should still switch a release while a node does not answer', async () => {
+    const { releaseId } = await pushRelease(tp.db.pool, release('bounded', 'b2'));
+    expect(await tp.plane.waitForRelease('bounded', 'main', releaseId, 5000)).toBe(true);
+    expect(await (await fetch(`${tp.base}/apps/bounded/r0`)).text()).toBe('b2 0 45');
+  });
+});
