@@ -2,18 +2,20 @@
  * The synchronous HTTP path over plain Redis lists (issue 11, architecture.md §7 "Queue (revised)"): no BullMQ, no
  * Lua. Orchestrators LPUSH invocations to one shared list (`<prefix>:http`), all those of an event-loop turn in one
  * command; each executor process takes as many as it has room for with one `BLMPOP … COUNT n`; results come back
- * on the orchestrator's own reply list (`<prefix>:reply:<uuid>`, one LPUSH per executor turn, read with
- * `BLMPOP … COUNT 512`). Measured against a stream with a consumer group (XADD / XREADGROUP / XACK, one more command
+ * on the orchestrator's own reply list (`<prefix>:reply:<uuid>`, one element per executor turn holding that turn's
+ * replies as lines, read with `BLMPOP … COUNT 512`). Measured against a stream with a consumer group (XADD / XREADGROUP / XACK, one more command
  * per invocation and a PEL to trim) the lists cost less Redis CPU per invocation; the consumer group's only gain,
  * re-delivery of an invocation whose executor died, is what an HTTP request must NOT get (deterministic failures are
  * never retried, and a re-run after the client was answered would run it twice).
  *
  * Each invocation carries its deadline (the time its orchestrator answers it anyway): an executor that takes it too
  * late to finish before then answers 503 at once instead of running it (its client has gone or is about to). A dead
- * executor is noticed: when it takes invocations it says so (`taken` on the reply list) and refreshes a heartbeat
- * key (`<prefix>:exec:<id>`, 5 s TTL, every second while it has work); an orchestrator checks the heartbeats of the
- * executors holding its invocations every second and answers those of a vanished one 502. Anything unanswered at
- * its deadline answers 502 (taken) or 503 (never taken). Idle cost: one blocking read per 30 s per connection.
+ * executor is noticed: an invocation it has held for TAKEN_AFTER_MS it reports (`taken` on the reply list; a quick
+ * one has answered by then and costs no such message), and while it holds work it refreshes a heartbeat key
+ * (`<prefix>:exec:<id>`, 5 s TTL, every second); an orchestrator checks the heartbeats of the executors holding its
+ * invocations every second and answers those of a vanished one 502. Anything unanswered at its deadline answers 502
+ * (taken) or 503 (never taken). The orchestrator keeps no timer per invocation: one tick every TICK_MS while any is
+ * pending. Idle cost: one blocking read per 30 s per connection.
  *
  * Wire format of an invocation (one list element): `<replyTo>\t<deadline ms>\t<target JSON>\t<job JSON without
  * target>` (the target's JSON is encoded once per frozen route-table target, like the thread messages).
@@ -35,6 +37,18 @@ export interface ListTransportOptions {
 /** Extra time past timeout_ms an orchestrator waits for an answer (transit, queueing in the executor). */
 const GRACE_MS = 5000;
 const HEARTBEAT_TTL_MS = 5000;
+/** the orchestrator's deadline check period while invocations are pending */
+const TICK_MS = 100;
+/**
+ * An executor says it has taken an invocation (`taken`) only once it has held it this long: a quick one answers
+ * before, so it costs no message; a slow one's orchestrator learns its executor within TAKEN_AFTER_MS + one tick.
+ */
+const TAKEN_AFTER_MS = 50;
+/** reply lists' expiry (re-armed at most every REPLY_EXPIRE_EVERY_MS per list, not per push) */
+const REPLY_TTL_MS = 300_000;
+const REPLY_EXPIRE_EVERY_MS = 30_000;
+/** the executor's heartbeat key is refreshed at most this often */
+const BEAT_EVERY_MS = 1000;
 
 const httpKey = (prefix: string) => `${prefix}:http`;
 const execKey = (prefix: string, id: string) => `${prefix}:exec:${id}`;
@@ -69,7 +83,8 @@ export function decodeInvocation(raw: string): { replyTo: string; deadline: numb
 
 interface Pending {
   resolve: (r: InvocationResult) => void;
-  timer: NodeJS.Timeout;
+  /** performance.now() at which the orchestrator answers it anyway */
+  deadline: number;
   /** the executor that took it, once it said so */
   executor: string | null;
   /** connection epoch at invoke: another one at the deadline means Redis went away meanwhile */
@@ -110,7 +125,6 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
-    clearTimeout(p.timer);
     p.resolve(r);
   };
 
@@ -120,7 +134,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     count: 512,
     log: opts.log,
     onItems: (items) => {
-      for (const raw of items) {
+      for (const item of items) for (const raw of item.split('\n')) {
         let m: ReplyMessage;
         try {
           m = JSON.parse(raw) as ReplyMessage;
@@ -148,9 +162,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     else answer(id, errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }));
   };
 
-  // Dead executors: every second while some invocation is held by an executor, check the holders' heartbeats.
+  // One timer while anything is pending (no timer per invocation): every TICK_MS it answers the invocations past
+  // their deadline, and every second it checks the heartbeats of the executors holding some (dead executors).
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
-  const heartbeat = setInterval(() => {
+  const checkHeartbeats = () => {
     const held = new Set<string>();
     for (const p of pending.values()) if (p.executor) held.add(p.executor);
     if (held.size === 0 || conn.status !== 'ready') return;
@@ -161,8 +176,23 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       opts.log.warn({ executors: [...dead] }, 'executor vanished: its invocations answer 502');
       for (const [id, p] of pending) if (p.executor && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
     }, warnHb);
-  }, 1000);
-  heartbeat.unref();
+  };
+  let ticker: NodeJS.Timeout | null = null;
+  let ticks = 0;
+  const tick = () => {
+    const now = performance.now();
+    for (const [id, p] of pending) if (p.deadline <= now) onDeadline(id);
+    if (++ticks % (1000 / TICK_MS) === 0) checkHeartbeats();
+    if (pending.size === 0 && ticker) {
+      clearInterval(ticker);
+      ticker = null;
+    }
+  };
+  const armTicker = () => {
+    if (ticker || closed) return;
+    ticker = setInterval(tick, TICK_MS);
+    ticker.unref();
+  };
 
   let outbox: string[] = [];
   let outboxIds: string[] = [];
@@ -202,8 +232,8 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       }
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
-        const timer = setTimeout(() => onDeadline(job.id), wait + 50);
-        pending.set(job.id, { resolve, timer, executor: null, epoch });
+        pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, epoch });
+        armTicker();
         push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
     },
@@ -221,7 +251,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected }),
     async close() {
       closed = true;
-      clearInterval(heartbeat);
+      if (ticker) clearInterval(ticker);
       flush();
       for (const [id] of pending) answer(id, errorResult(503, 'The orchestrator is shutting down'));
       reader.close();
@@ -232,11 +262,31 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   };
 }
 
+export interface ListWorkerOptions extends ListTransportOptions {
+  run: JobRunner;
+  /** invocations running or waiting for a thread here at once (those waiting on I/O not counted) */
+  capacity: number;
+  /** invocations held at once, those waiting on I/O included (default 64 × capacity) */
+  maxHeld?: number;
+  /** how many of those held are waiting on I/O now (they hold no thread; default none) */
+  suspended?: () => number;
+  id?: string;
+}
+
+export interface ListWorker {
+  id: string;
+  stats(): { taken: number; late: number };
+  /** an invocation started waiting on I/O: there may be room for more */
+  room(): void;
+  close(): Promise<void>;
+}
+
 /**
- * The executor side: takes invocations from the shared list while it has room (`capacity` in flight), runs them
- * with `run` and replies on each invocation's reply list.
+ * The executor side: takes invocations from the shared list while it has room (`capacity` active ones: an
+ * invocation waiting on http::fetch or kv:: holds no thread, so it does not count, up to `maxHeld` in all), runs
+ * them with `run` and replies on each invocation's reply list.
  */
-export async function startListWorker(opts: ListTransportOptions & { run: JobRunner; capacity: number; id?: string }): Promise<{ id: string; stats(): { taken: number; late: number }; close(): Promise<void> }> {
+export async function startListWorker(opts: ListWorkerOptions): Promise<ListWorker> {
   const prefix = opts.prefix ?? 'picloud';
   const id = opts.id ?? randomUUID().slice(0, 12);
   const hbKey = execKey(prefix, id);
@@ -249,15 +299,23 @@ export async function startListWorker(opts: ListTransportOptions & { run: JobRun
   let roomWaiter: (() => void) | null = null;
   const idle: (() => void)[] = [];
 
-  // replies finished in one event-loop turn go out as one LPUSH per reply list (+ EXPIRE: the list vanishes
-  // whenever its orchestrator drains it, and one whose orchestrator died must not stay)
+  // Replies finished in one event-loop turn go out as one list element per reply list (lines joined by '\n'), in
+  // one LPUSH; the list's expiry (it vanishes whenever its orchestrator drains it, and one whose orchestrator died
+  // must not stay) is re-armed at most every REPLY_EXPIRE_EVERY_MS, not per push.
   const outbox = new Map<string, string[]>();
+  const expiredAt = new Map<string, number>();
   let outboxQueued = false;
   const flushReplies = () => {
     outboxQueued = false;
-    for (const [list, values] of outbox) {
-      void within(replies.lpush(list, ...values).then(() => true), 5000, false).then((ok) => ok || warnReply(new Error('reply not delivered: Redis cannot be reached')));
-      void replies.pexpire(list, 300_000).catch(() => {});
+    const now = performance.now();
+    for (const [list, lines] of outbox) {
+      void within(replies.lpush(list, lines.join('\n')).then(() => true), 5000, false).then((ok) => ok || warnReply(new Error('reply not delivered: Redis cannot be reached')));
+      const at = expiredAt.get(list);
+      if (at === undefined || now - at > REPLY_EXPIRE_EVERY_MS) {
+        if (expiredAt.size >= 4096) expiredAt.clear();
+        expiredAt.set(list, now);
+        void replies.pexpire(list, REPLY_TTL_MS).catch(() => {});
+      }
     }
     outbox.clear();
   };
@@ -272,20 +330,52 @@ export async function startListWorker(opts: ListTransportOptions & { run: JobRun
     }
   };
 
-  const beat = () => void replies.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
+  let beatAt = -Infinity;
+  const beat = () => {
+    beatAt = performance.now();
+    void replies.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
+  };
   beat(); // present from the start (tests and operators can see it)
   const hbTimer = setInterval(() => {
     if (inFlight > 0) beat();
-  }, 1000);
+  }, BEAT_EVERY_MS);
   hbTimer.unref();
 
-  const done = () => {
-    inFlight--;
-    if (roomWaiter) {
+  // invocations running here that their orchestrator has not been told about yet (see TAKEN_AFTER_MS), by id
+  const unannounced = new Map<string, { replyTo: string; at: number }>();
+  let announceTimer: NodeJS.Timeout | null = null;
+  const announce = () => {
+    announceTimer = null;
+    const now = performance.now();
+    const byList = new Map<string, string[]>();
+    for (const [jobId, u] of unannounced) {
+      if (now - u.at < TAKEN_AFTER_MS) break; // insertion order = taking order
+      unannounced.delete(jobId);
+      let ids = byList.get(u.replyTo);
+      if (!ids) byList.set(u.replyTo, (ids = []));
+      ids.push(jobId);
+    }
+    for (const [list, ids] of byList) reply(list, { taken: id, ids });
+    if (unannounced.size) armAnnounce();
+  };
+  const armAnnounce = () => {
+    if (announceTimer || closed) return;
+    announceTimer = setTimeout(announce, TAKEN_AFTER_MS);
+    announceTimer.unref();
+  };
+
+  const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
+  const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
+  const wake = () => {
+    if (roomWaiter && roomLeft() > 0) {
       const w = roomWaiter;
       roomWaiter = null;
       w();
     }
+  };
+  const done = () => {
+    inFlight--;
+    wake();
     if (inFlight === 0) for (const f of idle.splice(0)) f();
   };
 
@@ -299,12 +389,15 @@ export async function startListWorker(opts: ListTransportOptions & { run: JobRun
           ? errorResult(503, err.message, { code: err.code })
           : errorResult(502, 'The executor failed to run the invocation'),
       }),
-    ).finally(done);
+    ).finally(() => {
+      unannounced.delete(job.id);
+      done();
+    });
   };
 
   const onItems = (items: string[]) => {
     const now = Date.now();
-    const takenBy = new Map<string, string[]>();
+    const at = performance.now();
     for (const raw of items) {
       let inv;
       try {
@@ -320,25 +413,20 @@ export async function startListWorker(opts: ListTransportOptions & { run: JobRun
         continue;
       }
       taken++;
-      if (inv.replyTo) {
-        let ids = takenBy.get(inv.replyTo);
-        if (!ids) takenBy.set(inv.replyTo, (ids = []));
-        ids.push(inv.job.id);
-      }
+      if (inv.replyTo) unannounced.set(inv.job.id, { replyTo: inv.replyTo, at });
       runOne(inv.replyTo, inv.job);
     }
-    if (takenBy.size) {
-      beat();
-      for (const [list, ids] of takenBy) reply(list, { taken: id, ids });
-    }
+    if (unannounced.size) armAnnounce();
+    // the heartbeat must be fresh while this process holds work (the interval keeps it so from here)
+    if (inFlight > 0 && at - beatAt > BEAT_EVERY_MS) beat();
   };
 
   const reader = startBlockingReader({
     redisUrl: opts.redisUrl,
     key: httpKey(prefix),
-    count: () => Math.max(0, opts.capacity - inFlight),
+    count: () => Math.max(0, roomLeft()),
     waitForRoom: () => new Promise<void>((res) => {
-      if (inFlight < opts.capacity || closed) res();
+      if (roomLeft() > 0 || closed) res();
       else roomWaiter = res;
     }),
     log: opts.log,
@@ -348,10 +436,13 @@ export async function startListWorker(opts: ListTransportOptions & { run: JobRun
   return {
     id,
     stats: () => ({ taken, late }),
+    room: wake,
     async close() {
       closed = true;
+      if (roomWaiter) roomWaiter();
       reader.close();
       clearInterval(hbTimer);
+      if (announceTimer) clearTimeout(announceTimer);
       if (inFlight > 0 && replies.status === 'ready') await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
       flushReplies();
       if (replies.status === 'ready') await within(replies.del(hbKey).then(() => replies.quit()).then(() => undefined), 2000, undefined);
