@@ -56,6 +56,8 @@ export interface ExecutorPoolOptions {
   appQueue?: number;
   /** take part in release preloads (executor/preload.ts; default true) */
   preload?: boolean;
+  /** called when a task starts waiting on I/O (it no longer takes room: an executor process may take more work) */
+  onSuspend?: () => void;
 }
 
 interface Task {
@@ -464,7 +466,17 @@ export class ExecutorPool {
     task.suspended = suspended;
     slot.suspended += suspended ? 1 : -1;
     this.activate(slot, task, !suspended);
-    if (suspended) this.pump();
+    if (suspended) {
+      this.pump();
+      this.opts.onSuspend?.();
+    }
+  }
+
+  /** Tasks waiting on I/O in the threads (reported or presumed): they hold no thread. */
+  suspendedCount(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.suspended;
+    return n;
   }
 
   private learn(task: Task, waits: boolean): void {

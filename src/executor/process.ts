@@ -6,7 +6,7 @@
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { startBullmqWorker } from '../queue/bullmq.ts';
-import { startListWorker } from '../queue/redis-lists.ts';
+import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { ExecutorPool } from './pool.ts';
 
 export interface ExecutorProcessOptions {
@@ -27,9 +27,16 @@ export interface ExecutorProcessOptions {
   appQueue?: number;
 }
 
+/** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
+const MAX_HELD_PER_THREAD = 256;
+
 /** Start the thread pool, then the BullMQ worker; returns a closer. */
 export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{ close(): Promise<void>; pool: ExecutorPool }> {
-  const pool = new ExecutorPool({ pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue });
+  let lists: ListWorker | null = null;
+  const pool = new ExecutorPool({
+    pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue,
+    onSuspend: () => lists?.room(),
+  });
   await pool.start();
   const worker = await startBullmqWorker({
     redisUrl: o.redisUrl,
@@ -39,12 +46,17 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
     run: (job) => pool.run(job),
     record: (row) => pool.invocationLog?.add(row),
   });
-  // HTTP invocations: plain Redis lists; room for a few per thread so each thread has its next one at hand
-  const lists = await startListWorker({ redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 4, run: (job) => pool.run(job) });
+  // HTTP invocations: plain Redis lists; room for a few active ones per thread so each thread has its next one at
+  // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
+  lists = await startListWorker({
+    redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 4, maxHeld: o.threads * MAX_HELD_PER_THREAD,
+    suspended: () => pool.suspendedCount(), run: (job) => pool.run(job),
+  });
+  const l = lists;
   return {
     pool,
     async close() {
-      await lists.close();
+      await l.close();
       await worker.close();
       await pool.close();
     },

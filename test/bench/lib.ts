@@ -156,21 +156,25 @@ export function processTree(root: number): ProcInfo[] {
   return all.filter((p) => keep.has(p.pid));
 }
 
+/** RSS in kB from /proc/<pid>/status (cheap: no page-table walk, unlike smaps_rollup); 0 when gone. */
+export function rssKb(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** PSS (proportional set size) in kB from smaps_rollup, falling back to RSS from status. */
 export function memKb(pid: number): { pssKb: number; rssKb: number } {
-  let rssKb = 0;
+  const rss = rssKb(pid);
   let pssKb = 0;
-  try {
-    rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-  } catch {
-    /* gone */
-  }
   try {
     pssKb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
   } catch {
-    pssKb = rssKb;
+    pssKb = rss;
   }
-  return { pssKb, rssKb };
+  return { pssKb, rssKb: rss };
 }
 
 export const isPostgres = (p: ProcInfo) => p.comm === 'postgres' || p.comm === 'postmaster' || p.comm.startsWith('postgres');

@@ -1,7 +1,8 @@
 /**
  * The HTTP path over plain Redis lists (src/queue/redis-lists.ts) with real executor processes: fair share inside an
  * executor process, a dead executor noticed before the deadline (502), an invocation whose deadline has passed
- * dropped by the executor that takes it late (never run). A node's own threads: node-dispatch.test.ts.
+ * dropped by the executor that takes it late (never run), invocations waiting on I/O held beyond the executor's
+ * capacity (they hold no thread). A node's own threads: node-dispatch.test.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { busyScript, median, quickWhileBusy, timed } from '../helpers/load.ts';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
 
 
 
@@ -38,18 +40,25 @@ function kill(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
 
 describe('HTTP invocations over Redis lists', () => {
   let t: TestPlane;
+  let up: Upstream;
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
+    up = await startUpstream(async (_q, res) => {
+      await new Promise((r) => setTimeout(r, 500));
+      res.end('late');
+    });
     t = await startTestPlane('bullmq', { spawn: 0 });
+    await pushRelease(t.db.pool, { app: 'waits', scripts: { 'f.rhai': 'http::fetch(ctx.env.UP).body' }, routes: [{ path: '/f', script: 'f.rhai' }], env: { UP: `${up.origin}/` }, toml: `[fetch]\nallow = ["127.0.0.1:${up.port}"]\n` });
     await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200), 'long.rhai': busyScript(4000) }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"', 'mark.rhai': 'kv::set("ran", true); "ran"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/mark', script: 'mark.rhai' }], limits: { timeout_ms: 300 } });
-    await waitFor(() => t.plane.routes.size() === 2, 5000, 'route table');
+    await waitFor(() => t.plane.routes.size() === 3, 5000, 'route table');
     expect(await t.plane.ready()).toEqual({ ok: true, problems: [] });
   });
   afterAll(async () => {
     for (const c of children) await kill(c, 'SIGKILL');
     await t?.close();
+    await up?.close();
   });
 
   it('should drop an invocation whose deadline passed before an executor took it, never running it', async () => {
@@ -93,5 +102,13 @@ describe('HTTP invocations over Redis lists', () => {
     expect(performance.now() - started).toBeLessThan(12_000);
     await executorsUp(t, 1);
     expect((await timed(`${t.base}/apps/quick/ok`)).status).toBe(200);
+  }, 60_000);
+
+  it('should take invocations waiting on http::fetch beyond its capacity: they hold no thread', async () => {
+    // the executor left running has 2 threads: room for 8 active invocations; 40 waiting ones are all held at once
+    await executorsUp(t, 1);
+    const rs = await Promise.all(Array.from({ length: 40 }, () => timed(`${t.base}/apps/waits/f`)));
+    expect(rs.map((r) => r.status)).toEqual(Array.from({ length: 40 }, () => 200));
+    expect(up.maxInFlight).toBeGreaterThan(8);
   }, 60_000);
 });
