@@ -10,7 +10,9 @@
  *   node     — the same through an orchestrator with its own executor threads, Redis (1 executor process) for overflow
  * Each case: req/s at c50 (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50
  * summed over every process (bench server and its executor processes, redis-server, PostgreSQL: run it on a quiet
- * machine, these are shared). `--json` prints one object { "<case>": { "rps", "p50_ms", "p99_ms", "cpu_us" } }.
+ * machine, these are shared), and per process (`cpu_us_by_process`: orchestrator, each executor process, the
+ * redis-server of REDIS_URL, the bench database's PostgreSQL backends; exact on a busy machine with a private
+ * REDIS_URL). `--json` prints one object { "<case>": { "rps", "p50_ms", "p99_ms", "cpu_us", "cpu_us_by_process" } }.
  * Goals (issue 11): embedded ≥ 60 % of the ceiling, node ≥ 50 %, redis ≥ 35 % with p50 < 1 ms at c1.
  */
 import { randomBytes } from 'node:crypto';
@@ -19,7 +21,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '../helpers/db.ts';
 import { pushRelease } from '../helpers/releases.ts';
-import { CLK_TCK, caseTicks, hasWrk, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
+import { CLK_TCK, caseTicks, hasWrk, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
 import { redisConnection } from '../../src/queue/redis-util.ts';
 
 const argv = process.argv.slice(2);
@@ -61,19 +63,46 @@ await pushRelease(db.pool, {
   toml: `[fetch]\nallow = ["127.0.0.1:${upstreamPort}"]\n`,
 });
 
-const results: Record<string, { c50: LoadResult; c1: LoadResult; cpuUs: number }> = {};
+const results: Record<string, { c50: LoadResult; c1: LoadResult; cpuUs: number; parts: Record<string, number> }> = {};
+const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+
+/**
+ * CPU ticks per process of a case, for the breakdown: the bench server (orchestrator), each executor process, the
+ * redis-server of REDIS_URL (its pid from INFO: a private one gives exact figures) and the PostgreSQL backends
+ * connected to the bench database (pg_stat_activity). The total (`cpuUs`) still counts every redis-server and
+ * PostgreSQL process of the machine.
+ */
+async function partPids(serverPid: number): Promise<Record<string, number[]>> {
+  const parts: Record<string, number[]> = { orchestrator: [serverPid] };
+  processTree(serverPid).filter((p) => p.pid !== serverPid && p.comm.startsWith('node')).forEach((p, i) => (parts[`executor${i + 1}`] = [p.pid]));
+  const r = redisConnection(redisUrl);
+  const info = await r.info('server').catch(() => '');
+  r.disconnect();
+  const rp = Number(/process_id:(\d+)/.exec(info)?.[1]);
+  if (rp && readProc(rp)) parts.redis = [rp];
+  const dbName = new URL(db.url).pathname.slice(1);
+  const { rows } = await db.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [dbName]);
+  parts.postgres = rows.map((x) => x.pid);
+  return parts;
+}
+const sumTicks = (pids: number[]) => pids.reduce((t, pid) => t + (readProc(pid)?.ticks ?? 0), 0);
 const children: ChildProcess[] = [];
 
 async function measure(name: string, url: string, serverPid: number): Promise<void> {
   if (only && !only.has(name)) return;
   say(`-- ${name}: ${url}`);
   await runWrk(url, 4, 1); // warm-up
+  const pids = await partPids(serverPid);
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, sumTicks(v)]));
   const t0 = caseTicks(serverPid);
   const c50 = await runWrk(url, connections, seconds);
-  const cpuUs = ((caseTicks(serverPid) - t0) * (1e6 / CLK_TCK)) / Math.max(1, c50.requests);
+  const perReq = (ticks: number) => (ticks * (1e6 / CLK_TCK)) / Math.max(1, c50.requests);
+  const cpuUs = perReq(caseTicks(serverPid) - t0);
+  const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(sumTicks(v) - p0[k]!))]));
   const c1 = await runWrk(url, 1, latencySeconds);
-  results[name] = { c50, c1, cpuUs };
+  results[name] = { c50, c1, cpuUs, parts };
   say(`   c${connections}: ${c50.rps.toFixed(0)} req/s p50 ${c50.p50_ms.toFixed(2)} ms p99 ${c50.p99_ms.toFixed(2)} ms errors ${c50.errors}, CPU ${cpuUs.toFixed(0)} µs/request; c1: p50 ${c1.p50_ms.toFixed(3)} ms p99 ${c1.p99_ms.toFixed(3)} ms`);
+  say(`   CPU µs/request by process: ${Object.entries(parts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
 }
 
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
@@ -99,7 +128,7 @@ try {
   await withServer('node', (port, pid) => measure('node', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
 } finally {
   for (const c of children) await stopChild(c);
-  const r = redisConnection(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const r = redisConnection(redisUrl);
   const keys = await r.keys(`${prefix}:*`).catch(() => [] as string[]);
   if (keys.length) await r.del(...keys);
   r.disconnect();
@@ -111,7 +140,7 @@ try {
 const ceiling = results.ceiling?.c50.rps ?? NaN;
 if (asJson) {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(results)) out[k] = { rps: Math.round(v.c50.rps), p50_ms: v.c1.p50_ms, p99_ms: v.c1.p99_ms, cpu_us: Math.round(v.cpuUs) };
+  for (const [k, v] of Object.entries(results)) out[k] = { rps: Math.round(v.c50.rps), p50_ms: v.c1.p50_ms, p99_ms: v.c1.p99_ms, cpu_us: Math.round(v.cpuUs), cpu_us_by_process: v.parts };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } else {
   const targets: Record<string, string> = { embedded: '≥60%', node: '≥50%', redis: '≥35%, p50<1ms', kv: '≥35%', fetch: '≥20%', ceiling: '' };
