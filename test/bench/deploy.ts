@@ -7,8 +7,15 @@
  * Targets (issue 3): first push < 1000 ms, rollback push < 300 ms (medians).
  * Ceiling, measured in the same run: the same first push with plain git to a local bare repository without hooks
  * (git's own cost on this machine), next to the client-side wall time of the push to PiCloud.
+ *
+ * No cold start (issue 11): right after each release switch (first push, second push, rollback), the latency of the
+ * first request to the new release next to the p50 of the WARM requests that follow, each on a new connection (as
+ * curl does); target: at most 1 ms apart. Measured in both modes: embedded (executor threads in the server) and
+ * Redis (no threads in the server, 2 executor processes).
  */
 import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHard, runGit, tempDir, writeFiles } from '../helpers/git.ts';
+import http from 'node:http';
+import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
 
 
@@ -17,6 +24,8 @@ const json = args.includes('--json');
 const runsArg = args.indexOf('--runs');
 const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 5;
 const SCRIPTS = 50;
+/** warm requests after the first one of each switch */
+const WARM = 30;
 
 function script(i: number, salt: string): string {
   return `// route ${i} (${salt})
@@ -64,65 +73,138 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
-const srv = await startTestServer();
-const first: number[] = [];
-const rollback: number[] = [];
-const wall: { first: number[]; rollback: number[] } = { first: [], rollback: [] };
-const plainGit: number[] = [];
-try {
-  // warm-up push (module loading, first connections) — not counted
-  {
-    const repo = await makeRepo({ files: appFiles('warmup') });
-    liveMs((await push(repo, remoteUrl(srv.url, 'warmup', srv.token), ['main'])).stderr);
-  }
-  for (let run = 0; run < RUNS; run++) {
-    const salt = `run-${run}-${Date.now()}`;
-    const repo = await makeRepo({ files: appFiles(salt) });
-    const url = remoteUrl(srv.url, `bench-${run}`, srv.token);
-    const v1 = await headSha(repo);
-    const bare = tempDir('picloud-bench-bare-');
-    await runGit(bare, ['init', '-q', '--bare', '-b', 'main']);
-    let t = performance.now();
-    await push(repo, bare, ['main']);
-    plainGit.push(performance.now() - t);
-    t = performance.now();
-    let r = await push(repo, url, ['main']);
-    wall.first.push(performance.now() - t);
-    first.push(liveMs(r.stderr));
-    if (cachedOf(r.stderr) !== `${SCRIPTS}/0`) throw new Error(`first push was not cold: ${cachedOf(r.stderr)}`);
-    writeFiles(repo, appFiles(`${salt}-v2`));
-    await commitAll(repo, 'v2');
-    liveMs((await push(repo, url, ['main'])).stderr);
-    await resetHard(repo, v1);
-    t = performance.now();
-    r = await push(repo, url, ['main'], { force: true });
-    wall.rollback.push(performance.now() - t);
-    rollback.push(liveMs(r.stderr));
-    if (cachedOf(r.stderr) !== `${SCRIPTS}/${SCRIPTS}`) throw new Error(`rollback was not served from the cache: ${cachedOf(r.stderr)}`);
-  }
-} finally {
-  await srv.close();
-  cleanupTempDirs();
+/** One GET on a new connection (curl's way); ms from the request to the end of the body. */
+function timedGet(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    http.get(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+    }).on('error', reject);
+  });
 }
+
+interface ModeResult {
+  first: number[];
+  rollback: number[];
+  wall: { first: number[]; rollback: number[] };
+  plainGit: number[];
+  /** per switch: the first request's ms and the p50 of the warm ones after it */
+  firstRequest: number[];
+  warmP50: number[];
+  /** invocations the executors ran cold (program not yet compiled in their thread), of all after the switches */
+  coldInvocations?: { cold: number; n: number };
+}
+
+async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
+  const srv = await startTestServer(
+    mode === 'embedded'
+      ? { env: { PICLOUD_EXECUTORS: '2' } }
+      : { env: { REDIS_URL: process.env.REDIS_URL || TEST_REDIS_URL }, spawnExecutors: 2 },
+  );
+  const r: ModeResult = { first: [], rollback: [], wall: { first: [], rollback: [] }, plainGit: [], firstRequest: [], warmP50: [] };
+  /** right after a switch: the first request, then WARM more */
+  const afterSwitch = async (app: string) => {
+    const url = `${srv.url}/apps/${app}/r0/bench`;
+    r.firstRequest.push(await timedGet(url));
+    const warm: number[] = [];
+    for (let i = 0; i < WARM; i++) warm.push(await timedGet(url));
+    r.warmP50.push(median(warm));
+  };
+  try {
+    // warm-up push (module loading, first connections) — not counted
+    {
+      const repo = await makeRepo({ files: appFiles(`warmup-${mode}`) });
+      liveMs((await push(repo, remoteUrl(srv.url, 'warmup', srv.token), ['main'])).stderr);
+      for (let i = 0; i < WARM; i++) await timedGet(`${srv.url}/apps/warmup/r0/bench`);
+    }
+    for (let run = 0; run < RUNS; run++) {
+      const salt = `${mode}-run-${run}-${Date.now()}`;
+      const repo = await makeRepo({ files: appFiles(salt) });
+      const app = `bench-${run}`;
+      const url = remoteUrl(srv.url, app, srv.token);
+      const v1 = await headSha(repo);
+      const bare = tempDir('picloud-bench-bare-');
+      await runGit(bare, ['init', '-q', '--bare', '-b', 'main']);
+      let t = performance.now();
+      await push(repo, bare, ['main']);
+      r.plainGit.push(performance.now() - t);
+      t = performance.now();
+      let p = await push(repo, url, ['main']);
+      r.wall.first.push(performance.now() - t);
+      r.first.push(liveMs(p.stderr));
+      if (cachedOf(p.stderr) !== `${SCRIPTS}/0`) throw new Error(`first push was not cold: ${cachedOf(p.stderr)}`);
+      await afterSwitch(app);
+      writeFiles(repo, appFiles(`${salt}-v2`));
+      await commitAll(repo, 'v2');
+      liveMs((await push(repo, url, ['main'])).stderr);
+      await afterSwitch(app);
+      await resetHard(repo, v1);
+      t = performance.now();
+      p = await push(repo, url, ['main'], { force: true });
+      r.wall.rollback.push(performance.now() - t);
+      r.rollback.push(liveMs(p.stderr));
+      if (cachedOf(p.stderr) !== `${SCRIPTS}/${SCRIPTS}`) throw new Error(`rollback was not served from the cache: ${cachedOf(p.stderr)}`);
+      await afterSwitch(app);
+    }
+    // the executors' own account: invocations whose program was not compiled in their thread yet (flushed every ~100 ms)
+    await new Promise((res) => setTimeout(res, 500));
+    const { rows } = await srv.pool.query<{ cold: number; n: number }>(
+      `SELECT count(*) FILTER (WHERE i.cold)::int AS cold, count(*)::int AS n FROM invocations i JOIN apps a ON a.id = i.app_id WHERE a.name LIKE 'bench-%'`,
+    );
+    r.coldInvocations = rows[0]!;
+  } finally {
+    await srv.close();
+    cleanupTempDirs();
+  }
+  return r;
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+const modes = { embedded: await runMode('embedded'), redis: await runMode('redis') };
+const e = modes.embedded;
+
+const coldStart = Object.fromEntries(
+  Object.entries(modes).map(([m, r]) => {
+    const gaps = r.firstRequest.map((f, i) => f - r.warmP50[i]!);
+    return [m, {
+      firstRequestMs: { median: round(median(r.firstRequest)), samples: r.firstRequest.map(round) },
+      warmP50Ms: { median: round(median(r.warmP50)), samples: r.warmP50.map(round) },
+      gapMs: { median: round(median(gaps)), max: round(Math.max(...gaps)), target: 1 },
+      coldInvocations: r.coldInvocations,
+    }];
+  }),
+) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number } }>;
 
 const result = {
   scripts: SCRIPTS,
   runs: RUNS,
-  firstPushMs: { median: median(first), samples: first, target: 1000 },
-  rollbackPushMs: { median: median(rollback), samples: rollback, target: 300 },
-  clientWallMs: { firstMedian: Math.round(median(wall.first)), rollbackMedian: Math.round(median(wall.rollback)) },
-  ceilingPlainGitPushMs: Math.round(median(plainGit)),
+  firstPushMs: { median: median(e.first), samples: e.first, target: 1000 },
+  rollbackPushMs: { median: median(e.rollback), samples: e.rollback, target: 300 },
+  clientWallMs: { firstMedian: Math.round(median(e.wall.first)), rollbackMedian: Math.round(median(e.wall.rollback)) },
+  ceilingPlainGitPushMs: Math.round(median(e.plainGit)),
+  redis: { firstPushMs: median(modes.redis.first), rollbackPushMs: median(modes.redis.rollback) },
+  firstRequestAfterSwitch: coldStart,
 };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
   const row = (name: string, xs: number[], target: number) =>
     `${name.padEnd(16)}${String(median(xs)).padStart(8)} ms   target < ${target} ms   ${median(xs) < target ? 'ok ' : 'MISS'}   samples ${xs.join(', ')}`;
-  console.log(`deploy benchmark: ${SCRIPTS} scripts, ${RUNS} runs, server-side push-to-live (median)`);
-  console.log(row('first push', first, 1000));
-  console.log(row('rollback push', rollback, 300));
+  console.log(`deploy benchmark: ${SCRIPTS} scripts, ${RUNS} runs, server-side push-to-live (median), embedded mode`);
+  console.log(row('first push', e.first, 1000));
+  console.log(row('rollback push', e.rollback, 300));
   console.log(`client-side git push wall time, incl. transfer: first ${result.clientWallMs.firstMedian} ms, rollback ${result.clientWallMs.rollbackMedian} ms`);
   console.log(
     `ceiling: the same first push with plain git to a local bare repo (no hooks, no HTTP): ${result.ceilingPlainGitPushMs} ms` +
       ` → a push to PiCloud takes ${(result.clientWallMs.firstMedian / Math.max(1, result.ceilingPlainGitPushMs)).toFixed(1)}x that`,
   );
+  console.log(`redis mode (2 executor processes): first push ${result.redis.firstPushMs} ms, rollback push ${result.redis.rollbackPushMs} ms`);
+  console.log(`first request right after each release switch (${RUNS * 3} switches: first push, second push, rollback; new connection per request):`);
+  for (const [m, c] of Object.entries(coldStart)) {
+    console.log(
+      `  ${m.padEnd(9)} first ${c.firstRequestMs.median.toFixed(2)} ms   warm p50 ${c.warmP50Ms.median.toFixed(2)} ms   gap median ${c.gapMs.median.toFixed(2)} ms, max ${c.gapMs.max.toFixed(2)} ms   target ≤ 1 ms   ${c.gapMs.median <= 1 ? 'ok' : 'MISS'}`,
+    );
+    console.log(`            first samples ${c.firstRequestMs.samples.join(', ')}`);
+    if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
+  }
 }

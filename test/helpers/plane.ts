@@ -38,20 +38,7 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
     spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96, localThreads: opts.localThreads,
   });
   const spawned = mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0;
-  if (spawned > 0) {
-    // executor processes start in seconds on a busy machine: the first request must not race them (each sets
-    // its heartbeat key when it starts taking invocations)
-    const r = redisConnection(opts.redisUrl ?? TEST_REDIS_URL);
-    try {
-      const until = Date.now() + 60_000;
-      while ((await r.keys(`${prefix}:exec:*`)).length < spawned) {
-        if (Date.now() > until) throw new Error(`${spawned} executor processes did not start within 60 s`);
-        await new Promise((res) => setTimeout(res, 100));
-      }
-    } finally {
-      r.disconnect();
-    }
-  }
+  if (spawned > 0) await waitForExecutors(opts.redisUrl ?? TEST_REDIS_URL, prefix, spawned);
   const app = Fastify({ bodyLimit: 1024 * 1024 });
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -61,15 +48,34 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
     async close() {
       await app.close();
       await plane.close();
-      if (mode === 'bullmq') {
-        // best effort: a Redis that is down (restart tests) must not hold the close
-        const r = redisConnection(opts.redisUrl ?? TEST_REDIS_URL);
-        const up = await within(new Promise<boolean>((res) => r.once('ready', () => res(true))), 1000, false);
-        const keys = up ? await within(r.keys(`${prefix}:*`), 3000, [] as string[]) : [];
-        if (keys.length) await within(r.del(...keys), 3000, 0);
-        r.disconnect();
-      }
+      if (mode === 'bullmq') await dropPrefix(opts.redisUrl ?? TEST_REDIS_URL, prefix);
       if (!opts.db) await db.drop();
     },
   };
+}
+
+/**
+ * Wait until `n` executor processes on `prefix` take invocations: they start in seconds on a busy machine and the
+ * first request must not race them (each sets its heartbeat key when it starts taking invocations).
+ */
+export async function waitForExecutors(redisUrl: string, prefix: string, n: number): Promise<void> {
+  const r = redisConnection(redisUrl);
+  try {
+    const until = Date.now() + 60_000;
+    while ((await r.keys(`${prefix}:exec:*`)).length < n) {
+      if (Date.now() > until) throw new Error(`${n} executor processes did not start within 60 s`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** Delete a test's Redis keys; best effort: a Redis that is down (restart tests) must not hold the close. */
+export async function dropPrefix(redisUrl: string, prefix: string): Promise<void> {
+  const r = redisConnection(redisUrl);
+  const up = await within(new Promise<boolean>((res) => r.once('ready', () => res(true))), 1000, false);
+  const keys = up ? await within(r.keys(`${prefix}:*`), 3000, [] as string[]) : [];
+  if (keys.length) await within(r.del(...keys), 3000, 0);
+  r.disconnect();
 }

@@ -3,6 +3,7 @@
  * (createTestDatabase), a temp PICLOUD_HOME and an admin token, and the invocation plane (ingress) unless
  * `ingress: false`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ import type { KeyedMutex } from '../../src/git/push-lock.ts';
 import { buildServer } from '../../src/manager/server.ts';
 import { startInvocationPlane, type InvocationPlane } from '../../src/orchestrator/index.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
+import { dropPrefix, waitForExecutors } from './plane.ts';
 
 export interface TestServer {
   url: string;
@@ -43,6 +45,8 @@ export interface TestServerOptions {
   jobs?: boolean;
   /** a logger for the server (default: silent) */
   log?: Logger;
+  /** with REDIS_URL in `env`: executor processes to spawn on a random key prefix (default none) */
+  spawnExecutors?: number;
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -52,7 +56,12 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const token = newToken();
   await insertToken(db.pool, 'test-admin', token);
 
-  const plane: InvocationPlane | null = opts.ingress === false ? null : await startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false, jobs: opts.jobs ?? false });
+  const spawn = config.redisUrl ? (opts.spawnExecutors ?? 0) : 0;
+  const queuePrefix = `pct${randomBytes(5).toString('hex')}`;
+  const plane: InvocationPlane | null = opts.ingress === false
+    ? null
+    : await startInvocationPlane({ config, pool: db.pool, log: silentLogger, schedules: false, jobs: opts.jobs ?? false, ...(spawn ? { spawnExecutors: spawn, queuePrefix, databaseUrl: db.url } : {}) });
+  if (plane && spawn) await waitForExecutors(config.redisUrl!, queuePrefix, spawn);
   const app = await buildServer({
     config,
     pool: db.pool,
@@ -77,6 +86,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     async close() {
       await app.close().catch(() => {});
       await plane?.close().catch(() => {});
+      if (plane && spawn) await dropPrefix(config.redisUrl!, queuePrefix);
       await db.drop();
       rmSync(home, { recursive: true, force: true });
     },
