@@ -1,20 +1,34 @@
 /**
- * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts `picloud up` as `npm start` does (embedded
- * PostgreSQL unless DATABASE_URL is set; with --redis, REDIS_URL and executor processes), pushes a small app with
- * git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets it settle, then measures over N seconds (default 60) of idling:
+ * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts PiCloud as it is run in production, pushes a
+ * small app with git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets it
+ * settle 3 s, then measures N seconds (default 60) of idling.
+ *
+ * Embedded (default): `picloud up` exactly as `npm start` runs it (embedded PostgreSQL unless --external-db):
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
- *                     (target < 0.3 s); the platform-only and PostgreSQL-only parts are printed too;
+ *                     (target < 0.3 s, issue 10); the platform-only and PostgreSQL-only parts are printed too;
  *   rss_mb          — resident memory of the tree without the embedded PostgreSQL (target < 150 MB; PSS also shown);
  *   postgres_rss_mb — the embedded PostgreSQL's processes (PSS, since its backends share memory).
- * The ceiling, measured in the same window: a bare Node.js process holding one timer (its CPU and RSS).
- * `--json` prints { "idle_cpu_s", "rss_mb", "postgres_rss_mb" } (+ details and the baseline).
+ * --redis (issue 11): the cluster roles as the systemd units run them (`node --single-threaded-gc dist/cli/main.js`
+ * + role): `picloud manager`, `picloud orchestrator --executors 0` and 2 × `picloud executor --threads 2`, on a
+ * redis-server of its own (free loopback port, AOF + noeviction as BullMQ wants; so its CPU is ours alone) and a
+ * throwaway database on the shared PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432):
+ *   idle_cpu_s      — our four processes (target < 0.5 s); redis_cpu_s and postgres_cpu_s (the backends connected
+ *                     to the bench's database, seen in /proc; the server's shared background processes are not
+ *                     counted) are reported separately.
+ * Per process and per thread CPU are printed (tid = pid is the main thread). The ceiling, measured in the same
+ * window: a bare Node.js process holding one timer (its CPU and RSS).
+ * BENCH_NODE_ARGS (e.g. "--trace-gc") is put before the production node arguments (to try V8 flags or profile).
+ * `--json` prints { "idle_cpu_s", "rss_mb", "postgres_rss_mb", … } (+ details and the baseline).
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { startArgs } from '../helpers/start.ts';
-import { CLK_TCK, REPO, isPostgres, memKb, processTree, stopChild, threadTicks } from './lib.ts';
+import { CLK_TCK, REPO, isPostgres, memKb, processTree, readProc, stopChild, threadTicks, type ProcInfo } from './lib.ts';
 
 const argv = process.argv.slice(2);
 const asJson = argv.includes('--json');
@@ -23,37 +37,54 @@ const si = argv.indexOf('--seconds');
 const seconds = si >= 0 ? Number(argv[si + 1]) : 60;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
+/** `npm start`'s node arguments with the role instead of `up` (the systemd units run the roles this way) */
+const roleArgs = (role: string[]) => [...nodeArgs, ...startArgs().slice(0, -1), ...role];
 
 const home = mkdtempSync(path.join(tmpdir(), 'picloud-idle-'));
 const work = mkdtempSync(path.join(tmpdir(), 'picloud-idle-app-'));
-const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PORT: '0', PICLOUD_LOG_LEVEL: 'warn', PICLOUD_LOG_JSON: '1' };
-if (withRedis) env.REDIS_URL ||= 'redis://127.0.0.1:6379';
-else delete env.REDIS_URL;
-if (!argv.includes('--external-db')) delete env.DATABASE_URL;
 
-say(`starting picloud up (PICLOUD_HOME=${home}${withRedis ? ', REDIS_URL' : ''}${env.DATABASE_URL ? ', DATABASE_URL' : ', embedded PostgreSQL'})`);
-// exactly what `npm start` runs, after the same incremental build its prestart does
-execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: ['ignore', 2, 2] });
-const up = spawn(process.execPath, startArgs(), { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-let out = '';
-up.stdout!.on('data', (d) => (out += d));
-up.stderr!.on('data', (d) => (out += d));
+interface Role {
+  name: string;
+  child: ChildProcess;
+  out: string;
+}
 
-try {
-  const started = Date.now();
-  let base: string | null = null;
-  while (!base) {
-    if (up.exitCode !== null) throw new Error(`picloud up exited (${up.exitCode}):\n${out}`);
-    if (Date.now() - started > 60_000) throw new Error(`picloud up did not start in 60 s:\n${out}`);
-    base = /PiCloud is running on (http:\/\/\S+)/.exec(out)?.[1] ?? null;
+function startRole(name: string, args: string[], env: NodeJS.ProcessEnv): Role {
+  const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const r: Role = { name, child, out: '' };
+  child.stdout!.on('data', (d) => (r.out += d));
+  child.stderr!.on('data', (d) => (r.out += d));
+  return r;
+}
+
+async function waitFor(what: string, role: Role | null, f: () => Promise<boolean> | boolean, ms = 60_000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await f())) {
+    if (role && role.child.exitCode !== null) throw new Error(`${role.name} exited (${role.child.exitCode}):\n${role.out}`);
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${role ? `:\n${role.out}` : ''}`);
     await sleep(100);
   }
-  const token = readFileSync(path.join(home, 'admin-token'), 'utf8').trim();
-  say(`up at ${base} after ${Date.now() - started} ms; pushing an app`);
+}
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const answers = (url: string) => fetch(url).then((r) => r.status < 500, () => false);
+
+/** Push the bench app with git to `base` (the process serving git). */
+function pushApp(base: string, token: string): void {
   const git = (...args: string[]) => execFileSync('git', args, { cwd: work, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }).toString();
   // a route, a queue (one job sent by the call below) and a schedule that does not fire within the window: the
-  // idle cost of declared background work (job runner, schedule timers) is measured too
+  // idle cost of declared background work (job runner, schedule timers / BullMQ scheduler) is measured too
   writeFileSync(path.join(work, 'picloud.toml'), '[[routes]]\npath = "/hello/:name"\nscript = "hello.rhai"\n'
     + '[[queues]]\nname = "work"\nscript = "work.rhai"\n[[schedules]]\ncron = "0 0 1 1 *"\nscript = "work.rhai"\n');
   writeFileSync(path.join(work, 'hello.rhai'), 'queue::send("work", ctx.params.name);\n"hello " + ctx.params.name\n');
@@ -65,74 +96,257 @@ try {
   u.username = 'bench';
   u.password = token;
   git('push', '-q', u.toString(), 'main');
-  const r = await fetch(`${base}/apps/idlebench/hello/idle`);
-  const body = await r.text();
-  if (r.status !== 200) throw new Error(`app answered ${r.status}: ${body}`);
-  say(`app answers: ${body}`);
+}
 
+/** Call the app once (retrying while the release reaches the serving process) and wait until its job ran. */
+async function callApp(base: string, ran: () => Promise<boolean>): Promise<void> {
+  let last = '';
+  await waitFor('the app answers', null, async () => {
+    const r = await fetch(`${base}/apps/idlebench/hello/idle`);
+    last = `${r.status} ${await r.text()}`;
+    return r.status === 200;
+  }, 15_000).catch((e: Error) => {
+    throw new Error(`${e.message} (last answer: ${last})`);
+  });
+  say(`app answers: ${last}`);
+  await waitFor('the job sent by the call ran', null, ran, 30_000);
+}
+
+/** The job the call sent has run (the jobs API of the process serving it). */
+async function jobDone(base: string, token: string): Promise<boolean> {
+  const r = await fetch(`${base}/api/v1/apps/idlebench/jobs?state=done`, { headers: { authorization: `Bearer ${token}` } });
+  if (r.status !== 200) return false;
+  return ((await r.json()) as { jobs: unknown[] }).jobs.length > 0;
+}
+
+// ---------------------------------------------------------------- measuring
+
+/** PostgreSQL backends connected to `db` (seen in /proc: no query, so measuring costs PostgreSQL nothing). */
+function backendsOf(db: string): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(` ${db} `)) continue;
+    } catch {
+      continue;
+    }
+    const p = readProc(Number(d));
+    if (p && isPostgres(p)) out.push(p);
+  }
+  return out;
+}
+
+interface Sample {
+  label: string;
+  pid: number;
+  comm: string;
+  /** ticks over the window */
+  ticks: number;
+  kind: 'platform' | 'postgres' | 'redis';
+  threads: { tid: number; ticks: number }[];
+}
+
+/**
+ * Measure `seconds`: the trees of `roots` (platform, or PostgreSQL for the embedded one's processes), `extra` pids
+ * (Redis) and the backends of `db`, sampled every second (a backend that exits keeps its last reading; one that
+ * starts counts from its first).
+ */
+async function measure(roots: { label: string; pid: number }[], extra: { label: string; pid: number; kind: Sample['kind'] }[], db: string | null): Promise<Sample[]> {
+  const first = new Map<number, ProcInfo & { label: string; kind: Sample['kind'] }>();
+  const last = new Map<number, ProcInfo>();
+  const threads0 = new Map<number, Map<number, { ticks: number }>>();
+  const look = (initial: boolean) => {
+    const seen: (ProcInfo & { label: string; kind: Sample['kind'] })[] = [];
+    for (const r of roots) for (const p of processTree(r.pid)) seen.push({ ...p, label: p.pid === r.pid ? r.label : `${r.label} child`, kind: isPostgres(p) ? 'postgres' : 'platform' });
+    for (const e of extra) {
+      const p = readProc(e.pid);
+      if (p) seen.push({ ...p, label: e.label, kind: e.kind });
+    }
+    if (db) for (const p of backendsOf(db)) seen.push({ ...p, label: 'backend', kind: 'postgres' });
+    for (const p of seen) {
+      if (!first.has(p.pid)) {
+        first.set(p.pid, p);
+        if (initial) threads0.set(p.pid, threadTicks(p.pid));
+      }
+      last.set(p.pid, p);
+    }
+  };
+  look(true);
+  const t0 = Date.now();
+  while (Date.now() - t0 < seconds * 1000) {
+    await sleep(Math.min(1000, seconds * 1000 - (Date.now() - t0)));
+    look(false);
+  }
+  const out: Sample[] = [];
+  for (const [pid, f] of first) {
+    const t0s = threads0.get(pid);
+    const threads: Sample['threads'] = [];
+    if (t0s) {
+      for (const [tid, t] of threadTicks(pid)) {
+        const d = t.ticks - (t0s.get(tid)?.ticks ?? 0);
+        if (d > 0) threads.push({ tid, ticks: d });
+      }
+    }
+    out.push({ label: f.label, pid, comm: f.comm, kind: f.kind, ticks: last.get(pid)!.ticks - f.ticks, threads });
+  }
+  return out;
+}
+
+function memoryOf(pids: number[]): { rssKb: number; pssKb: number } {
+  let rssKb = 0;
+  let pssKb = 0;
+  for (const pid of pids) {
+    const m = memKb(pid);
+    rssKb += m.rssKb;
+    pssKb += m.pssKb;
+  }
+  return { rssKb, pssKb };
+}
+
+const mb = (kb: number) => Math.round(kb / 102.4) / 10;
+const secs = (ticks: number) => ticks / CLK_TCK;
+
+// ---------------------------------------------------------------- the two setups
+
+interface Setup {
+  roots: { label: string; pid: number }[];
+  extra: { label: string; pid: number; kind: Sample['kind'] }[];
+  db: string | null;
+  stop(): Promise<void>;
+}
+
+async function embeddedSetup(): Promise<Setup> {
+  const env: NodeJS.ProcessEnv = { ...process.env, PICLOUD_HOME: home, PORT: '0', PICLOUD_LOG_LEVEL: 'warn', PICLOUD_LOG_JSON: '1' };
+  delete env.REDIS_URL;
+  if (!argv.includes('--external-db')) delete env.DATABASE_URL;
+  say(`starting picloud up (PICLOUD_HOME=${home}${env.DATABASE_URL ? ', DATABASE_URL' : ', embedded PostgreSQL'})`);
+  const up = startRole('up', [...nodeArgs, ...startArgs()], env);
+  const stop = () => stopChild(up.child);
+  try {
+    const started = Date.now();
+    let base: string | null = null;
+    await waitFor('picloud up started', up, () => (base = /PiCloud is running on (http:\/\/\S+)/.exec(up.out)?.[1] ?? null) !== null);
+    const token = readFileSync(path.join(home, 'admin-token'), 'utf8').trim();
+    say(`up at ${base} after ${Date.now() - started} ms; pushing an app`);
+    pushApp(base!, token);
+    await callApp(base!, () => jobDone(base!, token));
+    return { roots: [{ label: 'picloud up', pid: up.child.pid! }], extra: [], db: null, stop };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+async function redisSetup(): Promise<Setup> {
+  const started: Role[] = [];
+  let redis: ChildProcess | null = null;
+  const adminUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const dbName = `picloud_idle_${randomBytes(5).toString('hex')}`;
+  const dbUrl = (() => {
+    const u = new URL(adminUrl);
+    u.pathname = `/${dbName}`;
+    return u.toString();
+  })();
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(sql).finally(() => c.end());
+  };
+  const stop = async () => {
+    // executors first (they drain), then the orchestrator and the manager, then Redis and the database
+    for (const r of [...started].reverse()) await stopChild(r.child);
+    if (redis) await stopChild(redis, 'SIGKILL');
+    await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+  };
+  try {
+    const redisPort = await freePort();
+    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', home, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'], { stdio: 'ignore' });
+    await admin(`CREATE DATABASE ${dbName}`);
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    const [mPort, oPort] = [await freePort(), await freePort()];
+    const env = (port: number): NodeJS.ProcessEnv => ({ ...process.env, PICLOUD_HOME: home, HOST: '127.0.0.1', PORT: String(port), PICLOUD_LOG_LEVEL: 'warn', PICLOUD_LOG_JSON: '1', DATABASE_URL: dbUrl, REDIS_URL: redisUrl });
+    say(`starting manager, orchestrator --executors 0, 2 × executor --threads 2 (redis-server :${redisPort}, database ${dbName})`);
+    const t0 = Date.now();
+    const manager = startRole('manager', roleArgs(['manager']), env(mPort));
+    started.push(manager);
+    const mBase = `http://127.0.0.1:${mPort}`;
+    await waitFor('manager listening', manager, () => answers(`${mBase}/healthz`));
+    const orch = startRole('orchestrator', roleArgs(['orchestrator', '--executors', '0']), env(oPort));
+    started.push(orch);
+    for (const i of [1, 2]) started.push(startRole(`executor ${i}`, roleArgs(['executor', '--threads', '2']), env(0)));
+    const oBase = `http://127.0.0.1:${oPort}`;
+    await waitFor('orchestrator ready', orch, () => fetch(`${oBase}/readyz`).then((r) => r.status === 200, () => false));
+    for (const r of started) if (r.child.exitCode !== null) throw new Error(`${r.name} exited (${r.child.exitCode}):\n${r.out}`);
+    say(`started after ${Date.now() - t0} ms; pushing an app`);
+    const token = readFileSync(path.join(home, 'admin-token'), 'utf8').trim();
+    pushApp(mBase, token);
+    await callApp(oBase, () => jobDone(mBase, token));
+    return {
+      roots: started.map((r) => ({ label: r.name, pid: r.child.pid! })),
+      extra: [{ label: 'redis-server', pid: redis.pid!, kind: 'redis' }],
+      db: dbName,
+      stop,
+    };
+  } catch (e) {
+    for (const r of started) if (r.out.trim()) say(`--- ${r.name}:\n${r.out.slice(-2000)}`);
+    await stop();
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: ['ignore', 2, 2] }); // what `npm start`'s prestart does
+const setup = withRedis ? await redisSetup() : await embeddedSetup();
+try {
   await sleep(3000); // settle: invocation log flush, JIT, GC
   // the ceiling, in the same window: a bare Node.js process that only holds a timer
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
   await sleep(500);
-  const bareBefore = processTree(bare.pid!)[0]?.ticks ?? 0;
-  const before = new Map(processTree(up.pid!).map((p) => [p.pid, p]));
-  const threadsBefore = threadTicks(up.pid!);
-  say(`measuring ${seconds} s of idle over ${before.size} processes …`);
-  await sleep(seconds * 1000);
-  const after = processTree(up.pid!);
-  const threadsAfter = threadTicks(up.pid!);
-  const bareTicks = (processTree(bare.pid!)[0]?.ticks ?? 0) - bareBefore;
+  say(`measuring ${seconds} s of idle (load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}) …`);
+  const [samples, bareSamples] = await Promise.all([measure(setup.roots, setup.extra, setup.db), measure([{ label: 'bare', pid: bare.pid! }], [], null)]);
   const bareRssKb = memKb(bare.pid!).rssKb;
   bare.kill();
-  let platformTicks = 0;
-  let pgTicks = 0;
-  const perProc: { pid: number; comm: string; ticks: number }[] = [];
-  for (const p of after) {
-    const d = p.ticks - (before.get(p.pid)?.ticks ?? 0);
-    if (isPostgres(p)) pgTicks += d;
-    else platformTicks += d;
-    if (d > 0) perProc.push({ pid: p.pid, comm: p.comm, ticks: d });
-  }
-  let rssKb = 0;
-  let pssKb = 0;
-  let pgPssKb = 0;
-  let pgRssKb = 0;
-  for (const p of after) {
-    const m = memKb(p.pid);
-    if (isPostgres(p)) {
-      pgPssKb += m.pssKb;
-      pgRssKb += m.rssKb;
-    } else {
-      rssKb += m.rssKb;
-      pssKb += m.pssKb;
-    }
-  }
+  const sum = (k: Sample['kind']) => samples.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
+  const platformTicks = sum('platform');
+  const pgTicks = sum('postgres');
+  const redisTicks = sum('redis');
+  const live = (k: Sample['kind']) => samples.filter((s) => s.kind === k && readProc(s.pid)).map((s) => s.pid);
+  const plat = memoryOf(live('platform'));
+  const pgm = withRedis ? { rssKb: 0, pssKb: 0 } : memoryOf(live('postgres'));
   const res = {
-    idle_cpu_s: (platformTicks + pgTicks) / CLK_TCK,
-    rss_mb: Math.round(rssKb / 102.4) / 10,
-    postgres_rss_mb: Math.round(pgPssKb / 102.4) / 10,
-    platform_cpu_s: platformTicks / CLK_TCK,
-    postgres_cpu_s: pgTicks / CLK_TCK,
-    pss_mb: Math.round(pssKb / 102.4) / 10,
-    postgres_rss_sum_mb: Math.round(pgRssKb / 102.4) / 10,
+    // embedded: the whole `picloud up` tree, its PostgreSQL included; --redis: our four processes
+    idle_cpu_s: secs(withRedis ? platformTicks : platformTicks + pgTicks),
+    rss_mb: mb(plat.rssKb),
+    postgres_rss_mb: mb(pgm.pssKb),
+    platform_cpu_s: secs(platformTicks),
+    postgres_cpu_s: secs(pgTicks),
+    ...(withRedis ? { redis_cpu_s: secs(redisTicks) } : {}),
+    pss_mb: mb(plat.pssKb),
+    postgres_rss_sum_mb: mb(pgm.rssKb),
     seconds,
-    processes: after.length,
-    baseline_node_cpu_s: bareTicks / CLK_TCK,
-    baseline_node_rss_mb: Math.round(bareRssKb / 102.4) / 10,
+    processes: samples.length,
+    per_process: samples.filter((s) => s.ticks > 0 || s.kind === 'platform').map((s) => ({ label: s.label, pid: s.pid, cpu_s: secs(s.ticks), threads: s.threads.map((t) => ({ tid: t.tid, cpu_s: secs(t.ticks) })) })),
+    baseline_node_cpu_s: secs(bareSamples[0]?.ticks ?? 0),
+    baseline_node_rss_mb: mb(bareRssKb),
+    loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
   };
   if (asJson) process.stdout.write(`${JSON.stringify(res)}\n`);
   else {
-    say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s total (platform ${res.platform_cpu_s.toFixed(2)} s, PostgreSQL ${res.postgres_cpu_s.toFixed(2)} s; target < ${(0.3 * seconds / 60).toFixed(2)} s)`);
-    for (const p of perProc.sort((a, b) => b.ticks - a.ticks)) say(`   ${String(p.pid).padStart(7)} ${p.comm.padEnd(18)} ${(p.ticks / CLK_TCK).toFixed(2)} s`);
-    for (const [tid, t] of threadsAfter) {
-      const d = t.ticks - (threadsBefore.get(tid)?.ticks ?? 0);
-      if (d > 0) say(`      thread ${tid} ${t.comm.padEnd(16)} ${(d / CLK_TCK).toFixed(2)} s`);
+    const target = (withRedis ? 0.5 : 0.3) * seconds / 60;
+    if (withRedis) say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s in our processes (target < ${target.toFixed(2)} s); Redis ${secs(redisTicks).toFixed(2)} s, PostgreSQL backends ${secs(pgTicks).toFixed(2)} s`);
+    else say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s total (platform ${res.platform_cpu_s.toFixed(2)} s, PostgreSQL ${res.postgres_cpu_s.toFixed(2)} s; target < ${target.toFixed(2)} s)`);
+    for (const s of samples.filter((x) => x.ticks > 0 || (x.kind === 'platform' && !x.label.endsWith('child'))).sort((a, b) => b.ticks - a.ticks)) {
+      say(`   ${String(s.pid).padStart(7)} ${s.label.padEnd(14)} ${s.comm.padEnd(16)} ${secs(s.ticks).toFixed(2)} s`);
+      for (const t of s.threads.sort((a, b) => b.ticks - a.ticks)) say(`      thread ${t.tid}${t.tid === s.pid ? ' (main)' : ''} ${secs(t.ticks).toFixed(2)} s`);
     }
     say(`ceiling: a bare Node.js process idling in the same window: ${res.baseline_node_cpu_s.toFixed(2)} s CPU, ${res.baseline_node_rss_mb} MB RSS`);
-    say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL (target < 150 MB); embedded PostgreSQL ${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`);
+    say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL${withRedis ? ' or Redis' : ' (target < 150 MB); embedded PostgreSQL '
+      + `${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`}`);
   }
 } finally {
-  await stopChild(up);
+  await setup.stop();
   rmSync(home, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
 }
