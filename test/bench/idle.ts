@@ -17,7 +17,8 @@
  *                     counted) are reported separately.
  * Per process and per thread CPU are printed (tid = pid is the main thread). The ceiling, measured in the same
  * window: a bare Node.js process holding one timer (its CPU and RSS).
- * BENCH_NODE_ARGS (e.g. "--trace-gc") is put before the production node arguments (to try V8 flags or profile).
+ * BENCH_NODE_ARGS (e.g. "--trace-gc", which adds GC counts per process) go after the production node flags (to
+ * try or undo V8 flags, or profile).
  * `--json` prints { "idle_cpu_s", "rss_mb", "postgres_rss_mb", … } (+ details and the baseline).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -38,8 +39,11 @@ const seconds = si >= 0 ? Number(argv[si + 1]) : 60;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
-/** `npm start`'s node arguments with the role instead of `up` (the systemd units run the roles this way) */
-const roleArgs = (role: string[]) => [...nodeArgs, ...startArgs().slice(0, -1), ...role];
+/** `npm start`'s node arguments (BENCH_NODE_ARGS after its flags, so they can override them) with `role` for `up` */
+const roleArgs = (role: string[]) => {
+  const a = startArgs();
+  return [...a.slice(0, -2), ...nodeArgs, a[a.length - 2]!, ...role];
+};
 
 const home = mkdtempSync(path.join(tmpdir(), 'picloud-idle-'));
 const work = mkdtempSync(path.join(tmpdir(), 'picloud-idle-app-'));
@@ -204,6 +208,25 @@ function memoryOf(pids: number[]): { rssKb: number; pssKb: number } {
   return { rssKb, pssKb };
 }
 
+/**
+ * V8's --trace-gc lines (BENCH_NODE_ARGS="--trace-gc") a process printed during the window: collections, their
+ * pauses plus incremental marking steps (ms, on the isolate's own thread with --single-threaded-gc), and how many
+ * were the memory reducer's ("(reduce)").
+ */
+function gcSummary(text: string): { collections: number; reduce: number; ms: number } {
+  let collections = 0;
+  let reduce = 0;
+  let ms = 0;
+  for (const line of text.split('\n')) {
+    const m = /: (Scavenge|Mark-Compact|Mark-sweep|Minor Mark-Compact)[^,]*, ([\d.]+) \/ [\d.]+ ms(?:\s+\(\+ ([\d.]+) ms in)?/.exec(line);
+    if (!m) continue;
+    collections++;
+    if (line.includes('(reduce)')) reduce++;
+    ms += Number(m[2]) + Number(m[3] ?? 0);
+  }
+  return { collections, reduce, ms: Math.round(ms) };
+}
+
 const mb = (kb: number) => Math.round(kb / 102.4) / 10;
 const secs = (ticks: number) => ticks / CLK_TCK;
 
@@ -211,6 +234,8 @@ const secs = (ticks: number) => ticks / CLK_TCK;
 
 interface Setup {
   roots: { label: string; pid: number }[];
+  /** our node processes, whose output carries --trace-gc lines when BENCH_NODE_ARGS asks for them */
+  roles: Role[];
   extra: { label: string; pid: number; kind: Sample['kind'] }[];
   db: string | null;
   stop(): Promise<void>;
@@ -221,7 +246,7 @@ async function embeddedSetup(): Promise<Setup> {
   delete env.REDIS_URL;
   if (!argv.includes('--external-db')) delete env.DATABASE_URL;
   say(`starting picloud up (PICLOUD_HOME=${home}${env.DATABASE_URL ? ', DATABASE_URL' : ', embedded PostgreSQL'})`);
-  const up = startRole('up', [...nodeArgs, ...startArgs()], env);
+  const up = startRole('up', roleArgs(['up']), env);
   const stop = () => stopChild(up.child);
   try {
     const started = Date.now();
@@ -231,7 +256,7 @@ async function embeddedSetup(): Promise<Setup> {
     say(`up at ${base} after ${Date.now() - started} ms; pushing an app`);
     pushApp(base!, token);
     await callApp(base!, () => jobDone(base!, token));
-    return { roots: [{ label: 'picloud up', pid: up.child.pid! }], extra: [], db: null, stop };
+    return { roots: [{ label: 'picloud up', pid: up.child.pid! }], roles: [up], extra: [], db: null, stop };
   } catch (e) {
     await stop();
     throw e;
@@ -284,6 +309,7 @@ async function redisSetup(): Promise<Setup> {
     await callApp(oBase, () => jobDone(mBase, token));
     return {
       roots: started.map((r) => ({ label: r.name, pid: r.child.pid! })),
+      roles: started,
       extra: [{ label: 'redis-server', pid: redis.pid!, kind: 'redis' }],
       db: dbName,
       stop,
@@ -305,7 +331,9 @@ try {
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
   await sleep(500);
   say(`measuring ${seconds} s of idle (load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}) …`);
+  const outAt = setup.roles.map((r) => r.out.length);
   const [samples, bareSamples] = await Promise.all([measure(setup.roots, setup.extra, setup.db), measure([{ label: 'bare', pid: bare.pid! }], [], null)]);
+  const gc = setup.roles.map((r, i) => ({ label: r.name, ...gcSummary(r.out.slice(outAt[i])) }));
   const bareRssKb = memKb(bare.pid!).rssKb;
   bare.kill();
   const sum = (k: Sample['kind']) => samples.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
@@ -328,6 +356,7 @@ try {
     seconds,
     processes: samples.length,
     per_process: samples.filter((s) => s.ticks > 0 || s.kind === 'platform').map((s) => ({ label: s.label, pid: s.pid, cpu_s: secs(s.ticks), threads: s.threads.map((t) => ({ tid: t.tid, cpu_s: secs(t.ticks) })) })),
+    ...(nodeArgs.includes('--trace-gc') ? { gc } : {}),
     baseline_node_cpu_s: secs(bareSamples[0]?.ticks ?? 0),
     baseline_node_rss_mb: mb(bareRssKb),
     loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
@@ -341,6 +370,7 @@ try {
       say(`   ${String(s.pid).padStart(7)} ${s.label.padEnd(14)} ${s.comm.padEnd(16)} ${secs(s.ticks).toFixed(2)} s`);
       for (const t of s.threads.sort((a, b) => b.ticks - a.ticks)) say(`      thread ${t.tid}${t.tid === s.pid ? ' (main)' : ''} ${secs(t.ticks).toFixed(2)} s`);
     }
+    if (nodeArgs.includes('--trace-gc')) for (const g of gc) say(`gc in ${g.label}: ${g.collections} collections (${g.reduce} by the memory reducer), ${g.ms} ms of pauses and marking steps`);
     say(`ceiling: a bare Node.js process idling in the same window: ${res.baseline_node_cpu_s.toFixed(2)} s CPU, ${res.baseline_node_rss_mb} MB RSS`);
     say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL${withRedis ? ' or Redis' : ' (target < 150 MB); embedded PostgreSQL '
       + `${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`}`);
