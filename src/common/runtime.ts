@@ -7,10 +7,15 @@
  * 0.40–0.44 s of CPU and 104–109 MB RSS, most of it V8's memory-reducer GCs in four isolates, one of them tsx's
  * loader-hooks thread; compiled, 0.27–0.29 s and 87 MB; with --single-threaded-gc as well (GC work on each isolate's
  * own thread instead of waking four helper threads per collection), 0.20–0.22 s. Throughput was unchanged.
+ * --memory-reducer-single-gc (0.2.x, same bench with a queue and a schedule, 3 executor threads): after activity the
+ * memory reducer ran up to three full GCs per isolate ~8, ~17 and ~25 s later, and the second and third freed
+ * almost nothing (committed heap 8.0 → 7.2 MB); one GC instead of three took the bench from 0.21–0.25 s to
+ * 0.05–0.06 s of CPU per 60 s, for 6–11 MB more RSS (125–130 MB). Without the memory reducer: 0.02–0.04 s but
+ * 151–154 MB.
  */
 import { fileURLToPath } from 'node:url';
 
-export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+export const NODE_FLAGS: readonly string[] = ['--single-threaded-gc', '--memory-reducer-single-gc'];
 
 /** true when this code runs from dist/ (compiled), false when it runs from src/ through tsx */
 export const COMPILED = import.meta.url.endsWith('.js');
