@@ -24,12 +24,12 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startArgs } from '../helpers/start.ts';
 import { CLK_TCK, REPO, isPostgres, memKb, processTree, readProc, stopChild, threadTicks, type ProcInfo } from './lib.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const argv = process.argv.slice(2);
 const asJson = argv.includes('--json');
@@ -69,17 +69,6 @@ async function waitFor(what: string, role: Role | null, f: () => Promise<boolean
     if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms${role ? `:\n${role.out}` : ''}`);
     await sleep(100);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const answers = (url: string) => fetch(url).then((r) => r.status < 500, () => false);

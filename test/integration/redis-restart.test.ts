@@ -5,25 +5,14 @@
  * redis-server on a free port, so the machine's Redis is never touched.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { missing } from '../helpers/needs.ts';
+import { freePort } from '../helpers/ports.ts';
 
 const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
 const skip = missing('redis-server', haveRedis, 'apt-get install -y redis-server');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
