@@ -85,7 +85,8 @@ class Inv {
   pending = 0;
   timer: NodeJS.Timeout | null = null;
   fetch: FetchSession | null = null;
-  readonly ac = new AbortController();
+  /** created when a run that can suspend starts (RunOptions.signal is lazy): a synchronous run creates none */
+  ac: AbortController | null = null;
   readonly ns: { appId: number; branch: string };
   readonly policy: FetchPolicy;
   readonly queues: InvocationTarget['queues'];
@@ -100,6 +101,7 @@ class Inv {
     this.logs.add(level, s, Math.round((performance.now() - this.start) * 1000) / 1000);
   }
 
+  readonly signal = (): AbortSignal => (this.ac ??= new AbortController()).signal;
   readonly onPrint = (s: string): void => this.log('print', s);
   readonly onDebug = (s: string): void => this.log('debug', s);
   /** the exact count at the end (onProgress sees it only every 1024 operations) */
@@ -191,7 +193,7 @@ export class Runner {
       // armed at the first wait only: scripts that never wait create no timer
       inv.timer = setTimeout(() => {
         inv.timedOut = true;
-        inv.ac.abort();
+        inv.ac?.abort();
       }, Math.max(0, inv.deadline - performance.now()));
     }
     if (inv.pending++ === 0) this.onWait?.(inv.id, true);
@@ -396,7 +398,7 @@ export class Runner {
     try {
       const engine = this.engineFor(t.limits);
       const ctx = buildCtx(job);
-      const opts: RunOptions = { onPrint: inv.onPrint, onDebug: inv.onDebug, onProgress: inv.onProgress, onEnd: inv.onEnd, signal: inv.ac.signal, data: inv };
+      const opts: RunOptions = { onPrint: inv.onPrint, onDebug: inv.onDebug, onProgress: inv.onProgress, onEnd: inv.onEnd, signal: inv.signal, data: inv };
       const modules = t.modules;
       // `import "path"`: the module's compiled program, by the hash the release resolved it to (loaded by load())
       if (modules) opts.resolveModule = (path) => (Object.hasOwn(modules, path) ? this.programs.get(modules[path]!) : undefined);

@@ -180,6 +180,24 @@ describe('runAsync', () => {
     expect(err3.kind).toBe('ErrorTerminated');
   });
 
+  test('a lazy signal is made only for a run that can suspend, and aborts it', async () => {
+    const { e } = engine();
+    let made = 0;
+    const ac = new AbortController();
+    const signal = (): AbortSignal => {
+      made++;
+      return ac.signal;
+    };
+    expect(await e.runAsync(prog('40 + 2'), undefined, { signal })).toBe(42);
+    expect(await e.callFnAsync(prog('fn f(x) { x + 1 }'), 'f', [1], undefined, { signal })).toBe(2);
+    expect(made).toBe(0);
+    const slow = e.runAsync(prog('sleep(10000)'), undefined, { signal });
+    expect(made).toBe(1);
+    setTimeout(() => ac.abort(), 5);
+    const err = (await slow.catch((x: unknown) => x)) as RhaiError;
+    expect(err.kind).toBe('ErrorTerminated');
+  });
+
   test('two runs interleave on one engine with their own state', async () => {
     const { e } = engine({ limits: { maxOperations: 1_000_000 } });
     const p = prog(`
