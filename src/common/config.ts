@@ -87,6 +87,11 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** `/metrics` answers without a token (PICLOUD_METRICS_PUBLIC=1); by default it needs one (any role) */
   readonly metricsPublic: boolean;
+  /**
+   * `picloud executor`'s health listener (/healthz, /readyz, /metrics) on HOST:this port
+   * (PICLOUD_EXECUTOR_PORT, or `--port`); null = none (the default)
+   */
+  readonly executorPort: number | null;
   /** threads one app may hold at once in an executor pool; null = the pool's threads − 1 (at least 1) */
   readonly appShare: number | null;
   /** invocations of one app allowed to wait for a thread, per pool, before 503 APP_BUSY */
@@ -108,7 +113,7 @@ function deepFreeze<T>(o: T): T {
 }
 
 /** Build the config from an environment (default: process.env) and overrides (from CLI flags). */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<Config, 'port' | 'executors' | 'host'>> = {}): Config {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Pick<Config, 'port' | 'executors' | 'host' | 'executorPort'>> = {}): Config {
   const problems: string[] = [];
   const int = (name: string, def: number, min: number, max: number): number => {
     const raw = env[name];
@@ -142,6 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     return false;
   };
   const metricsPublic = bool('PICLOUD_METRICS_PUBLIC');
+  const executorPortRaw = env.PICLOUD_EXECUTOR_PORT ? int('PICLOUD_EXECUTOR_PORT', 0, 0, 65535) : null;
   const requestTimeoutMs = int('PICLOUD_REQUEST_TIMEOUT_MS', 120_000, 500, 3_600_000);
   const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
@@ -158,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     logLevel,
     executors,
     metricsPublic,
+    executorPort: overrides.executorPort !== undefined ? overrides.executorPort : executorPortRaw,
     requestTimeoutMs,
     appShare: appShareRaw === 0 ? null : appShareRaw,
     appQueue,

@@ -472,6 +472,14 @@ export class ExecutorPool {
     }
   }
 
+  /** What keeps this pool from being ready (none = ready): no thread ready, the preload listener not connected. */
+  problems(): string[] {
+    const p: string[] = [];
+    if (!this.slots.some((s) => s.ready && !s.dead)) p.push('no executor thread ready');
+    if (this.preloader && !this.preloader.listening) p.push('release preload listener not connected');
+    return p;
+  }
+
   /** Tasks waiting on I/O in the threads (reported or presumed): they hold no thread. */
   suspendedCount(): number {
     let n = 0;

@@ -22,6 +22,11 @@ export class Preloader {
     private readonly preload: (hashes: string[]) => Promise<unknown>,
   ) {}
 
+  /** connected and listening for preload requests (readiness) */
+  get listening(): boolean {
+    return this.client !== null;
+  }
+
   async start(): Promise<void> {
     if (this.closed) return;
     let c: PoolClient | null = null;

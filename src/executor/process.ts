@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { startBullmqWorker } from '../queue/bullmq.ts';
 import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
+import { within } from '../queue/redis-util.ts';
 import { ExecutorPool } from './pool.ts';
 
 export interface ExecutorProcessOptions {
@@ -30,8 +31,16 @@ export interface ExecutorProcessOptions {
 /** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
 const MAX_HELD_PER_THREAD = 256;
 
-/** Start the thread pool, then the BullMQ worker; returns a closer. */
-export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{ close(): Promise<void>; pool: ExecutorPool }> {
+export interface ExecutorProcess {
+  pool: ExecutorPool;
+  /** readiness: the database and Redis answer, a thread is ready, the preload listener is connected */
+  ready(): Promise<{ ok: boolean; problems: string[] }>;
+  stats(): Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+/** Start the thread pool, then the BullMQ worker and the HTTP list worker. */
+export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<ExecutorProcess> {
   let lists: ListWorker | null = null;
   const pool = new ExecutorPool({
     pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue,
@@ -55,6 +64,15 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<{
   const l = lists;
   return {
     pool,
+    async ready() {
+      const [db, redis] = await Promise.all([
+        within(o.pool.query('SELECT 1').then(() => true), 2000, false),
+        l.ping(),
+      ]);
+      const problems = [...(db ? [] : ['database unavailable']), ...(redis ? [] : ['redis unavailable']), ...pool.problems()];
+      return { ok: problems.length === 0, problems };
+    },
+    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats() }),
     async close() {
       await l.close();
       await worker.close();

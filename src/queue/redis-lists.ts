@@ -278,6 +278,8 @@ export interface ListWorker {
   stats(): { taken: number; late: number };
   /** an invocation started waiting on I/O: there may be room for more */
   room(): void;
+  /** Redis answers (readiness) */
+  ping(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -437,6 +439,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     id,
     stats: () => ({ taken, late }),
     room: wake,
+    ping: () => within(replies.ping().then((r) => r === 'PONG'), 1000, false),
     async close() {
       closed = true;
       if (roomWaiter) roomWaiter();

@@ -4,29 +4,15 @@
  * the live release serves again and the schedules fire again without restarting anything. Runs its own
  * redis-server on a free port, so the machine's Redis is never touched.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { missing } from '../helpers/needs.ts';
 import { freePort } from '../helpers/ports.ts';
+import { haveRedisServer, startRedis, stopRedis } from '../helpers/private-redis.ts';
 
-const haveRedis = spawnSync('redis-server', ['--version']).status === 0;
-const skip = missing('redis-server', haveRedis, 'apt-get install -y redis-server');
-
-async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitFor(() => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 10_000, 'redis up');
-  return p;
-}
-
-function stopRedis(p: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGKILL');
-  });
-}
+const skip = missing('redis-server', haveRedisServer, 'apt-get install -y redis-server');
 
 describe.skipIf(skip)('BullMQ mode across a Redis restart', () => {
   let port: number;

@@ -26,7 +26,10 @@ describe('process start commands', () => {
     const node = `/usr/bin/node ${NODE_FLAGS.join(' ')} dist/cli/main.js`;
     expect(exec('picloud-manager.service')).toBe(`${node} manager`);
     expect(exec('picloud-orchestrator.service')).toBe(`${node} orchestrator --executors \${PICLOUD_ORCHESTRATOR_THREADS}`);
-    expect(exec('picloud-executor@.service')).toBe(`${node} executor --threads \${PICLOUD_EXECUTOR_THREADS}`);
+    expect(exec('picloud-executor@.service')).toBe(`${node} executor --threads \${PICLOUD_EXECUTOR_THREADS} --port %i`);
+    // started = ready: both wait for their own /readyz
+    expect(read('docker/systemd/picloud-executor@.service')).toMatch(/^ExecStartPost=.*http:\/\/\$\{HOST\}:%i\/readyz/m);
+    expect(read('docker/systemd/picloud-orchestrator.service')).toMatch(/^ExecStartPost=.*http:\/\/\$\{HOST\}:\$\{PORT\}\/readyz/m);
     for (const u of ['picloud-manager.service', 'picloud-orchestrator.service', 'picloud-executor@.service']) {
       expect(read(`docker/systemd/${u}`)).toContain('EnvironmentFile=/etc/picloud/env');
     }
@@ -36,7 +39,8 @@ describe('process start commands', () => {
     const compose = read('docker/compose.yaml');
     expect(compose).toContain('command: ["manager"]');
     expect(compose).toMatch(/command: \["orchestrator", "--executors", /);
-    expect(compose).toMatch(/command: \["executor", "--threads", /);
+    expect(compose).toMatch(/command: \["executor", "--threads", "\$\{PICLOUD_EXECUTOR_THREADS:-2\}", "--port", "8082"\]/);
+    expect(compose).toContain("fetch('http://127.0.0.1:8082/readyz')");
     expect(compose).toMatch(/redis-server", "--appendonly", "yes".*"--maxmemory-policy", "noeviction"/);
     expect(compose).toContain('../caddy/Caddyfile:/etc/caddy/Caddyfile:ro');
     expect(compose).toContain('PICLOUD_ORCHESTRATORS: ${PICLOUD_ORCHESTRATORS:-orchestrator:8081}');

@@ -1,12 +1,19 @@
 /**
- * INTERNAL role: `picloud executor [--threads N (default: the cores + 1)] [--prefix P] [--thread-heap-mb N] [--exit-with-parent]` — one executor process: runs invocations from the
- * BullMQ queue in a pool of worker threads. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
+ * Cluster role: `picloud executor [--threads N (default: the cores + 1)] [--port N] [--prefix P] [--thread-heap-mb N]
+ * [--exit-with-parent]` — one executor process: runs invocations from Redis (the HTTP lists and BullMQ) in a pool of
+ * worker threads. With `--port N` or PICLOUD_EXECUTOR_PORT it also listens on HOST:N for health checks: `/healthz`
+ * (alive), `/readyz` (database, Redis, a ready thread, the release preload listener; 503 with the problems
+ * otherwise) and `/metrics` (the manager's exposition and token rule, with this process's pool and list stats);
+ * without, it has no listener. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
+import Fastify from 'fastify';
 import { fileURLToPath } from 'node:url';
 import { defaultThreads, loadConfig } from '../../common/config.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
 import { startExecutorProcess } from '../../executor/process.ts';
+import { metricsPlugin } from '../../manager/metrics.ts';
+import { httpServerOptions } from '../../common/server-options.ts';
 import type { CliIO } from '../client/io.ts';
 
 function flag(argv: string[], name: string): string | undefined {
@@ -16,7 +23,13 @@ function flag(argv: string[], name: string): string | undefined {
 
 export async function executorCommand(argv: string[], io: CliIO): Promise<number> {
   const env = io.env ?? process.env;
-  const config = loadConfig(env);
+  const portRaw = flag(argv, '--port');
+  const port = portRaw === undefined ? undefined : Number(portRaw);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    io.stderr.write('--port must be an integer in 0..65535\n');
+    return 64;
+  }
+  const config = loadConfig(env, port !== undefined ? { executorPort: port } : {});
   if (!config.databaseUrl || !config.redisUrl) {
     io.stderr.write('picloud executor needs DATABASE_URL and REDIS_URL\n');
     return 64;
@@ -37,6 +50,20 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
   const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
   const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
   log.info({ threads }, 'executor started');
+  let health: ReturnType<typeof Fastify> | null = null;
+  if (config.executorPort !== null) {
+    const app = Fastify(httpServerOptions(config));
+    app.get('/healthz', async () => ({ ok: true }));
+    app.get('/readyz', async (_req, reply) => {
+      const r = await ex.ready();
+      return reply.code(r.ok ? 200 : 503).send({ ...r, ...ex.stats() });
+    });
+    await app.register(metricsPlugin, { config, pool, log, plane: ex });
+    await app.listen({ port: config.executorPort, host: config.host });
+    health = app;
+    const addr = app.server.address();
+    log.info({ port: addr && typeof addr === 'object' ? addr.port : config.executorPort }, 'executor health listener');
+  }
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
@@ -46,6 +73,7 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
     }
   });
   if (argv.includes('--exit-with-parent')) process.stdin.destroy();
+  await health?.close();
   await ex.close();
   await pool.end();
   log.info('executor stopped');

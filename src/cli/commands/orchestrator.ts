@@ -1,6 +1,6 @@
 /**
  * Cluster role: `picloud orchestrator [--port N] [--executors N]` — ingress only (`/apps/*`, host form
- * `<app>.<domain>` and `<b>--<app>.<domain>` rewritten to it) plus /healthz. Invocations run on the N executor
+ * `<app>.<domain>` and `<b>--<app>.<domain>` rewritten to it) plus /healthz, /readyz and /metrics. Invocations run on the N executor
  * threads of this process first (default: the cores + 1; 0 = none) and spill over through Redis lists to
  * `picloud executor` processes when those are saturated. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
@@ -11,6 +11,7 @@ import { httpServerOptions } from '../../common/server-options.ts';
 import { createLogger } from '../../common/log.ts';
 import { createPool } from '../../db/pool.ts';
 import { startInvocationPlane } from '../../orchestrator/index.ts';
+import { metricsPlugin } from '../../manager/metrics.ts';
 import type { CliIO } from '../client/io.ts';
 
 export async function orchestratorCommand(argv: string[], io: CliIO): Promise<number> {
@@ -42,6 +43,8 @@ export async function orchestratorCommand(argv: string[], io: CliIO): Promise<nu
     const r = await plane.ready();
     return reply.code(r.ok ? 200 : 503).send({ ...r, ...plane.stats() });
   });
+  // /metrics: the manager's exposition and token rule, with this node's plane stats
+  await app.register(metricsPlugin, { config, pool, log, plane });
   await app.register(plane.ingressPlugin);
   await app.listen({ port: config.port, host: config.host });
   log.info({ port: config.port }, 'orchestrator listening');
