@@ -338,10 +338,19 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     void replies.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
   };
   beat(); // present from the start (tests and operators can see it)
-  const hbTimer = setInterval(() => {
-    if (inFlight > 0) beat();
-  }, BEAT_EVERY_MS);
-  hbTimer.unref();
+  // the interval runs only while this process holds work: an idle executor is not woken every second
+  let hbTimer: NodeJS.Timeout | null = null;
+  const armBeat = () => {
+    if (hbTimer || closed) return;
+    hbTimer = setInterval(() => {
+      if (inFlight > 0) beat();
+      else {
+        clearInterval(hbTimer!);
+        hbTimer = null;
+      }
+    }, BEAT_EVERY_MS);
+    hbTimer.unref();
+  };
 
   // invocations running here that their orchestrator has not been told about yet (see TAKEN_AFTER_MS), by id
   const unannounced = new Map<string, { replyTo: string; at: number }>();
@@ -383,6 +392,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   const runOne = (replyTo: string, job: InvocationJob) => {
     inFlight++;
+    armBeat();
     opts.run(job).then(
       (result) => reply(replyTo, { id: job.id, result }),
       (err: unknown) => reply(replyTo, {
@@ -444,7 +454,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       closed = true;
       if (roomWaiter) roomWaiter();
       reader.close();
-      clearInterval(hbTimer);
+      if (hbTimer) clearInterval(hbTimer);
       if (announceTimer) clearTimeout(announceTimer);
       if (inFlight > 0 && replies.status === 'ready') await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
       flushReplies();
