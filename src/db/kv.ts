@@ -1,6 +1,9 @@
 /**
  * The scripts' key-value store (kv:: host functions): JSON values per (app_id, branch), so previews never see
  * production data. Values are stored as jsonb; `()` is never stored (kv::set(k, ()) deletes).
+ *
+ * Single-key statements (the manager's KV API) and the batched ones the executors' store sends (kv-store.ts: many
+ * reads in one join over unnest, many writes in one statement, hence one commit).
  */
 import { AppError } from '../common/errors.ts';
 import type { Pool } from './pool.ts';
@@ -10,9 +13,21 @@ export const KV_MAX_KEY_BYTES = 512;
 /** A value's JSON is at most this many UTF-8 bytes. */
 export const KV_MAX_VALUE_BYTES = 1024 * 1024;
 
-function checkKey(key: string): void {
+/** KV_LIMIT when the key is too long. */
+export function checkKvKey(key: string): void {
   const n = Buffer.byteLength(key);
   if (n > KV_MAX_KEY_BYTES) throw new AppError('KV_LIMIT', `kv key is ${n} bytes, over the limit of ${KV_MAX_KEY_BYTES}`, { bytes: n });
+}
+
+/** KV_LIMIT when the key or the value's JSON text is too long (every store checks writes with this). */
+export function checkKvWrite(key: string, json: string): void {
+  checkKvKey(key);
+  // a JS string's UTF-8 length is at most 3 bytes per UTF-16 unit: skip the count for the common small value
+  if (json.length * 3 <= KV_MAX_VALUE_BYTES) return;
+  const n = Buffer.byteLength(json);
+  if (n > KV_MAX_VALUE_BYTES) {
+    throw new AppError('KV_LIMIT', `kv value is ${n} bytes as JSON, over the limit of ${KV_MAX_VALUE_BYTES}`, { bytes: n });
+  }
 }
 
 export interface KvNamespace {
@@ -31,11 +46,7 @@ export async function kvGet(pool: Pool, ns: KvNamespace, key: string): Promise<s
 
 /** Upsert `key` = JSON text `json`. */
 export async function kvSet(pool: Pool, ns: KvNamespace, key: string, json: string): Promise<void> {
-  checkKey(key);
-  const n = Buffer.byteLength(json);
-  if (n > KV_MAX_VALUE_BYTES) {
-    throw new AppError('KV_LIMIT', `kv value is ${n} bytes as JSON, over the limit of ${KV_MAX_VALUE_BYTES}`, { bytes: n });
-  }
+  checkKvWrite(key, json);
   await pool.query(
     `INSERT INTO kv (app_id, branch, key, value) VALUES ($1, $2, $3, $4::jsonb)
      ON CONFLICT (app_id, branch, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
@@ -56,4 +67,81 @@ export async function kvKeys(pool: Pool, ns: KvNamespace, prefix: string, limit 
     [ns.appId, ns.branch, prefix, limit],
   );
   return rows.map((r) => r.key);
+}
+
+/** One key of a batch. */
+export interface KvItem {
+  ns: KvNamespace;
+  key: string;
+}
+
+/** Column arrays of a batch for unnest(). */
+function columns(items: readonly KvItem[]): [number[], string[], string[]] {
+  const a: number[] = [];
+  const b: string[] = [];
+  const k: string[] = [];
+  for (const it of items) {
+    a.push(it.ns.appId);
+    b.push(it.ns.branch);
+    k.push(it.key);
+  }
+  return [a, b, k];
+}
+
+/** The values (JSON text, or null when absent) of distinct keys, in one statement. */
+export async function kvGetMany(pool: Pool, items: readonly KvItem[]): Promise<(string | null)[]> {
+  if (items.length === 1) {
+    const { ns, key } = items[0]!;
+    const { rows } = await pool.query<{ v: string }>({ name: 'kv_get', text: 'SELECT value::text AS v FROM kv WHERE app_id = $1 AND branch = $2 AND key = $3', values: [ns.appId, ns.branch, key] });
+    return [rows[0]?.v ?? null];
+  }
+  const { rows } = await pool.query<{ i: number; v: string }>({
+    name: 'kv_get_many',
+    text: `SELECT x.i::int AS i, kv.value::text AS v
+             FROM unnest($1::bigint[], $2::text[], $3::text[]) WITH ORDINALITY AS x(app_id, branch, key, i)
+             JOIN kv ON kv.app_id = x.app_id AND kv.branch = x.branch AND kv.key = x.key`,
+    values: columns(items),
+  });
+  const out: (string | null)[] = new Array<string | null>(items.length).fill(null);
+  for (const r of rows) out[r.i - 1] = r.v;
+  return out;
+}
+
+/** A write of a batch: `json` null deletes. */
+export interface KvWrite extends KvItem {
+  json: string | null;
+}
+
+// Both statements are named (prepared once per connection): planning the CTE cost about as much as running it.
+// `xmax <> 0` on a row ON CONFLICT DO UPDATE returns: the row existed (it was updated, not inserted).
+const UPSERT_MANY = `INSERT INTO kv (app_id, branch, key, value)
+  SELECT app_id, branch, key, value::jsonb FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS t(app_id, branch, key, value)
+  ON CONFLICT (app_id, branch, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+  RETURNING app_id, branch, key, xmax <> 0 AS existed`;
+const WRITE_MANY = `WITH x AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(app_id, branch, key, value, i)),
+  d AS (DELETE FROM kv USING x WHERE x.value IS NULL AND kv.app_id = x.app_id AND kv.branch = x.branch AND kv.key = x.key RETURNING x.i),
+  u AS (INSERT INTO kv (app_id, branch, key, value) SELECT app_id, branch, key, value::jsonb FROM x WHERE value IS NOT NULL
+        ON CONFLICT (app_id, branch, key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
+        RETURNING app_id, branch, key, xmax <> 0 AS existed)
+  SELECT i::int AS i FROM d
+  UNION ALL SELECT x.i::int FROM u JOIN x ON x.app_id = u.app_id AND x.branch = u.branch AND x.key = u.key WHERE u.existed`;
+
+/**
+ * Apply writes of distinct keys (already checked with checkKvWrite) in one statement, hence one transaction and
+ * one commit. Returns, per write, whether its key existed before it.
+ */
+export async function kvWriteMany(pool: Pool, writes: readonly KvWrite[]): Promise<boolean[]> {
+  const values = [...columns(writes), writes.map((w) => w.json)];
+  if (writes.every((w) => w.json !== null)) {
+    // upserts only: one row back per write (the order of RETURNING is not promised: matched by key)
+    const { rows } = await pool.query<{ app_id: number; branch: string; key: string; existed: boolean }>({ name: 'kv_upsert_many', text: UPSERT_MANY, values });
+    if (rows.length === 1 && writes.length === 1) return [rows[0]!.existed];
+    const existed = new Set<string>();
+    for (const r of rows) if (r.existed) existed.add(`${r.app_id}\u0000${r.branch}\u0000${r.key}`);
+    return writes.map((w) => existed.has(`${w.ns.appId}\u0000${w.ns.branch}\u0000${w.key}`));
+  }
+  const { rows } = await pool.query<{ i: number }>({ name: 'kv_write_many', text: WRITE_MANY, values });
+  const out = new Array<boolean>(writes.length).fill(false);
+  for (const r of rows) out[r.i - 1] = true;
+  return out;
 }

@@ -25,7 +25,7 @@ import { FETCH_LIMITS } from '../common/config.ts';
 import { VERSION } from '../common/version.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
-import { kvDelete, kvGet, kvKeys, kvSet } from '../db/kv.ts';
+import { KvStore } from '../db/kv-store.ts';
 import { insertJob } from '../db/jobs.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
@@ -156,8 +156,10 @@ export class ExecutorPool {
   private preloadSeq = 0;
   /** preload request id → called when a thread confirms it (or dies) */
   private readonly preloadWaiters = new Map<number, (slot: Slot) => void>();
+  private readonly kv: KvStore;
 
   constructor(private readonly opts: ExecutorPoolOptions) {
+    this.kv = new KvStore({ pool: opts.pool, log: opts.log });
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
     this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
   }
@@ -314,14 +316,14 @@ export class ExecutorPool {
     const ns = { appId: req.appId, branch: req.branch };
     switch (req.kv) {
       case 'get':
-        return kvGet(pool, ns, req.key);
+        return this.kv.get(ns, req.key);
       case 'set':
-        await kvSet(pool, ns, req.key, req.json ?? 'null');
+        await this.kv.set(ns, req.key, req.json ?? 'null');
         return null;
       case 'delete':
-        return kvDelete(pool, ns, req.key);
+        return this.kv.delete(ns, req.key);
       case 'keys':
-        return kvKeys(pool, ns, req.key);
+        return this.kv.keys(ns, req.key);
     }
   }
 

@@ -1,0 +1,173 @@
+/**
+ * The kv:: store the executors use (the embedded pool and every executor process: ExecutorPool.host), over the
+ * SQL of kv.ts, with group commit.
+ *
+ * Writes (set, delete) wait for the one write statement in flight; everything that arrives meanwhile goes into the
+ * next one (kvWriteMany: one statement, so one transaction and one commit for the lot). A key written several times
+ * in a batch is written once, with its last value in arrival order; each caller still gets its own answer (a delete
+ * after a set of the same batch existed). A promise resolves only after the commit that holds its write (durable:
+ * nothing acknowledged is lost); if the batch statement fails (one bad value, an app deleted meanwhile), its writes
+ * are retried one by one so only the bad one fails.
+ * Reads (get) are batched the same way (kvGetMany: one join over unnest for the keys asked meanwhile). A read is
+ * sent after every write acknowledged before it was asked, so a request sent after a write's answer reads it, in
+ * any process; an invocation awaits each call, so it reads its own writes.
+ *
+ * No read cache: one kept by LISTEN/NOTIFY (tried, with a trigger per kv statement) let a request sent right after
+ * an acknowledged write read the old value while the NOTIFY was still on its way, in both modes
+ * (test/integration/kv-consistency.test.ts caught it within a dozen writes), and it did not lower the kv bench's
+ * CPU per request.
+ *
+ * Hand-written (two small queues): the batching libraries (dataloader and the like) batch per tick, not "while a
+ * statement is in flight", and know nothing of the per-caller delete answers.
+ */
+import type { Logger } from '../common/log.ts';
+import type { Pool } from './pool.ts';
+import { checkKvWrite, kvDelete, kvGetMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
+
+export interface KvStoreOptions {
+  pool: Pool;
+  log: Logger;
+}
+
+/** A batch's key of (namespace, key). */
+const kvId = (ns: KvNamespace, key: string): string => `${ns.appId}\u0000${ns.branch}\u0000${key}`;
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: unknown) => void;
+}
+
+interface PendingRead {
+  ns: KvNamespace;
+  key: string;
+  id: string;
+  waiters: Waiter<string | null>[];
+}
+
+interface PendingWrite {
+  ns: KvNamespace;
+  key: string;
+  id: string;
+  /** in arrival order; json null deletes */
+  ops: { json: string | null; w: Waiter<boolean> }[];
+}
+
+export class KvStore {
+  private reads = new Map<string, PendingRead>();
+  private writes = new Map<string, PendingWrite>();
+  private reading = false;
+  private writing = false;
+  private readScheduled = false;
+  private writeScheduled = false;
+
+  constructor(private readonly o: KvStoreOptions) {}
+
+  /** The value of `key` (JSON text), or null when absent. */
+  get(ns: KvNamespace, key: string): Promise<string | null> {
+    const id = kvId(ns, key);
+    return new Promise((resolve, reject) => {
+      let p = this.reads.get(id);
+      if (!p) this.reads.set(id, (p = { ns, key, id, waiters: [] }));
+      p.waiters.push({ resolve, reject });
+      if (!this.reading && !this.readScheduled) {
+        this.readScheduled = true;
+        queueMicrotask(() => void this.flushReads());
+      }
+    });
+  }
+
+  /** Store JSON text `json` at `key` (KV_LIMIT when too large). */
+  async set(ns: KvNamespace, key: string, json: string): Promise<void> {
+    checkKvWrite(key, json);
+    await this.write(ns, key, json);
+  }
+
+  /** Delete `key`; true when it existed. */
+  delete(ns: KvNamespace, key: string): Promise<boolean> {
+    return this.write(ns, key, null);
+  }
+
+  /** Keys starting with `prefix`, sorted. */
+  keys(ns: KvNamespace, prefix: string): Promise<string[]> {
+    return kvKeys(this.o.pool, ns, prefix);
+  }
+
+  private write(ns: KvNamespace, key: string, json: string | null): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      const id = kvId(ns, key);
+      let p = this.writes.get(id);
+      if (!p) this.writes.set(id, (p = { ns, key, id, ops: [] }));
+      p.ops.push({ json, w: { resolve, reject } });
+      // gather what arrives in this turn (a thread's message carries several host calls) before sending
+      if (!this.writing && !this.writeScheduled) {
+        this.writeScheduled = true;
+        queueMicrotask(() => void this.flushWrites());
+      }
+    });
+  }
+
+  private async flushReads(): Promise<void> {
+    this.readScheduled = false;
+    if (this.reading || this.reads.size === 0) return;
+    const batch = [...this.reads.values()];
+    this.reads = new Map();
+    this.reading = true;
+    let values: (string | null)[] | undefined;
+    try {
+      values = await kvGetMany(this.o.pool, batch);
+    } catch (err) {
+      for (const p of batch) for (const w of p.waiters) w.reject(err);
+    } finally {
+      this.reading = false;
+      if (this.reads.size) void this.flushReads();
+    }
+    if (values) for (let i = 0; i < batch.length; i++) for (const w of batch[i]!.waiters) w.resolve(values[i]!);
+  }
+
+  private async flushWrites(): Promise<void> {
+    this.writeScheduled = false;
+    if (this.writing || this.writes.size === 0) return;
+    const batch = [...this.writes.values()];
+    this.writes = new Map();
+    this.writing = true;
+    const finals: KvWrite[] = batch.map((p) => ({ ns: p.ns, key: p.key, json: p.ops[p.ops.length - 1]!.json }));
+    try {
+      const existed = await kvWriteMany(this.o.pool, finals);
+      for (let i = 0; i < batch.length; i++) answer(batch[i]!, existed[i]!);
+    } catch (err) {
+      if (batch.length === 1 && batch[0]!.ops.length === 1) batch[0]!.ops[0]!.w.reject(err);
+      else {
+        this.o.log.warn({ err, keys: batch.length }, 'a kv write batch failed; writing its keys one by one');
+        await this.oneByOne(batch);
+      }
+    } finally {
+      this.writing = false;
+      if (this.writes.size) void this.flushWrites();
+    }
+  }
+
+  /** A failed batch: each write on its own, in arrival order per key, so only the bad ones fail. */
+  private async oneByOne(batch: PendingWrite[]): Promise<void> {
+    await Promise.all(
+      batch.map(async (p) => {
+        for (const op of p.ops) {
+          try {
+            if (op.json === null) op.w.resolve(await kvDelete(this.o.pool, p.ns, p.key));
+            else op.w.resolve((await kvSet(this.o.pool, p.ns, p.key, op.json), true));
+          } catch (err) {
+            op.w.reject(err);
+          }
+        }
+      }),
+    );
+  }
+}
+
+/** Answer each write of a key in arrival order: a delete existed if the key did just before it. */
+function answer(p: PendingWrite, existedBefore: boolean): void {
+  let exists = existedBefore;
+  for (const op of p.ops) {
+    op.w.resolve(op.json === null ? exists : true);
+    exists = op.json !== null;
+  }
+}
