@@ -3,6 +3,7 @@
  *   ceiling  — a plain fastify hello-world (the machine's ceiling), in its own process
  *   embedded — a trivial route through the embedded mode (in-process worker-thread pool)
  *   kv       — a route doing one kv::get and one kv::set, embedded mode
+ *   kvread   — a route doing ten kv::get of one key, embedded mode (what the kv read cache saves)
  *   fetch    — a route doing one http::fetch of a local upstream that answers at once, embedded mode (issue 9:
  *              fetch ≥ 20 % and kv ≥ 35 % of the ceiling)
  *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes (Redis
@@ -45,8 +46,12 @@ const db = await createTestDatabase();
 const prefix = `pcbench${randomBytes(4).toString('hex')}`;
 await pushRelease(db.pool, {
   app: 'bench',
-  scripts: { 'hello.rhai': '"hello"', 'kv.rhai': 'let v = kv::get("greeting"); kv::set("last", v); v' },
-  routes: [{ path: '/hello', script: 'hello.rhai' }, { path: '/kv', script: 'kv.rhai' }],
+  scripts: {
+    'hello.rhai': '"hello"',
+    'kv.rhai': 'let v = kv::get("greeting"); kv::set("last", v); v',
+    'kvread.rhai': 'let n = 0; for i in 0..10 { if kv::get("greeting") != () { n += 1; } } n',
+  },
+  routes: [{ path: '/hello', script: 'hello.rhai' }, { path: '/kv', script: 'kv.rhai' }, { path: '/kvread', script: 'kvread.rhai' }],
 });
 await db.pool.query(`INSERT INTO kv (app_id, branch, key, value) SELECT id, 'main', 'greeting', '"hello"' FROM apps WHERE name = 'bench'`);
 
@@ -106,7 +111,7 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
 }
 
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
-  if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('fetch')))) return;
+  if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('fetch')))) return;
   // executor processes start in seconds, more on a busy machine
   const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000);
   children.push(child);
@@ -122,6 +127,7 @@ try {
   await withServer('embedded', async (port, pid) => {
     await measure('embedded', `http://127.0.0.1:${port}/apps/bench/hello`, pid);
     await measure('kv', `http://127.0.0.1:${port}/apps/bench/kv`, pid);
+    await measure('kvread', `http://127.0.0.1:${port}/apps/bench/kvread`, pid);
     await measure('fetch', `http://127.0.0.1:${port}/apps/benchfetch/fetch`, pid);
   });
   await withServer('redis', (port, pid) => measure('redis', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
