@@ -7,6 +7,7 @@
  */
 import type { Pool } from './pool.ts';
 import { withTransaction } from './pool.ts';
+import { TOKENS_CHANNEL } from './tokens.ts';
 
 export interface AppRow {
   id: number;
@@ -454,7 +455,7 @@ export async function listTokens(pool: Pool): Promise<{ id: number; name: string
 }
 
 /**
- * Delete an API token by id. Refuses (returns 'last-admin') to delete the only admin token, so the platform
+ * Delete an API token by id and NOTIFY TOKENS_CHANNEL with its id. Refuses (returns 'last-admin') to delete the only admin token, so the platform
  * cannot be locked out. Returns the deleted row's name, or null when there was no such token.
  */
 export async function deleteToken(pool: Pool, id: number): Promise<{ name: string } | 'last-admin' | null> {
@@ -468,6 +469,8 @@ export async function deleteToken(pool: Pool, id: number): Promise<{ name: strin
       if (n[0]!.n <= 1) return 'last-admin';
     }
     await c.query('DELETE FROM api_tokens WHERE id = $1', [id]);
+    // every process that caches verified tokens forgets this one (manager/auth.ts), delivered on commit
+    await c.query(`SELECT pg_notify('${TOKENS_CHANNEL}', $1)`, [String(id)]);
     return { name: row.name };
   });
 }

@@ -2,6 +2,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Pool } from './pool.ts';
 
+/** NOTIFY channel of revoked tokens; payload: the token's id (db/dashboard.ts deleteToken) */
+export const TOKENS_CHANNEL = 'picloud_tokens';
+
 export const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /** A new random token: `pc_` + 40 hex chars. */

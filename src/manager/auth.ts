@@ -1,10 +1,12 @@
 /**
  * Authentication for git (HTTP basic, password = token) and the API (Bearer token, or basic).
- * Verified tokens are cached for 10 s so a burst of git requests costs one query. Revoking a token through this
- * process's verifier takes effect at once (`forgetTokenId`); other processes see it within the TTL.
+ * Verified tokens are cached for 10 s so a burst of git requests costs one query. A revoke reaches every process
+ * at once: deleting a token NOTIFYs 'picloud_tokens' with its id, and each verifier LISTENs (one connection, opened
+ * with the first verification) and forgets it. While that connection is down nothing is cached, and the cache is
+ * emptied when it comes back (a revoke may have been missed meanwhile).
  */
-import type { Pool } from '../db/pool.ts';
-import { findToken } from '../db/tokens.ts';
+import type { Pool, PoolClient } from '../db/pool.ts';
+import { findToken, TOKENS_CHANNEL } from '../db/tokens.ts';
 
 export interface Principal {
   tokenId: number;
@@ -16,11 +18,17 @@ const TTL_MS = 10_000;
 
 export class TokenVerifier {
   #cache = new Map<string, { p: Principal; until: number }>();
+  /** the LISTEN connection (null: not connected; nothing is cached then) */
+  #listener: PoolClient | null = null;
+  #connecting: Promise<void> | null = null;
+  #retry: NodeJS.Timeout | null = null;
+  #closed = false;
   constructor(private readonly pool: Pool) {}
 
   /** The principal for a raw token, or null when unknown. */
   async verify(token: string): Promise<Principal | null> {
     if (!token) return null;
+    if (!this.#listener && !this.#closed) await (this.#connecting ??= this.#listen());
     const now = Date.now();
     const hit = this.#cache.get(token);
     if (hit && hit.until > now) return hit.p;
@@ -31,8 +39,58 @@ export class TokenVerifier {
     }
     const p = { tokenId: row.id, name: row.name, role: row.role };
     if (this.#cache.size > 1000) this.#cache.clear();
-    this.#cache.set(token, { p, until: now + TTL_MS });
+    // cached only while revokes are heard
+    if (this.#listener) this.#cache.set(token, { p, until: now + TTL_MS });
     return p;
+  }
+
+  async #listen(): Promise<void> {
+    let c: PoolClient | null = null;
+    try {
+      c = await this.pool.connect();
+      const client = c;
+      client.on('notification', (m) => {
+        if (m.channel === TOKENS_CHANNEL && m.payload) this.forgetTokenId(Number(m.payload));
+      });
+      client.on('error', () => this.#lost(client, true));
+      await client.query(`LISTEN ${TOKENS_CHANNEL}`);
+      if (this.#closed) return this.#lost(client, false);
+      this.#cache.clear();
+      this.#listener = client;
+    } catch {
+      if (c) this.#lost(c, true);
+    } finally {
+      this.#connecting = null;
+    }
+  }
+
+  /** Drop the LISTEN connection (and the cache: revokes may be missed until it is back), then retry later. */
+  #released = new WeakSet<PoolClient>();
+
+  #lost(c: PoolClient, retry: boolean): void {
+    if (this.#released.has(c)) return;
+    this.#released.add(c);
+    c.removeAllListeners('notification');
+    c.removeAllListeners('error');
+    c.on('error', () => {});
+    if (this.#listener === c) this.#listener = null;
+    this.#cache.clear();
+    c.release(true);
+    if (retry && !this.#closed && !this.#retry) {
+      this.#retry = setTimeout(() => {
+        this.#retry = null;
+        if (!this.#listener && !this.#closed) void (this.#connecting ??= this.#listen());
+      }, 1000);
+      this.#retry.unref();
+    }
+  }
+
+  /** Stop listening (server shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    await this.#connecting;
+    if (this.#listener) this.#lost(this.#listener, false);
   }
 
   /** Drop every cached entry of a token id (after it is revoked). */

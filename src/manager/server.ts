@@ -77,6 +77,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const secret = randomBytes(24).toString('hex');
   const verifier = new TokenVerifier(pool);
+  app.addHook('onClose', () => verifier.close());
   const pushLock = deps.pushLock ?? new KeyedMutex();
   const portOf = (): number => {
     const a = app.server.address() as AddressInfo | null;

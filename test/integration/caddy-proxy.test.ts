@@ -12,6 +12,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/cluster.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { missing } from '../helpers/needs.ts';
@@ -23,17 +24,6 @@ let srv: TestServer;
 let caddy: ChildProcess | undefined;
 let dir: string;
 let port = 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Write raw bytes, collect what comes back for `ms` (or until the peer closes). */
 function raw(chunks: string[], ms: number): Promise<string> {

@@ -16,69 +16,31 @@
  * (a random index among 1..15 holding no `picloud:` key) with the default prefix; its keys are deleted afterwards.
  * Skips when `caddy` is not installed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertToken, newToken } from '../../src/db/tokens.ts';
-import { redisConnection } from '../../src/queue/bullmq.ts';
-import { createTestDatabase, TEST_REDIS_URL, type TestDatabase } from '../helpers/db.ts';
+import { alive, Cluster, freePort, freeRedisDb, type Proc } from '../helpers/cluster.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cleanupTempDirs, makeRepo, push, remoteUrl } from '../helpers/git.ts';
 import { missing } from '../helpers/needs.ts';
 import { waitFor } from '../helpers/releases.ts';
-import { ROOT, startArgs } from '../helpers/start.ts';
+import { ROOT } from '../helpers/start.ts';
 
 const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
 const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
 
-interface Proc {
-  name: string;
-  proc: ChildProcess;
-  out: () => string;
-}
-
-const procs: Proc[] = [];
 let db: TestDatabase;
 let dir: string;
-let redisUrl: string;
-let redisDb = 0;
+let redisUrl: string | null = null;
+let cluster: Cluster;
 let caddyPort = 0;
 let orchPorts: number[] = [];
 let token: string;
 const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-/** Start a process, keep its output (for failure messages). */
-function start(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  const proc = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (b: Buffer) => (out = (out + b.toString('utf8')).slice(-20_000)));
-  proc.stderr!.on('data', (b: Buffer) => (out = (out + b.toString('utf8')).slice(-20_000)));
-  const p = { name, proc, out: () => out };
-  procs.push(p);
-  return p;
-}
-
-/** A role of the compiled platform (`node … dist/cli/main.js <role> …`, the command `npm start` runs). */
-function role(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  return start(name, process.execPath, [...startArgs().slice(0, -1), ...args], {
-    PATH: process.env.PATH, HOME: dir, PICLOUD_HOME: path.join(dir, 'home'), HOST: '127.0.0.1',
-    PICLOUD_LOG_LEVEL: 'warn', REDIS_URL: redisUrl, DATABASE_URL: db.url, ...env,
-  });
-}
 
 /** DATABASE_URL with an application_name: the trigger below records it for every invocation-log row. */
 function dbUrlAs(name: string): string {
@@ -92,8 +54,7 @@ async function get(host: string, p: string, timeoutMs = 15_000): Promise<{ statu
   return { status: r.statusCode, body: await r.body.text() };
 }
 
-const alive = (p: Proc) => p.proc.exitCode === null && p.proc.signalCode === null;
-const diag = () => procs.map((p) => `--- ${p.name} (${alive(p) ? 'running' : `exited ${p.proc.exitCode ?? p.proc.signalCode}`})\n${p.out().slice(-2000)}`).join('\n');
+const diag = () => cluster.diag();
 
 async function executorCounts(): Promise<Map<string, number>> {
   const r = await db.pool.query<{ who: string; n: number }>(`SELECT who, count(*)::int AS n FROM t_invocation_writers WHERE status = 200 GROUP BY who`);
@@ -114,40 +75,17 @@ beforeAll(async () => {
     CREATE TRIGGER t_invocation_writer AFTER INSERT ON invocations FOR EACH ROW EXECUTE FUNCTION t_invocation_writer();`);
 
   // a Redis database of our own (see the header)
-  const base = redisConnection(TEST_REDIS_URL);
-  try {
-    for (const n of [...Array.from({ length: 15 }, (_, i) => i + 1)].sort(() => Math.random() - 0.5)) {
-      await base.select(n);
-      if ((await base.scan('0', 'MATCH', 'picloud:*', 'COUNT', 1000))[1].length === 0 && (await base.dbsize()) < 1000) {
-        redisDb = n;
-        break;
-      }
-    }
-  } finally {
-    base.disconnect();
-  }
-  expect(redisDb, 'a Redis database without picloud: keys').toBeGreaterThan(0);
-  const u = new URL(TEST_REDIS_URL);
-  u.pathname = `/${redisDb}`;
-  redisUrl = u.toString();
+  redisUrl = await freeRedisDb();
+  expect(redisUrl, 'a Redis database without picloud: keys').not.toBeNull();
+  cluster = new Cluster(dir, () => ({ REDIS_URL: redisUrl!, DATABASE_URL: db.url }));
+  const role = cluster.role.bind(cluster);
+  const start = cluster.start.bind(cluster);
 
-  const manager = role('manager', ['manager', '--port', '0'], {});
+  const manager = cluster.manager();
   orchPorts = [await freePort(), await freePort()];
   const orchestrators = orchPorts.map((p, i) => role(`orchestrator${i + 1}`, ['orchestrator', '--port', String(p), '--executors', '0'], {}));
   const executors = [1, 2, 3].map((i) => role(`exec${i}`, ['executor', '--threads', '2'], { DATABASE_URL: dbUrlAs(`exec${i}`), PICLOUD_LOG_LEVEL: 'info' }));
-  const managerPort = await new Promise<number>((resolve, reject) => {
-    const until = Date.now() + 60_000;
-    const t = setInterval(() => {
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(manager.out());
-      if (m) {
-        clearInterval(t);
-        resolve(Number(m[1]));
-      } else if (!alive(manager) || Date.now() > until) {
-        clearInterval(t);
-        reject(new Error(`manager did not start:\n${diag()}`));
-      }
-    }, 50);
-  });
+  const managerPort = (await manager).port;
   caddyPort = await freePort();
   start('caddy', 'caddy', ['run', '--config', path.join(ROOT, 'caddy/Caddyfile.local'), '--adapter', 'caddyfile'], {
     PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir,
@@ -167,24 +105,9 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  for (const p of procs) if (alive(p)) p.proc.kill('SIGKILL');
-  await Promise.all(procs.map((p) => (alive(p) ? new Promise((r) => p.proc.once('exit', r)) : null)));
+  if (cluster) await cluster.close(redisUrl, db);
+  else await db?.drop();
   await agent.close().catch(() => {});
-  if (redisDb > 0) {
-    const r = redisConnection(redisUrl);
-    try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await r.scan(cursor, 'MATCH', 'picloud:*', 'COUNT', 1000);
-        if (keys.length) await r.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
-    } finally {
-      r.disconnect();
-    }
-  }
-  await db?.drop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
   cleanupTempDirs();
 }, 60_000);
 
@@ -269,10 +192,10 @@ describe.skipIf(skip)('cluster behind the real Caddy (Caddyfile.local)', () => {
       await gone;
       return { from, to: performance.now() };
     };
-    const exec1 = procs.find((p) => p.name === 'exec1')!;
+    const exec1 = cluster.procs.find((p) => p.name === 'exec1')!;
     const k1 = await kill(exec1);
     await sleep(3000);
-    const orch1 = procs.find((p) => p.name === 'orchestrator1')!;
+    const orch1 = cluster.procs.find((p) => p.name === 'orchestrator1')!;
     const k2 = await kill(orch1);
     await sleep(3000);
     stop = true;
