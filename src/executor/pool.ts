@@ -137,6 +137,20 @@ const MAX_PRESUMED = 64;
 const waitsOnIo = new Map<string, boolean>();
 const scriptKey = (job: InvocationJob): string => `${job.target.scriptHash}:${job.target.fn ?? ''}`;
 
+/**
+ * How long scripts that never wait on I/O ran lately (ms, a moving average per script key), for tryRun's estimate of
+ * a job's wait for a local thread.
+ */
+const runMs = new Map<string, number>();
+/**
+ * tryRun keeps a job that must wait for a local thread when its expected wait is under this: a node's own threads
+ * drain a backlog of quick jobs sooner than a round trip through Redis to another executor serves them (the spill
+ * costs several times a local run in CPU); a backlog of slow jobs spills.
+ */
+const LOCAL_WAIT_MS = 5;
+/** a task's cost to its thread beyond the script's own run time (messages, ctx, result), for that estimate */
+const TASK_OVERHEAD_MS = 0.05;
+
 export class ExecutorPool {
   private slots: Slot[] = [];
   /** apps with tasks waiting (served round-robin) and the accounting of apps holding threads */
@@ -368,18 +382,34 @@ export class ExecutorPool {
   }
 
   /**
-   * Run a job only if a thread can take it now (idle, or pipelining behind this app's own jobs within its share);
-   * null when the job would have to wait: the caller sends it elsewhere (a node spills over to Redis).
+   * Run a job if a thread can take it now (idle, or pipelining behind this app's own jobs within its share) or its
+   * expected wait for one is short (LOCAL_WAIT_MS); null otherwise: the caller sends it elsewhere (a node spills over
+   * to Redis).
    */
   tryRun(job: InvocationJob): Promise<InvocationResult> | null {
     if (this.closed) return null;
     const app = this.appState(job.target.appId);
     const slot = app.waiting.length === 0 ? this.pickSlot(app, job) : null;
-    if (!slot) {
-      this.dropIdle(app);
-      return null;
+    if (slot) return new Promise<InvocationResult>((resolve, reject) => this.assign(slot, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false }));
+    const wait = this.localWaitMs(app, job);
+    if (wait !== null && wait < LOCAL_WAIT_MS && app.waiting.length < (this.opts.appQueue ?? 256) && this.waiting() < (this.opts.maxQueue ?? 256 * this.opts.threads)) {
+      return new Promise<InvocationResult>((resolve, reject) => this.enqueue(app, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false }));
     }
-    return new Promise<InvocationResult>((resolve, reject) => this.assign(slot, { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false }));
+    this.dropIdle(app);
+    return null;
+  }
+
+  /**
+   * The expected wait (ms) of a job of `app` for a local thread: the app's tasks ahead of it (active on its threads
+   * and queued) times its script's recent run time, over the threads it may hold; null while that run time is not
+   * known (the script has not run here yet, or it waits on I/O).
+   */
+  private localWaitMs(app: AppState, job: InvocationJob): number | null {
+    const d = runMs.get(scriptKey(job));
+    if (d === undefined) return null;
+    let ahead = app.waiting.length;
+    for (const s of this.slots) ahead += s.active.get(app.id) ?? 0;
+    return (ahead * (d + TASK_OVERHEAD_MS)) / Math.max(1, Math.min(this.shareOf(job), this.slots.length));
   }
 
   /** Threads the app of `job` may hold. */
@@ -603,6 +633,12 @@ export class ExecutorPool {
     }
     if (task.suspended) slot.suspended--;
     else this.activate(slot, task, false);
+    const k = scriptKey(task.job);
+    if (waitsOnIo.get(k) !== true) {
+      const prev = runMs.get(k);
+      if (prev === undefined && runMs.size >= 4096) runMs.clear();
+      runMs.set(k, prev === undefined ? result.durationMs : prev * 0.8 + result.durationMs * 0.2);
+    }
     this.counters.completed++;
     task.resolve(result);
   }
