@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { invocationRowCopy, storableText, type InvocationRow } from './invocation-row.ts';
+import { invocationRowCopy, isoTime, storableText, type InvocationRow } from './invocation-row.ts';
 
 const base: InvocationRow = {
   appId: 7, app: 'a', branch: 'main', releaseId: 3, trigger: 'http', route: '/r/:id', method: 'GET', path: '/r/1',
@@ -38,5 +38,14 @@ describe('invocationRowCopy', () => {
     expect(f[12]).toBe('x\uFFFDy\uFFFDz\uFFFD');
     expect(f[11]).not.toContain('\\u0000');
     expect(JSON.parse(unescape(f[11]!)!)[0].msg).toBe('x\uFFFDy\uFFFDz\uFFFD');
+  });
+});
+
+describe('isoTime', () => {
+  it('should equal toISOString for times in one second, across seconds and with fractional milliseconds', () => {
+    const t0 = Date.UTC(2026, 11, 3, 23, 59, 58, 0);
+    for (const ms of [t0, t0 + 5, t0 + 45.7, t0 + 999.99, t0 + 1000, t0 + 1003, t0 + 7, 0, 86_399_999.5, 253_402_300_799_999]) {
+      expect(isoTime(ms)).toBe(new Date(ms).toISOString());
+    }
   });
 });
