@@ -30,7 +30,7 @@ import { insertJob } from '../db/jobs.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
-import { errorResult, targetJson, type InvocationJob, type InvocationResult } from '../queue/jobs.ts';
+import { errorResult, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
@@ -112,13 +112,24 @@ interface Slot {
 /** Tasks on a thread that are not waiting on I/O (running, or pipelined behind the running one). */
 const active = (s: Slot): number => s.tasks.length - s.suspended;
 
+/** `<ref>\t<target JSON>` per frozen target object: ref is unique in this process (1, 2, …) */
+const targetRefs = new WeakMap<InvocationTarget, string>();
+let lastTargetRef = 0;
+
 /**
- * A job as one line of a ToThread batch (ipc.ts): `<target JSON>\t<job JSON without target>`, the target's JSON
- * cached per frozen target object (jobs.ts targetJson), so the thread can also reuse its decoded target.
+ * A job as one line of a ToThread batch (ipc.ts): `<ref>\t<target JSON>\t<job JSON without target>`. A frozen
+ * target (the route table's) has its own ref and its JSON cached (jobs.ts targetJson), so the thread finds its
+ * decoded target by the short ref instead of hashing the JSON text; any other target has ref 0.
  */
 export function jobLine(job: InvocationJob): string {
   const { target, ...rest } = job;
-  return `${targetJson(target)}\t${JSON.stringify(rest)}`;
+  let ref = targetRefs.get(target);
+  if (ref === undefined) {
+    if (!Object.isFrozen(target)) return `0\t${targetJson(target)}\t${JSON.stringify(rest)}`;
+    ref = `${++lastTargetRef}\t${targetJson(target)}`;
+    targetRefs.set(target, ref);
+  }
+  return `${ref}\t${JSON.stringify(rest)}`;
 }
 
 const MAX_AST_CACHE = 512;

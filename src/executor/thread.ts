@@ -94,20 +94,22 @@ const runner = new Runner({
 });
 
 // ---- jobs ----
-/** Decoded targets by their JSON text: a route's target arrives as the same text in every job. */
+/** Decoded targets by their ref (pool.ts jobLine), or by their JSON text for ref 0. */
 const targets = new Map<string, InvocationTarget>();
 const MAX_TARGETS = 256;
 
 function decodeJob(line: string): InvocationJob {
-  const tab = line.indexOf('\t');
-  const tj = line.slice(0, tab);
-  let target = targets.get(tj);
+  const t1 = line.indexOf('\t');
+  const t2 = line.indexOf('\t', t1 + 1);
+  const ref = line.slice(0, t1);
+  const key = ref === '0' ? line.slice(t1 + 1, t2) : ref;
+  let target = targets.get(key);
   if (target === undefined) {
-    target = JSON.parse(tj) as InvocationTarget;
+    target = JSON.parse(line.slice(t1 + 1, t2)) as InvocationTarget;
     if (targets.size >= MAX_TARGETS) targets.delete(targets.keys().next().value!);
-    targets.set(tj, target);
+    targets.set(key, target);
   }
-  const job = JSON.parse(line.slice(tab + 1)) as InvocationJob;
+  const job = JSON.parse(line.slice(t2 + 1)) as InvocationJob;
   job.target = target;
   return job;
 }
