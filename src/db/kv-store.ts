@@ -53,8 +53,8 @@ interface PendingWrite {
 }
 
 export class KvStore {
-  private reads = new Map<string, PendingRead>();
-  private writes = new Map<string, PendingWrite>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readonly writes = new Map<string, PendingWrite>();
   private reading = false;
   private writing = false;
   private readScheduled = false;
@@ -109,8 +109,7 @@ export class KvStore {
   private async flushReads(): Promise<void> {
     this.readScheduled = false;
     if (this.reading || this.reads.size === 0) return;
-    const batch = [...this.reads.values()];
-    this.reads = new Map();
+    const batch = take(this.reads, () => 0);
     this.reading = true;
     let values: (string | null)[] | undefined;
     try {
@@ -127,8 +126,7 @@ export class KvStore {
   private async flushWrites(): Promise<void> {
     this.writeScheduled = false;
     if (this.writing || this.writes.size === 0) return;
-    const batch = [...this.writes.values()];
-    this.writes = new Map();
+    const batch = take(this.writes, (p) => p.ops[p.ops.length - 1]!.json?.length ?? 0);
     this.writing = true;
     const finals: KvWrite[] = batch.map((p) => ({ ns: p.ns, key: p.key, json: p.ops[p.ops.length - 1]!.json }));
     try {
@@ -161,6 +159,23 @@ export class KvStore {
       }),
     );
   }
+}
+
+/** Keys and JSON characters of one statement at most (more waits for the next: bounded statements). */
+const MAX_BATCH_KEYS = 1000;
+const MAX_BATCH_CHARS = 8 * 1024 * 1024;
+
+/** Take the next batch out of `pending` (in arrival order; at least one entry, so a 1 MiB value still goes). */
+function take<T>(pending: Map<string, T>, chars: (p: T) => number): T[] {
+  const batch: T[] = [];
+  let n = 0;
+  for (const [id, p] of pending) {
+    n += chars(p);
+    if (batch.length > 0 && (batch.length >= MAX_BATCH_KEYS || n > MAX_BATCH_CHARS)) break;
+    batch.push(p);
+    pending.delete(id);
+  }
+  return batch;
 }
 
 /** Answer each write of a key in arrival order: a delete existed if the key did just before it. */

@@ -52,6 +52,17 @@ describe('kv store', () => {
     for (let k = 0; k < 10; k++) expect(await kvGet(db.pool, ns, `g${k}`)).toBe(String(40 + k));
   });
 
+  it('should split a large batch into bounded statements', async () => {
+    const { s, queries } = store();
+    const before = queries.n;
+    await Promise.all(Array.from({ length: 2500 }, (_, i) => s.set(ns, `many${i}`, String(i))));
+    expect(queries.n - before).toBe(3); // 1000 + 1000 + 500 keys
+    const mid = queries.n;
+    const got = await Promise.all(Array.from({ length: 2500 }, (_, i) => s.get(ns, `many${i}`)));
+    expect(got).toEqual(Array.from({ length: 2500 }, (_, i) => String(i)));
+    expect(queries.n - mid).toBe(3);
+  });
+
   it('should answer each delete as if the batch ran one write at a time', async () => {
     const { s, queries } = store();
     await kvSet(db.pool, ns, 'was', '1');
