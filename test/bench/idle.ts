@@ -146,17 +146,20 @@ interface Sample {
  * starts counts from its first).
  */
 async function measure(roots: { label: string; pid: number }[], extra: { label: string; pid: number; kind: Sample['kind'] }[], db: string | null): Promise<Sample[]> {
-  const first = new Map<number, ProcInfo & { label: string; kind: Sample['kind'] }>();
+  type Seen = ProcInfo & { label: string; kind: Sample['kind']; tree: boolean; initial: boolean };
+  const first = new Map<number, Seen>();
   const last = new Map<number, ProcInfo>();
   const threads0 = new Map<number, Map<number, { ticks: number }>>();
   const look = (initial: boolean) => {
-    const seen: (ProcInfo & { label: string; kind: Sample['kind'] })[] = [];
-    for (const r of roots) for (const p of processTree(r.pid)) seen.push({ ...p, label: p.pid === r.pid ? r.label : `${r.label} child`, kind: isPostgres(p) ? 'postgres' : 'platform' });
+    const seen: Seen[] = [];
+    for (const r of roots) {
+      for (const p of processTree(r.pid)) seen.push({ ...p, label: p.pid === r.pid ? r.label : `${r.label} child`, kind: isPostgres(p) ? 'postgres' : 'platform', tree: true, initial });
+    }
     for (const e of extra) {
       const p = readProc(e.pid);
-      if (p) seen.push({ ...p, label: e.label, kind: e.kind });
+      if (p) seen.push({ ...p, label: e.label, kind: e.kind, tree: false, initial });
     }
-    if (db) for (const p of backendsOf(db)) seen.push({ ...p, label: 'backend', kind: 'postgres' });
+    if (db) for (const p of backendsOf(db)) seen.push({ ...p, label: 'backend', kind: 'postgres', tree: false, initial });
     for (const p of seen) {
       if (!first.has(p.pid)) {
         first.set(p.pid, p);
@@ -181,7 +184,14 @@ async function measure(roots: { label: string; pid: number }[], extra: { label: 
         if (d > 0) threads.push({ tid, ticks: d });
       }
     }
-    out.push({ label: f.label, pid, comm: f.comm, kind: f.kind, ticks: last.get(pid)!.ticks - f.ticks, threads });
+    // A process of our trees also counts its children that exited in the window (reaped: their whole lifetime),
+    // e.g. the embedded PostgreSQL's backends that an idle pool closed, whose startup no sample saw; such a child
+    // then counts only minus its ticks at the window's start. The shared PostgreSQL's backends (not in a tree) count
+    // from first to last sample.
+    const l = last.get(pid)!;
+    const gone = f.tree && readProc(pid) === null;
+    const ticks = gone ? -(f.initial ? f.ticks : 0) : l.ticks - f.ticks + (f.tree ? l.reaped - f.reaped : 0);
+    out.push({ label: f.label, pid, comm: f.comm, kind: f.kind, ticks, threads });
   }
   return out;
 }

@@ -101,6 +101,8 @@ export interface ProcInfo {
   comm: string;
   /** utime + stime in clock ticks */
   ticks: number;
+  /** cutime + cstime: the CPU of its children that have exited (a PostgreSQL backend closed by an idle pool) */
+  reaped: number;
 }
 
 export const CLK_TCK = 100;
@@ -111,8 +113,8 @@ export function readProc(pid: number): ProcInfo | null {
     const close = s.lastIndexOf(')');
     const comm = s.slice(s.indexOf('(') + 1, close);
     const f = s.slice(close + 2).split(' ');
-    // fields after comm: state(0) ppid(1) ... utime(11) stime(12)
-    return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) };
+    // fields after comm: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return { pid, ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]), reaped: Number(f[13]) + Number(f[14]) };
   } catch {
     return null;
   }
