@@ -54,7 +54,7 @@ import {
 } from '../db/dashboard.ts';
 import type { Pool } from '../db/pool.ts';
 import { insertToken, newToken } from '../db/tokens.ts';
-import { TokenVerifier, type Principal } from './auth.ts';
+import { TokenVerifier, verifierFor, type Principal } from './auth.ts';
 import { holdSseStream } from './sse.ts';
 import { kvRoutes } from './api-kv.ts';
 import { jobRoutes } from './api-jobs.ts';
@@ -224,7 +224,7 @@ export const apiPlugin: FastifyPluginAsync<ApiPluginOptions> = async (fastify, o
   await fastify.register(async (api: FastifyInstance) => {
     const { config, pool } = opts;
     const log = opts.log.child({ component: 'api' });
-    const verifier = opts.verifier ?? new TokenVerifier(pool);
+    const verifier = verifierFor(api, pool, opts.verifier);
     let hub = opts.hub;
     const ownsHub = !hub;
     const streams = new Set<FastifyReply>();

@@ -5,6 +5,7 @@
  * with the first verification) and forgets it. While that connection is down nothing is cached, and the cache is
  * emptied when it comes back (a revoke may have been missed meanwhile).
  */
+import type { FastifyInstance } from 'fastify';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { findToken, TOKENS_CHANNEL } from '../db/tokens.ts';
 
@@ -111,4 +112,12 @@ export class TokenVerifier {
     }
     return null;
   }
+}
+
+/** The verifier a plugin was given, or its own one, closed with `app` (it holds a LISTEN connection). */
+export function verifierFor(app: FastifyInstance, pool: Pool, given: TokenVerifier | undefined): TokenVerifier {
+  if (given) return given;
+  const v = new TokenVerifier(pool);
+  app.addHook('onClose', () => v.close());
+  return v;
 }

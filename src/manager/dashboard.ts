@@ -39,7 +39,7 @@ import {
   type RateStats,
 } from '../db/dashboard.ts';
 import { appDetail, performRollback, type ApiPluginOptions } from './api.ts';
-import { TokenVerifier, type Principal } from './auth.ts';
+import { TokenVerifier, verifierFor, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
 import { holdSseStream } from './sse.ts';
 import { InvocationHub } from './invocation-hub.ts';
@@ -190,7 +190,7 @@ const sameToken = (a: string, b: string): boolean => {
 export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async (fastify, opts) => {
   const { config, pool } = opts;
   const log = opts.log.child({ component: 'dashboard' });
-  const verifier = opts.verifier ?? new TokenVerifier(pool);
+  const verifier = verifierFor(fastify, pool, opts.verifier);
   const hub = opts.hub ?? new InvocationHub(pool, opts.log.child({ component: 'invocation-hub' }));
   const sessions = new Map<string, Session>();
   const streams = new Set<FastifyReply>();

@@ -13,7 +13,7 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import { platformTotals } from '../db/dashboard.ts';
 import type { Pool } from '../db/pool.ts';
-import { TokenVerifier } from './auth.ts';
+import { TokenVerifier, verifierFor } from './auth.ts';
 
 export interface MetricsPluginOptions {
   config: Config;
@@ -87,7 +87,7 @@ export const metricsPlugin: FastifyPluginAsync<MetricsPluginOptions> = async (fa
     fastify.server.off('request', onRequest);
   });
 
-  const verifier = opts.verifier ?? new TokenVerifier(pool);
+  const verifier = verifierFor(fastify, pool, opts.verifier);
   fastify.get('/metrics', async (req, reply) => {
     if (!opts.config.metricsPublic) {
       const token = TokenVerifier.tokenFromHeader(req.headers.authorization);
