@@ -61,8 +61,15 @@ export function isoTime(ms: number): string {
   return `${isoPrefix}${m < 10 ? '00' : m < 100 ? '0' : ''}${m}Z`;
 }
 
+/**
+ * The log lines as JSON PostgreSQL can store. JSON.stringify writes a NUL or a lone surrogate as a `\u` escape, so
+ * text without any `\u` is storable as is; only other text is serialised again with storableText applied (a
+ * replacer function made every row with log lines several times slower).
+ */
 function logsJson(logs: unknown[]): string {
   if (logs.length === 0) return '[]';
+  const json = JSON.stringify(logs);
+  if (!json.includes('\\u')) return json;
   return JSON.stringify(logs, (_k, v: unknown) => (typeof v === 'string' ? storableText(v) : v));
 }
 
