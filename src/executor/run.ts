@@ -11,7 +11,7 @@
  */
 import { Engine, programFromJSON, fromJSON, toJSON, RhaiError, runtimeError, type NativeCallContext, type Program, type RunOptions, type Value } from '../rhai/index.ts';
 import type { FetchPolicy, InvocationJob, InvocationLimits, InvocationResult, InvocationTarget, LogLine } from '../queue/jobs.ts';
-import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH, parseJsonBody } from './ctx.ts';
+import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH, LazyJsonMap } from './ctx.ts';
 import { InvocationLog } from './log-cap.ts';
 import { DEFAULT_FETCH_POLICY, FetchError, FetchSession, type Fetcher, type FetchRecord, type FetchRequest } from './fetch.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
@@ -76,6 +76,9 @@ export class ProgramCache {
   }
 }
 
+/** unfired abort controllers kept for reuse per Runner */
+const MAX_SPARE_SIGNALS = 64;
+
 /** One invocation in flight: its log, counters, deadline and the abort signal that ends it while it waits. */
 class Inv {
   readonly logs = new InvocationLog();
@@ -85,13 +88,16 @@ class Inv {
   pending = 0;
   timer: NodeJS.Timeout | null = null;
   fetch: FetchSession | null = null;
-  /** created when a run that can suspend starts (RunOptions.signal is lazy): a synchronous run creates none */
+  /**
+   * taken when a run that can suspend starts (RunOptions.signal is lazy): a synchronous run takes none. Controllers
+   * whose signal never fired are reused (spare): creating an AbortSignal costs ~4 µs.
+   */
   ac: AbortController | null = null;
   readonly ns: { appId: number; branch: string };
   readonly policy: FetchPolicy;
   readonly queues: InvocationTarget['queues'];
 
-  constructor(readonly id: string, readonly start: number, readonly deadline: number, job: InvocationJob) {
+  constructor(readonly id: string, readonly start: number, readonly deadline: number, job: InvocationJob, private readonly spare: AbortController[]) {
     this.ns = { appId: job.target.appId, branch: job.target.branch };
     this.policy = job.target.fetch ?? DEFAULT_FETCH_POLICY;
     this.queues = job.target.queues;
@@ -101,7 +107,16 @@ class Inv {
     this.logs.add(level, s, Math.round((performance.now() - this.start) * 1000) / 1000);
   }
 
-  readonly signal = (): AbortSignal => (this.ac ??= new AbortController()).signal;
+  readonly signal = (): AbortSignal => (this.ac ??= this.spare.pop() ?? new AbortController()).signal;
+
+  /** The run has settled (its engine listener is gone): keep its controller for another run if it never fired. */
+  release(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const ac = this.ac;
+    this.ac = null;
+    if (ac && !ac.signal.aborted && this.spare.length < MAX_SPARE_SIGNALS) this.spare.push(ac);
+  }
   readonly onPrint = (s: string): void => this.log('print', s);
   readonly onDebug = (s: string): void => this.log('debug', s);
   /** the exact count at the end (onProgress sees it only every 1024 operations) */
@@ -152,6 +167,7 @@ function fetchRequest(url: Value, opts: Value | undefined): FetchRequest {
 export class Runner {
   private readonly programs = new ProgramCache();
   private readonly loading = new Map<string, Promise<Program>>();
+  private readonly spareSignals: AbortController[] = [];
   private readonly engines = new Map<string, Engine>();
   private byLimits = new WeakMap<InvocationLimits, Engine>();
   private readonly bridge: HostBridge;
@@ -221,14 +237,14 @@ export class Runner {
     );
     try {
       const r = await this.wait(inv, inv.fetch.fetch(req));
-      const m = new Map<string, Value>();
+      const m = new LazyJsonMap();
       m.set('status', r.status);
       const h = new Map<string, Value>();
       for (const k of Object.keys(r.headers)) h.set(k, r.headers[k]!);
       m.set('headers', h);
       m.set('body', r.body);
-      const json = parseJsonBody(r.body);
-      m.set('json', json === undefined ? undefined : fromJSON(json));
+      // `json` parsed when the script first reads it (most read `body` or `status` only)
+      m.setLazyJson(r.body);
       return m;
     } catch (err) {
       if (err instanceof FetchError) {
@@ -383,7 +399,7 @@ export class Runner {
   run(job: InvocationJob, loadedCold = false): Promise<InvocationResult> {
     const start = performance.now();
     const t = job.target;
-    const inv = new Inv(job.id, start, start + t.limits.timeoutMs, job);
+    const inv = new Inv(job.id, start, start + t.limits.timeoutMs, job, this.spareSignals);
     const p = this.load(t);
     if (!(p instanceof Promise)) return this.exec(job, inv, p, loadedCold);
     return p.then(
@@ -418,8 +434,7 @@ export class Runner {
   }
 
   private done(inv: Inv): void {
-    if (inv.timer !== null) clearTimeout(inv.timer);
-    inv.timer = null;
+    inv.release();
   }
 
   private fail(inv: Inv, e: unknown, cold: boolean): InvocationResult {
