@@ -58,7 +58,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   // HTTP invocations: plain Redis lists; room for a few active ones per thread so each thread has its next one at
   // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
   lists = await startListWorker({
-    redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 4, maxHeld: o.threads * MAX_HELD_PER_THREAD,
+    redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
     suspended: () => pool.suspendedCount(), run: (job) => pool.run(job),
   });
   const l = lists;

@@ -97,7 +97,9 @@ export type ListDispatcher = Dispatcher & { onReconnect(f: () => void): void };
 export async function createListDispatcher(opts: ListTransportOptions & { maxInFlight?: number; graceMs?: number }): Promise<ListDispatcher> {
   const prefix = opts.prefix ?? 'picloud';
   const list = httpKey(prefix);
-  const conn = redisConnection(opts.redisUrl, true);
+  // no auto-pipelining: invocations are already batched per turn (one LPUSH), and ioredis' auto-pipeline costs a
+  // Pipeline object per turn on top (profiled)
+  const conn = redisConnection(opts.redisUrl);
   await within(new Promise<void>((res) => (conn.status === 'ready' ? res() : conn.once('ready', () => res()))), 10_000, undefined);
   const replyTo = `${prefix}:reply:${randomUUID()}`;
   const pending = new Map<string, Pending>();
@@ -292,8 +294,13 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   const prefix = opts.prefix ?? 'picloud';
   const id = opts.id ?? randomUUID().slice(0, 12);
   const hbKey = execKey(prefix, id);
-  const replies = redisConnection(opts.redisUrl, true);
+  const replies = redisConnection(opts.redisUrl);
   const warnReply = rateLimitedWarn(opts.log, 'reply failed');
+  // a reply waiting in ioredis' offline queue while Redis is gone is delivered when it is back, or never: say so
+  // once per connection loss, not with a timer per reply
+  replies.on('close', () => {
+    if (!closed && inFlight > 0) warnReply(new Error('connection to Redis lost: replies may not be delivered'));
+  });
   let inFlight = 0;
   let taken = 0;
   let late = 0;
@@ -310,16 +317,20 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   const flushReplies = () => {
     outboxQueued = false;
     const now = performance.now();
+    // usually one command (one orchestrator): sent as is; several go out in one pipeline (one write)
+    const cmds: [string, string, ...string[]][] = [];
     for (const [list, lines] of outbox) {
-      void within(replies.lpush(list, lines.join('\n')).then(() => true), 5000, false).then((ok) => ok || warnReply(new Error('reply not delivered: Redis cannot be reached')));
+      cmds.push(['lpush', list, lines.join('\n')]);
       const at = expiredAt.get(list);
       if (at === undefined || now - at > REPLY_EXPIRE_EVERY_MS) {
         if (expiredAt.size >= 4096) expiredAt.clear();
         expiredAt.set(list, now);
-        void replies.pexpire(list, REPLY_TTL_MS).catch(() => {});
+        cmds.push(['pexpire', list, String(REPLY_TTL_MS)]);
       }
     }
     outbox.clear();
+    if (cmds.length === 1) replies.lpush(cmds[0]![1], cmds[0]![2]).catch(warnReply);
+    else if (cmds.length > 1) replies.pipeline(cmds).exec().catch(warnReply);
   };
   const reply = (list: string, m: ReplyMessage) => {
     if (!list) return;
