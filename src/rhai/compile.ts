@@ -82,7 +82,7 @@ let ctlVal: Value = undefined;
 /** source offset of the statement being executed (checked mode only), for limit errors */
 let curPos = -1;
 
-/** Is there a run in progress (used for nested-run save/restore). */
+/** What one run needs besides the compiled unit: the engine, the source, the host scope, `eval`'s parser, hooks. */
 export interface RunOptions {
   env: EngineEnv;
   /** script source, for line/position in catch values and debug() */
@@ -922,7 +922,8 @@ export function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
   };
 }
 
-function w(e: A.Expr | undefined): number {
+/** `exprWeight` of an optional expression (0 when absent). */
+export function weightOf(e: A.Expr | undefined): number {
   return e ? exprWeight(e) : 0;
 }
 export function exprWeight(e: A.Expr): number {
@@ -934,30 +935,30 @@ export function exprWeight(e: A.Expr): number {
     case 'Closure':
       return 1;
     case 'If':
-      return 1 + w(e.cond);
+      return 1 + weightOf(e.cond);
     case 'Switch':
-      return 1 + w(e.subject);
+      return 1 + weightOf(e.subject);
     case 'For':
-      return 1 + w(e.iterable);
+      return 1 + weightOf(e.iterable);
     case 'Interp':
-      return 1 + e.parts.reduce((a, p) => a + w(p), 0);
+      return 1 + e.parts.reduce((a, p) => a + weightOf(p), 0);
     case 'Array':
-      return 1 + e.items.reduce((a, p) => a + w(p), 0);
+      return 1 + e.items.reduce((a, p) => a + weightOf(p), 0);
     case 'Map':
-      return 1 + e.entries.reduce((a, p) => a + w(p.value), 0);
+      return 1 + e.entries.reduce((a, p) => a + weightOf(p.value), 0);
     case 'Prop':
-      return 1 + w(e.obj);
+      return 1 + weightOf(e.obj);
     case 'Index':
-      return 1 + w(e.obj) + w(e.index);
+      return 1 + weightOf(e.obj) + weightOf(e.index);
     case 'Method':
-      return 1 + w(e.obj) + e.args.reduce((a, p) => a + w(p), 0);
+      return 1 + weightOf(e.obj) + e.args.reduce((a, p) => a + weightOf(p), 0);
     case 'Call':
-      return 1 + e.args.reduce((a, p) => a + w(p), 0);
+      return 1 + e.args.reduce((a, p) => a + weightOf(p), 0);
     case 'Binary':
     case 'Logic':
-      return 1 + w(e.left) + w(e.right);
+      return 1 + weightOf(e.left) + weightOf(e.right);
     case 'Unary':
-      return 1 + w(e.operand);
+      return 1 + weightOf(e.operand);
     default:
       return 1;
   }
@@ -970,21 +971,21 @@ export function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Expr':
       return withTick(ctx, compileExprStmt(ctx, st.expr), st.pos, 1 + exprWeight(st.expr));
     case 'Let':
-      return withTick(ctx, compileLet(ctx, st, topLevel), st.pos, 1 + w(st.value));
+      return withTick(ctx, compileLet(ctx, st, topLevel), st.pos, 1 + weightOf(st.value));
     case 'Assign':
-      return withTick(ctx, compileAssign(ctx, st), st.pos, 1 + w(st.target) + w(st.value));
+      return withTick(ctx, compileAssign(ctx, st), st.pos, 1 + weightOf(st.target) + weightOf(st.value));
     case 'Break': {
       const loop = ctx.loops[ctx.loops.length - 1];
       if (loop && ctx.exprBlock > 0) loop.exprCtl = true;
       if (st.value) {
         const v = compileValue(ctx, st.value);
         return withTick(ctx, (f) => {
-          ctlVal = v(f);
+          setCtl(v(f));
           return BREAK;
         }, st.pos);
       }
       return withTick(ctx, () => {
-        ctlVal = undefined;
+        setCtl(undefined);
         return BREAK;
       }, st.pos);
     }
@@ -997,12 +998,12 @@ export function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
       if (st.value) {
         const v = compileValue(ctx, st.value);
         return withTick(ctx, (f) => {
-          ctlVal = v(f);
+          setCtl(v(f));
           return RETURN;
         }, st.pos);
       }
       return withTick(ctx, () => {
-        ctlVal = undefined;
+        setCtl(undefined);
         return RETURN;
       }, st.pos);
     }
@@ -1394,10 +1395,10 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
     const c = cond!;
     return (f) => {
       for (;;) {
-        if (checked && (ops += cw) >= opsNext) opsSlow();
+        if (checked) tickN(cw);
         const r = body(f);
         if (r instanceof Ctl) {
-          if (r === BREAK) return ctlVal;
+          if (r === BREAK) return getCtl();
           if (r === RETURN) return r;
         }
         if (c(f) === until) return undefined;
@@ -1407,10 +1408,10 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   if (!cond) {
     return (f) => {
       for (;;) {
-        if (checked && (ops += cw) >= opsNext) opsSlow();
+        if (checked) tickN(cw);
         const r = body(f);
         if (r instanceof Ctl) {
-          if (r === BREAK) return ctlVal;
+          if (r === BREAK) return getCtl();
           if (r === RETURN) return r;
         }
       }
@@ -1418,11 +1419,11 @@ function compileWhileS(ctx: FnCtx, e: A.WhileExpr | A.LoopExpr | A.DoExpr): S {
   }
   return (f) => {
     for (;;) {
-      if (checked && (ops += cw) >= opsNext) opsSlow();
+      if (checked) tickN(cw);
       if (!cond(f)) return undefined;
       const r = body(f);
       if (r instanceof Ctl) {
-        if (r === BREAK) return ctlVal;
+        if (r === BREAK) return getCtl();
         if (r === RETURN) return r;
       }
     }
@@ -1477,25 +1478,25 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
           if (!o) throw errFnNotFound('range', args, rpos);
           return callNative(o, 'range', args, rpos);
         });
-      if (checked && ++ops >= opsNext) opsSlow();
+      if (checked) tick1();
       f[slot] = undefined;
       if (st > 0) {
         for (let i = a; i < b; i += st) {
           f[slot] = i;
-          if (checked && ++ops >= opsNext) opsSlow();
+          if (checked) tick1();
           const r = body(f);
           if (r instanceof Ctl) {
-            if (r === BREAK) return ctlVal;
+            if (r === BREAK) return getCtl();
             if (r === RETURN) return r;
           }
         }
       } else {
         for (let i = a; i > b; i += st) {
           f[slot] = i;
-          if (checked && ++ops >= opsNext) opsSlow();
+          if (checked) tick1();
           const r = body(f);
           if (r instanceof Ctl) {
-            if (r === BREAK) return ctlVal;
+            if (r === BREAK) return getCtl();
             if (r === RETURN) return r;
           }
         }
@@ -1514,10 +1515,10 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
       const end = it.inclusive ? it.end + 1 : it.end;
       for (let i = it.start; i < end; i++) {
         f[slot] = i;
-        if (checked && ++ops >= opsNext) opsSlow();
+        if (checked) tick1();
         const r = body(f);
         if (r instanceof Ctl) {
-          if (r === BREAK) return ctlVal;
+          if (r === BREAK) return getCtl();
           if (r === RETURN) return r;
         }
       }
@@ -1528,10 +1529,10 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
       for (let i = 0; i < n && i < it.length; i++) {
         const x = it[i];
         f[slot] = typeof x === 'object' ? cloneValue(x) : x;
-        if (checked && ++ops >= opsNext) opsSlow();
+        if (checked) tick1();
         const r = body(f);
         if (r instanceof Ctl) {
-          if (r === BREAK) return ctlVal;
+          if (r === BREAK) return getCtl();
           if (r === RETURN) return r;
         }
       }
@@ -1545,10 +1546,10 @@ function compileForS(ctx: FnCtx, e: A.ForExpr): S {
       for (const x of src) {
         forBind(f, d, slot, cslot, vname, cname, x, idx);
         idx++;
-        if (checked && ++ops >= opsNext) opsSlow();
+        if (checked) tick1();
         const r = body(f);
         if (r instanceof Ctl) {
-          if (r === BREAK) return ctlVal;
+          if (r === BREAK) return getCtl();
           if (r === RETURN) return r;
         }
       }
@@ -2230,11 +2231,20 @@ export function evalArgs(f: Frame, args: readonly E[]): Value[] {
 }
 
 function compileCall(ctx: FnCtx, e: A.CallExpr): E {
+  if (e.ns) return compileModuleCall(ctx, e);
+  if (e.capture) return compileCaptureCall(ctx, e);
+  const builtin = compileBuiltinCall(ctx, e);
+  if (builtin) return builtin;
+  const sf = ctx.unit.getFn(e.name, e.args.length);
+  if (sf) return compileScriptCall(ctx, sf, e.args, e.pos);
+  return compileNativeCall(ctx, e);
+}
+
+/** The functions the engine implements itself (print, type_of, is_def_var, Fn, call, curry, eval, exit, …), or undefined. */
+function compileBuiltinCall(ctx: FnCtx, e: A.CallExpr): E | undefined {
   const name = e.name;
   const pos = e.pos;
   const n = e.args.length;
-  if (e.ns) return compileModuleCall(ctx, e);
-  if (e.capture) return compileCaptureCall(ctx, e);
   switch (name) {
     case 'print':
     case 'debug': {
@@ -2343,9 +2353,14 @@ function compileCall(ctx: FnCtx, e: A.CallExpr): E {
       }
       break;
   }
-  const sf = ctx.unit.getFn(name, n);
-  if (sf) return compileScriptCall(ctx, sf, e.args, pos);
-  // native function (first argument by reference when it is a variable)
+  return undefined;
+}
+
+/** A call of a native function (its first argument by reference when it is a variable). */
+function compileNativeCall(ctx: FnCtx, e: A.CallExpr): E {
+  const name = e.name;
+  const pos = e.pos;
+  const n = e.args.length;
   const args = e.args.map((a, i) => (i === 0 && isPlaceExpr(a) ? compileExpr(ctx, a) : compileValue(ctx, a)));
   const firstPlace = n > 0 && e.args[0]!.k === 'Var' ? compilePlace(ctx, e.args[0]!) : undefined;
   const cache: CallSiteCache = { key: -1, reg: undefined, ver: -1, o: undefined };
@@ -2395,7 +2410,7 @@ function compileScriptCall(ctx: FnCtx, sf: ScriptFn, argExprs: readonly A.Expr[]
       const nf = new Array(sf.nslots);
       nf[0] = NO_THIS;
       nf[1] = a0(f);
-      if (checked && ++ops >= opsNext) opsSlow();
+      if (checked) tick1();
       return invoke(sf, nf, pos);
     };
   }
@@ -2407,7 +2422,7 @@ function compileScriptCall(ctx: FnCtx, sf: ScriptFn, argExprs: readonly A.Expr[]
       nf[0] = NO_THIS;
       nf[1] = a0(f);
       nf[2] = a1(f);
-      if (checked && ++ops >= opsNext) opsSlow();
+      if (checked) tick1();
       return invoke(sf, nf, pos);
     };
   }
@@ -2415,7 +2430,7 @@ function compileScriptCall(ctx: FnCtx, sf: ScriptFn, argExprs: readonly A.Expr[]
     const nf = new Array(sf.nslots);
     nf[0] = NO_THIS;
     for (let i = 0; i < n; i++) nf[i + 1] = args[i]!(f);
-    if (checked && ++ops >= opsNext) opsSlow();
+    if (checked) tick1();
     return invoke(sf, nf, pos);
   };
 }
@@ -2558,10 +2573,10 @@ function compileEval(ctx: FnCtx, e: A.CallExpr): E {
     R.unit = sub;
     try {
       const v = body(nf);
-      if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
+      if (v instanceof Ctl) return v === RETURN ? getCtl() : undefined;
       return v;
     } catch (err) {
-      if (err === RETURN) return ctlVal;
+      if (err === RETURN) return getCtl();
       if (err instanceof Ctl || err instanceof ExitSignal) throw err;
       const inner = fill(err, -1) as RhaiError;
       for (let x: RhaiError | undefined = inner; x; x = x.extra.inner) if (!x.pos && x.offset !== undefined) x.pos = lineCol(src, x.offset);
@@ -2634,7 +2649,7 @@ function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
     if (sf) {
       const nf = newFrame(sf, o);
       for (let i = 0; i < n; i++) nf[i + 1] = av[i];
-      if (checked && ++ops >= opsNext) opsSlow();
+      if (checked) tick1();
       const r = invoke(sf, nf, pos);
       const nt = nf[0];
       if (nt !== o || (typeof o === 'object' && place)) {
@@ -2835,63 +2850,69 @@ function inOp(a: Value, b: Value, pos: number): boolean {
   throw errFnNotFound('contains', args, pos);
 }
 
+/** `a <op> c` with an integer literal `c` (fast variant): the closure for the operators it specialises, else undefined. */
+function compileBinaryConst(L: E, op: string, c: number, pos: number): E | undefined {
+  switch (op) {
+    case '+':
+      return (f) => {
+        const a = L(f);
+        if (typeof a === 'number') {
+          const r = a + c;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+        }
+        return slowBinary(op, a, c, pos);
+      };
+    case '-':
+      return (f) => {
+        const a = L(f);
+        if (typeof a === 'number') {
+          const r = a - c;
+          if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
+        }
+        return slowBinary(op, a, c, pos);
+      };
+    case '<':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a < c : slowBinary(op, a, c, pos);
+      };
+    case '>':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a > c : slowBinary(op, a, c, pos);
+      };
+    case '<=':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a <= c : slowBinary(op, a, c, pos);
+      };
+    case '>=':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a >= c : slowBinary(op, a, c, pos);
+      };
+    case '==':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a === c : slowBinary(op, a, c, pos);
+      };
+    case '!=':
+      return (f) => {
+        const a = L(f);
+        return typeof a === 'number' ? a !== c : slowBinary(op, a, c, pos);
+      };
+  }
+  return undefined;
+}
+
 function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
   const L = compileExpr(ctx, e.left);
   const op = e.op;
   const pos = e.pos;
   // specialise on an integer literal right operand
   if (e.right.k === 'Int' && typeof e.right.value === 'number' && !ctx.checked) {
-    const c = e.right.value;
-    switch (op) {
-      case '+':
-        return (f) => {
-          const a = L(f);
-          if (typeof a === 'number') {
-            const r = a + c;
-            if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
-          }
-          return slowBinary(op, a, c, pos);
-        };
-      case '-':
-        return (f) => {
-          const a = L(f);
-          if (typeof a === 'number') {
-            const r = a - c;
-            if (r <= MAX_SAFE && r >= -MAX_SAFE) return r;
-          }
-          return slowBinary(op, a, c, pos);
-        };
-      case '<':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a < c : slowBinary(op, a, c, pos);
-        };
-      case '>':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a > c : slowBinary(op, a, c, pos);
-        };
-      case '<=':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a <= c : slowBinary(op, a, c, pos);
-        };
-      case '>=':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a >= c : slowBinary(op, a, c, pos);
-        };
-      case '==':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a === c : slowBinary(op, a, c, pos);
-        };
-      case '!=':
-        return (f) => {
-          const a = L(f);
-          return typeof a === 'number' ? a !== c : slowBinary(op, a, c, pos);
-        };
-    }
+    const withConst = compileBinaryConst(L, op, e.right.value, pos);
+    if (withConst) return withConst;
   }
   const Rr = compileExpr(ctx, e.right);
   switch (op) {
