@@ -13,235 +13,21 @@
  */
 /* oxlint-disable unicorn/no-new-array -- preallocated frames and argument arrays on hot paths */
 import type * as A from './ast.ts';
-import {
-  FnPtr,
-  cloneValue,
-  RChar,
-  RFloat,
-  RRange,
-  Shared,
-  Timestamp,
-  RIterable,
-  intFromBig,
-  typeName,
-  type Value,
-} from './runtime/value.ts';
-import {
-  RhaiError,
-  errArithmetic,
-  errArrayBounds,
-  errBitFieldBounds,
-  errMismatch,
-  errStringBounds,
-  errorFields,
-  messageWithoutPosition,
-} from './runtime/errors.ts';
-import {
-  NO_BUILTIN,
-  arith,
-  compare,
-  intAdd,
-  intMul,
-  intNeg,
-  intSub,
-  isInt,
-  rangeContains,
-  type Int,
-} from './runtime/ops.ts';
-import {
-  BREAK,
-  CONTINUE,
-  Ctl,
-  NO_THIS,
-  RETURN,
-  type DynScope,
-  type EngineEnv,
-  type Frame,
-  type ModuleSource,
-  type RunHooks,
-} from './runtime/state.ts';
-import { tagOf, type Overload, type Registry } from './runtime/registry.ts';
-import type { NativeCallContext } from './runtime/native.ts';
-import type { Limits } from './runtime/limits.ts';
+import { errArrayBounds, errBitFieldBounds, errMismatch, errorFields, errStringBounds, messageWithoutPosition, RhaiError } from './runtime/errors.ts';
 import { toDebug, toDisplay, utf8Length } from './runtime/format.ts';
-import { valuesEqual } from './runtime/compare.ts';
-import { iterate } from './stdlib/iter.ts';
+import { arith, compare, type Int, intNeg, isInt, NO_BUILTIN, rangeContains } from './runtime/ops.ts';
+import { type Overload, type Registry, tagOf } from './runtime/registry.ts';
+import { BREAK, CONTINUE, Ctl, type DynScope, type Frame, NO_THIS, RETURN } from './runtime/state.ts';
+import { cloneValue, FnPtr, intFromBig, RChar, RFloat, RIterable, RRange, Shared, typeName, type Value } from './runtime/value.ts';
 import { lineCol } from './source.ts';
+import { iterate } from './stdlib/iter.ts';
+import { errFnNotFound, ExitSignal, fill, isSystemError, mkErr, throwValue, toRhaiError } from './compile/errors.ts';
+import { type E, getCtl, invoke, R, type S, setCtl, tick1, tickN, withTick } from './compile/run.ts';
+export { errFnNotFound, fill, mkErr, throwValue, toRhaiError } from './compile/errors.ts';
+export { callPtr, callUnitFn, currentRun, enterRun, type EvalParser, getCtl, invoke, leaveRun, newRunState, progressAfterResume, type RunOptions, type RunState, runUnit, setCtl, settleThrown, tick, tick1, tickN } from './compile/run.ts';
 
-type E = (f: Frame) => Value;
-type S = (f: Frame) => Value | Ctl;
 const MAX_SAFE = 9007199254740991;
 const I64_MAX_BIG = 9223372036854775807n;
-
-// ============================================================== run state (module-level for speed)
-
-let R: Run = undefined as unknown as Run;
-let ops = 0;
-let opsNext = Infinity;
-let ctlVal: Value = undefined;
-/** source offset of the statement being executed (checked mode only), for limit errors */
-let curPos = -1;
-
-/** What one run needs besides the compiled unit: the engine, the source, the host scope, `eval`'s parser, hooks. */
-export interface RunOptions {
-  env: EngineEnv;
-  /** script source, for line/position in catch values and debug() */
-  source: string;
-  hostScope?: Map<string, Value>;
-  /** parse function for `eval` */
-  parse?: EvalParser;
-  /** per-run hooks (print/debug/progress, data, signal, module resolver): override the engine's */
-  hooks?: RunHooks;
-}
-
-export type EvalParser = (
-  source: string,
-) => { ok: true; program: A.Program } | { ok: false; error: RhaiError };
-
-const DYN_SCOPES = new WeakMap<Frame, DynScope>();
-
-export class Run implements NativeCallContext {
-  depth = 0;
-  readonly globals = new Map<string, Value>();
-  /** name-based scopes of frames (shared by all runs: frames are unique, entries die with them) */
-  readonly dyn = DYN_SCOPES;
-  private mods: Map<string, ModuleValue> | undefined;
-  get modules(): Map<string, ModuleValue> {
-    return (this.mods ??= new Map());
-  }
-  private topImports: Map<Unit, Map<string, ModuleValue>> | undefined;
-  /** aliases imported at the top level of each unit (script or module) in this run */
-  get imports(): Map<Unit, Map<string, ModuleValue>> {
-    return (this.topImports ??= new Map());
-  }
-  readonly maxDepth: number;
-  readonly maxOps: number;
-  readonly checkData: boolean;
-  readonly limits: Limits;
-  fnName = '';
-  readonly onPrint: ((s: string) => void) | undefined;
-  readonly onDebug: ((s: string, pos: { line: number; position: number } | undefined) => void) | undefined;
-  readonly onProgress: ((ops: number) => boolean) | undefined;
-  readonly onEnd: ((ops: number) => void) | undefined;
-  readonly resolveModule: ((path: string) => ModuleSource | undefined) | undefined;
-  readonly data: unknown;
-  readonly signal: AbortSignal | undefined;
-  /** source offset of the async host call this run is waiting for (-1: none) */
-  waitPos = -1;
-  constructor(
-    readonly source: string,
-    readonly env: EngineEnv,
-    public unit: Unit,
-    readonly hostScope: Map<string, Value> | undefined,
-    readonly parse: EvalParser | undefined,
-    hooks: RunHooks | undefined,
-  ) {
-    this.limits = env.limits;
-    this.maxDepth = env.limits.maxCallLevels;
-    this.maxOps = env.limits.maxOperations;
-    this.checkData = env.limits.maxStringSize > 0 || env.limits.maxArraySize > 0 || env.limits.maxMapSize > 0;
-    this.onPrint = hooks?.onPrint ?? env.onPrint;
-    this.onDebug = hooks?.onDebug ?? env.onDebug;
-    this.onProgress = hooks?.onProgress ?? env.onProgress;
-    this.onEnd = hooks?.onEnd ?? env.onEnd;
-    this.resolveModule = hooks?.resolveModule ?? env.resolveModule;
-    this.data = hooks?.data;
-    this.signal = hooks?.signal;
-  }
-  /** source offset of the native call in progress: callbacks it makes are positioned there (Rhai `call_position`) */
-  callPos = -1;
-  callFn(fn: FnPtr, args: Value[]): Value {
-    return callFnPtr(fn, args, NO_THIS, undefined, this.callPos);
-  }
-  callFnWithThis(fn: FnPtr, self: { value: Value }, args: Value[]): Value {
-    return callFnPtr(fn, args, self.value, self, this.callPos);
-  }
-  fnArity(fn: FnPtr): number | undefined {
-    const sf = resolvePtr(fn, -1);
-    return sf ? sf.params.length : undefined;
-  }
-  hasFn(name: string, arity: number): boolean {
-    return this.unit.hasScriptFn(name, arity) || this.env.registry.hasArity(name, arity);
-  }
-}
-
-export function opsSlow(): void {
-  const r = R;
-  if (r.maxOps > 0 && ops > r.maxOps) throw mkErr('ErrorTooManyOperations', 'Too many operations', curPos >= 0 ? curPos : undefined);
-  if (r.onProgress) {
-    let stop = false;
-    try {
-      stop = r.onProgress(ops) === true;
-    } catch {
-      stop = true;
-    }
-    if (stop) throw mkErr('ErrorTerminated', 'Script terminated', curPos >= 0 ? curPos : undefined);
-  }
-  setOpsNext();
-}
-function setOpsNext(): void {
-  const lim = R.maxOps > 0 ? R.maxOps + 1 : Infinity;
-  const prog = R.onProgress ? ops + 1024 - (ops % 1024) : Infinity;
-  opsNext = Math.min(lim, prog);
-}
-
-// ============================================================== errors
-
-export function mkErr(kind: RhaiError['kind'], text: string, offset?: number): RhaiError {
-  return new RhaiError(kind, text, {}, offset);
-}
-/** `exit(value)`: ends the whole script; passes through functions and `try` (Rhai `EvalAltResult::Exit`). */
-export class ExitSignal {
-  constructor(readonly value: Value) {}
-}
-
-export function fill(e: unknown, pos: number): unknown {
-  if (e instanceof ExitSignal) return e;
-  if (e instanceof RhaiError) {
-    if (e.offset === undefined && pos >= 0) e.offset = pos;
-    return e;
-  }
-  if (e instanceof Ctl) return e;
-  return toRhaiError(e, pos);
-}
-/** Convert a foreign JS exception into an engine error. */
-export function toRhaiError(e: unknown, pos?: number): RhaiError {
-  if (e instanceof RhaiError) return e;
-  if (e instanceof RangeError && e.message === 'Maximum call stack size exceeded') {
-    const r = mkErr('ErrorStackOverflow', 'Stack overflow', pos);
-    return r;
-  }
-  if (e instanceof RangeError) {
-    if (e.message === 'Invalid string length') return mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
-    if (e.message === 'Invalid array length') return mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
-  }
-  const msg = e instanceof Error ? e.message : String(e);
-  return mkErr('ErrorRuntime', `Runtime error: internal error: ${msg}`, pos);
-}
-
-const SYSTEM = new Set<string>([
-  'ErrorParsing',
-  'ErrorCustomSyntax',
-  'ErrorTooManyOperations',
-  'ErrorTooManyVariables',
-  'ErrorTooManyModules',
-  'ErrorStackOverflow',
-  'ErrorDataTooLarge',
-  'ErrorTerminated',
-]);
-export function isSystemError(e: RhaiError): boolean {
-  return SYSTEM.has(e.kind) || e.extra.fatal === true;
-}
-
-function typeList(args: readonly Value[]): string {
-  return args.map((a) => (typeof a === 'string' ? '&str | ImmutableString | String' : typeName(a))).join(', ');
-}
-export function errFnNotFound(name: string, args: readonly Value[], pos: number): RhaiError {
-  return mkErr('ErrorFunctionNotFound', `Function not found: ${name} (${typeList(args)})`, pos);
-}
-
-// ============================================================== value helpers
-
 
 function charsOf(s: string): string[] {
   return Array.from(s);
@@ -340,8 +126,6 @@ function checkLiteralSize(v: Value, items: Value[], itemPos: readonly number[], 
   }
 }
 
-// ============================================================== name-based scopes (functions using eval / f!())
-
 /** A Rhai-style scope stack searched by name, used by functions that call `eval` (variables may be defined at run time). */
 export class DynScopeImpl implements DynScope {
   readonly names: string[] = [];
@@ -408,8 +192,6 @@ export class DynScopeImpl implements DynScope {
 export function dynOf(f: Frame): DynScopeImpl {
   return R.dyn.get(f) as DynScopeImpl;
 }
-
-// ============================================================== modules (`import "path" as name`)
 
 /** An imported script module: its exported variables and non-private functions. */
 export class ModuleValue {
@@ -523,8 +305,6 @@ export function compileModuleRef(ctx: FnCtx, alias: string): (f: Frame) => Modul
   };
 }
 
-// ============================================================== script functions
-
 export class ScriptFn {
   nslots = 1;
   isPrivate = false;
@@ -538,24 +318,6 @@ export class ScriptFn {
     readonly anon: boolean,
     readonly unit: Unit,
   ) {}
-}
-
-export function invoke(fn: ScriptFn, frame: Frame, pos: number): Value {
-  const r = R;
-  if (++r.depth > r.maxDepth) {
-    r.depth--;
-    throw mkErr('ErrorStackOverflow', 'Stack overflow', pos);
-  }
-  try {
-    const v = fn.body(frame);
-    if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
-    return v;
-  } catch (e) {
-    if (e === RETURN) return ctlVal;
-    throw wrapFnError(e, fn, pos);
-  } finally {
-    r.depth--;
-  }
 }
 
 export function wrapFnError(e: unknown, fn: ScriptFn, pos: number, always = false): unknown {
@@ -639,8 +401,6 @@ export function callNative(o: Overload, name: string, args: Value[], pos: number
     r.callPos = prevPos;
   }
 }
-
-// ============================================================== compile-time structures
 
 export interface VarInfo {
   readonly name: string;
@@ -788,8 +548,6 @@ export function analyse(body: unknown): { shared: Set<string>; dynamic: boolean 
   return { shared, dynamic };
 }
 
-// ============================================================== program compilation
-
 export function compileUnit(prog: A.Program, checked: boolean, options: UnitOptions, moduleMain = false, gen?: GenCompiler): Unit {
   const unit = new Unit(checked, options);
   unit.gen = gen;
@@ -870,8 +628,6 @@ export function enterDynamic(f: Frame, names: readonly string[]): void {
   for (let i = 0; i < names.length; i++) d.define(names[i]!, f[i + 1]);
 }
 
-// ============================================================== statements
-
 export function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S {
   const ss = body.map((st) => compileStmt(ctx, st, topLevel));
   const n = ss.length;
@@ -905,20 +661,6 @@ export function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = fal
       if (r instanceof Ctl) return r;
     }
     return r;
-  };
-}
-
-/**
- * Operation counting (checked variant): each statement adds 1 plus the number of expression nodes it evaluates
- * (Rhai's `track_operation` per statement and per expression node), counted statically so that expressions need
- * no per-node wrapper. Nested blocks count their own statements; loops add 1 (+ condition) per iteration.
- */
-export function withTick(ctx: FnCtx, s: S, pos: number, weight = 1): S {
-  if (!ctx.checked) return s;
-  return (f) => {
-    curPos = pos;
-    if ((ops += weight) >= opsNext) opsSlow();
-    return s(f);
   };
 }
 
@@ -1039,11 +781,6 @@ export function compileStmt(ctx: FnCtx, st: A.Stmt, topLevel: boolean): S {
     case 'Export':
       return () => undefined;
   }
-}
-
-export function throwValue(v: Value, pos: number): RhaiError {
-  const text = v === undefined || v === '' ? 'Runtime error' : `Runtime error: ${toDisplay(v)}`;
-  return new RhaiError('ErrorRuntime', text, { thrown: v }, pos);
 }
 
 export function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
@@ -1173,9 +910,6 @@ export function catchValue(err: RhaiError, unit: Unit): Value {
   void unit;
   return m;
 }
-
-
-// ============================================================== expression statements and block-like forms
 
 /** Compile an expression in statement position (block-like forms propagate completion signals directly). */
 export function compileExprStmt(ctx: FnCtx, e: A.Expr): S {
@@ -1604,8 +1338,6 @@ function exprFromS(ctx: FnCtx, make: () => S): E {
   };
 }
 
-// ============================================================== expressions
-
 /**
  * A value the resumable compiler computed before this expression runs, read from a frame slot (not produced by
  * the parser; see resumable.ts). `fresh` is the freshness of the expression it replaces.
@@ -1768,8 +1500,6 @@ export function chainHasOptional(e: A.Expr): boolean {
   return false;
 }
 
-// -------------------------------------------------------------- variables
-
 function readVarSlot(v: VarInfo): E {
   const s = v.slot;
   if (v.shared)
@@ -1847,8 +1577,6 @@ function compileVarWrite(ctx: FnCtx, e: A.VarExpr): (f: Frame, v: Value) => void
     throw mkErr('ErrorVariableNotFound', `Variable not found: ${name}`, pos);
   };
 }
-
-// -------------------------------------------------------------- places (l-values) and chains
 
 export interface Place {
   get: E;
@@ -2191,8 +1919,6 @@ function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodExpr): E
     return getIndex(o, idx(f), pos, fail);
   };
 }
-
-// -------------------------------------------------------------- calls
 
 export interface CallSiteCache {
   key: number;
@@ -2587,8 +2313,6 @@ function compileEval(ctx: FnCtx, e: A.CallExpr): E {
   };
 }
 
-// -------------------------------------------------------------- method calls
-
 function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
   const name = e.name;
   const pos = e.pos;
@@ -2733,8 +2457,6 @@ export function checkMethodDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, 
   throw wrapFnError(inner, p.fn, pos);
 }
 
-// -------------------------------------------------------------- closures
-
 function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
   const unit = ctx.unit;
   if (ctx.dynamic) {
@@ -2792,8 +2514,6 @@ function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
     return new FnPtr(name, curry, sf);
   };
 }
-
-// -------------------------------------------------------------- operators
 
 function slowBinary(op: string, a: Value, b: Value, pos: number): Value {
   let r: Value | typeof NO_BUILTIN;
@@ -3080,8 +2800,6 @@ function compileUnary(ctx: FnCtx, e: A.UnaryExpr): E {
   }
 }
 
-// -------------------------------------------------------------- assignment
-
 function opOf(op: A.AssignOp): string {
   return op.slice(0, -1);
 }
@@ -3231,159 +2949,4 @@ function compound(op: string, a: Value, b: Value, pos: number): Value {
     return slowBinary(op, a, b, pos);
   }
   return slowBinary(op, a, b, pos);
-}
-
-// ============================================================== entry points
-
-export interface RunResult {
-  value: Value;
-}
-
-/** Run a unit's main body. */
-export function runUnit(unit: Unit, opts: RunOptions): Value {
-  return withRun(unit, opts, () => {
-    const f = newFrame(unit.main, NO_THIS);
-    const v = unit.main.body(f);
-    if (v instanceof Ctl) return v === RETURN ? ctlVal : undefined;
-    return v;
-  });
-}
-
-/** Call a named script function of the unit (after optionally running the main body). */
-export function callUnitFn(unit: Unit, opts: RunOptions, name: string, args: Value[], runMain: boolean): Value {
-  return withRun(unit, opts, () => {
-    if (runMain) {
-      const f = newFrame(unit.main, NO_THIS);
-      unit.main.body(f);
-    }
-    const sf = unit.getFn(name, args.length);
-    if (!sf) throw errFnNotFound(name, args, -1);
-    const nf = newFrame(sf, NO_THIS);
-    for (let i = 0; i < args.length; i++) nf[i + 1] = cloneValue(args[i]);
-    return invoke(sf, nf, -1);
-  });
-}
-
-/** Call a function pointer from the host. */
-export function callPtr(unit: Unit, opts: RunOptions, p: FnPtr, args: Value[]): Value {
-  return withRun(unit, opts, () => callFnPtr(p, args, NO_THIS, undefined, -1));
-}
-
-function withRun(unit: Unit, opts: RunOptions, body: () => Value): Value {
-  const prevR = R;
-  const prevOps = ops;
-  const prevNext = opsNext;
-  const prevCtl = ctlVal;
-  const prevPos = curPos;
-  curPos = -1;
-  R = new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse, opts.hooks);
-  ops = 0;
-  setOpsNext();
-  try {
-    return body();
-  } catch (e) {
-    return settleThrown(e);
-  } finally {
-    R.onEnd?.(ops);
-    R = prevR;
-    ops = prevOps;
-    opsNext = prevNext;
-    ctlVal = prevCtl;
-    curPos = prevPos;
-  }
-}
-
-export { valuesEqual, Timestamp, errArithmetic, intAdd, intSub, intMul };
-
-/** What a run's escaping exception means: `return`/`exit` give the value, anything else is a RhaiError thrown. */
-export function settleThrown(e: unknown): Value {
-  if (e === RETURN) return ctlVal;
-  if (e instanceof Ctl) return undefined;
-  if (e instanceof ExitSignal) return e.value;
-  throw toRhaiError(e);
-}
-
-// ============================================================== support for the resumable variant (resumable.ts)
-
-/** The module-level run state of one run, kept while it is suspended and swapped in while it runs. */
-export interface RunState {
-  r: Run;
-  ops: number;
-  opsNext: number;
-  ctlVal: Value;
-  curPos: number;
-}
-
-/** A new run (not yet current): see enterRun. */
-export function newRunState(unit: Unit, opts: RunOptions): RunState {
-  const prev = enterRun({ r: new Run(opts.source, opts.env, unit, opts.hostScope, opts.parse, opts.hooks), ops: 0, opsNext: Infinity, ctlVal: undefined, curPos: -1 });
-  setOpsNext();
-  const st: RunState = { r: R, ops, opsNext, ctlVal, curPos };
-  restoreRun(prev);
-  return st;
-}
-
-/** Make `st` the current run; returns the state to give back to leaveRun (runs nest and interleave). */
-export function enterRun(st: RunState): RunState {
-  const prev: RunState = { r: R, ops, opsNext, ctlVal, curPos };
-  restoreRun(st);
-  return prev;
-}
-
-/** Save the current run's state into `st` and make `prev` current again. */
-export function leaveRun(st: RunState, prev: RunState): void {
-  st.ops = ops;
-  st.opsNext = opsNext;
-  st.ctlVal = ctlVal;
-  st.curPos = curPos;
-  restoreRun(prev);
-}
-
-function restoreRun(st: RunState): void {
-  R = st.r;
-  ops = st.ops;
-  opsNext = st.opsNext;
-  ctlVal = st.ctlVal;
-  curPos = st.curPos;
-}
-
-/** The current run (the native call context). */
-export function currentRun(): Run {
-  return R;
-}
-
-/** Count `weight` operations for the statement at `pos` (checked variant). */
-export function tick(weight: number, pos: number): void {
-  curPos = pos;
-  if ((ops += weight) >= opsNext) opsSlow();
-}
-
-/** Count `n` operations (a loop iteration with its condition, checked variant). */
-export function tickN(n: number): void {
-  if ((ops += n) >= opsNext) opsSlow();
-}
-
-/** Count one operation (a call or a loop iteration, checked variant). */
-export function tick1(): void {
-  if (++ops >= opsNext) opsSlow();
-}
-
-export function getCtl(): Value {
-  return ctlVal;
-}
-export function setCtl(v: Value): void {
-  ctlVal = v;
-}
-
-/** After a suspension: the wall-clock check (onProgress) runs again before the script continues. */
-export function progressAfterResume(pos: number): void {
-  const p = R.onProgress;
-  if (!p) return;
-  let stop = false;
-  try {
-    stop = p(ops) === true;
-  } catch {
-    stop = true;
-  }
-  if (stop) throw mkErr('ErrorTerminated', 'Script terminated', pos >= 0 ? pos : undefined);
 }
