@@ -13,8 +13,10 @@ import type { Limits } from '../runtime/limits.ts';
 import type { NativeCallContext } from '../runtime/native.ts';
 import { Ctl, type DynScope, type EngineEnv, type Frame, type ModuleSource, NO_THIS, RETURN, type RunHooks } from '../runtime/state.ts';
 import { cloneValue, FnPtr, type Value } from '../runtime/value.ts';
-import { callFnPtr, FnCtx, ModuleValue, newFrame, resolvePtr, ScriptFn, Unit, wrapFnError } from '../compile.ts';
 import { errFnNotFound, ExitSignal, mkErr, toRhaiError } from './errors.ts';
+import { callFnPtr, newFrame, resolvePtr, ScriptFn, Unit, wrapFnError } from './functions.ts';
+import { ModuleValue } from './modules.ts';
+import { FnCtx } from './scope.ts';
 
 export type E = (f: Frame) => Value;
 export type S = (f: Frame) => Value | Ctl;
