@@ -5,11 +5,12 @@
 import type * as A from '../ast.ts';
 import type { Frame } from '../runtime/state.ts';
 import { cloneValue, type Value } from '../runtime/value.ts';
-import { compileStmts, isFresh } from '../compile.ts';
+import { isFresh } from '../compile.ts';
 import { mkErr } from './errors.ts';
 import { type GenCompiler, ScriptFn, Unit, type UnitOptions } from './functions.ts';
 import { R, type S } from './run.ts';
 import { DynScopeImpl, FnCtx } from './scope.ts';
+import { compileStmts } from './statements.ts';
 
 /** Walk an AST subtree (plain JSON) calling visit on every object with a `k`; visit returns false to skip children. */
 function walk(n: unknown, visit: (n: { k: string }) => boolean): void {
