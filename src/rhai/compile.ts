@@ -13,713 +13,38 @@
  */
 /* oxlint-disable unicorn/no-new-array -- preallocated frames and argument arrays on hot paths */
 import type * as A from './ast.ts';
-import { errArrayBounds, errBitFieldBounds, errMismatch, errStringBounds, RhaiError } from './runtime/errors.ts';
-import { toDebug, toDisplay, utf8Length } from './runtime/format.ts';
-import { arith, compare, type Int, intNeg, isInt, NO_BUILTIN, rangeContains } from './runtime/ops.ts';
+import { errMismatch, RhaiError } from './runtime/errors.ts';
+import { toDebug, toDisplay } from './runtime/format.ts';
+import { arith, compare, intNeg, isInt, NO_BUILTIN, rangeContains } from './runtime/ops.ts';
 import { type Overload, type Registry, tagOf } from './runtime/registry.ts';
 import { Ctl, type Frame, NO_THIS, RETURN } from './runtime/state.ts';
-import { cloneValue, FnPtr, intFromBig, RChar, RFloat, RRange, Shared, typeName, type Value } from './runtime/value.ts';
+import { cloneValue, FnPtr, RChar, RFloat, RRange, Shared, typeName, type Value } from './runtime/value.ts';
 import { lineCol } from './source.ts';
 import { errFnNotFound, ExitSignal, fill, mkErr } from './compile/errors.ts';
+import { chainHasOptional, compileExpr, compileExprInner, compileValue, compileVarRead, compileVarWrite, readVarSlot, SHORT } from './compile/expressions.ts';
 import { callFnPtr, callNative, newFrame, ScriptFn, Unit, wrapFnError } from './compile/functions.ts';
-import { compileForS, compileWhileS } from './compile/loops.ts';
-import { compileModuleCall, compileModuleRef } from './compile/modules.ts';
+import { compileModuleCall } from './compile/modules.ts';
+import { compileChain, compilePlace, isPlaceExpr } from './compile/places.ts';
 import { analyse, compileFnBody } from './compile/program.ts';
 import { type E, getCtl, invoke, R, type S, tick1 } from './compile/run.ts';
-import { dynOf, DynScopeImpl, FnCtx, makeDynAccessor, type VarInfo, writeSlot } from './compile/scope.ts';
-import { compileBlockS, compileIfS, compileStmts, exprFromS } from './compile/statements.ts';
-import { compileSwitchS, literalValue } from './compile/switch.ts';
+import { dynOf, DynScopeImpl, FnCtx, makeDynAccessor, type VarInfo } from './compile/scope.ts';
+import { checkSize, hasSize } from './compile/sizes.ts';
+import { compileStmts } from './compile/statements.ts';
 export { errFnNotFound, fill, mkErr, throwValue, toRhaiError } from './compile/errors.ts';
+export { chainHasOptional, compileExpr, compileValue, isFresh, type SlotExpr } from './compile/expressions.ts';
 export { callFnPtr, callNative, type GenCompiler, newFrame, resolvePtr, ScriptFn, Unit, type UnitOptions, wrapFnError } from './compile/functions.ts';
 export { forBind, forScope, forSource } from './compile/loops.ts';
 export { compileImportBinding, compileModuleRef } from './compile/modules.ts';
+export { compilePlace, isPlaceExpr } from './compile/places.ts';
 export { analyse, compileUnit, enterDynamic } from './compile/program.ts';
 export { callPtr, callUnitFn, currentRun, enterRun, type EvalParser, getCtl, invoke, leaveRun, newRunState, progressAfterResume, type RunOptions, type RunState, runUnit, setCtl, settleThrown, tick, tick1, tickN } from './compile/run.ts';
 export { dynOf, FnCtx, makeDynAccessor } from './compile/scope.ts';
+export { checkSize } from './compile/sizes.ts';
 export { catchValue, caughtError, compileBlockS, compileBool, compileLet, compileStmt, compileStmtAsValue, exprWeight } from './compile/statements.ts';
 export { buildSwitch, pickCase } from './compile/switch.ts';
 
 const MAX_SAFE = 9007199254740991;
 const I64_MAX_BIG = 9223372036854775807n;
-
-function charsOf(s: string): string[] {
-  return Array.from(s);
-}
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xd7ff) return false;
-  return true;
-}
-
-/**
- * Data size counting as Rhai's calc_data_sizes (eval/data_check.rs): [array items, map items, string bytes],
- * summed over every nesting level. Each array item counts 1 towards arrays (a blob item 1 + its length), each map
- * value 1 towards maps (a blob value 1 + its length towards arrays), and every string, at any level, its UTF-8
- * length towards strings.
- */
-function dataSizes(v: Value, acc: [number, number, number], top: boolean): void {
-  void top;
-  if (typeof v === 'string') {
-    acc[2] += utf8Length(v);
-  } else if (Array.isArray(v)) {
-    for (const x of v) {
-      acc[0]++;
-      if (typeof x === 'object') dataSizes(x, acc, false);
-      else if (typeof x === 'string') acc[2] += utf8Length(x);
-    }
-  } else if (v instanceof Map) {
-    for (const x of v.values()) {
-      acc[1]++;
-      if (x instanceof Uint8Array) acc[0] += 1 + x.length;
-      else if (typeof x === 'object') dataSizes(x, acc, false);
-      else if (typeof x === 'string') acc[2] += utf8Length(x);
-    }
-  } else if (v instanceof Uint8Array) {
-    acc[0] += v.length;
-  }
-}
-
-/** Does this value count towards the data-size limits (string, array, map, blob)? */
-function hasSize(v: Value): boolean {
-  return typeof v === 'string' || Array.isArray(v) || v instanceof Map || v instanceof Uint8Array;
-}
-
-export function checkSize(v: Value, pos: number): void {
-  if (!R.checkData) return;
-  const t = typeof v;
-  if (t !== 'string' && t !== 'object') return;
-  const L = R.limits;
-  if (t === 'string') {
-    if (L.maxStringSize > 0 && (v as string).length > L.maxStringSize / 3 && utf8Length(v as string) > L.maxStringSize)
-      throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
-    return;
-  }
-  let n: number;
-  if (Array.isArray(v) || v instanceof Uint8Array) {
-    n = v.length;
-    if (L.maxArraySize > 0 && n > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
-  } else if (v instanceof Map) {
-    n = v.size;
-    if (L.maxMapSize > 0 && n > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
-  } else return;
-  // The recursive count is O(size): for large containers do it only when the size reaches a power of two, so
-  // growing a container element by element stays linear overall (the top-level size is always checked exactly;
-  // nested growth inside a container of more than 1024 items is caught with that granularity).
-  if (n > 1024 && (n & (n - 1)) !== 0) return;
-  const acc: [number, number, number] = [0, 0, 0];
-  dataSizes(v, acc, true);
-  // Rhai's throw_on_size order: strings, arrays, maps
-  if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
-  if (L.maxArraySize > 0 && acc[0] > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
-  if (L.maxMapSize > 0 && acc[1] > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
-}
-
-/**
- * Data-size check of a freshly built array / map literal. Rhai sums the sizes item by item and reports the
- * item that crosses a limit (eval/expr.rs `Expr::Array` / `Expr::Map`): on failure, find that item.
- */
-function checkLiteralSize(v: Value, items: Value[], itemPos: readonly number[], pos: number): void {
-  try {
-    checkSize(v, pos);
-  } catch (e) {
-    if (!(e instanceof RhaiError) || e.kind !== 'ErrorDataTooLarge') throw e;
-    const partial: Value[] = [];
-    for (let i = 0; i < items.length; i++) {
-      partial.push(items[i]);
-      try {
-        checkSize(v instanceof Map ? new Map(partial.map((x, j) => [String(j), x])) : partial, -1);
-      } catch (e2) {
-        if (e2 instanceof RhaiError) {
-          e2.offset = itemPos[i] ?? pos;
-          throw e2;
-        }
-        throw e2;
-      }
-    }
-    throw e;
-  }
-}
-
-/**
- * A value the resumable compiler computed before this expression runs, read from a frame slot (not produced by
- * the parser; see resumable.ts). `fresh` is the freshness of the expression it replaces.
- */
-export interface SlotExpr {
-  k: '$Slot';
-  pos: number;
-  slot: number;
-  fresh: boolean;
-}
-function isSlot(e: A.Expr): boolean {
-  return (e as unknown as SlotExpr).k === '$Slot';
-}
-
-/** Is the expression's value guaranteed not to alias a stored array/map? */
-export function isFresh(e: A.Expr): boolean {
-  if (isSlot(e)) return (e as unknown as SlotExpr).fresh;
-  switch (e.k) {
-    case 'Int':
-    case 'Float':
-    case 'Bool':
-    case 'Char':
-    case 'Str':
-    case 'Unit':
-    case 'Interp':
-    case 'Array':
-    case 'Map':
-    case 'Unary':
-    case 'Closure':
-    case 'Call':
-    case 'Method':
-      return true;
-    case 'Binary':
-      return true;
-    default:
-      return false;
-  }
-}
-
-/** Compile an expression whose value will be stored (copy arrays/maps read from places). */
-export function compileValue(ctx: FnCtx, e: A.Expr): E {
-  const c = compileExpr(ctx, e);
-  if (isFresh(e)) return c;
-  return (f) => {
-    const v = c(f);
-    return typeof v === 'object' ? cloneValue(v) : v;
-  };
-}
-
-export function compileExpr(ctx: FnCtx, e: A.Expr): E {
-  return compileExprInner(ctx, e);
-}
-
-const SHORT: unique symbol = Symbol('short');
-
-function compileExprInner(ctx: FnCtx, e: A.Expr): E {
-  if (isSlot(e)) {
-    const slot = (e as unknown as SlotExpr).slot;
-    return (f) => f[slot];
-  }
-  switch (e.k) {
-    case 'Int':
-    case 'Float':
-    case 'Bool':
-    case 'Char':
-    case 'Str':
-    case 'Unit': {
-      const v = literalValue(e);
-      return () => v;
-    }
-    case 'Interp': {
-      const parts = e.parts.map((p) => compileExpr(ctx, p));
-      const pos = e.pos;
-      return (f) => {
-        let s = '';
-        for (let i = 0; i < parts.length; i++) {
-          const v = parts[i]!(f);
-          s += typeof v === 'string' ? v : toDisplay(v);
-        }
-        if (R.checkData) checkSize(s, pos);
-        return s;
-      };
-    }
-    case 'Array': {
-      const items = e.items.map((x) => compileValue(ctx, x));
-      const pos = e.pos;
-      const itemPos = e.items.map((x) => x.pos);
-      const checked = ctx.checked;
-      return (f) => {
-        const n = items.length;
-        const a = new Array<Value>(n);
-        for (let i = 0; i < n; i++) a[i] = items[i]!(f);
-        if (checked && R.checkData) checkLiteralSize(a, a, itemPos, pos);
-        return a;
-      };
-    }
-    case 'Map': {
-      const keys = e.entries.map((x) => x.key);
-      const vals = e.entries.map((x) => compileValue(ctx, x.value));
-      const pos = e.pos;
-      const itemPos = e.entries.map((x) => x.value.pos);
-      const checked = ctx.checked;
-      return (f) => {
-        const m = new Map<string, Value>();
-        for (let i = 0; i < keys.length; i++) m.set(keys[i]!, vals[i]!(f));
-        if (checked && R.checkData) checkLiteralSize(m, Array.from(m.values()), itemPos, pos);
-        return m;
-      };
-    }
-    case 'Var':
-      return compileVarRead(ctx, e);
-    case 'This': {
-      const pos = e.pos;
-      return (f) => {
-        const t = f[0];
-        if (t === NO_THIS) throw mkErr('ErrorUnboundThis', "'this' not bound", pos);
-        return t;
-      };
-    }
-    case 'Prop':
-    case 'Index':
-    case 'Method': {
-      const c = compileChain(ctx, e);
-      if (!chainHasOptional(e)) return c;
-      return (f) => {
-        const v = c(f);
-        return v === (SHORT as unknown) ? undefined : v;
-      };
-    }
-    case 'Call':
-      return compileCall(ctx, e);
-    case 'Binary':
-      return compileBinary(ctx, e);
-    case 'Logic':
-      return compileLogic(ctx, e);
-    case 'Unary':
-      return compileUnary(ctx, e);
-    case 'Block':
-      return exprFromS(ctx, () => compileBlockS(ctx, e));
-    case 'If':
-      return exprFromS(ctx, () => compileIfS(ctx, e));
-    case 'Switch':
-      return exprFromS(ctx, () => compileSwitchS(ctx, e));
-    case 'While':
-    case 'Loop':
-    case 'Do':
-      return exprFromS(ctx, () => compileWhileS(ctx, e));
-    case 'For':
-      return exprFromS(ctx, () => compileForS(ctx, e));
-    case 'Closure':
-      return compileClosure(ctx, e);
-  }
-}
-
-export function chainHasOptional(e: A.Expr): boolean {
-  while (e.k === 'Prop' || e.k === 'Index' || e.k === 'Method') {
-    if (e.optional) return true;
-    e = e.obj;
-  }
-  return false;
-}
-
-function readVarSlot(v: VarInfo): E {
-  const s = v.slot;
-  if (v.shared)
-    return (f) => {
-      const x = f[s];
-      return x instanceof Shared ? x.v : x;
-    };
-  return (f) => f[s];
-}
-
-function compileVarRead(ctx: FnCtx, e: A.VarExpr): E {
-  const name = e.name;
-  const pos = e.pos;
-  if (e.ns) {
-    if (e.ns.length === 1 && e.ns[0] === 'global') {
-      const isTop = ctx.isTop;
-      return () => {
-        if (!isTop && R.globals.has(name)) return R.globals.get(name);
-        throw mkErr('ErrorVariableNotFound', `Variable not found: global::${name}`, pos);
-      };
-    }
-    const full = [...e.ns, name].join('::');
-    const mref = e.ns.length === 1 ? compileModuleRef(ctx, e.ns[0]!) : undefined;
-    return (f) => {
-      const m = mref ? mref(f) : undefined;
-      if (m && m.vars.has(name)) return m.vars.get(name);
-      throw mkErr('ErrorVariableNotFound', `Variable not found: ${full}`, pos);
-    };
-  }
-  const v = ctx.lookup(name);
-  if (v) return readVarSlot(v);
-  const isTop = ctx.isTop;
-  const unit = ctx.unit;
-  return (f) => {
-    const d = R.dyn.get(f);
-    if (d) {
-      const r = d.get(name);
-      if (r.found) return r.value;
-    }
-    if (isTop && R.hostScope && R.hostScope.has(name)) return R.hostScope.get(name);
-    if (unit.byName.has(name)) return new FnPtr(name);
-    throw mkErr('ErrorVariableNotFound', `Variable not found: ${name}`, pos);
-  };
-}
-
-/** Write to a variable; returns nothing, throws on constants / unknown. */
-function compileVarWrite(ctx: FnCtx, e: A.VarExpr): (f: Frame, v: Value) => void {
-  const name = e.name;
-  const pos = e.pos;
-  if (e.ns) {
-    return () => {
-      throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`, pos);
-    };
-  }
-  const v = ctx.lookup(name);
-  if (v) {
-    const s = v.slot;
-    if (v.constant)
-      return () => {
-        throw mkErr('ErrorAssignmentToConstant', `Cannot modify constant ${name}`, pos);
-      };
-    if (v.shared) return (f, x) => writeSlot(f, s, x);
-    return (f, x) => {
-      f[s] = x;
-    };
-  }
-  const isTop = ctx.isTop;
-  return (f, x) => {
-    const d = R.dyn.get(f);
-    if (d && d.set(name, x)) return;
-    if (isTop && R.hostScope && R.hostScope.has(name)) {
-      R.hostScope.set(name, x);
-      return;
-    }
-    throw mkErr('ErrorVariableNotFound', `Variable not found: ${name}`, pos);
-  };
-}
-
-export interface Place {
-  get: E;
-  /** Apply `upd` to the current value and store the result. */
-  update: (f: Frame, upd: (old: Value) => Value) => void;
-  constRoot: string | undefined;
-}
-
-export function isPlaceExpr(e: A.Expr): boolean {
-  while (e.k === 'Prop' || e.k === 'Index') e = e.obj;
-  return e.k === 'Var' || e.k === 'This';
-}
-
-export function compilePlace(ctx: FnCtx, e: A.Expr): Place {
-  if (e.k === 'Var') {
-    const get = compileVarRead(ctx, e);
-    const v = e.ns ? undefined : ctx.lookup(e.name);
-    const constRoot = v && v.constant ? e.name : e.ns ? e.name : undefined;
-    const set = compileVarWrite(ctx, e);
-    return {
-      get,
-      update: (f, upd) => {
-        const o = get(f);
-        const n = upd(o);
-        if (n !== o || (typeof o !== 'object' && typeof o !== 'undefined')) set(f, n);
-      },
-      constRoot,
-    };
-  }
-  if (e.k === 'This') {
-    const get = compileExprInner(ctx, e);
-    return {
-      get,
-      update: (f, upd) => {
-        const o = get(f);
-        f[0] = upd(o);
-      },
-      constRoot: undefined,
-    };
-  }
-  if (e.k === 'Index') {
-    const parent = compilePlace(ctx, e.obj);
-    const idx = compileExpr(ctx, e.index);
-    const pos = e.pos;
-    const fail = ctx.unit.options.failOnInvalidMapProperty;
-    const opt = e.optional;
-    return {
-      get: (f) => getIndex(parent.get(f), idx(f), pos, fail),
-      update: (f, upd) => {
-        const k = idx(f);
-        parent.update(f, (o) => (opt && o === undefined ? o : setIndex(o, k, upd(getIndexForUpdate(o, k, pos)), pos)));
-      },
-      constRoot: parent.constRoot,
-    };
-  }
-  if (e.k === 'Prop') {
-    const parent = compilePlace(ctx, e.obj);
-    const name = e.name;
-    const pos = e.pos;
-    const fail = ctx.unit.options.failOnInvalidMapProperty;
-    const opt = e.optional;
-    return {
-      get: (f) => getProp(parent.get(f), name, pos, fail),
-      update: (f, upd) => {
-        parent.update(f, (o) => (opt && o === undefined ? o : setProp(o, name, upd(getPropForUpdate(o, name, pos)), pos)));
-      },
-      constRoot: parent.constRoot,
-    };
-  }
-  // not a place: a temporary
-  const get = compileExpr(ctx, e);
-  return { get, update: (f, upd) => void upd(get(f)), constRoot: undefined };
-}
-
-function normIndex(i: Int, len: number): number {
-  const n = typeof i === 'bigint' ? Number(i) : i;
-  return n < 0 ? n + len : n;
-}
-
-function getIndex(o: Value, k: Value, pos: number, fail: boolean): Value {
-  if (Array.isArray(o)) {
-    if (typeof k === 'number') {
-      const i = k < 0 ? k + o.length : k;
-      if (i >= 0 && i < o.length) return o[i];
-      throw errArrayBounds(o.length, k).fill(pos);
-    }
-    if (typeof k === 'bigint') throw errArrayBounds(o.length, k).fill(pos);
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  if (o instanceof Map) {
-    if (typeof k === 'string') {
-      const v = o.get(k);
-      if (v === undefined && fail && !o.has(k)) throw mkErr('ErrorPropertyNotFound', `Property not found: ${k}`, pos);
-      return v;
-    }
-    if (k instanceof RChar) return o.get(k.c);
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting string)`, pos);
-  }
-  if (typeof o === 'string') {
-    if (isInt(k)) {
-      if (isAscii(o)) {
-        const i = normIndex(k, o.length);
-        if (i >= 0 && i < o.length) return new RChar(o[i]!);
-        throw errStringBounds(o.length, k).fill(pos);
-      }
-      const cs = charsOf(o);
-      const i = normIndex(k, cs.length);
-      if (i >= 0 && i < cs.length) return new RChar(cs[i]!);
-      throw errStringBounds(cs.length, k).fill(pos);
-    }
-    if (k instanceof RRange) {
-      const cs = charsOf(o);
-      const [s, en] = strRange(k, cs.length);
-      return cs.slice(s, en).join('');
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  if (isInt(o)) {
-    if (isInt(k)) {
-      const n = Number(k);
-      const bit = n < 0 ? n + 64 : n;
-      if (bit < 0 || bit >= 64) throw errBitFieldBounds(64, k).fill(pos);
-      return ((BigInt(o) >> BigInt(bit)) & 1n) === 1n;
-    }
-    if (k instanceof RRange) {
-      const [s, len] = bitRange(k, pos);
-      if (len === 0) return 0;
-      const v = (BigInt.asUintN(64, BigInt(o)) >> BigInt(s)) & ((1n << BigInt(len)) - 1n);
-      return intFromBig(BigInt.asIntN(64, v)) as Value;
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  if (o instanceof Uint8Array) {
-    if (isInt(k)) {
-      const i = normIndex(k, o.length);
-      if (i >= 0 && i < o.length) return o[i]!;
-      throw errArrayBounds(o.length, k).fill(pos);
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  // registered indexer?
-  const reg = R.env.registry;
-  const ov = reg.resolve('index$get$', [o, k]);
-  if (ov) return callNative(ov, 'index$get$', [o, k], pos);
-  throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
-}
-
-function strRange(k: RRange, len: number): [number, number] {
-  let s = Number(k.start);
-  let en = Number(k.end);
-  if (s < 0) s += len;
-  const negEnd = en < 0;
-  if (en < 0) en += len;
-  // Rhai quirk: a negative inclusive end at or before the start gives an empty string
-  if (k.inclusive && !(negEnd && en <= s)) en += 1;
-  s = Math.max(0, Math.min(s, len));
-  en = Math.max(s, Math.min(en, len));
-  return [s, en];
-}
-
-function getIndexForUpdate(o: Value, k: Value, pos: number): Value {
-  if (o instanceof Map && typeof k === 'string') return o.get(k);
-  return getIndex(o, k, pos, false);
-}
-
-function bitRange(k: RRange, pos: number): [number, number] {
-  const s = Number(k.start);
-  const e = Number(k.end) + (k.inclusive ? 1 : 0);
-  if (s < 0 || s >= 64) throw errBitFieldBounds(64, k.start).fill(pos);
-  if (e > 64) throw errBitFieldBounds(64, k.end).fill(pos);
-  const len = Math.max(0, e - s);
-  return [s, len];
-}
-
-function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
-  if (Array.isArray(o)) {
-    if (isInt(k)) {
-      const i = normIndex(k, o.length);
-      if (i >= 0 && i < o.length) {
-        o[i] = v;
-        return o;
-      }
-      throw errArrayBounds(o.length, k).fill(pos);
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  if (o instanceof Map) {
-    if (typeof k === 'string') {
-      o.set(k, v);
-      return o;
-    }
-    if (k instanceof RChar) {
-      o.set(k.c, v);
-      return o;
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting string)`, pos);
-  }
-  if (typeof o === 'string') {
-    if (k instanceof RRange) {
-      const cs = charsOf(o);
-      const [s, en] = strRange(k, cs.length);
-      const rep = typeof v === 'string' ? v : v instanceof RChar ? v.c : undefined;
-      if (rep === undefined) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting string)`, pos);
-      return cs.slice(0, s).join('') + rep + cs.slice(en).join('');
-    }
-    if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-    const cs = charsOf(o);
-    const i = normIndex(k, cs.length);
-    if (i < 0 || i >= cs.length) throw errStringBounds(cs.length, k).fill(pos);
-    // Rhai (Target::StringChar) checks the new char when writing back, at the assignment operator: no position here
-    if (!(v instanceof RChar)) throw errMismatch('char', typeName(v));
-    // Rhai 1.25 writes back at the char offset |index| (eval/chaining.rs get_indexed_mut keeps `offset` =
-    // index.unsigned_abs() for a negative index, target.rs replaces the char numbered `offset`): `s[-1] = c`
-    // replaces s[1], and `s[-len] = c` changes nothing
-    const at = Number(k) < 0 ? -Number(k) : i;
-    if (at >= cs.length) return o;
-    cs[at] = v.c;
-    return cs.join('');
-  }
-  if (isInt(o)) {
-    const ob = BigInt.asUintN(64, BigInt(o));
-    if (isInt(k)) {
-      const n = Number(k);
-      const bit = n < 0 ? n + 64 : n;
-      if (bit < 0 || bit >= 64) throw errBitFieldBounds(64, k).fill(pos);
-      if (typeof v !== 'boolean') throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, pos);
-      const m = 1n << BigInt(bit);
-      return intFromBig(BigInt.asIntN(64, v ? ob | m : ob & ~m)) as Value;
-    }
-    if (k instanceof RRange) {
-      if (!isInt(v)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting i64)`, pos);
-      const [s, len] = bitRange(k, pos);
-      if (len === 0) return o;
-      const mask = ((1n << BigInt(len)) - 1n) << BigInt(s);
-      const nv = (ob & ~mask) | ((BigInt.asUintN(64, BigInt(v)) << BigInt(s)) & mask);
-      return intFromBig(BigInt.asIntN(64, nv)) as Value;
-    }
-    throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-  }
-  if (o instanceof Uint8Array) {
-    if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-    const i = normIndex(k, o.length);
-    if (i < 0 || i >= o.length) throw errArrayBounds(o.length, k).fill(pos);
-    if (!isInt(v)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting i64)`, pos);
-    o[i] = Number(BigInt.asUintN(8, BigInt(v)));
-    return o;
-  }
-  const reg = R.env.registry;
-  const args = [o, k, v];
-  const ov = reg.resolve('index$set$', args);
-  if (ov) {
-    callNative(ov, 'index$set$', args, pos);
-    return args[0];
-  }
-  throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
-}
-
-function getProp(o: Value, name: string, pos: number, fail: boolean): Value {
-  if (o instanceof Map) {
-    const v = o.get(name);
-    if (v === undefined && fail && !o.has(name)) throw mkErr('ErrorPropertyNotFound', `Property not found: ${name}`, pos);
-    return v;
-  }
-  if (o instanceof FnPtr) {
-    if (name === 'name') return o.name;
-    if (name === 'is_anonymous') return o.fn instanceof ScriptFn && o.fn.anon;
-  }
-  const reg = R.env.registry;
-  const args = [o];
-  const g = reg.resolve('get$' + name, args) ?? reg.resolve(name, args);
-  if (g) return callNative(g, name, args, pos);
-  throw mkErr(
-    'ErrorDotExpr',
-    `Unknown property '${name}' - a getter is not registered for type '${typeName(o)}'`,
-    pos,
-  );
-}
-function getPropForUpdate(o: Value, name: string, pos: number): Value {
-  if (o instanceof Map) return o.get(name);
-  return getProp(o, name, pos, false);
-}
-function setProp(o: Value, name: string, v: Value, pos: number): Value {
-  if (o instanceof Map) {
-    o.set(name, v);
-    return o;
-  }
-  const reg = R.env.registry;
-  const args = [o, v];
-  const s = reg.resolve('set$' + name, args);
-  if (s) {
-    callNative(s, 'set$' + name, args, pos);
-    return args[0];
-  }
-  throw mkErr(
-    'ErrorDotExpr',
-    `Unknown property '${name}' - a setter is not registered for type '${typeName(o)}'`,
-    pos,
-  );
-}
-
-/** Compile a Prop / Index / Method chain for reading. Returns SHORT when an optional step short-circuits. */
-function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodExpr): E {
-  const objIsChain = e.obj.k === 'Prop' || e.obj.k === 'Index' || e.obj.k === 'Method';
-  const fail = ctx.unit.options.failOnInvalidMapProperty;
-  const pos = e.pos;
-  if (e.k === 'Method') return compileMethod(ctx, e);
-  const obj = objIsChain ? compileChain(ctx, e.obj as A.PropExpr) : compileExpr(ctx, e.obj);
-  const optional = e.optional;
-  const hasShort = objIsChain && chainHasOptional(e.obj);
-  if (e.k === 'Prop') {
-    const name = e.name;
-    if (!optional && !hasShort)
-      return (f) => {
-        const o = obj(f);
-        if (o instanceof Map) {
-          const v = o.get(name);
-          if (v !== undefined || !fail) return v;
-        }
-        return getProp(o, name, pos, fail);
-      };
-    return (f) => {
-      const o = obj(f);
-      if (o === (SHORT as unknown)) return o;
-      if (optional && o === undefined) return SHORT as unknown as Value;
-      return getProp(o, name, pos, fail);
-    };
-  }
-  const idx = compileExpr(ctx, e.index);
-  if (!optional && !hasShort)
-    return (f) => {
-      const o = obj(f);
-      const k = idx(f);
-      if (Array.isArray(o) && typeof k === 'number' && k >= 0 && k < o.length) return o[k];
-      return getIndex(o, k, pos, fail);
-    };
-  return (f) => {
-    const o = obj(f);
-    if (o === (SHORT as unknown)) return o;
-    if (optional && o === undefined) return SHORT as unknown as Value;
-    return getIndex(o, idx(f), pos, fail);
-  };
-}
 
 export interface CallSiteCache {
   key: number;
@@ -757,7 +82,7 @@ export function evalArgs(f: Frame, args: readonly E[]): Value[] {
   return r;
 }
 
-function compileCall(ctx: FnCtx, e: A.CallExpr): E {
+export function compileCall(ctx: FnCtx, e: A.CallExpr): E {
   if (e.ns) return compileModuleCall(ctx, e);
   if (e.capture) return compileCaptureCall(ctx, e);
   const builtin = compileBuiltinCall(ctx, e);
@@ -1039,7 +364,7 @@ function compileEval(ctx: FnCtx, e: A.CallExpr): E {
   };
 }
 
-function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
+export function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
   const name = e.name;
   const pos = e.pos;
   const n = e.args.length;
@@ -1183,7 +508,7 @@ export function checkMethodDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, 
   throw wrapFnError(inner, p.fn, pos);
 }
 
-function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
+export function compileClosure(ctx: FnCtx, e: A.ClosureExpr): E {
   const unit = ctx.unit;
   if (ctx.dynamic) {
     const name = `anon$${unit.anonCount++}_${e.pos}`;
@@ -1351,7 +676,7 @@ function compileBinaryConst(L: E, op: string, c: number, pos: number): E | undef
   return undefined;
 }
 
-function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
+export function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
   const L = compileExpr(ctx, e.left);
   const op = e.op;
   const pos = e.pos;
@@ -1460,7 +785,7 @@ function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
   }
 }
 
-function compileLogic(ctx: FnCtx, e: A.LogicExpr): E {
+export function compileLogic(ctx: FnCtx, e: A.LogicExpr): E {
   const L = compileExpr(ctx, e.left);
   const Rr = compileExpr(ctx, e.right);
   const pos = e.pos;
@@ -1487,7 +812,7 @@ function logicErr(op: string, v: Value, pos: number, vpos: number): RhaiError {
   return mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, vpos);
 }
 
-function compileUnary(ctx: FnCtx, e: A.UnaryExpr): E {
+export function compileUnary(ctx: FnCtx, e: A.UnaryExpr): E {
   const x = compileExpr(ctx, e.operand);
   const pos = e.pos;
   switch (e.op) {

@@ -5,8 +5,8 @@
 import type * as A from '../ast.ts';
 import type { Frame } from '../runtime/state.ts';
 import { cloneValue, type Value } from '../runtime/value.ts';
-import { isFresh } from '../compile.ts';
 import { mkErr } from './errors.ts';
+import { isFresh } from './expressions.ts';
 import { type GenCompiler, ScriptFn, Unit, type UnitOptions } from './functions.ts';
 import { R, type S } from './run.ts';
 import { DynScopeImpl, FnCtx } from './scope.ts';

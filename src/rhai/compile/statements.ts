@@ -8,8 +8,9 @@ import { errMismatch, errorFields, messageWithoutPosition, RhaiError } from '../
 import { BREAK, CONTINUE, Ctl, type Frame, RETURN } from '../runtime/state.ts';
 import { typeName, type Value } from '../runtime/value.ts';
 import { lineCol } from '../source.ts';
-import { compileAssign, compileExpr, compileValue } from '../compile.ts';
+import { compileAssign } from '../compile.ts';
 import { ExitSignal, isSystemError, mkErr, throwValue, toRhaiError } from './errors.ts';
+import { compileExpr, compileValue } from './expressions.ts';
 import { Unit } from './functions.ts';
 import { compileForS, compileWhileS } from './loops.ts';
 import { compileImportBinding } from './modules.ts';

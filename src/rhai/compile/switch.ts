@@ -6,7 +6,7 @@ import type * as A from '../ast.ts';
 import { type Int, intNeg, isInt, rangeContains } from '../runtime/ops.ts';
 import type { Frame } from '../runtime/state.ts';
 import { intFromBig, RChar, RFloat, RRange, type Value } from '../runtime/value.ts';
-import { compileExpr } from '../compile.ts';
+import { compileExpr } from './expressions.ts';
 import type { S } from './run.ts';
 import { FnCtx } from './scope.ts';
 import { compileBool, compileStmtAsValue } from './statements.ts';
