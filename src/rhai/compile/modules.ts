@@ -7,7 +7,7 @@ import { errMismatch, RhaiError } from '../runtime/errors.ts';
 import { Ctl, type Frame, NO_THIS } from '../runtime/state.ts';
 import { typeName, type Value } from '../runtime/value.ts';
 import { lineCol } from '../source.ts';
-import { compileArgs, evalArgs } from '../compile.ts';
+import { compileArgs, evalArgs } from './calls.ts';
 import { errFnNotFound, ExitSignal, fill, mkErr } from './errors.ts';
 import { callNative, MODULE_SOURCE, newFrame, Unit } from './functions.ts';
 import { compileUnit } from './program.ts';

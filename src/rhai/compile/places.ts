@@ -5,9 +5,9 @@
 import type * as A from '../ast.ts';
 import type { Frame } from '../runtime/state.ts';
 import type { Value } from '../runtime/value.ts';
-import { compileMethod } from '../compile.ts';
 import { chainHasOptional, compileExpr, compileExprInner, compileVarRead, compileVarWrite, SHORT } from './expressions.ts';
 import { getIndex, getIndexForUpdate, getProp, getPropForUpdate, setIndex, setProp } from './indexing.ts';
+import { compileMethod } from './methods.ts';
 import type { E } from './run.ts';
 import { FnCtx } from './scope.ts';
 

@@ -8,7 +8,7 @@ import { errMismatch, errorFields, messageWithoutPosition, RhaiError } from '../
 import { BREAK, CONTINUE, Ctl, type Frame, RETURN } from '../runtime/state.ts';
 import { typeName, type Value } from '../runtime/value.ts';
 import { lineCol } from '../source.ts';
-import { compileAssign } from '../compile.ts';
+import { compileAssign } from './assign.ts';
 import { ExitSignal, isSystemError, mkErr, throwValue, toRhaiError } from './errors.ts';
 import { compileExpr, compileValue } from './expressions.ts';
 import { Unit } from './functions.ts';

@@ -1,7 +1,7 @@
 /**
  * Native function registry: overloads by name, resolved by arity + argument type tags (first registered match
  * wins, 'any' matches everything, later registrations of the exact same signature replace earlier ones so a
- * host can override a stdlib function). Call sites cache their last resolution (see compile.ts).
+ * host can override a stdlib function). Call sites cache their last resolution (see compile/calls.ts).
  */
 import type { AsyncNativeFn, NativeFn, NativeFnOptions, NativeRegistrar, Package } from './native.ts';
 import { RhaiError } from './errors.ts';
