@@ -13,7 +13,7 @@ import { DynScopeImpl, FnCtx } from './scope.ts';
 import { compileStmts } from './statements.ts';
 
 /** Walk an AST subtree (plain JSON) calling visit on every object with a `k`; visit returns false to skip children. */
-function walk(n: unknown, visit: (n: { k: string }) => boolean): void {
+export function walk(n: unknown, visit: (n: { k: string }) => boolean): void {
   if (n === null || typeof n !== 'object') return;
   if (Array.isArray(n)) {
     for (const x of n) walk(x, visit);
