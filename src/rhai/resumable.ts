@@ -36,11 +36,9 @@
  */
 import type * as A from './ast.ts';
 import { mkErr } from './compile/errors.ts';
-import { isFresh } from './compile/expressions.ts';
 import { type GenCompiler, ScriptFn, Unit, type UnitOptions } from './compile/functions.ts';
-import { analyse, compileUnit, enterDynamic } from './compile/program.ts';
+import { compileUnit, enterDynamic, fnBodyCtx, returnsPlace } from './compile/program.ts';
 import { currentRun } from './compile/run.ts';
-import { FnCtx } from './compile/scope.ts';
 import { Analysis, type AsyncInfo } from './resumable/analysis.ts';
 import { StmtGen } from './resumable/statements.ts';
 import { Ctl } from './runtime/state.ts';
@@ -84,17 +82,13 @@ function compileGenBody(
   extraShared: readonly string[] | undefined,
   forceDynamic: boolean,
 ): void {
-  const a = analyse(body);
-  if (extraShared) for (const n of extraShared) a.shared.add(n);
-  const ctx = new FnCtx(unit, isTop, a.shared, a.dynamic || forceDynamic);
-  for (const p of params) ctx.declare(p.name, false);
+  const ctx = fnBodyCtx(unit, params, body, isTop, extraShared, forceDynamic);
   const g = new StmtGen(an, ctx);
   ctx.push();
   const s = g.stmts(body, isTop);
   ctx.pop();
   sf.nslots = Math.max(sf.nslots, ctx.nslots);
-  const last = body[body.length - 1];
-  const cloneLast = !isTop && !!last && last.k === 'Expr' && !isFresh(last.expr);
+  const cloneLast = returnsPlace(body, isTop);
   const np = params.length;
   const checkVars = unit.checked && np > 0;
   const dynamic = ctx.dynamic;

@@ -14,7 +14,7 @@ import { cloneValue, FnPtr, Shared, typeName, type Value } from '../runtime/valu
 import { lineCol } from '../source.ts';
 import { errFnNotFound, ExitSignal, fill, mkErr } from './errors.ts';
 import { compileExpr, compileValue } from './expressions.ts';
-import { callFnPtr, callNative, newFrame, ScriptFn, Unit, wrapFnError } from './functions.ts';
+import { argsFrame, callFnPtr, callNative, ScriptFn, Unit, wrapFnError } from './functions.ts';
 import { compileModuleCall } from './modules.ts';
 import { compilePlace, isPlaceExpr } from './places.ts';
 import { analyse, compileFnBody } from './program.ts';
@@ -271,20 +271,23 @@ function compileCaptureCall(ctx: FnCtx, e: A.CallExpr): E {
   const args = compileArgs(ctx, e.args);
   const scope = makeDynAccessor(ctx);
   return (f) => {
-    let av = evalArgs(f, args);
-    let fname = name;
-    if (name === 'call' && av[0] instanceof FnPtr) {
-      const p = av[0];
-      av = [...p.curry, ...av.slice(1)];
-      fname = p.name;
-    }
-    const sf = R.unit.getFn(fname, av.length);
-    if (!sf) throw errFnNotFound(fname, av, pos);
-    const nf = newFrame(sf, NO_THIS);
-    for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
+    const [sf, nf] = captureCallee(name, evalArgs(f, args), pos);
     R.dyn.set(nf, scope(f));
     return invoke(sf, nf, pos);
   };
+}
+
+/** The script function `name!(av)` (or `call!(fp, …)`) calls, and its frame with the arguments. */
+export function captureCallee(name: string, av: Value[], pos: number): [ScriptFn, Frame] {
+  let fname = name;
+  if (name === 'call' && av[0] instanceof FnPtr) {
+    const p = av[0];
+    av = [...p.curry, ...av.slice(1)];
+    fname = p.name;
+  }
+  const sf = R.unit.getFn(fname, av.length);
+  if (!sf) throw errFnNotFound(fname, av, pos);
+  return [sf, argsFrame(sf, NO_THIS, av)];
 }
 
 function compileEval(ctx: FnCtx, e: A.CallExpr): E {

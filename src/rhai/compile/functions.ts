@@ -53,6 +53,13 @@ export function newFrame(fn: ScriptFn, thisVal: Value | typeof NO_THIS): Frame {
   return f;
 }
 
+/** A new frame for calling `fn` with `this` and the arguments `av`. */
+export function argsFrame(fn: ScriptFn, thisVal: Value | typeof NO_THIS, av: readonly Value[]): Frame {
+  const f = newFrame(fn, thisVal);
+  for (let i = 0; i < av.length; i++) f[i + 1] = av[i];
+  return f;
+}
+
 /** Resolve the script function a pointer refers to (closure payload or by name + arity of curry). */
 export function resolvePtr(p: FnPtr, nargs: number): ScriptFn | undefined {
   if (p.fn instanceof ScriptFn) return p.fn;

@@ -10,7 +10,7 @@ import { FnPtr, Shared, typeName, type Value } from '../runtime/value.ts';
 import { type CallSiteCache, compileArgs, resolveCached } from './calls.ts';
 import { errFnNotFound, mkErr } from './errors.ts';
 import { chainHasOptional, compileExpr, SHORT } from './expressions.ts';
-import { callFnPtr, callNative, newFrame, ScriptFn, wrapFnError } from './functions.ts';
+import { callFnPtr, callNative, newFrame, ScriptFn, Unit, wrapFnError } from './functions.ts';
 import { compileChain, compilePlace, isPlaceExpr } from './places.ts';
 import { type E, invoke, R, tick1 } from './run.ts';
 import { FnCtx, type VarInfo } from './scope.ts';
@@ -71,8 +71,7 @@ export function compileMethod(ctx: FnCtx, e: A.MethodExpr): E {
         return callFnPtr(p, av, o, self, pos);
       }
     }
-    const tm = typedMethods;
-    const sf = (tm && tm.get(typeName(o))) || (sfStatic ?? (R.unit !== unit ? R.unit.getFn(name, n) : undefined));
+    const sf = scriptMethod(typedMethods, sfStatic, unit, R.unit, name, n, o);
     if (sf) {
       const nf = newFrame(sf, o);
       for (let i = 0; i < n; i++) nf[i + 1] = av[i];
@@ -158,4 +157,20 @@ export function checkMethodDataRace(f: Frame, rootSharedSlot: number, p: FnPtr, 
   if (!(cell instanceof Shared) || !p.curry.includes(cell as unknown as Value)) return;
   const inner = new RhaiError('ErrorDataRace', 'Data race detected');
   throw wrapFnError(inner, p.fn, pos);
+}
+
+/**
+ * The script function a method call `o.name(…)` runs, if any: a typed method for `o`'s type (`fn T.name()`), the
+ * unit's function `name` of that arity, or — inside a module's function called from elsewhere — the running unit's.
+ */
+export function scriptMethod(
+  typed: Map<string, ScriptFn> | undefined,
+  sfStatic: ScriptFn | undefined,
+  unit: Unit,
+  cur: Unit,
+  name: string,
+  n: number,
+  o: Value,
+): ScriptFn | undefined {
+  return (typed && typed.get(typeName(o))) || (sfStatic ?? (cur !== unit ? cur.getFn(name, n) : undefined));
 }

@@ -4,12 +4,13 @@
  */
 import type * as A from '../ast.ts';
 import { errMismatch, RhaiError } from '../runtime/errors.ts';
+import type { Overload } from '../runtime/registry.ts';
 import { Ctl, type Frame, NO_THIS } from '../runtime/state.ts';
 import { typeName, type Value } from '../runtime/value.ts';
 import { lineCol } from '../source.ts';
 import { compileArgs, evalArgs } from './calls.ts';
 import { errFnNotFound, ExitSignal, fill, mkErr } from './errors.ts';
-import { callNative, MODULE_SOURCE, newFrame, Unit } from './functions.ts';
+import { argsFrame, callNative, MODULE_SOURCE, newFrame, ScriptFn, Unit } from './functions.ts';
 import { compileUnit } from './program.ts';
 import { type E, invoke, R } from './run.ts';
 import { dynOf, DynScopeImpl, FnCtx } from './scope.ts';
@@ -133,10 +134,8 @@ export function compileModuleCall(ctx: FnCtx, e: A.CallExpr): E {
     const av = evalArgs(f, args);
     const sm = mref ? mref(f) : undefined;
     if (sm) {
-      const sf = sm.unit.getFn(name, av.length);
-      if (!sf || sf.isPrivate) throw errFnNotFound(`${ns}::${name}`, av, pos);
-      const nf = newFrame(sf, NO_THIS);
-      for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
+      const sf = moduleFn(sm, ns, name, av, pos);
+      const nf = argsFrame(sf, NO_THIS, av);
       const prev = R.unit;
       R.unit = sm.unit;
       try {
@@ -145,10 +144,22 @@ export function compileModuleCall(ctx: FnCtx, e: A.CallExpr): E {
         R.unit = prev;
       }
     }
-    const mod = R.env.modules.get(ns);
-    if (!mod) throw mkErr('ErrorModuleNotFound', `Module not found: ${ns}`, pos);
-    const o = mod.resolve(name, av);
-    if (!o) throw errFnNotFound(`${ns}::${name}`, av, pos);
-    return callNative(o, `${ns}::${name}`, av, pos);
+    return callNative(hostModuleFn(ns, name, av, pos), `${ns}::${name}`, av, pos);
   };
+}
+
+/** The function `ns::name` of script module `sm` for these arguments (private functions are not visible). */
+export function moduleFn(sm: ModuleValue, ns: string, name: string, av: Value[], pos: number): ScriptFn {
+  const sf = sm.unit.getFn(name, av.length);
+  if (!sf || sf.isPrivate) throw errFnNotFound(`${ns}::${name}`, av, pos);
+  return sf;
+}
+
+/** The overload of host module function `ns::name` for these arguments. */
+export function hostModuleFn(ns: string, name: string, av: Value[], pos: number): Overload {
+  const mod = R.env.modules.get(ns);
+  if (!mod) throw mkErr('ErrorModuleNotFound', `Module not found: ${ns}`, pos);
+  const o = mod.resolve(name, av);
+  if (!o) throw errFnNotFound(`${ns}::${name}`, av, pos);
+  return o;
 }

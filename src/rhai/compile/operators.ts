@@ -239,7 +239,6 @@ export function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
 export function compileLogic(ctx: FnCtx, e: A.LogicExpr): E {
   const L = compileExpr(ctx, e.left);
   const Rr = compileExpr(ctx, e.right);
-  const pos = e.pos;
   const lpos = e.left.pos;
   const rpos = e.right.pos;
   if (e.op === '??')
@@ -250,16 +249,15 @@ export function compileLogic(ctx: FnCtx, e: A.LogicExpr): E {
   const isAnd = e.op === '&&';
   return (f) => {
     const a = L(f);
-    if (typeof a !== 'boolean') throw logicErr(e.op, a, pos, lpos);
+    if (typeof a !== 'boolean') throw notBool(a, lpos);
     if (isAnd ? !a : a) return a;
     const b = Rr(f);
-    if (typeof b !== 'boolean') throw logicErr(e.op, b, pos, rpos);
+    if (typeof b !== 'boolean') throw notBool(b, rpos);
     return b;
   };
 }
-function logicErr(op: string, v: Value, pos: number, vpos: number): RhaiError {
-  void op;
-  void pos;
+/** An operand of `&&` / `||` that is not a bool (Rhai positions the error at the operand). */
+export function notBool(v: Value, vpos: number): RhaiError {
   return mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, vpos);
 }
 

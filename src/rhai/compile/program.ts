@@ -79,11 +79,7 @@ export function compileFnBody(
   extraShared?: readonly string[],
   forceDynamic = false,
 ): void {
-  const an = analyse(body);
-  if (forceDynamic) an.dynamic = true;
-  if (extraShared) for (const n of extraShared) an.shared.add(n);
-  const ctx = new FnCtx(unit, isTop, an.shared, an.dynamic);
-  for (const p of params) ctx.declare(p.name, false);
+  const ctx = fnBodyCtx(unit, params, body, isTop, extraShared, forceDynamic);
   ctx.push();
   let s = compileStmts(ctx, body, isTop);
   ctx.pop();
@@ -91,8 +87,7 @@ export function compileFnBody(
   const np = params.length;
   // value semantics: a function whose value is read from a place (`this`, a captured variable, `global::X`, …)
   // returns a copy, so the caller cannot alias the original container
-  const last = body[body.length - 1];
-  if (!isTop && last && last.k === 'Expr' && !isFresh(last.expr)) {
+  if (returnsPlace(body, isTop)) {
     const inner = s;
     s = (f) => {
       const r = inner(f);
@@ -115,6 +110,28 @@ export function compileFnBody(
     enterDynamic(f, names);
     return body1(f);
   };
+}
+
+/** The compile-time context of a function body: its parameters declared, name-based when it uses `eval` / `f!()`. */
+export function fnBodyCtx(
+  unit: Unit,
+  params: readonly A.Param[],
+  body: A.Stmt[],
+  isTop: boolean,
+  extraShared: readonly string[] | undefined,
+  forceDynamic: boolean,
+): FnCtx {
+  const an = analyse(body);
+  if (extraShared) for (const n of extraShared) an.shared.add(n);
+  const ctx = new FnCtx(unit, isTop, an.shared, an.dynamic || forceDynamic);
+  for (const p of params) ctx.declare(p.name, false);
+  return ctx;
+}
+
+/** Does a function's value come from a place (`this`, a captured variable, `global::X`, …), so it must be copied? */
+export function returnsPlace(body: readonly A.Stmt[], isTop: boolean): boolean {
+  const last = body[body.length - 1];
+  return !isTop && !!last && last.k === 'Expr' && !isFresh(last.expr);
 }
 
 /** Prologue of a function compiled with a name-based scope: a new scope holding the parameters. */

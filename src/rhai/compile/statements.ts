@@ -15,7 +15,7 @@ import { Unit } from './functions.ts';
 import { compileForS, compileWhileS } from './loops.ts';
 import { compileImportBinding } from './modules.ts';
 import { type E, R, type S, setCtl, withTick } from './run.ts';
-import { dynOf, FnCtx } from './scope.ts';
+import { dynOf, FnCtx, type VarInfo } from './scope.ts';
 import { compileSwitchS } from './switch.ts';
 
 export function compileStmts(ctx: FnCtx, body: readonly A.Stmt[], topLevel = false): S {
@@ -235,14 +235,8 @@ export function compileLet(ctx: FnCtx, st: A.LetStmt, topLevel: boolean): S {
 
 export function compileTry(ctx: FnCtx, st: A.TryStmt): S {
   const body = compileBlockS(ctx, st.body);
-  ctx.push();
-  const cv = st.catchVar ? ctx.declare(st.catchVar, false) : undefined;
-  const caught = ctx.declare('\0caught', false);
-  const cbody = compileBlockS(ctx, st.catchBody);
-  ctx.pop();
-  const unit = ctx.unit;
-  const dyn = ctx.dynamic;
-  const cvName = st.catchVar;
+  const c = declareCatch(ctx, st, (b) => compileBlockS(ctx, b));
+  const cbody = c.body;
   return (f) => {
     const depth = R.depth;
     try {
@@ -250,24 +244,56 @@ export function compileTry(ctx: FnCtx, st: A.TryStmt): S {
       if (r instanceof Ctl) return r;
       return undefined;
     } catch (e) {
-      const inner = caughtError(e, depth);
-      if (cv) f[cv.slot] = catchValue(inner, unit);
-      f[caught.slot] = inner;
+      const m = enterCatch(f, e, depth, c);
       let r: Value | Ctl;
-      if (dyn) {
-        const d = dynOf(f);
-        const m = d.mark();
-        if (cvName !== undefined) d.define(cvName, catchValue(inner, unit));
+      if (m >= 0) {
         try {
           r = cbody(f);
         } finally {
-          d.reset(m);
+          dynOf(f).reset(m);
         }
       } else r = cbody(f);
       if (r instanceof Ctl) return r;
       return undefined;
     }
   };
+}
+
+/** A compiled `catch` block and where it binds what it catches. */
+export interface CatchClause<B> {
+  body: B;
+  /** `catch (x)`: x's slot (static scope) */
+  cv: VarInfo | undefined;
+  /** the caught error, for a bare `throw` inside the block */
+  caught: VarInfo;
+  cvName: string | undefined;
+  dyn: boolean;
+  unit: Unit;
+}
+
+/** Declare the variables of `catch (x) { … }` in a new scope and compile its block. */
+export function declareCatch<B>(ctx: FnCtx, st: A.TryStmt, block: (b: A.BlockExpr) => B): CatchClause<B> {
+  ctx.push();
+  const cv = st.catchVar ? ctx.declare(st.catchVar, false) : undefined;
+  const caught = ctx.declare('\0caught', false);
+  const body = block(st.catchBody);
+  ctx.pop();
+  return { body, cv, caught, cvName: st.catchVar, dyn: ctx.dynamic, unit: ctx.unit };
+}
+
+/**
+ * Enter a `catch` block for the exception `e` (signals, `exit` and system errors are rethrown): bind the catch
+ * variable and the caught error. In a name-based scope returns the mark to reset the scope to afterwards, else -1.
+ */
+export function enterCatch<B>(f: Frame, e: unknown, depth: number, c: CatchClause<B>): number {
+  const inner = caughtError(e, depth);
+  if (c.cv) f[c.cv.slot] = catchValue(inner, c.unit);
+  f[c.caught.slot] = inner;
+  if (!c.dyn) return -1;
+  const d = dynOf(f);
+  const m = d.mark();
+  if (c.cvName !== undefined) d.define(c.cvName, catchValue(inner, c.unit));
+  return m;
 }
 
 /**

@@ -5,12 +5,13 @@
  * Statements are added by the subclass in statements.ts.
  */
 import type * as A from '../ast.ts';
-import { type CallSiteCache, resolveCached } from '../compile/calls.ts';
+import { type CallSiteCache, captureCallee, resolveCached } from '../compile/calls.ts';
 import { errFnNotFound, mkErr } from '../compile/errors.ts';
 import { chainHasOptional, compileExpr, compileValue, isFresh, type SlotExpr } from '../compile/expressions.ts';
-import { newFrame } from '../compile/functions.ts';
-import { checkDataRace, checkMethodDataRace, methodRootVar } from '../compile/methods.ts';
-import { compileModuleRef } from '../compile/modules.ts';
+import { argsFrame, newFrame } from '../compile/functions.ts';
+import { checkDataRace, checkMethodDataRace, methodRootVar, scriptMethod } from '../compile/methods.ts';
+import { compileModuleRef, hostModuleFn, moduleFn } from '../compile/modules.ts';
+import { notBool } from '../compile/operators.ts';
 import { compilePlace, isPlaceExpr } from '../compile/places.ts';
 import { currentRun, tick1 } from '../compile/run.ts';
 import { FnCtx, makeDynAccessor } from '../compile/scope.ts';
@@ -236,7 +237,7 @@ export abstract class ExprGen {
     const lpos = e.left.pos;
     const rpos = e.right.pos;
     const bool = (v: Value, pos: number): boolean => {
-      if (typeof v !== 'boolean') throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(v)} (expecting bool)`, pos);
+      if (typeof v !== 'boolean') throw notBool(v, pos);
       return v;
     };
     return function* (f) {
@@ -294,10 +295,8 @@ export abstract class ExprGen {
       const sm = mref ? mref(f) : undefined;
       const r = currentRun();
       if (sm) {
-        const sf = sm.unit.getFn(name, av.length);
-        if (!sf || sf.isPrivate) throw errFnNotFound(`${ns}::${name}`, av, pos);
-        const nf = newFrame(sf, NO_THIS);
-        for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
+        const sf = moduleFn(sm, ns, name, av, pos);
+        const nf = argsFrame(sf, NO_THIS, av);
         const prev = r.unit;
         r.unit = sm.unit;
         try {
@@ -306,11 +305,7 @@ export abstract class ExprGen {
           r.unit = prev;
         }
       }
-      const mod = r.env.modules.get(ns);
-      if (!mod) throw mkErr('ErrorModuleNotFound', `Module not found: ${ns}`, pos);
-      const o = mod.resolve(name, av);
-      if (!o) throw errFnNotFound(`${ns}::${name}`, av, pos);
-      return yield* callNativeG(o, `${ns}::${name}`, av, pos);
+      return yield* callNativeG(hostModuleFn(ns, name, av, pos), `${ns}::${name}`, av, pos);
     };
   }
 
@@ -319,19 +314,8 @@ export abstract class ExprGen {
     const args = this.args(e.args);
     const scope = makeDynAccessor(this.ctx);
     return function* (f) {
-      let av = yield* args(f);
-      let fname = name;
-      if (name === 'call' && av[0] instanceof FnPtr) {
-        const p = av[0];
-        av = [...p.curry, ...av.slice(1)];
-        fname = p.name;
-      }
-      const r = currentRun();
-      const sf = r.unit.getFn(fname, av.length);
-      if (!sf) throw errFnNotFound(fname, av, pos);
-      const nf = newFrame(sf, NO_THIS);
-      for (let i = 0; i < av.length; i++) nf[i + 1] = av[i];
-      r.dyn.set(nf, scope(f));
+      const [sf, nf] = captureCallee(name, yield* args(f), pos);
+      currentRun().dyn.set(nf, scope(f));
       return yield* invokeG(sf, nf, pos);
     };
   }
@@ -383,7 +367,7 @@ export abstract class ExprGen {
         }
       }
       const cur = currentRun().unit;
-      const sf = (typedMethods && typedMethods.get(typeName(o))) || (sfStatic ?? (cur !== unit ? cur.getFn(name, n) : undefined));
+      const sf = scriptMethod(typedMethods, sfStatic, unit, cur, name, n, o);
       if (sf) {
         const nf = newFrame(sf, o);
         for (let i = 0; i < n; i++) nf[i + 1] = av[i];

@@ -9,7 +9,7 @@ import { forBind, forScope, forSource } from '../compile/loops.ts';
 import { compileImportBinding } from '../compile/modules.ts';
 import { currentRun, getCtl, type S, setCtl, tick, tick1, tickN } from '../compile/run.ts';
 import { dynOf } from '../compile/scope.ts';
-import { catchValue, caughtError, compileBlockS, compileBool, compileLet, compileStmt, compileStmtAsValue, exprWeight } from '../compile/statements.ts';
+import { compileBlockS, compileBool, compileLet, compileStmt, compileStmtAsValue, declareCatch, enterCatch, exprWeight, weightOf } from '../compile/statements.ts';
 import { buildSwitch, pickCase } from '../compile/switch.ts';
 import { BREAK, CONTINUE, Ctl, type Frame, RETURN } from '../runtime/state.ts';
 import type { Value } from '../runtime/value.ts';
@@ -46,13 +46,12 @@ export class StmtGen extends ExprGen {
 
   protected stmt(st: A.Stmt, topLevel: boolean): GS {
     const ctx = this.ctx;
-    const w = (e: A.Expr | undefined): number => (e ? exprWeight(e) : 0);
     switch (st.k) {
       case 'Expr':
-        return this.ticked(this.exprStmt(st.expr), st.pos, 1 + w(st.expr));
+        return this.ticked(this.exprStmt(st.expr), st.pos, 1 + weightOf(st.expr));
       case 'Let': {
         const s = this.hoisted(st.value!, (value) => compileLet(ctx, { ...st, value }, topLevel));
-        return this.ticked(s, st.pos, 1 + w(st.value));
+        return this.ticked(s, st.pos, 1 + weightOf(st.value));
       }
       case 'Assign': {
         const steps: Step[] = [];
@@ -61,7 +60,7 @@ export class StmtGen extends ExprGen {
         return this.ticked(function* (f) {
           yield* runSteps(steps, f);
           return s(f);
-        }, st.pos, 1 + w(st.target) + w(st.value));
+        }, st.pos, 1 + weightOf(st.target) + weightOf(st.value));
       }
       case 'Return':
       case 'Break': {
@@ -246,14 +245,8 @@ export class StmtGen extends ExprGen {
   protected tryStmt(st: A.TryStmt): GS {
     const ctx = this.ctx;
     const body = this.blockE(st.body);
-    ctx.push();
-    const cv = st.catchVar ? ctx.declare(st.catchVar, false) : undefined;
-    const caught = ctx.declare('\0caught', false);
-    const cbody = this.blockE(st.catchBody);
-    ctx.pop();
-    const unit = ctx.unit;
-    const dyn = ctx.dynamic;
-    const cvName = st.catchVar;
+    const c = declareCatch(ctx, st, (b) => this.blockE(b));
+    const cbody = c.body;
     return function* (f) {
       const depth = currentRun().depth;
       let thrown: unknown;
@@ -263,18 +256,13 @@ export class StmtGen extends ExprGen {
       } catch (e) {
         thrown = e;
       }
-      const inner = caughtError(thrown, depth);
-      if (cv) f[cv.slot] = catchValue(inner, unit);
-      f[caught.slot] = inner;
+      const m = enterCatch(f, thrown, depth, c);
       let r: Value | Ctl;
-      if (dyn) {
-        const d = dynOf(f);
-        const m = d.mark();
-        if (cvName !== undefined) d.define(cvName, catchValue(inner, unit));
+      if (m >= 0) {
         try {
           r = yield* run(cbody, f);
         } finally {
-          d.reset(m);
+          dynOf(f).reset(m);
         }
       } else r = yield* run(cbody, f);
       return r instanceof Ctl ? r : undefined;
