@@ -4,28 +4,15 @@
  * the manager, /metrics answers 404, app hosts go to the orchestrators, unknown hosts 404, and a killed
  * orchestrator costs no request (lb_try_duration retries on the other). Skips when `caddy` is not installed.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { missing } from '../helpers/needs.ts';
-import { waitFor } from '../helpers/releases.ts';
+import { skipWithoutCaddy, startCaddy, type RunningCaddy } from '../helpers/caddy.ts';
+import { freePort } from '../helpers/cluster.ts';
 
 const LOCAL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../caddy/Caddyfile.local');
-const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
-const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+const skip = skipWithoutCaddy();
 
 /** A stand-in upstream answering `<name> <path> <host>` (and 200 on /readyz). */
 async function upstream(name: string): Promise<{ server: http.Server; port: number }> {
@@ -50,25 +37,24 @@ function get(port: number, host: string, urlPath: string): Promise<{ status: num
 }
 
 describe.skipIf(skip)('caddy/Caddyfile.local', () => {
-  let caddy: ChildProcess;
+  let caddy: RunningCaddy | undefined;
   let port: number;
   const ups: { server: http.Server; port: number }[] = [];
 
   beforeAll(async () => {
     ups.push(await upstream('manager'), await upstream('orch-a'), await upstream('orch-b'));
     port = await freePort();
-    caddy = spawn('caddy', ['run', '--config', LOCAL, '--adapter', 'caddyfile'], {
+    caddy = await startCaddy({
+      config: LOCAL,
       env: {
-        PATH: process.env.PATH, HOME: process.env.HOME, XDG_DATA_HOME: '/tmp', XDG_CONFIG_HOME: '/tmp',
         PICLOUD_DOMAIN: 'pi.test', PICLOUD_BIND: '127.0.0.1', PICLOUD_HTTP_PORT: String(port),
         PICLOUD_MANAGER: `127.0.0.1:${ups[0]!.port}`, PICLOUD_ORCHESTRATORS: `127.0.0.1:${ups[1]!.port} 127.0.0.1:${ups[2]!.port}`,
       },
-      stdio: 'ignore',
+      ready: async () => (await get(port, 'pi.test', '/')).status === 200,
     });
-    await waitFor(async () => (await get(port, 'pi.test', '/').catch(() => ({ status: 0 }))).status === 200, 20_000, 'caddy up');
   });
   afterAll(async () => {
-    caddy?.kill('SIGKILL');
+    await caddy?.stop();
     for (const u of ups) u.server.close();
   });
 

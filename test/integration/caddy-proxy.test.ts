@@ -6,23 +6,17 @@
  * Caddy's 404; statuses 100/103 hung Caddy; a script's transfer-encoding produced both framing headers.
  * Skips when `caddy` is not installed (apt-get install -y caddy), like caddy.test.ts.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWithoutCaddy, startCaddy, type RunningCaddy } from '../helpers/caddy.ts';
 import { freePort } from '../helpers/cluster.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { missing } from '../helpers/needs.ts';
 
-const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
-const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
+const skip = skipWithoutCaddy();
 
 let srv: TestServer;
-let caddy: ChildProcess | undefined;
-let dir: string;
+let caddy: RunningCaddy | undefined;
 let port = 0;
 
 /** Write raw bytes, collect what comes back for `ms` (or until the peer closes). */
@@ -74,30 +68,18 @@ beforeAll(async () => {
     ],
   });
   await waitFor(async () => (await fetch(`${srv.url}/apps/framing/ok`)).status === 200, 10_000, 'release live');
-  dir = mkdtempSync(path.join(tmpdir(), 'picloud-caddy-'));
   port = await freePort();
-  const caddyfile = path.join(dir, 'Caddyfile');
-  writeFileSync(
-    caddyfile,
-    `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${dir}\n}\n\nhttp://127.0.0.1:${port} {\n\tbind 127.0.0.1\n\trespond /metrics 404\n\treverse_proxy 127.0.0.1:${srv.port}\n}\n`,
-  );
-  caddy = spawn('caddy', ['run', '--config', caddyfile, '--adapter', 'caddyfile'], {
-    env: { PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir },
-    stdio: 'ignore',
+  caddy = await startCaddy({
+    config: (dir) =>
+      `{\n\tadmin off\n\tauto_https off\n\tstorage file_system ${dir}\n}\n\nhttp://127.0.0.1:${port} {\n\tbind 127.0.0.1\n\trespond /metrics 404\n\treverse_proxy 127.0.0.1:${srv.port}\n}\n`,
+    ready: async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200,
+    timeoutMs: 15_000,
   });
-  await waitFor(async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200;
-    } catch {
-      return false;
-    }
-  }, 15_000, 'caddy up');
 }, 60_000);
 
 afterAll(async () => {
-  caddy?.kill('SIGTERM');
+  await caddy?.stop('SIGTERM');
   await srv?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe.skipIf(skip)('script responses through real Caddy', () => {

@@ -11,12 +11,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { missing } from '../helpers/needs.ts';
+import { skipWithoutCaddy } from '../helpers/caddy.ts';
 
 const CADDYFILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../caddy/Caddyfile');
 const LOCAL = `${CADDYFILE}.local`;
-const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
-const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
+const skip = skipWithoutCaddy();
 
 interface Route {
   match?: { host?: string[]; path?: string[] }[];

@@ -16,28 +16,27 @@
  * (a random index among 1..15 holding no `picloud:` key) with the default prefix; its keys are deleted afterwards.
  * Skips when `caddy` is not installed.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertToken, newToken } from '../../src/db/tokens.ts';
+import { skipWithoutCaddy, startCaddy, type RunningCaddy } from '../helpers/caddy.ts';
 import { alive, Cluster, freePort, freeRedisDb, type Proc } from '../helpers/cluster.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { cleanupTempDirs, makeRepo, push, remoteUrl } from '../helpers/git.ts';
-import { missing } from '../helpers/needs.ts';
 import { waitFor } from '../helpers/releases.ts';
 import { ROOT } from '../helpers/start.ts';
 
-const haveCaddy = spawnSync('caddy', ['version'], { encoding: 'utf8' }).status === 0;
-const skip = missing('caddy', haveCaddy, 'apt-get install -y caddy');
+const skip = skipWithoutCaddy();
 
 let db: TestDatabase;
 let dir: string;
 let redisUrl: string | null = null;
 let cluster: Cluster;
 let caddyPort = 0;
+let caddy: RunningCaddy | undefined;
 let orchPorts: number[] = [];
 let token: string;
 const agent = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
@@ -79,7 +78,6 @@ beforeAll(async () => {
   expect(redisUrl, 'a Redis database without picloud: keys').not.toBeNull();
   cluster = new Cluster(dir, () => ({ REDIS_URL: redisUrl!, DATABASE_URL: db.url }));
   const role = cluster.role.bind(cluster);
-  const start = cluster.start.bind(cluster);
 
   const manager = cluster.manager();
   orchPorts = [await freePort(), await freePort()];
@@ -87,13 +85,18 @@ beforeAll(async () => {
   const executors = [1, 2, 3].map((i) => role(`exec${i}`, ['executor', '--threads', '2'], { DATABASE_URL: dbUrlAs(`exec${i}`), PICLOUD_LOG_LEVEL: 'info' }));
   const managerPort = (await manager).port;
   caddyPort = await freePort();
-  start('caddy', 'caddy', ['run', '--config', path.join(ROOT, 'caddy/Caddyfile.local'), '--adapter', 'caddyfile'], {
-    PATH: process.env.PATH, HOME: dir, XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir,
-    PICLOUD_BIND: '127.0.0.1', PICLOUD_HTTP_PORT: String(caddyPort),
-    PICLOUD_MANAGER: `127.0.0.1:${managerPort}`,
-    PICLOUD_ORCHESTRATORS: orchPorts.map((p) => `127.0.0.1:${p}`).join(' '),
+  caddy = await startCaddy({
+    config: path.join(ROOT, 'caddy/Caddyfile.local'),
+    env: {
+      PICLOUD_BIND: '127.0.0.1', PICLOUD_HTTP_PORT: String(caddyPort),
+      PICLOUD_MANAGER: `127.0.0.1:${managerPort}`,
+      PICLOUD_ORCHESTRATORS: orchPorts.map((p) => `127.0.0.1:${p}`).join(' '),
+    },
+    ready: async () => (await get('localhost', '/healthz')).status === 200,
+    timeoutMs: 30_000,
+    what: `caddy → manager\n${diag()}`,
   });
-  await waitFor(async () => (await get('localhost', '/healthz').catch(() => ({ status: 0 }))).status === 200, 30_000, `caddy → manager\n${diag()}`);
+  cluster.procs.push({ name: 'caddy', proc: caddy.proc, out: caddy.out });
   for (const [i, p] of orchPorts.entries()) {
     await waitFor(async () => {
       const r = await fetch(`http://127.0.0.1:${p}/healthz`).catch(() => null);
@@ -107,6 +110,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (cluster) await cluster.close(redisUrl, db);
   else await db?.drop();
+  await caddy?.stop();
   await agent.close().catch(() => {});
   cleanupTempDirs();
 }, 60_000);
