@@ -75,18 +75,25 @@ function sendError(reply: FastifyReply, status: number, error: string, extra: Re
 }
 
 type BodyResult = { ok: true; body: string } | { ok: false };
+const NO_BODY: BodyResult = Object.freeze({ ok: true, body: '' });
+const TOO_LARGE: BodyResult = Object.freeze({ ok: false });
 
-async function readBody(req: FastifyRequest, limit: number): Promise<BodyResult> {
+/** The request body under `limit`; without a body (GET, …) at once, not a promise (no await per request). */
+function readBody(req: FastifyRequest, limit: number): BodyResult | Promise<BodyResult> {
   const cl = req.headers['content-length'];
-  if (cl !== undefined && Number(cl) > limit) return { ok: false };
+  if (cl !== undefined && Number(cl) > limit) return TOO_LARGE;
   const stream = req.body as Readable | undefined;
-  if (!stream || typeof (stream as Readable).on !== 'function') return { ok: true, body: '' };
+  if (!stream || typeof (stream as Readable).on !== 'function') return NO_BODY;
+  return readStream(stream, limit);
+}
+
+async function readStream(stream: Readable, limit: number): Promise<BodyResult> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of stream) {
     const b = chunk as Buffer;
     total += b.length;
-    if (total > limit) return { ok: false };
+    if (total > limit) return TOO_LARGE;
     chunks.push(b);
   }
   return { ok: true, body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8') };
@@ -131,7 +138,7 @@ function flatHeaders(req: FastifyRequest): Record<string, string> {
   // node's header object drops a header named __proto__ (an assignment to the prototype): take it from the raw list
   const raw = req.raw.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() === '__proto__') out.__proto__ = out.__proto__ === undefined ? raw[i + 1]! : `${out.__proto__}, ${raw[i + 1]!}`;
+    if (raw[i]!.length === 9 && raw[i]!.toLowerCase() === '__proto__') out.__proto__ = out.__proto__ === undefined ? raw[i + 1]! : `${out.__proto__}, ${raw[i + 1]!}`;
   }
   return out;
 }
@@ -173,7 +180,8 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
       return sendError(reply, 405, `Method ${method} is not allowed for ${path}`, { allow: m.allow });
     }
     const limit = entry.limits.maxBodyBytes;
-    const body = await readBody(req, limit);
+    let body = readBody(req, limit);
+    if (body instanceof Promise) body = await body;
     if (!body.ok) {
       unrouted(413, `Request body exceeds the app's limit of ${limit} bytes`, m.route.pattern);
       reply.header('connection', 'close');
