@@ -18,6 +18,7 @@ import { keepQuarantinedObjects } from '../git/quarantine.ts';
 import { readRef } from '../git/repos.ts';
 import type { ScriptCache } from './buildpacks/index.ts';
 import type { DeployEngine } from './engine.ts';
+import type { PreloadOutcome } from './preload.ts';
 import { applyReleaseOps, type ReleaseOp } from './release.ts';
 import { gitTreeSource, validateTree } from './validate.ts';
 import { branchSlug } from '../common/names.ts';
@@ -151,7 +152,8 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
   await keepQuarantinedObjects(input.repoDir, input.gitEnv.GIT_QUARANTINE_PATH);
   deps.fault?.('before-release-commit');
   const tSwitch = performance.now();
-  const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops, { log: deps.log });
+  let preload: PreloadOutcome | null = null;
+  const results = await applyReleaseOps(deps.pool, input.app, input.pusher, ops, { log: deps.log, onPreload: (o) => (preload = o) });
   const tCommit = performance.now();
   deps.fault?.('after-release-commit');
   // the push returns only after the release is live (architecture.md §3): wait for the local route table
@@ -161,7 +163,10 @@ export async function runPreReceive(deps: PreReceiveDeps, input: PreReceiveInput
   }
   const tEnd = performance.now();
   deps.log.debug({ app: input.app, prepareMs: Math.round(tSwitch - t0), switchMs: Math.round(tCommit - tSwitch), routeTableMs: Math.round(tEnd - tCommit) }, 'push timings');
-  out(`-----> Live in ${Math.round(tEnd - t0)} ms (release switch ${Math.round(tCommit - tSwitch)} ms)`);
+  const pre = preload as PreloadOutcome | null;
+  const preMs = pre?.nodes ? pre.ms : 0;
+  const preText = pre?.nodes ? `preload ${Math.round(pre.ms)} ms on ${pre.ready === pre.nodes ? '' : `${pre.ready} of `}${pre.nodes} node${pre.nodes === 1 ? '' : 's'}, ` : '';
+  out(`-----> Live in ${Math.round(tEnd - t0)} ms (${preText}release switch ${Math.round(tCommit - tSwitch - preMs)} ms)`);
   for (const r of results) {
     if (!r.release) {
       out(`-----> Removed the preview of ${r.branch}${r.removed ? '' : ' (it was not live)'}`);

@@ -28,7 +28,7 @@ import { insertPendingRefUpdates } from '../db/pending-refs.ts';
 import { insertScripts } from '../db/scripts.ts';
 import type { BuildOutput } from './buildpacks/index.ts';
 import type { Logger } from '../common/log.ts';
-import { preloadOnNodes } from './preload.ts';
+import { preloadOnNodes, type PreloadOutcome } from './preload.ts';
 
 export interface DeployOp {
   kind: 'deploy';
@@ -67,7 +67,10 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
   // live changes), so the nodes can load them before the switch makes them live
   const deploys = ops.filter((op): op is DeployOp => op.kind === 'deploy');
   for (const op of deploys) await insertScripts(pool, newScripts(op));
-  if (deploys.length) await preloadOnNodes(pool, deploys.flatMap((op) => op.build.scripts.map((s) => s.hash)), o);
+  if (deploys.length) {
+    const pre = await preloadOnNodes(pool, deploys.flatMap((op) => op.build.scripts.map((s) => s.hash)), o);
+    o.onPreload?.(pre);
+  }
   return withTransaction(pool, async (c) => {
     await lockAppForRelease(c, appName);
     const results: OpResult[] = [];
@@ -103,6 +106,8 @@ export async function applyReleaseOps(pool: Pool, appName: string, pusher: strin
 export interface SwitchOptions {
   log?: Logger;
   timeoutMs?: number;
+  /** told how the preload went (push output) */
+  onPreload?(o: PreloadOutcome): void;
 }
 
 /** The compiled scripts of a deploy that the AST cache does not hold yet. */
@@ -174,7 +179,10 @@ export async function rollbackRelease(
   // preload the programs of vN before the switch (a missing app or release is reported by the transaction below)
   const app = await getApp(pool, args.app);
   const target = app ? await getReleaseByVersion(pool, app.id, args.branch, args.version) : null;
-  if (target) await preloadOnNodes(pool, Object.values(target.scripts), o);
+  if (target) {
+    const pre = await preloadOnNodes(pool, Object.values(target.scripts), o);
+    o.onPreload?.(pre);
+  }
   return withTransaction(pool, async (c) => {
     await lockAppForRelease(c, args.app);
     const app = await getApp(c, args.app);

@@ -67,6 +67,10 @@ const liveMs = (stderr: string): number => {
   if (!m) throw new Error(`push failed or printed no timing:\n${stderr}`);
   return Number(m[1]);
 };
+const preloadOf = (stderr: string): number | null => {
+  const m = /\(preload (\d+) ms on /.exec(stderr);
+  return m ? Number(m[1]) : null;
+};
 const cachedOf = (stderr: string): string => /Compiled (\d+) scripts \((\d+) cached\)/.exec(stderr)?.slice(1, 3).join('/') ?? '?';
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -92,6 +96,8 @@ interface ModeResult {
   /** per switch: the first request's ms and the p50 of the warm ones after it */
   firstRequest: number[];
   warmP50: number[];
+  /** the push output's preload wait, per switch */
+  preloadMs: number[];
   /** invocations the executors ran cold (program not yet compiled in their thread), of all after the switches */
   coldInvocations?: { cold: number; n: number };
 }
@@ -102,9 +108,11 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
       ? { env: { PICLOUD_EXECUTORS: '2' } }
       : { env: { REDIS_URL: process.env.REDIS_URL || TEST_REDIS_URL }, spawnExecutors: 2 },
   );
-  const r: ModeResult = { first: [], rollback: [], wall: { first: [], rollback: [] }, plainGit: [], firstRequest: [], warmP50: [] };
+  const r: ModeResult = { first: [], rollback: [], wall: { first: [], rollback: [] }, plainGit: [], firstRequest: [], warmP50: [], preloadMs: [] };
   /** right after a switch: the first request, then WARM more */
-  const afterSwitch = async (app: string) => {
+  const afterSwitch = async (app: string, pushed: { stderr: string }) => {
+    const pre = preloadOf(pushed.stderr);
+    if (pre !== null) r.preloadMs.push(pre);
     const url = `${srv.url}/apps/${app}/r0/bench`;
     r.firstRequest.push(await timedGet(url));
     const warm: number[] = [];
@@ -134,18 +142,19 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
       r.wall.first.push(performance.now() - t);
       r.first.push(liveMs(p.stderr));
       if (cachedOf(p.stderr) !== `${SCRIPTS}/0`) throw new Error(`first push was not cold: ${cachedOf(p.stderr)}`);
-      await afterSwitch(app);
+      await afterSwitch(app, p);
       writeFiles(repo, appFiles(`${salt}-v2`));
       await commitAll(repo, 'v2');
-      liveMs((await push(repo, url, ['main'])).stderr);
-      await afterSwitch(app);
+      p = await push(repo, url, ['main']);
+      liveMs(p.stderr);
+      await afterSwitch(app, p);
       await resetHard(repo, v1);
       t = performance.now();
       p = await push(repo, url, ['main'], { force: true });
       r.wall.rollback.push(performance.now() - t);
       r.rollback.push(liveMs(p.stderr));
       if (cachedOf(p.stderr) !== `${SCRIPTS}/${SCRIPTS}`) throw new Error(`rollback was not served from the cache: ${cachedOf(p.stderr)}`);
-      await afterSwitch(app);
+      await afterSwitch(app, p);
     }
     // the executors' own account: invocations whose program was not compiled in their thread yet (flushed every ~100 ms)
     await new Promise((res) => setTimeout(res, 500));
@@ -172,9 +181,10 @@ const coldStart = Object.fromEntries(
       warmP50Ms: { median: round(median(r.warmP50)), samples: r.warmP50.map(round) },
       gapMs: { median: round(median(gaps)), max: round(Math.max(...gaps)), target: 1 },
       coldInvocations: r.coldInvocations,
+      preloadMs: { median: r.preloadMs.length ? median(r.preloadMs) : null, samples: r.preloadMs },
     }];
   }),
-) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number } }>;
+) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number }; preloadMs: { median: number | null; samples: number[] } }>;
 
 const result = {
   scripts: SCRIPTS,
@@ -205,6 +215,7 @@ else {
       `  ${m.padEnd(9)} first ${c.firstRequestMs.median.toFixed(2)} ms   warm p50 ${c.warmP50Ms.median.toFixed(2)} ms   gap median ${c.gapMs.median.toFixed(2)} ms, max ${c.gapMs.max.toFixed(2)} ms   target ≤ 1 ms   ${c.gapMs.median <= 1 ? 'ok' : 'MISS'}`,
     );
     console.log(`            first samples ${c.firstRequestMs.samples.join(', ')}`);
+    console.log(`            preload wait in the push (median): ${c.preloadMs.median ?? '-'} ms, samples ${c.preloadMs.samples.join(', ')}`);
     if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
   }
 }
