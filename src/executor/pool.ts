@@ -30,7 +30,7 @@ import { insertJob } from '../db/jobs.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
-import { errorResult, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
+import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
@@ -122,14 +122,14 @@ let lastTargetRef = 0;
  * decoded target by the short ref instead of hashing the JSON text; any other target has ref 0.
  */
 export function jobLine(job: InvocationJob): string {
-  const { target, ...rest } = job;
+  const target = job.target;
   let ref = targetRefs.get(target);
   if (ref === undefined) {
-    if (!Object.isFrozen(target)) return `0\t${targetJson(target)}\t${JSON.stringify(rest)}`;
+    if (!Object.isFrozen(target)) return `0\t${targetJson(target)}\t${jobRestJson(job)}`;
     ref = `${++lastTargetRef}\t${targetJson(target)}`;
     targetRefs.set(target, ref);
   }
-  return `${ref}\t${JSON.stringify(rest)}`;
+  return `${ref}\t${jobRestJson(job)}`;
 }
 
 const MAX_AST_CACHE = 512;

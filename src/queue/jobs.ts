@@ -141,3 +141,24 @@ export function targetJson(t: InvocationTarget): string {
   }
   return tj;
 }
+
+/** A job's fields other than `target` as the JSON text it arrived in (see jobRestJson), when it arrived as text. */
+const REST_JSON = Symbol('restJson');
+
+/**
+ * Remember `json` (the job's fields other than `target`, as received) on a decoded job, so forwarding it again (an
+ * executor process passing a job from Redis to its threads) reuses the text instead of encoding the object again.
+ * The job must not be changed afterwards (apart from `target`).
+ */
+export function keepRestJson<T extends InvocationJob>(job: T, json: string): T {
+  Object.defineProperty(job, REST_JSON, { value: json, enumerable: false });
+  return job;
+}
+
+/** The JSON of a job's fields other than `target`: the text it arrived in, or encoded now. */
+export function jobRestJson(job: InvocationJob): string {
+  const kept = (job as { [REST_JSON]?: string })[REST_JSON];
+  if (kept !== undefined) return kept;
+  const { target: _target, ...rest } = job;
+  return JSON.stringify(rest);
+}

@@ -18,13 +18,15 @@
  * pending. Idle cost: one blocking read per 30 s per connection.
  *
  * Wire format of an invocation (one list element): `<replyTo>\t<deadline ms>\t<target JSON>\t<job JSON without
- * target>` (the target's JSON is encoded once per frozen route-table target, like the thread messages).
+ * target>` (the target's JSON is encoded once per frozen route-table target, like the thread messages; an executor
+ * forwards the job's JSON text to its threads as it came). A reply-list element: one line per message, a result as
+ * `[id, status, headers, body, error]` (see WireResult), a notice as `{"taken": executor, "ids": [...]}`.
  */
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
-import { errorResult, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
+import { errorResult, jobRestJson, keepRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
 import { rateLimitedWarn, redisConnection, startBlockingReader, within } from './redis-util.ts';
 
 export interface ListTransportOptions {
@@ -56,10 +58,28 @@ const execKey = (prefix: string, id: string) => `${prefix}:exec:${id}`;
 /** A reply-list message: an invocation's result, or the ids an executor has just taken. */
 type ReplyMessage = { id: string; result: InvocationResult } | { taken: string; ids: string[] };
 
+/**
+ * A result on the wire: `[id, status, headers, body, error]`. What an orchestrator uses of it (the ingress answers
+ * with status, headers and body; the job runner reads the error): the executor thread records the invocation (its
+ * duration, operations, log lines) itself, so those do not travel.
+ */
+type WireResult = [string, number, Record<string, string>, string, string | null];
+
+export function encodeReply(m: ReplyMessage): string {
+  if ('taken' in m) return JSON.stringify(m);
+  const r = m.result;
+  return JSON.stringify([m.id, r.status, r.headers, r.body, r.error] satisfies WireResult);
+}
+
+export function decodeReply(raw: string): ReplyMessage {
+  const v = JSON.parse(raw) as WireResult | { taken: string; ids: string[] };
+  if (!Array.isArray(v)) return v;
+  return { id: v[0], result: { status: v[1], headers: v[2], body: v[3], error: v[4], durationMs: 0, operations: 0, cold: false, logs: [] } };
+}
+
 /** One list element for an invocation. */
 export function encodeInvocation(replyTo: string, deadline: number, job: InvocationJob): string {
-  const { target, ...rest } = job;
-  return `${replyTo}\t${deadline}\t${targetJson(target)}\t${JSON.stringify(rest)}`;
+  return `${replyTo}\t${deadline}\t${targetJson(job.target)}\t${jobRestJson(job)}`;
 }
 
 /** Decoded targets by their JSON text (frozen, so the executor pool caches their encoding too). */
@@ -76,7 +96,8 @@ export function decodeInvocation(raw: string): { replyTo: string; deadline: numb
     if (decodedTargets.size >= 256) decodedTargets.delete(decodedTargets.keys().next().value!);
     decodedTargets.set(tj, target);
   }
-  const job = JSON.parse(raw.slice(c + 1)) as InvocationJob;
+  const rest = raw.slice(c + 1);
+  const job = keepRestJson(JSON.parse(rest) as InvocationJob, rest);
   job.target = target;
   return { replyTo: raw.slice(0, a), deadline: Number(raw.slice(a + 1, b)), job };
 }
@@ -139,7 +160,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       for (const item of items) for (const raw of item.split('\n')) {
         let m: ReplyMessage;
         try {
-          m = JSON.parse(raw) as ReplyMessage;
+          m = decodeReply(raw);
         } catch {
           continue;
         }
@@ -336,7 +357,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     if (!list) return;
     let o = outbox.get(list);
     if (!o) outbox.set(list, (o = []));
-    o.push(JSON.stringify(m));
+    o.push(encodeReply(m));
     if (!outboxQueued) {
       outboxQueued = true;
       setImmediate(flushReplies);
