@@ -26,10 +26,19 @@ const reported = new Set<string>();
 
 function post(line: string): void {
   out.push(line);
+  scheduleFlush();
+}
+
+/**
+ * Flush once per event-loop turn (setImmediate: after this poll phase), so everything that happened in the turn
+ * shares one message: the results of the jobs started from one batch, and the results and host calls of every
+ * invocation resumed by the I/O read in this poll phase (fetch responses, host replies), which a microtask flushed
+ * one message per socket read (each message wakes the parent thread).
+ */
+function scheduleFlush(): void {
   if (!flushQueued) {
     flushQueued = true;
-    // a microtask: after the jobs of this turn (and the results of those that did not wait) are all in `out`
-    queueMicrotask(flush);
+    setImmediate(flush);
   }
 }
 
@@ -86,10 +95,7 @@ const runner = new Runner({
   fetcher,
   onWait(id, waiting) {
     waitChanged.set(id, waiting);
-    if (!flushQueued) {
-      flushQueued = true;
-      queueMicrotask(flush);
-    }
+    scheduleFlush();
   },
 });
 
@@ -131,13 +137,19 @@ function start(job: InvocationJob): void {
   });
 }
 
+/** A drain that yielded goes on: first the results of its previous part go out (never held behind the next). */
+function resumeDrain(): void {
+  if (flushQueued) flush();
+  drain();
+}
+
 /** job lines not started yet (a line decoded already, when a turn ended before it, is kept decoded) */
 let queue: (string | InvocationJob)[] = [];
 let qi = 0;
 let draining = false;
 
 /**
- * Start queued jobs, in order. The results of jobs that did not wait go out after the turn (a microtask), so the
+ * Start queued jobs, in order. The results of jobs that did not wait go out after the turn (scheduleFlush), so the
  * turn ends after 1 ms, and before a job that took more than 1 ms last time (or never ran here) once others ran in
  * it: a result is not held back behind a slow job, and host replies resume waiting invocations in between.
  */
@@ -150,7 +162,7 @@ function drain(): void {
     const job = typeof next === 'string' ? decodeJob(next) : next;
     if (ran > 0 && (performance.now() - t0 > 1 || (lastMs.get(job.target) ?? Infinity) > 1)) {
       queue[qi] = job;
-      setImmediate(drain);
+      setImmediate(resumeDrain);
       return;
     }
     // a cold program: load it first, then go on in order (jobs behind it would otherwise start their clocks and
