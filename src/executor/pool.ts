@@ -219,7 +219,7 @@ export class ExecutorPool {
       if (ast === undefined) missing.push(h);
       else known.set(h, ast);
     }
-    if (missing.length) for (const [h, ast] of await this.loadAsts(missing)) known.set(h, ast);
+    if (missing.length) for (const [h, ast] of await this.loadAsts(missing, false)) known.set(h, ast);
     if (known.size === 0 || this.closed) return;
     const id = ++this.preloadSeq;
     // one line per program, as job lines are: JSON text never holds a raw newline or tab
@@ -329,7 +329,7 @@ export class ExecutorPool {
   private async host(req: HostRequest): Promise<unknown> {
     const pool = this.opts.pool;
     if (req.op === 'ast') {
-      const ast = this.astCache.get(req.hash) ?? (await this.loadAsts([req.hash])).get(req.hash);
+      const ast = this.astCache.get(req.hash) ?? (await this.loadAsts([req.hash], true)).get(req.hash);
       if (ast === undefined) throw new AppError('INTERNAL', `compiled script ${req.hash.slice(0, 12)} is missing`);
       return ast;
     }
@@ -353,9 +353,14 @@ export class ExecutorPool {
   }
 
   /** Load programs from the AST cache table into this pool's cache (recompiled when another engine stored them). */
-  private async loadAsts(hashes: string[]): Promise<Map<string, string>> {
+  private async loadAsts(hashes: string[], strict: boolean): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const [hash, p] of await loadPrograms(this.opts.pool, hashes)) {
+      if (p.error) {
+        // an invocation's load fails with the reason; a preload skips the program (its invocations will say why)
+        if (strict) throw p.error;
+        continue;
+      }
       if (p.recompiledFrom) this.opts.log.info({ hash: hash.slice(0, 12), storedBy: p.recompiledFrom }, 'program stored by another engine version: compiled again from its source');
       if (this.astCache.size >= MAX_AST_CACHE) this.astCache.delete(this.astCache.keys().next().value!);
       this.astCache.set(hash, p.json);

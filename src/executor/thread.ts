@@ -166,8 +166,9 @@ function drain(): void {
       return;
     }
     // a cold program: load it first, then go on in order (jobs behind it would otherwise start their clocks and
-    // then all run back to back once it arrived)
-    const loading = runner.load(job.target);
+    // then all run back to back once it arrived). Once only: a program that failed to load is started anyway, and
+    // its invocation fails with the reason instead of this loop asking for it again forever.
+    const loading = loadedFor.has(job) ? null : runner.load(job.target);
     if (loading instanceof Promise) {
       queue[qi] = job;
       loadedFor.add(job);

@@ -9,7 +9,7 @@ import { scriptHash } from '../../src/deploy/engine.ts';
 import { insertScripts } from '../../src/db/scripts.ts';
 import { compile, ENGINE_VERSION, programToJSON } from '../../src/rhai/index.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
-import { pushRelease } from '../helpers/releases.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
 
 let tp: TestPlane;
 
@@ -44,6 +44,24 @@ async function deployWithStoredRow(app: string, storedBy: string): Promise<strin
 describe('engine version of stored programs', () => {
   it('should compile a program stored by another engine version again from its source instead of running its AST', async () => {
     expect(await deployWithStoredRow('foreign', 'rhai-ts/0-older')).toBe('new foreign');
+  });
+
+  it('should answer why when a program stored by another engine version does not compile under this one', async () => {
+    const source = 'fn handle(ctx) { "fine" }';
+    // its stored source no longer parses under this engine (a syntax this version dropped, say)
+    await insertScripts(tp.db.pool, [{ hash: scriptHash(ENGINE_VERSION, source), engineVersion: 'rhai-ts/0-older', ast: forged(source, 'fn handle(ctx) { "fine" }').replace('"fine\\" }', '"fine\\" (}'), bytes: source.length }]);
+    const { releaseId } = await pushRelease(tp.db.pool, { app: 'broken', scripts: { 'v.rhai': source }, routes: [{ path: '/v', script: 'v.rhai', function: 'handle' }] });
+    await tp.plane.waitForRelease('broken', 'main', releaseId, 5000);
+    const r = await fetch(`${tp.base}/apps/broken/v`);
+    // the client gets the generic 500 of an internal failure; the invocation log says why
+    expect(r.status).toBe(500);
+    let error = '';
+    await waitFor(async () => {
+      const { rows } = await tp.db.pool.query<{ error: string | null }>('SELECT error FROM invocations WHERE release_id = $1', [releaseId]);
+      error = rows[0]?.error ?? '';
+      return rows.length > 0;
+    }, 10_000, 'the invocation row');
+    expect(error).toMatch(/compiled by engine rhai-ts\/0-older and does not compile under .*push the app again/);
   });
 
   it('should run a program stored by its own engine version as stored', async () => {
