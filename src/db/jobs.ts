@@ -1,9 +1,11 @@
 /**
- * SQL of the durable job store (migration 0010: `jobs`). One row per queue::send; a try claims rows with
- * FOR UPDATE SKIP LOCKED under a per-queue advisory lock (so `concurrency` holds platform-wide, whoever claims);
- * NOTIFY 'picloud_jobs' (payload: the row's run_at in unix ms) wakes the runners. See queue/jobs-runner.ts.
+ * SQL of the durable job store (migrations 0010 `jobs`, 0012 `picloud_claim_jobs`). One row per queue::send; a try
+ * claims rows with FOR UPDATE SKIP LOCKED under a per-queue advisory lock (so `concurrency` holds platform-wide,
+ * whoever claims), in one round trip that also records the runner's finished tries; NOTIFY 'picloud_jobs' wakes the
+ * runners (payload `<run_at ms>:<app_id>:<queue>:<branch>`, or `0` for "look at every queue"). See
+ * orchestrator/job-runner.ts.
  */
-import { withTransaction, type Pool, type PoolClient } from './pool.ts';
+import type { Pool, PoolClient } from './pool.ts';
 
 type Q = Pool | PoolClient;
 
@@ -47,7 +49,7 @@ export async function insertJob(db: Q, j: NewJob): Promise<string> {
     `WITH j AS (
        INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms, run_at)
        VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond') RETURNING id, run_at)
-     SELECT id::text AS id, pg_notify('picloud_jobs', (extract(epoch FROM run_at) * 1000)::bigint::text) FROM j`,
+     SELECT id::text AS id, pg_notify('picloud_jobs', (extract(epoch FROM run_at) * 1000)::bigint::text || ':' || $1 || ':' || $3 || ':' || $2) FROM j`,
     [j.appId, j.branch, j.queue, j.payload, j.maxAttempts, j.backoffMs, j.delayMs],
   );
   return rows[0]!.id;
@@ -62,42 +64,32 @@ export async function pendingQueues(db: Q): Promise<{ appId: number; branch: str
   return rows.map((r) => ({ ...r, dueAt: Number(r.dueAt) }));
 }
 
-/** A stable 64-bit advisory-lock key of one queue. */
-const lockKey = (appId: number, branch: string, queue: string) => `jobs:${appId}:${branch}:${queue}`;
+/** A wake-up of the runners (NOTIFY 'picloud_jobs'): one queue's job due at `at`, or every queue (null). */
+export type JobWake = { at: number; appId: number; queue: string; branch: string } | null;
 
-/**
- * Claim up to `concurrency − running` due jobs of one queue: state running, attempts + 1, a lease of `leaseMs`
- * (a runner that dies leaves the job to be taken again when the lease ends).
- */
-export async function claimJobs(pool: Pool, q: { appId: number; branch: string; queue: string; concurrency: number; leaseMs: number }): Promise<JobRow[]> {
-  return withTransaction(pool, async (c) => {
-    await c.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [lockKey(q.appId, q.branch, q.queue)]);
-    const { rows } = await c.query<JobRow>(
-      `WITH free AS (
-         SELECT greatest($4::int - count(*), 0) AS n FROM jobs
-          WHERE app_id = $1 AND branch = $2 AND queue = $3 AND state = 'running' AND lease_until > now()),
-       picked AS (
-         SELECT id FROM jobs WHERE app_id = $1 AND branch = $2 AND queue = $3 AND state = 'pending' AND run_at <= now()
-          ORDER BY run_at, id LIMIT (SELECT n FROM free) FOR UPDATE SKIP LOCKED)
-       UPDATE jobs j SET state = 'running', attempts = j.attempts + 1, lease_until = now() + $5 * interval '1 millisecond', updated_at = now()
-         FROM picked WHERE j.id = picked.id
-       RETURNING ${cols('j.')}`,
-      [q.appId, q.branch, q.queue, q.concurrency, q.leaseMs],
-    );
-    return rows;
-  });
+export function parseJobWake(payload: string): JobWake {
+  const m = /^(\d+):(\d+):([^:]+):(.*)$/s.exec(payload);
+  return m ? { at: Number(m[1]), appId: Number(m[2]), queue: m[3]!, branch: m[4]! } : null;
 }
 
-/** A try succeeded. */
-export async function completeJob(db: Q, id: string): Promise<void> {
-  await db.query(`UPDATE jobs SET state = 'done', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND state = 'running'`, [id]);
+/**
+ * One round trip (picloud_claim_jobs, migration 0012): mark `done` (tries this runner finished) done, then claim up
+ * to `concurrency − running` due jobs of one queue: state running, attempts + 1, a lease of `leaseMs` (a runner
+ * that dies leaves the job to be taken again when the lease ends). `concurrency` 0 only records `done`.
+ */
+export async function claimJobs(db: Q, q: { appId: number; branch: string; queue: string; concurrency: number; leaseMs: number; done?: string[] }): Promise<JobRow[]> {
+  const { rows } = await db.query<JobRow>(
+    `SELECT ${COLS} FROM picloud_claim_jobs($1, $2, $3, $4, $5, $6::bigint[])`,
+    [q.appId, q.branch, q.queue, q.concurrency, q.leaseMs, q.done ?? []],
+  );
+  return rows;
 }
 
 /**
  * A try failed: pending again after backoff_ms × 2^(attempts−1), or a dead letter once attempts are used up
- * (`final` makes it one at once). Returns the new state.
+ * (`final` makes it one at once). Returns the new state and when a pending job may run again (unix ms).
  */
-export async function failJob(db: Q, id: string, error: string, final = false): Promise<JobState | null> {
+export async function failJob(db: Q, id: string, error: string, final = false): Promise<{ state: JobState; runAt: number } | null> {
   const { rows } = await db.query<{ state: JobState; runAt: string }>(
     `UPDATE jobs SET last_error = $2, lease_until = NULL, updated_at = now(),
             state = CASE WHEN $3 OR attempts >= max_attempts THEN 'failed' ELSE 'pending' END,
@@ -107,7 +99,7 @@ export async function failJob(db: Q, id: string, error: string, final = false): 
       RETURNING state, (extract(epoch FROM run_at) * 1000)::bigint::text AS "runAt"`,
     [id, error.slice(0, 4000), final],
   );
-  return rows[0]?.state ?? null;
+  return rows[0] ? { state: rows[0].state, runAt: Number(rows[0].runAt) } : null;
 }
 
 /**

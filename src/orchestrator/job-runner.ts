@@ -4,19 +4,27 @@
  * starts (the route table's entry, not the sender's). A handler that throws, times out (504) or whose executor
  * dies (502) fails the try: pending again after its backoff, a dead letter when its attempts are used up.
  *
+ * Hot path, per queue (docs/architecture.md "Background jobs"): a send's NOTIFY names its queue, and wakes a claim
+ * of that queue only; a claim is one round trip (picloud_claim_jobs) that also records the tries this runner
+ * finished since the last one, so a queue under load costs one query per finished job, and none while all of its
+ * `concurrency` slots are busy here. Claims of one queue are serialised in this process (a wake during one runs
+ * one more after it).
+ *
  * Wake-ups, no busy polling: LISTEN 'picloud_jobs' (every send NOTIFYs), one timer for the next due time (a
  * delayed job, a backoff, the end of a running job's lease), and a safety poll once a minute (a NOTIFY lost with
- * a LISTEN reconnect; lease ends of other runners). Claims take FOR UPDATE SKIP LOCKED under a per-queue
- * advisory lock, so `concurrency` holds platform-wide and several runners (cluster mode) can share the table.
+ * a LISTEN reconnect; lease ends of other runners). Idle, the runner holds exactly that: one LISTEN connection,
+ * the 60 s interval, and a timer only while a job is delayed, backing off or leased. Claims take FOR UPDATE SKIP
+ * LOCKED under a per-queue advisory lock, so `concurrency` holds platform-wide and several runners (cluster mode)
+ * can share the table.
  *
  * Hand-written rather than graphile-worker / pg-boss: pg-boss polls (0.5–2 s, against the idle goal);
- * graphile-worker would add a second migration system and schema for what is ~200 lines here, and its jobs could
+ * graphile-worker would add a second migration system and schema for what is ~250 lines here, and its jobs could
  * not be listed per (app, branch, queue) or replayed through our API without reaching into its tables.
  */
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import {
-  claimJobs, completeJob, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, pendingQueues, pruneDoneJobs, reclaimJobs, type JobRow,
+  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, type JobRow,
 } from '../db/jobs.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { InvocationResult } from '../queue/jobs.ts';
@@ -37,6 +45,21 @@ export interface JobRunnerOptions {
 
 const DONE_MAX_AGE_MS = 24 * 3600_000;
 
+/** This runner's view of one queue (app, branch, name). */
+interface QueueState {
+  appId: number;
+  branch: string;
+  queue: string;
+  claiming: boolean;
+  again: boolean;
+  /** tries started here and not finished */
+  running: number;
+  /** ids of tries that succeeded here, recorded by the next claim */
+  done: string[];
+}
+
+type Decl = BranchEntry['queues'][number];
+
 export class JobRunner {
   private listener: PoolClient | null = null;
   private closed = false;
@@ -46,7 +69,9 @@ export class JobRunner {
   private timerAt = Infinity;
   private poll: NodeJS.Timeout | null = null;
   private readonly inFlight = new Set<Promise<void>>();
-  private counters = { started: 0, succeeded: 0, failed: 0 };
+  private readonly queues = new Map<string, QueueState>();
+  private byId: Map<string, BranchEntry> | null = null;
+  private counters = { started: 0, succeeded: 0, failed: 0, claims: 0 };
 
   constructor(private readonly o: JobRunnerOptions) {}
 
@@ -79,9 +104,10 @@ export class JobRunner {
     const c = await this.o.pool.connect();
     c.on('notification', (m) => {
       if (m.channel !== 'picloud_jobs') return;
-      const at = Number(m.payload);
-      if (Number.isFinite(at) && at > Date.now() + 5) this.armTimer(at);
-      else this.wake();
+      const w = parseJobWake(m.payload ?? '');
+      if (w === null) this.wake();
+      else if (w.at > Date.now() + 5) this.armTimer(w.at);
+      else this.wakeQueue(w.appId, w.branch, w.queue);
     });
     c.on('error', (err) => {
       if (this.closed) return;
@@ -95,6 +121,7 @@ export class JobRunner {
 
   /** A release switched: pending jobs of queues it no longer declares become dead letters; removed previews lose theirs. */
   onBranchChange(app: string, branch: string, entry: BranchEntry | null): void {
+    this.byId = null;
     const p = entry
       ? failUndeclared(this.o.pool, entry.appId, branch, entry.queues.map((q) => q.name)).then((n) => {
         if (n) this.o.log.warn({ app, branch, jobs: n }, 'pending jobs of a queue no longer declared are now dead letters');
@@ -114,14 +141,18 @@ export class JobRunner {
     }, Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)));
   }
 
-  /** Claim and start every due job the queues have room for (serialised; a wake during one runs once more after it). */
+  /**
+   * Look at every queue with pending jobs (start, the safety poll, a timer, a route-table reload): claim for each
+   * due one, arm the timer for the earliest that is not due yet. Serialised; a wake during one runs once more after it.
+   */
   wake(): void {
     if (this.closed) return;
+    this.byId = null;
     if (this.waking) {
       this.again = true;
       return;
     }
-    this.waking = this.claimRound()
+    this.waking = this.wakeAll()
       .catch((err) => this.o.log.error({ err }, 'job claim failed'))
       .finally(() => {
         this.waking = null;
@@ -132,30 +163,69 @@ export class JobRunner {
       });
   }
 
-  private entryById(): Map<string, BranchEntry> {
-    const m = new Map<string, BranchEntry>();
-    for (const e of this.o.routes.entries()) m.set(`${e.appId}\u0000${e.branch}`, e);
-    return m;
+  private async wakeAll(): Promise<void> {
+    const now = Date.now();
+    for (const q of await pendingQueues(this.o.pool)) {
+      if (q.dueAt > now) this.armTimer(q.dueAt);
+      else this.wakeQueue(q.appId, q.branch, q.queue);
+    }
   }
 
-  private async claimRound(): Promise<void> {
-    const { pool } = this.o;
-    const now = Date.now();
-    const entries = this.entryById();
-    for (const q of await pendingQueues(pool)) {
-      if (this.closed) return;
-      const e = entries.get(`${q.appId}\u0000${q.branch}`);
-      const decl = e?.queues.find((x) => x.name === q.queue);
-      // not (yet) declared in this process's table: the release switch that declares or removes it wakes us again
-      if (!e || !decl) continue;
-      if (q.dueAt > now) {
-        this.armTimer(q.dueAt);
-        continue;
-      }
-      const jobs = await claimJobs(pool, {
-        appId: q.appId, branch: q.branch, queue: q.queue, concurrency: decl.concurrency, leaseMs: e.limits.timeoutMs + (this.o.leaseGraceMs ?? 30_000),
+  private entry(appId: number, branch: string): BranchEntry | undefined {
+    if (!this.byId) {
+      this.byId = new Map();
+      for (const e of this.o.routes.entries()) this.byId.set(`${e.appId}\u0000${e.branch}`, e);
+    }
+    return this.byId.get(`${appId}\u0000${branch}`);
+  }
+
+  private state(appId: number, branch: string, queue: string): QueueState {
+    const k = `${appId}\u0000${branch}\u0000${queue}`;
+    let s = this.queues.get(k);
+    if (!s) this.queues.set(k, (s = { appId, branch, queue, claiming: false, again: false, running: 0, done: [] }));
+    return s;
+  }
+
+  /** Claim what one queue has room for (and record its finished tries); serialised per queue. */
+  private wakeQueue(appId: number, branch: string, queue: string): void {
+    if (this.closed) return;
+    const s = this.state(appId, branch, queue);
+    if (s.claiming) {
+      s.again = true;
+      return;
+    }
+    s.claiming = true;
+    const p = this.claim(s)
+      .catch((err) => this.o.log.error({ err, queue }, 'job claim failed'))
+      .finally(() => {
+        s.claiming = false;
+        if (s.again) {
+          s.again = false;
+          this.wakeQueue(appId, branch, queue);
+        }
       });
-      for (const j of jobs) this.track(this.runTry(e, decl, j));
+    this.track(p);
+  }
+
+  private async claim(s: QueueState): Promise<void> {
+    const e = this.entry(s.appId, s.branch);
+    // not (yet) declared in this process's table: the release switch that declares or removes it wakes us again
+    const decl = e?.queues.find((x) => x.name === s.queue);
+    const room = this.closed || !decl ? 0 : decl.concurrency - s.running;
+    if (room <= 0 && s.done.length === 0) return;
+    const done = s.done.splice(0);
+    try {
+      const jobs = await claimJobs(this.o.pool, {
+        appId: s.appId, branch: s.branch, queue: s.queue, concurrency: room > 0 ? decl!.concurrency : 0, leaseMs: (e?.limits.timeoutMs ?? 0) + (this.o.leaseGraceMs ?? 30_000), done,
+      });
+      this.counters.claims++;
+      for (const j of jobs) {
+        s.running++;
+        this.track(this.runTry(s, e!, decl!, j));
+      }
+    } catch (err) {
+      s.done.push(...done); // recorded by the next claim (or their leases end and they run again: at least once)
+      throw err;
     }
   }
 
@@ -167,13 +237,10 @@ export class JobRunner {
 
   private track(p: Promise<void>): void {
     this.inFlight.add(p);
-    void p.finally(() => {
-      this.inFlight.delete(p);
-      this.wake(); // a slot is free
-    });
+    void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async runTry(e: BranchEntry, decl: BranchEntry['queues'][number], j: JobRow): Promise<void> {
+  private async runTry(s: QueueState, e: BranchEntry, decl: Decl, j: JobRow): Promise<void> {
     this.counters.started++;
     let r: InvocationResult;
     try {
@@ -186,23 +253,25 @@ export class JobRunner {
     try {
       if (r.status < 500) {
         this.counters.succeeded++;
-        await completeJob(this.o.pool, j.id);
+        s.done.push(j.id);
       } else {
         this.counters.failed++;
-        const state = await failJob(this.o.pool, j.id, `${r.status}: ${r.error ?? 'failed'}`);
-        if (state === 'pending') {
-          const { rows } = await this.o.pool.query<{ t: string }>(`SELECT (extract(epoch FROM run_at) * 1000)::bigint::text AS t FROM jobs WHERE id = $1`, [j.id]);
-          if (rows[0]) this.armTimer(Number(rows[0].t));
-        }
+        const f = await failJob(this.o.pool, j.id, `${r.status}: ${r.error ?? 'failed'}`);
+        if (f?.state === 'pending') this.armTimer(f.runAt);
       }
     } catch (err) {
       // the lease ends and the job is taken again: at least once
       this.o.log.error({ err, job: j.id }, 'recording a job result failed');
+    } finally {
+      s.running--;
+      this.wakeQueue(s.appId, s.branch, s.queue); // a slot is free
     }
   }
 
   stats() {
-    return { running: this.inFlight.size, ...this.counters };
+    let running = 0;
+    for (const s of this.queues.values()) running += s.running;
+    return { running, ...this.counters };
   }
 
   async close(): Promise<void> {
@@ -210,8 +279,11 @@ export class JobRunner {
     if (this.timer) clearTimeout(this.timer);
     if (this.poll) clearInterval(this.poll);
     await this.waking?.catch(() => {});
-    // tries in flight finish (the dispatcher answers each by its deadline), so their results are recorded
-    await Promise.all([...this.inFlight]);
+    // claims and tries in flight finish (the dispatcher answers each by its deadline), so their results are recorded
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+    for (const s of this.queues.values()) {
+      if (s.done.length) await claimJobs(this.o.pool, { appId: s.appId, branch: s.branch, queue: s.queue, concurrency: 0, leaseMs: 0, done: s.done.splice(0) }).catch(() => {});
+    }
     const c = this.listener;
     this.listener = null;
     if (c) {
