@@ -102,6 +102,16 @@ export async function failJob(db: Q, id: string, error: string, final = false): 
   return rows[0] ? { state: rows[0].state, runAt: Number(rows[0].runAt) } : null;
 }
 
+/** A try that never started (no executor could be reached): pending again after `delayMs`, its attempt not counted. */
+export async function releaseJob(db: Q, id: string, delayMs: number): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET state = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL, updated_at = now(),
+            run_at = now() + $2 * interval '1 millisecond'
+      WHERE id = $1 AND state = 'running'`,
+    [id, delayMs],
+  );
+}
+
 /**
  * Running jobs whose lease ended (their runner died), or every running job when `all` (the embedded mode at
  * start: it is the only runner): a try that died, so pending again (at once) or a dead letter. Returns how many.

@@ -24,7 +24,7 @@
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import {
-  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, type JobRow,
+  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, type JobRow,
 } from '../db/jobs.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { InvocationResult } from '../queue/jobs.ts';
@@ -44,6 +44,8 @@ export interface JobRunnerOptions {
 }
 
 const DONE_MAX_AGE_MS = 24 * 3600_000;
+/** a try the dispatcher refused (nothing ran) is tried again after this, without counting the attempt */
+const NOT_RUN_RETRY_MS = 1000;
 
 /** This runner's view of one queue (app, branch, name). */
 interface QueueState {
@@ -96,6 +98,8 @@ export class JobRunner {
     await reclaimJobs(pool, false).then(() => this.armLeaseTimer()).catch(() => {});
     await pruneDoneJobs(pool, DONE_MAX_AGE_MS).catch(() => {});
     if (!this.listener) await this.listen().catch(() => {});
+    // finished tries a failed claim could not record yet
+    for (const q of this.queues.values()) if (q.done.length) this.wakeQueue(q.appId, q.branch, q.queue);
     this.wake();
   }
 
@@ -242,29 +246,36 @@ export class JobRunner {
 
   private async runTry(s: QueueState, e: BranchEntry, decl: Decl, j: JobRow): Promise<void> {
     this.counters.started++;
-    let r: InvocationResult;
+    let r: InvocationResult | null;
     try {
       r = await this.o.dispatcher.invoke({
         kind: 'queue', id: `job-${j.id}-${j.attempts}`, target: targetOf(e, decl), queue: j.queue, jobId: j.id, attempt: j.attempts, body: j.payload,
       });
-    } catch (err) {
-      r = { status: 503, headers: {}, body: '', durationMs: 0, operations: 0, cold: false, logs: [], error: (err as Error).message };
+    } catch {
+      r = null; // not dispatched (no capacity, Redis unreachable): nothing ran
     }
+    if (r && r.status < 500) s.done.push(j.id); // before the wake below, whose claim records it
     try {
-      if (r.status < 500) {
-        this.counters.succeeded++;
-        s.done.push(j.id);
-      } else {
-        this.counters.failed++;
-        const f = await failJob(this.o.pool, j.id, `${r.status}: ${r.error ?? 'failed'}`);
-        if (f?.state === 'pending') this.armTimer(f.runAt);
-      }
+      await this.record(j, r);
     } catch (err) {
       // the lease ends and the job is taken again: at least once
       this.o.log.error({ err, job: j.id }, 'recording a job result failed');
     } finally {
       s.running--;
       this.wakeQueue(s.appId, s.branch, s.queue); // a slot is free
+    }
+  }
+
+  /** A try's outcome: done (recorded by the next claim), failed (backoff or dead letter), or not run (tried again soon, attempt not counted). */
+  private async record(j: JobRow, r: InvocationResult | null): Promise<void> {
+    if (r === null) {
+      await releaseJob(this.o.pool, j.id, NOT_RUN_RETRY_MS);
+      this.armTimer(Date.now() + NOT_RUN_RETRY_MS);
+    } else if (r.status < 500) this.counters.succeeded++;
+    else {
+      this.counters.failed++;
+      const f = await failJob(this.o.pool, j.id, `${r.status}: ${r.error ?? 'failed'}`);
+      if (f?.state === 'pending') this.armTimer(f.runAt);
     }
   }
 
