@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
-import { startBullmqWorker } from '../queue/bullmq.ts';
+import { startTickWorker } from '../queue/bullmq.ts';
 import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { within } from '../queue/redis-util.ts';
 import { ExecutorPool } from './pool.ts';
@@ -47,7 +47,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
     onSuspend: () => lists?.room(),
   });
   await pool.start();
-  const worker = await startBullmqWorker({
+  const worker = await startTickWorker({
     redisUrl: o.redisUrl,
     prefix: o.prefix,
     log: o.log,

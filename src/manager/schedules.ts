@@ -17,7 +17,7 @@ import type { Logger } from '../common/log.ts';
 import type { InvocationRow } from '../db/invocation-row.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { InvocationTarget } from '../queue/jobs.ts';
-import type { QueueJobData } from '../queue/bullmq.ts';
+import type { TickData } from '../queue/bullmq.ts';
 import { FAILING_AFTER, SKIPPED_ERROR, SKIPPED_STATUS, failingRow, scheduleNoticeRow } from '../queue/schedule-rows.ts';
 
 export interface ScheduleSpec {
@@ -137,7 +137,7 @@ export function createBullmqSchedules(queue: Queue, log: Logger): ScheduleDriver
   };
   const existing = async () => (await queue.getJobSchedulers(0, -1)).map((s) => s.key);
   const upsert = async (app: string, branch: string, s: ScheduleSpec) => {
-    const data: QueueJobData = { type: 'tick', target: s.target, cron: s.cron, overlap: s.overlap };
+    const data: TickData = { type: 'tick', target: s.target, cron: s.cron, overlap: s.overlap };
     await queue.upsertJobScheduler(schedulerId(app, branch, s), { pattern: s.cron, tz: 'UTC' }, {
       name: 'schedule',
       data,

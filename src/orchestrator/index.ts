@@ -82,7 +82,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   let execPool: ExecutorPool | null = null;
   const children: ChildProcess[] = [];
   let onRedisReconnect: ((f: () => void) => void) | null = null;
-  let bullmq: Dispatcher | null = null;
+  let scheduleQueue: { close(): Promise<void> } | null = null;
 
   if (config.redisUrl) {
     // loaded only with Redis: the embedded mode never pays for bullmq + ioredis. HTTP invocations travel on plain
@@ -98,10 +98,10 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       dispatcher = createNodeDispatcher((job) => p.tryRun(job), remote, () => p.close());
     }
     if (deps.schedules !== false) {
-      const { createBullmqDispatcher } = await import('../queue/bullmq.ts');
-      const d = await createBullmqDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
-      bullmq = d;
-      schedules = createBullmqSchedules(d.queue, log);
+      const { createScheduleQueue } = await import('../queue/bullmq.ts');
+      const q = await createScheduleQueue({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log });
+      scheduleQueue = q;
+      schedules = createBullmqSchedules(q.queue, log);
     }
     const n = deps.spawnExecutors ?? 0;
     const dbUrl = deps.databaseUrl ?? config.databaseUrl;
@@ -188,7 +188,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       await jobs?.close();
       await routes.close();
       await dispatcher.close();
-      await bullmq?.close();
+      await scheduleQueue?.close();
       await ingressLog.close();
       await stopping;
     },

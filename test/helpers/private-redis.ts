@@ -7,9 +7,9 @@ import { waitFor } from './releases.ts';
 
 export const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
-/** Start redis-server (no persistence) on `port`; resolves once it answers PING. */
-export async function startRedis(port: number): Promise<ChildProcess> {
-  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+/** Start redis-server on `port` (default: no persistence; `args` replace that, e.g. AOF in a dir); resolves once it answers PING. */
+export async function startRedis(port: number, args: string[] = ['--save', '', '--appendonly', 'no']): Promise<ChildProcess> {
+  const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], { stdio: 'ignore' });
   await waitFor(() => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 10_000, 'redis up');
   return p;
 }
