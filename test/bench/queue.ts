@@ -4,11 +4,15 @@
  *   queue          — Redis mode (executor processes; jobs in PostgreSQL, tries dispatched over Redis)
  *   bullmq_floor   — BullMQ alone on the same Redis: an empty job through Queue.add + a Worker at concurrency 4
  *   embedded_queue — the embedded mode (executor threads in-process, jobs in PostgreSQL)
- * each as { jobs_per_s (N jobs sent at once, until all done), p50_ms (send → handler start, one job at a time) }.
+ * each as { jobs_per_s (N jobs sent by one request, each queue::send a durable insert, until all done), p50_ms
+ * (send → handler start, one job at a time) }, and for the platform cases also drain_jobs_per_s (N jobs already in
+ * the store, inserted by one statement, until all done) and cpu_us_per_job (of the jobs_per_s run: this process, its
+ * executor processes and the PostgreSQL backends of the bench database; Redis's CPU is not counted).
  * Uses the test PostgreSQL and Redis (DATABASE_URL / REDIS_URL or the local defaults), a throwaway database and a
  * random Redis prefix.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { redisConnection } from '../../src/queue/bullmq.ts';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
@@ -25,7 +29,26 @@ const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s
 interface Result {
   jobs_per_s: number;
   p50_ms: number;
+  drain_jobs_per_s?: number;
+  cpu_us_per_job?: number;
 }
+
+/** CPU ticks (1/100 s) of a process, 0 once it is gone. */
+const ticksOf = (pid: string) => {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return 0;
+  }
+};
+const childPids = () => {
+  try {
+    return readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
+};
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -45,6 +68,8 @@ async function platform(mode: Mode): Promise<Result> {
       },
       routes: [{ path: '/send', method: 'POST', script: 'send.rhai' }, { path: '/ping', script: 'ping.rhai' }],
       queues: [{ name: 'q', script: 'work.rhai', concurrency: 4 }],
+      // N sends in one request: on a loaded machine they take longer than the default 5 s
+      limits: { timeout_ms: 30_000 },
     });
     await waitFor(async () => (await fetch(`${t.base}/apps/qbench/ping`).catch(() => null))?.status === 200, 60_000, 'executors up');
     const doneCount = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE app_id = $1 AND state = 'done'`, [appId])).rows[0].n as number;
@@ -56,13 +81,24 @@ async function platform(mode: Mode): Promise<Result> {
     await waitFor(async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId])).rows[0].n >= LATENCY_SAMPLES, 10_000, 'log rows');
     const { rows } = await t.db.pool.query<{ logs: { msg: string }[] }>(`SELECT logs FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId]);
     const lat = rows.map((r) => Number(r.logs[0]?.msg)).filter((x) => Number.isFinite(x));
+    const pgPids = async () => (await t.db.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows.map((x) => String(x.pid));
+    const cpu = async () => [String(process.pid), ...childPids(), ...(await pgPids())].reduce((a, p) => a + ticksOf(p), 0);
     // throughput: N jobs sent by one request, until all are done
+    const c0 = await cpu();
     const start = performance.now();
     const r = await fetch(`${t.base}/apps/qbench/send?n=${N}`, { method: 'POST' });
     if (r.status !== 200) throw new Error(`send answered ${r.status}: ${await r.text()}`);
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + N, 300_000, `${N} jobs`);
     const s = (performance.now() - start) / 1000;
-    return { jobs_per_s: Math.round(N / s), p50_ms: median(lat) };
+    const cpuUs = ((await cpu()) - c0) * 10_000 / N;
+    // drain: N jobs already in the store (one INSERT, one NOTIFY), until all are done
+    const d0 = performance.now();
+    await t.db.pool.query(
+      `WITH j AS (INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms) SELECT $1, 'main', 'q', '0', 3, 1000 FROM generate_series(1, $2) RETURNING 1)
+       SELECT pg_notify('picloud_jobs', '0') FROM (SELECT count(*) FROM j) c`, [appId, N]);
+    await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + 2 * N, 300_000, `${N} stored jobs`);
+    const drain = Math.round(N / ((performance.now() - d0) / 1000));
+    return { jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs) };
   } finally {
     await t.close();
   }
@@ -103,5 +139,10 @@ async function bullmqFloor(): Promise<Result> {
 say(`bench:queue: ${N} jobs at concurrency 4, p50 over ${LATENCY_SAMPLES} jobs sent one at a time`);
 const out = { queue: await platform('bullmq'), bullmq_floor: await bullmqFloor(), embedded_queue: await platform('embedded') };
 if (asJson) process.stdout.write(`${JSON.stringify(out)}\n`);
-else for (const [k, v] of Object.entries(out)) say(`${k.padEnd(15)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms`);
+else {
+  for (const [k, v] of Object.entries(out)) {
+    const extra = v.drain_jobs_per_s === undefined ? '' : `   drain ${v.drain_jobs_per_s} jobs/s   ${v.cpu_us_per_job} CPU-µs/job`;
+    say(`${k.padEnd(15)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms${extra}`);
+  }
+}
 process.exit(0);
