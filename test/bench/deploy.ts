@@ -11,7 +11,8 @@
  * No cold start (issue 11): right after each release switch (first push, second push, rollback), the latency of the
  * first request to the new release next to the p50 of the WARM requests that follow, each on a new connection (as
  * curl does); target: at most 1 ms apart. Measured in both modes: embedded (executor threads in the server) and
- * Redis (no threads in the server, 2 executor processes).
+ * Redis (no threads in the server, 2 executor processes). Reference without a switch: the same request after the
+ * executors idled 300 ms (waking idle threads and processes costs something of its own).
  */
 import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHard, runGit, tempDir, writeFiles } from '../helpers/git.ts';
 import http from 'node:http';
@@ -26,6 +27,8 @@ const RUNS = runsArg >= 0 ? Number(args[runsArg + 1]) : 5;
 const SCRIPTS = 50;
 /** warm requests after the first one of each switch */
 const WARM = 30;
+/** idle time before the reference request (about what a push of this app keeps the executors idle) */
+const IDLE_MS = 300;
 
 function script(i: number, salt: string): string {
   return `// route ${i} (${salt})
@@ -96,6 +99,8 @@ interface ModeResult {
   /** per switch: the first request's ms and the p50 of the warm ones after it */
   firstRequest: number[];
   warmP50: number[];
+  /** per switch, after the warm ones: one request after IDLE_MS without any request (no switch) */
+  afterIdle: number[];
   /** the push output's preload wait, per switch */
   preloadMs: number[];
   /** invocations the executors ran cold (program not yet compiled in their thread), of all after the switches */
@@ -108,7 +113,7 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
       ? { env: { PICLOUD_EXECUTORS: '2' } }
       : { env: { REDIS_URL: process.env.REDIS_URL || TEST_REDIS_URL }, spawnExecutors: 2 },
   );
-  const r: ModeResult = { first: [], rollback: [], wall: { first: [], rollback: [] }, plainGit: [], firstRequest: [], warmP50: [], preloadMs: [] };
+  const r: ModeResult = { first: [], rollback: [], wall: { first: [], rollback: [] }, plainGit: [], firstRequest: [], warmP50: [], afterIdle: [], preloadMs: [] };
   /** right after a switch: the first request, then WARM more */
   const afterSwitch = async (app: string, pushed: { stderr: string }) => {
     const pre = preloadOf(pushed.stderr);
@@ -118,6 +123,9 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
     const warm: number[] = [];
     for (let i = 0; i < WARM; i++) warm.push(await timedGet(url));
     r.warmP50.push(median(warm));
+    // reference: the same request after the executors idled as long as a push keeps them idle, with no switch
+    await new Promise((res) => setTimeout(res, IDLE_MS));
+    r.afterIdle.push(await timedGet(url));
   };
   try {
     // warm-up push (module loading, first connections) — not counted
@@ -179,12 +187,13 @@ const coldStart = Object.fromEntries(
     return [m, {
       firstRequestMs: { median: round(median(r.firstRequest)), samples: r.firstRequest.map(round) },
       warmP50Ms: { median: round(median(r.warmP50)), samples: r.warmP50.map(round) },
+      afterIdleMs: { median: round(median(r.afterIdle)), samples: r.afterIdle.map(round) },
       gapMs: { median: round(median(gaps)), max: round(Math.max(...gaps)), target: 1 },
       coldInvocations: r.coldInvocations,
       preloadMs: { median: r.preloadMs.length ? median(r.preloadMs) : null, samples: r.preloadMs },
     }];
   }),
-) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number }; preloadMs: { median: number | null; samples: number[] } }>;
+) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; afterIdleMs: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number }; preloadMs: { median: number | null; samples: number[] } }>;
 
 const result = {
   scripts: SCRIPTS,
@@ -215,6 +224,7 @@ else {
       `  ${m.padEnd(9)} first ${c.firstRequestMs.median.toFixed(2)} ms   warm p50 ${c.warmP50Ms.median.toFixed(2)} ms   gap median ${c.gapMs.median.toFixed(2)} ms, max ${c.gapMs.max.toFixed(2)} ms   target ≤ 1 ms   ${c.gapMs.median <= 1 ? 'ok' : 'MISS'}`,
     );
     console.log(`            first samples ${c.firstRequestMs.samples.join(', ')}`);
+    console.log(`            reference, no switch: a request after ${IDLE_MS} ms idle ${c.afterIdleMs.median.toFixed(2)} ms (median), samples ${c.afterIdleMs.samples.join(', ')}`);
     console.log(`            preload wait in the push (median): ${c.preloadMs.median ?? '-'} ms, samples ${c.preloadMs.samples.join(', ')}`);
     if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
   }
