@@ -130,6 +130,18 @@ function backendsOf(db: string): ProcInfo[] {
   return out;
 }
 
+/** A child process by its title (a PostgreSQL process says what it is: "postgres: checkpointer", a backend, …). */
+function childLabel(pid: number, parent: string): string {
+  try {
+    const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
+    if (title.startsWith('postgres: ')) return title.slice(0, 40);
+    if (/(^|\/)postgres$/.test(title)) return 'postmaster (+ exited children)';
+  } catch {
+    /* gone */
+  }
+  return `${parent} child`;
+}
+
 interface Sample {
   label: string;
   pid: number;
@@ -153,7 +165,7 @@ async function measure(roots: { label: string; pid: number }[], extra: { label: 
   const look = (initial: boolean) => {
     const seen: Seen[] = [];
     for (const r of roots) {
-      for (const p of processTree(r.pid)) seen.push({ ...p, label: p.pid === r.pid ? r.label : `${r.label} child`, kind: isPostgres(p) ? 'postgres' : 'platform', tree: true, initial });
+      for (const p of processTree(r.pid)) seen.push({ ...p, label: p.pid === r.pid ? r.label : childLabel(p.pid, r.label), kind: isPostgres(p) ? 'postgres' : 'platform', tree: true, initial });
     }
     for (const e of extra) {
       const p = readProc(e.pid);
@@ -366,7 +378,7 @@ try {
     if (withRedis) say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s in our processes (target < ${target.toFixed(2)} s); Redis ${secs(redisTicks).toFixed(2)} s, PostgreSQL backends ${secs(pgTicks).toFixed(2)} s`);
     else say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s total (platform ${res.platform_cpu_s.toFixed(2)} s, PostgreSQL ${res.postgres_cpu_s.toFixed(2)} s; target < ${target.toFixed(2)} s)`);
     for (const s of samples.filter((x) => x.ticks > 0 || (x.kind === 'platform' && !x.label.endsWith('child'))).sort((a, b) => b.ticks - a.ticks)) {
-      say(`   ${String(s.pid).padStart(7)} ${s.label.padEnd(14)} ${s.comm.padEnd(16)} ${secs(s.ticks).toFixed(2)} s`);
+      say(`   ${String(s.pid).padStart(7)} ${s.label.padEnd(24)} ${secs(s.ticks).toFixed(2)} s`);
       for (const t of s.threads.sort((a, b) => b.ticks - a.ticks)) say(`      thread ${t.tid}${t.tid === s.pid ? ' (main)' : ''} ${secs(t.ticks).toFixed(2)} s`);
     }
     if (nodeArgs.includes('--trace-gc')) for (const g of gc) say(`gc in ${g.label}: ${g.collections} collections (${g.reduce} by the memory reducer), ${g.ms} ms of pauses and marking steps`);
