@@ -39,7 +39,7 @@ import {
   type RateStats,
 } from '../db/dashboard.ts';
 import { appDetail, performRollback, type ApiPluginOptions } from './api.ts';
-import { TokenVerifier, verifierFor, type Principal } from './auth.ts';
+import { verifierFor, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
 import { holdSseStream } from './sse.ts';
 import { InvocationHub } from './invocation-hub.ts';
