@@ -49,7 +49,7 @@ export async function insertJob(db: Q, j: NewJob): Promise<string> {
     `WITH j AS (
        INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms, run_at)
        VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond') RETURNING id, run_at)
-     SELECT id::text AS id, pg_notify('picloud_jobs', (extract(epoch FROM run_at) * 1000)::bigint::text || ':' || $1 || ':' || $3 || ':' || $2) FROM j`,
+     SELECT id::text AS id, pg_notify('picloud_jobs', ceil(extract(epoch FROM run_at) * 1000)::bigint::text || ':' || $1 || ':' || $3 || ':' || $2) FROM j`,
     [j.appId, j.branch, j.queue, j.payload, j.maxAttempts, j.backoffMs, j.delayMs],
   );
   return rows[0]!.id;
@@ -58,7 +58,7 @@ export async function insertJob(db: Q, j: NewJob): Promise<string> {
 /** Queues with pending jobs: when the earliest is due (unix ms). */
 export async function pendingQueues(db: Q): Promise<{ appId: number; branch: string; queue: string; dueAt: number }[]> {
   const { rows } = await db.query<{ appId: number; branch: string; queue: string; dueAt: string }>(
-    `SELECT app_id AS "appId", branch, queue, (extract(epoch FROM min(run_at)) * 1000)::bigint::text AS "dueAt"
+    `SELECT app_id AS "appId", branch, queue, ceil(extract(epoch FROM min(run_at)) * 1000)::bigint::text AS "dueAt"
        FROM jobs WHERE state = 'pending' GROUP BY app_id, branch, queue`,
   );
   return rows.map((r) => ({ ...r, dueAt: Number(r.dueAt) }));
@@ -96,7 +96,7 @@ export async function failJob(db: Q, id: string, error: string, final = false): 
             run_at = CASE WHEN $3 OR attempts >= max_attempts THEN run_at
                           ELSE now() + backoff_ms * power(2, greatest(attempts - 1, 0)) * interval '1 millisecond' END
       WHERE id = $1 AND state = 'running'
-      RETURNING state, (extract(epoch FROM run_at) * 1000)::bigint::text AS "runAt"`,
+      RETURNING state, ceil(extract(epoch FROM run_at) * 1000)::bigint::text AS "runAt"`,
     [id, error.slice(0, 4000), final],
   );
   return rows[0] ? { state: rows[0].state, runAt: Number(rows[0].runAt) } : null;
@@ -130,7 +130,7 @@ export async function reclaimJobs(db: Q, all: boolean): Promise<number> {
 
 /** When the earliest running lease ends (unix ms), or null. */
 export async function nextLeaseEnd(db: Q): Promise<number | null> {
-  const { rows } = await db.query<{ t: string | null }>(`SELECT (extract(epoch FROM min(lease_until)) * 1000)::bigint::text AS t FROM jobs WHERE state = 'running'`);
+  const { rows } = await db.query<{ t: string | null }>(`SELECT ceil(extract(epoch FROM min(lease_until)) * 1000)::bigint::text AS t FROM jobs WHERE state = 'running'`);
   return rows[0]?.t ? Number(rows[0].t) : null;
 }
 

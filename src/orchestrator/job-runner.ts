@@ -120,7 +120,11 @@ export class JobRunner {
       const w = parseJobWake(m.payload ?? '');
       if (w === null) this.wake();
       else if (w.at > Date.now() + 5) this.armTimer(w.at);
-      else this.wakeQueue(w.appId, w.branch, w.queue);
+      else {
+        this.wakeQueue(w.appId, w.branch, w.queue);
+        // due within a few ms: the claim may come before it is due and take nothing, so a timer backs it up
+        if (w.at > Date.now()) this.armTimer(w.at);
+      }
     });
     c.on('error', (err) => {
       if (this.closed) return;
@@ -143,6 +147,7 @@ export class JobRunner {
     void p.catch((err) => this.o.log.error({ err }, 'job cleanup after a release switch failed')).finally(() => this.wake());
   }
 
+  /** Wake at `at` (unix ms, rounded up from the database's time, so a claim then finds the job due; +1 for timer rounding). */
   private armTimer(at: number): void {
     if (this.closed || at >= this.timerAt) return;
     if (this.timer) clearTimeout(this.timer);
@@ -151,7 +156,7 @@ export class JobRunner {
       this.timer = null;
       this.timerAt = Infinity;
       this.wake();
-    }, Math.max(0, Math.min(at - Date.now(), 2 ** 31 - 1)));
+    }, Math.max(0, Math.min(at - Date.now() + 1, 2 ** 31 - 1)));
   }
 
   /**
