@@ -120,11 +120,8 @@ export class JobRunner {
       const w = parseJobWake(m.payload ?? '');
       if (w === null) this.wake();
       else if (w.at > Date.now() + 5) this.armTimer(w.at);
-      else {
-        this.wakeQueue(w.appId, w.branch, w.queue);
-        // due within a few ms: the claim may come before it is due and take nothing, so a timer backs it up
-        if (w.at > Date.now()) this.armTimer(w.at);
-      }
+      else if (w.at > Date.now()) setTimeout(() => this.wakeQueue(w.appId, w.branch, w.queue), w.at - Date.now() + 1); // claim once it is due, not before
+      else this.wakeQueue(w.appId, w.branch, w.queue);
     });
     c.on('error', (err) => {
       if (this.closed) return;
