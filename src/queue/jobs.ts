@@ -159,6 +159,28 @@ export function keepRestJson<T extends InvocationJob>(job: T, json: string): T {
 export function jobRestJson(job: InvocationJob): string {
   const kept = (job as { [REST_JSON]?: string })[REST_JSON];
   if (kept !== undefined) return kept;
+  if (job.kind === 'http') return httpRestJson(job);
   const { target: _target, ...rest } = job;
   return JSON.stringify(rest);
+}
+
+const str = JSON.stringify;
+
+/** A string map as JSON; JSON.stringify of the (null-prototype, dictionary-mode) maps of a request is slower. */
+function strMapJson(m: Record<string, string>): string {
+  let out = '';
+  for (const k in m) {
+    const v = m[k];
+    if (v !== undefined) out += `${out === '' ? '' : ','}${str(k)}:${str(v)}`;
+  }
+  return `{${out}}`;
+}
+
+/**
+ * An HTTP job without `target`, as JSON.stringify of its fields would write it (the same keys in the same order),
+ * by hand: per request, the rest-spread copy and JSON.stringify of the request's maps were ~2 µs of the thread that
+ * serves HTTP, this is under half of it.
+ */
+function httpRestJson(j: HttpInvocation): string {
+  return `{"kind":"http","id":${str(j.id)},"route":${str(j.route)},"method":${str(j.method)},"path":${str(j.path)},"params":${strMapJson(j.params)},"query":${strMapJson(j.query)},"headers":${strMapJson(j.headers)},"body":${str(j.body)}}`;
 }
