@@ -31,6 +31,7 @@ export interface IngressOptions {
 }
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
 
 /** A record whose keys are all plain (`__proto__`, `constructor` included): scripts choose these names. */
 const plain = (): Record<string, string> => Object.create(null) as Record<string, string>;
@@ -210,9 +211,29 @@ export const ingressPlugin: FastifyPluginAsync<IngressOptions> = async (app, opt
       opts.log.error({ err }, 'dispatch failed');
       return sendError(reply, 502, 'The invocation could not be dispatched to an executor');
     }
-    reply.code(result.status);
     // host form: the server rewrote `<label>.<domain>/x` to `/apps/<label>/x`; anything else is path form
     const headers = req.originalUrl === req.url ? pathFormHeaders(result.headers) : hostFormHeaders(result.headers);
+    const ct = headers['content-type'];
+    if ((ct === TEXT_TYPE || ct === JSON_TYPE) && result.status !== 204 && result.status !== 304) {
+      // the common case, written on the raw response: what fastify's reply.send would write for it (the same
+      // headers, content-length from the body), without its per-request content-type parsing, header bookkeeping
+      // and onSend pipeline (none registered here)
+      reply.hijack();
+      headers['content-length'] = String(Buffer.byteLength(result.body));
+      try {
+        reply.raw.writeHead(result.status, headers);
+      } catch (err) {
+        // response.ts only lets valid header names and values through: a failure here is ours
+        opts.log.error({ err }, 'invalid response headers');
+        const body = JSON.stringify({ error: 'The response of the script could not be sent' });
+        reply.raw.writeHead(500, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(body)) });
+        reply.raw.end(body);
+        return reply;
+      }
+      reply.raw.end(result.body);
+      return reply;
+    }
+    reply.code(result.status);
     for (const k of Object.keys(headers)) reply.header(k, headers[k]!);
     return reply.send(result.body);
   };
