@@ -22,7 +22,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '../helpers/db.ts';
 import { pushRelease } from '../helpers/releases.ts';
-import { CLK_TCK, caseTicks, hasWrk, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
+import { CLK_TCK, caseTicks, hasWrk, ticksBetween, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
 import { redisConnection } from '../../src/queue/redis-util.ts';
 
 const argv = process.argv.slice(2);
@@ -102,7 +102,7 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
   const t0 = caseTicks(serverPid);
   const c50 = await runWrk(url, connections, seconds);
   const perReq = (ticks: number) => (ticks * (1e6 / CLK_TCK)) / Math.max(1, c50.requests);
-  const cpuUs = perReq(caseTicks(serverPid) - t0);
+  const cpuUs = perReq(ticksBetween(t0, caseTicks(serverPid)));
   const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(sumTicks(v) - p0[k]!))]));
   const c1 = await runWrk(url, 1, latencySeconds);
   results[name] = { c50, c1, cpuUs, parts };

@@ -182,17 +182,29 @@ export function memKb(pid: number): { pssKb: number; rssKb: number } {
 export const isPostgres = (p: ProcInfo) => p.comm === 'postgres' || p.comm === 'postmaster' || p.comm.startsWith('postgres');
 
 /**
- * CPU ticks used so far by a bench case: the bench server's process tree (orchestrator, executor processes) plus
- * every redis-server and PostgreSQL process of the machine (shared: run on a quiet machine).
+ * CPU ticks per process of a bench case so far: the bench server's process tree (orchestrator, executor processes)
+ * plus every redis-server and PostgreSQL process of the machine (shared: run on a quiet machine). Compare two
+ * snapshots with ticksBetween.
  */
-export function caseTicks(root: number): number {
-  let t = 0;
-  for (const p of processTree(root)) t += p.ticks;
+export function caseTicks(root: number): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const p of processTree(root)) out.set(p.pid, p.ticks);
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     const p = readProc(Number(d));
-    if (p && (p.comm === 'redis-server' || isPostgres(p))) t += p.ticks;
+    if (p && (p.comm === 'redis-server' || isPostgres(p))) out.set(p.pid, p.ticks);
   }
+  return out;
+}
+
+/**
+ * Ticks used between two caseTicks snapshots: by the processes alive at the end (one started meanwhile from zero).
+ * A process that ended meanwhile counts nothing: summing totals instead subtracted its whole lifetime (on a shared
+ * machine, another user's PostgreSQL backend closing during a case made the total smaller than one process' part).
+ */
+export function ticksBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let t = 0;
+  for (const [pid, ticks] of after) t += Math.max(0, ticks - (before.get(pid) ?? 0));
   return t;
 }
 
