@@ -146,7 +146,14 @@ const MAX_PRESUMED = 64;
  * round trip (each start confirmed by the thread's 'S'); a guess the thread does not confirm ends with the task.
  */
 const waitsOnIo = new Map<string, boolean>();
-const scriptKey = (job: InvocationJob): string => `${job.target.scriptHash}:${job.target.fn ?? ''}`;
+/** per target object (the route table's are shared by every job of a route): no string built and hashed per job */
+const scriptKeys = new WeakMap<InvocationTarget, string>();
+const scriptKey = (job: InvocationJob): string => {
+  const t = job.target;
+  let k = scriptKeys.get(t);
+  if (k === undefined) scriptKeys.set(t, (k = `${t.scriptHash}:${t.fn ?? ''}`));
+  return k;
+};
 
 /**
  * How long scripts that never wait on I/O ran lately (ms, a moving average per script key), for tryRun's estimate of
