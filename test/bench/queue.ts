@@ -1,5 +1,5 @@
 /**
- * `npm run bench:queue [-- --json] [--jobs N]`: background jobs from queue::send to handler done, at `[[queues]]`
+ * `npm run bench:queue [-- --json] [--jobs N] [--samples N] [--only queue|bullmq_floor|embedded_queue]`: background jobs from queue::send to handler done, at `[[queues]]`
  * concurrency 4, in one run:
  *   queue          — Redis mode (executor processes; jobs in PostgreSQL, tries dispatched over Redis)
  *   bullmq_floor   — BullMQ alone on the same Redis: an empty job through Queue.add + a Worker at concurrency 4
@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Queue, Worker } from 'bullmq';
 import { redisConnection } from '../../src/queue/bullmq.ts';
+import { createPool } from '../../src/db/pool.ts';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestPlane, type Mode } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
@@ -23,7 +24,11 @@ const argv = process.argv.slice(2);
 const asJson = argv.includes('--json');
 const ji = argv.indexOf('--jobs');
 const N = ji >= 0 ? Number(argv[ji + 1]) : 400;
-const LATENCY_SAMPLES = 30;
+const si = argv.indexOf('--samples');
+const LATENCY_SAMPLES = si >= 0 ? Number(argv[si + 1]) : 30;
+// --only queue|bullmq_floor|embedded_queue: one case (A/B runs of one path on a shared machine)
+const oi = argv.indexOf('--only');
+const only = oi >= 0 ? argv[oi + 1] : null;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 
 interface Result {
@@ -31,6 +36,9 @@ interface Result {
   p50_ms: number;
   drain_jobs_per_s?: number;
   cpu_us_per_job?: number;
+  /** PostgreSQL connection checkouts of the bench's own process per job (its statements, less LISTEN's): the
+   * embedded mode's round trips per job; in Redis mode the runner's only (executor processes have their own pools) */
+  pg_checkouts_per_job?: number;
 }
 
 /** CPU ticks (1/100 s) of a process, 0 once it is gone. */
@@ -72,33 +80,40 @@ async function platform(mode: Mode): Promise<Result> {
       limits: { timeout_ms: 30_000 },
     });
     await waitFor(async () => (await fetch(`${t.base}/apps/qbench/ping`).catch(() => null))?.status === 200, 60_000, 'executors up');
-    const doneCount = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE app_id = $1 AND state = 'done'`, [appId])).rows[0].n as number;
+    // the bench's own queries on a pool of their own, so the plane's are counted alone
+    const bp = createPool(t.db.url, 2);
+    let checkouts = 0;
+    t.db.pool.on('acquire', () => checkouts++);
+    const doneCount = async () => (await bp.query(`SELECT count(*)::int AS n FROM jobs WHERE app_id = $1 AND state = 'done'`, [appId])).rows[0].n as number;
     // latency: one job at a time
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       await fetch(`${t.base}/apps/qbench/send?n=1`, { method: 'POST' });
       await waitFor(async () => (await doneCount()) >= i + 1, 30_000, 'job done');
     }
-    await waitFor(async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId])).rows[0].n >= LATENCY_SAMPLES, 10_000, 'log rows');
-    const { rows } = await t.db.pool.query<{ logs: { msg: string }[] }>(`SELECT logs FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId]);
+    await waitFor(async () => (await bp.query(`SELECT count(*)::int AS n FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId])).rows[0].n >= LATENCY_SAMPLES, 10_000, 'log rows');
+    const { rows } = await bp.query<{ logs: { msg: string }[] }>(`SELECT logs FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId]);
     const lat = rows.map((r) => Number(r.logs[0]?.msg)).filter((x) => Number.isFinite(x));
-    const pgPids = async () => (await t.db.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows.map((x) => String(x.pid));
+    const pgPids = async () => (await bp.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows.map((x) => String(x.pid));
     const cpu = async () => [String(process.pid), ...childPids(), ...(await pgPids())].reduce((a, p) => a + ticksOf(p), 0);
     // throughput: N jobs sent by one request, until all are done
     const c0 = await cpu();
+    const k0 = checkouts;
     const start = performance.now();
     const r = await fetch(`${t.base}/apps/qbench/send?n=${N}`, { method: 'POST' });
     if (r.status !== 200) throw new Error(`send answered ${r.status}: ${await r.text()}`);
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + N, 300_000, `${N} jobs`);
     const s = (performance.now() - start) / 1000;
     const cpuUs = ((await cpu()) - c0) * 10_000 / N;
+    const perJob = (checkouts - k0) / N;
     // drain: N jobs already in the store (one INSERT, one NOTIFY), until all are done
     const d0 = performance.now();
-    await t.db.pool.query(
+    await bp.query(
       `WITH j AS (INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms) SELECT $1, 'main', 'q', '0', 3, 1000 FROM generate_series(1, $2) RETURNING 1)
        SELECT pg_notify('picloud_jobs', '0') FROM (SELECT count(*) FROM j) c`, [appId, N]);
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + 2 * N, 300_000, `${N} stored jobs`);
     const drain = Math.round(N / ((performance.now() - d0) / 1000));
-    return { jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs) };
+    await bp.end();
+    return { jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs), pg_checkouts_per_job: Math.round(perJob * 100) / 100 };
   } finally {
     await t.close();
   }
@@ -137,7 +152,9 @@ async function bullmqFloor(): Promise<Result> {
 }
 
 say(`bench:queue: ${N} jobs at concurrency 4, p50 over ${LATENCY_SAMPLES} jobs sent one at a time`);
-const out = { queue: await platform('bullmq'), bullmq_floor: await bullmqFloor(), embedded_queue: await platform('embedded') };
+const cases: Record<string, () => Promise<Result>> = { queue: () => platform('bullmq'), bullmq_floor: bullmqFloor, embedded_queue: () => platform('embedded') };
+const out: Record<string, Result> = {};
+for (const [k, run] of Object.entries(cases)) if (only === null || only === k) out[k] = await run();
 if (asJson) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   for (const [k, v] of Object.entries(out)) {
