@@ -43,16 +43,42 @@ export interface NewJob {
   backoffMs: number;
 }
 
-/** Insert a job and wake the runners (one statement); returns its id. */
-export async function insertJob(db: Q, j: NewJob): Promise<string> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH j AS (
-       INSERT INTO jobs (app_id, branch, queue, payload, max_attempts, backoff_ms, run_at)
-       VALUES ($1, $2, $3, $4, $5, $6, now() + $7 * interval '1 millisecond') RETURNING id, run_at)
-     SELECT id::text AS id, pg_notify('picloud_jobs', ceil(extract(epoch FROM run_at) * 1000)::bigint::text || ':' || $1 || ':' || $3 || ':' || $2) FROM j`,
-    [j.appId, j.branch, j.queue, j.payload, j.maxAttempts, j.backoffMs, j.delayMs],
-  );
-  return rows[0]!.id;
+/** A claim of one queue made in the same transaction as a send (picloud_send_jobs; the arguments of claimJobs). */
+export interface SendClaimArgs {
+  appId: number;
+  branch: string;
+  queue: string;
+  /** 0 only records `done` */
+  concurrency: number;
+  leaseMs: number;
+  done: string[];
+}
+
+/**
+ * Insert jobs in one statement (one synchronous commit; picloud_send_jobs, migration 0013) and NOTIFY the runners
+ * once per queue and due time; with `claim`, also claim that queue in the same transaction. Returns the ids (in the
+ * order given), the claimed rows, and the wake-ups a runner in this process needs: one per queue and due time, less
+ * the jobs of the claimed queue that were due at the claim (it saw them).
+ */
+export async function insertJobs(db: Q, jobs: NewJob[], claim?: SendClaimArgs | null): Promise<{ ids: string[]; claimed: JobRow[]; wakes: NonNullable<JobWake>[] }> {
+  const { rows } = await db.query<JobRow & { dueAt: string }>({
+    name: 'picloud_send_jobs',
+    text: `SELECT ${COLS}, ceil(extract(epoch FROM run_at) * 1000)::bigint::text AS "dueAt" FROM picloud_send_jobs($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8, $9, $10, $11, $12, $13::bigint[])`,
+    values: [jobs.map((j) => j.appId), jobs.map((j) => j.branch), jobs.map((j) => j.queue), jobs.map((j) => j.payload),
+      jobs.map((j) => j.maxAttempts), jobs.map((j) => j.backoffMs), jobs.map((j) => j.delayMs),
+      claim?.appId ?? null, claim?.branch ?? null, claim?.queue ?? null, claim?.concurrency ?? 0, claim?.leaseMs ?? 0, claim?.done ?? []],
+  });
+  // the inserted rows come first, in the order given (state pending), then the claimed ones (state running)
+  const inserted = rows.slice(0, jobs.length);
+  const wakes = new Map<string, NonNullable<JobWake>>();
+  for (let i = 0; i < inserted.length; i++) {
+    const r = inserted[i]!;
+    if (claim && jobs[i]!.delayMs === 0 && r.appId === claim.appId && r.branch === claim.branch && r.queue === claim.queue) continue;
+    const at = Number(r.dueAt);
+    const k = `${at}:${r.appId}:${r.queue}:${r.branch}`;
+    if (!wakes.has(k)) wakes.set(k, { at, appId: r.appId, queue: r.queue, branch: r.branch });
+  }
+  return { ids: inserted.map((r) => r.id), claimed: rows.slice(jobs.length), wakes: [...wakes.values()] };
 }
 
 /** Queues with pending jobs: when the earliest is due (unix ms). */

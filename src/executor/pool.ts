@@ -26,7 +26,7 @@ import { VERSION } from '../common/version.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { KvStore } from '../db/kv-store.ts';
-import { insertJob } from '../db/jobs.ts';
+import { JobSends } from '../db/job-sends.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
@@ -58,6 +58,8 @@ export interface ExecutorPoolOptions {
   preload?: boolean;
   /** called when a task starts waiting on I/O (it no longer takes room: an executor process may take more work) */
   onSuspend?: () => void;
+  /** queue::send's inserts (shared with a job runner in the same process, which it wakes); default: its own */
+  jobSends?: JobSends;
 }
 
 interface Task {
@@ -189,9 +191,11 @@ export class ExecutorPool {
   /** preload request id → called when a thread confirms it (or dies) */
   private readonly preloadWaiters = new Map<number, (slot: Slot) => void>();
   private readonly kv: KvStore;
+  private readonly jobSends: JobSends;
 
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.kv = new KvStore({ pool: opts.pool, log: opts.log });
+    this.jobSends = opts.jobSends ?? new JobSends({ pool: opts.pool });
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
     this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
   }
@@ -334,14 +338,13 @@ export class ExecutorPool {
   }
 
   private async host(req: HostRequest): Promise<unknown> {
-    const pool = this.opts.pool;
     if (req.op === 'ast') {
       const ast = this.astCache.get(req.hash) ?? (await this.loadAsts([req.hash], true)).get(req.hash);
       if (ast === undefined) throw new AppError('INTERNAL', `compiled script ${req.hash.slice(0, 12)} is missing`);
       return ast;
     }
     if (req.op === 'queue') {
-      return insertJob(pool, {
+      return this.jobSends.send({
         appId: req.appId, branch: req.branch, queue: req.queue, payload: req.json, delayMs: req.delayMs, maxAttempts: req.attempts, backoffMs: req.backoffMs,
       });
     }

@@ -14,6 +14,7 @@ import { ExecutorPool } from '../executor/pool.ts';
 import { createBullmqSchedules, createTimerSchedules, type ScheduleDriver, type ScheduleSpec } from '../manager/schedules.ts';
 import { ingressPlugin } from './ingress.ts';
 import { InvocationLog } from '../db/invocations.ts';
+import { JobSends } from '../db/job-sends.ts';
 import { JobRunner } from './job-runner.ts';
 import { RouteTable, targetOf, type BranchEntry } from './route-table.ts';
 
@@ -83,6 +84,8 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   const children: ChildProcess[] = [];
   let onRedisReconnect: ((f: () => void) => void) | null = null;
   let scheduleQueue: { close(): Promise<void> } | null = null;
+  // queue::send from this process's executor threads: the job runner below is told of each commit directly
+  const jobSends = new JobSends({ pool });
 
   if (config.redisUrl) {
     // loaded only with Redis: the embedded mode never pays for bullmq + ioredis. HTTP invocations travel on plain
@@ -92,7 +95,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     dispatcher = remote;
     onRedisReconnect = (f) => remote.onReconnect(f);
     if (deps.localThreads && deps.localThreads > 0) {
-      const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: deps.localThreads, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
+      const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: deps.localThreads, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends });
       await p.start();
       execPool = p;
       dispatcher = createNodeDispatcher((job) => p.tryRun(job), remote, () => p.close());
@@ -111,7 +114,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       children.push(spawnExecutor(env, args));
     }
   } else {
-    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
+    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends });
     await p.start();
     execPool = p;
     dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());
@@ -129,9 +132,11 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     onRedisReconnect?.(() => void s.replaceAll(all()).catch(() => {}));
   }
   const jobs = (deps.jobs ?? deps.schedules !== false)
-    ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl })
+    ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl, ownNotify: (pid) => jobSends.sentBy(pid) })
     : null;
   if (jobs) {
+    jobSends.onSent = (wakes) => jobs.jobsSent(wakes);
+    jobSends.claim = (appId, branch, queue) => jobs.reserve(appId, branch, queue);
     routes.onChange((changes, full) => {
       if (full) jobs.wake();
       else for (const c of changes) jobs.onBranchChange(c.app, c.branch, c.entry);

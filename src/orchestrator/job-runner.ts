@@ -8,7 +8,9 @@
  * of that queue only; a claim is one round trip (picloud_claim_jobs) that also records the tries this runner
  * finished since the last one, so a queue under load costs one query per finished job, and none while all of its
  * `concurrency` slots are busy here. Claims of one queue are serialised in this process (a wake during one runs
- * one more after it).
+ * one more after it). A send from this process's own executor threads (embedded mode, a node's threads) claims its
+ * queue in the send's transaction (reserve, db/job-sends.ts), so its job starts right after the commit; other
+ * sends of this process are handed over directly (jobsSent), and the copy of their NOTIFY is skipped.
  *
  * Wake-ups, no busy polling: LISTEN 'picloud_jobs' (every send NOTIFYs), one timer for the next due time (a
  * delayed job, a backoff, the end of a running job's lease), and a safety poll once a minute (a NOTIFY lost with
@@ -24,8 +26,9 @@
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import {
-  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, type JobRow,
+  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, type JobRow, type JobWake, type SendClaimArgs,
 } from '../db/jobs.ts';
+import type { SendClaim } from '../db/job-sends.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { InvocationResult } from '../queue/jobs.ts';
 import { targetOf, type BranchEntry, type RouteTable } from './route-table.ts';
@@ -41,6 +44,11 @@ export interface JobRunnerOptions {
   pollMs?: number;
   /** added to a job's timeout_ms for its lease (default 30 s) */
   leaseGraceMs?: number;
+  /**
+   * Sends committed in this process call jobsSent directly; their NOTIFYs (sent for other nodes) come back here too:
+   * true for a NOTIFY this process's sends made (by the PostgreSQL backend pid that sent it), which is skipped.
+   */
+  ownNotify?: (pid: number) => boolean;
 }
 
 const DONE_MAX_AGE_MS = 24 * 3600_000;
@@ -61,6 +69,12 @@ interface QueueState {
 }
 
 type Decl = BranchEntry['queues'][number];
+
+/** A claim's arguments (claimJobs), with the route-table entry and queue declaration its tries run on. */
+interface ClaimArgs extends SendClaimArgs {
+  e: BranchEntry | undefined;
+  decl: Decl | undefined;
+}
 
 export class JobRunner {
   private listener: PoolClient | null = null;
@@ -119,9 +133,7 @@ export class JobRunner {
       if (m.channel !== 'picloud_jobs') return;
       const w = parseJobWake(m.payload ?? '');
       if (w === null) this.wake();
-      else if (w.at > Date.now() + 5) this.armTimer(w.at);
-      else if (w.at > Date.now()) setTimeout(() => this.wakeQueue(w.appId, w.branch, w.queue), w.at - Date.now() + 1); // claim once it is due, not before
-      else this.wakeQueue(w.appId, w.branch, w.queue);
+      else if (!this.o.ownNotify?.(m.processId)) this.onWake(w);
     });
     c.on('error', (err) => {
       if (this.closed) return;
@@ -131,6 +143,19 @@ export class JobRunner {
     });
     await c.query('LISTEN picloud_jobs');
     this.listener = c;
+  }
+
+  /** Jobs were committed by sends in this process (db/job-sends.ts): the same as their NOTIFY, without its round trip. */
+  jobsSent(wakes: readonly NonNullable<JobWake>[]): void {
+    for (const w of wakes) this.onWake(w);
+  }
+
+  /** One queue's job is due at `w.at`: claim now, once due (+1 for timer rounding), or arm the timer. */
+  private onWake(w: NonNullable<JobWake>): void {
+    const now = Date.now();
+    if (w.at > now + 5) this.armTimer(w.at);
+    else if (w.at > now) setTimeout(() => this.wakeQueue(w.appId, w.branch, w.queue), w.at - now + 1); // claim once it is due, not before
+    else this.wakeQueue(w.appId, w.branch, w.queue);
   }
 
   /** A release switched: pending jobs of queues it no longer declares become dead letters; removed previews lose theirs. */
@@ -222,26 +247,72 @@ export class JobRunner {
     this.track(p);
   }
 
-  private async claim(s: QueueState): Promise<void> {
+  /** What a claim of `s` asks now (its finished tries are taken out of `s.done`), or null: no room, nothing to record. */
+  private claimArgs(s: QueueState): ClaimArgs | null {
     const e = this.entry(s.appId, s.branch);
     // not (yet) declared in this process's table: the release switch that declares or removes it wakes us again
     const decl = e?.queues.find((x) => x.name === s.queue);
     const room = this.closed || !decl ? 0 : decl.concurrency - s.running;
-    if (room <= 0 && s.done.length === 0) return;
-    const done = s.done.splice(0);
+    if (room <= 0 && s.done.length === 0) return null;
+    return {
+      appId: s.appId, branch: s.branch, queue: s.queue, e, decl, concurrency: room > 0 ? decl!.concurrency : 0,
+      leaseMs: (e?.limits.timeoutMs ?? 0) + (this.o.leaseGraceMs ?? 30_000), done: s.done.splice(0),
+    };
+  }
+
+  /** A claim's rows: each runs as a try. */
+  private claimed(s: QueueState, a: ClaimArgs, jobs: JobRow[]): void {
+    this.counters.claims++;
+    for (const j of jobs) {
+      s.running++;
+      this.track(this.runTry(s, a.e!, a.decl!, j));
+    }
+  }
+
+  private async claim(s: QueueState): Promise<void> {
+    const a = this.claimArgs(s);
+    if (!a) return;
     try {
-      const jobs = await claimJobs(this.o.pool, {
-        appId: s.appId, branch: s.branch, queue: s.queue, concurrency: room > 0 ? decl!.concurrency : 0, leaseMs: (e?.limits.timeoutMs ?? 0) + (this.o.leaseGraceMs ?? 30_000), done,
-      });
-      this.counters.claims++;
-      for (const j of jobs) {
-        s.running++;
-        this.track(this.runTry(s, e!, decl!, j));
-      }
+      this.claimed(s, a, await claimJobs(this.o.pool, a));
     } catch (err) {
-      s.done.push(...done); // recorded by the next claim (or their leases end and they run again: at least once)
+      s.done.push(...a.done); // recorded by the next claim (or their leases end and they run again: at least once)
       throw err;
     }
+  }
+
+  /**
+   * A send in this process of a due job to this queue (db/job-sends.ts): claim the queue in the send's transaction
+   * instead of after its commit, when no claim of it is in flight here and there is room (or finished tries to
+   * record). Serialised with wakeQueue like any claim of the queue.
+   */
+  reserve(appId: number, branch: string, queue: string): SendClaim | null {
+    if (this.closed) return null;
+    const s = this.state(appId, branch, queue);
+    if (s.claiming) return null;
+    const a = this.claimArgs(s);
+    if (!a) return null;
+    s.claiming = true;
+    const end = () => {
+      s.claiming = false;
+      if (s.again) {
+        s.again = false;
+        this.wakeQueue(appId, branch, queue);
+      }
+    };
+    return {
+      ...a,
+      settle: (jobs) => {
+        try {
+          this.claimed(s, a, jobs);
+        } finally {
+          end();
+        }
+      },
+      fail: () => {
+        s.done.push(...a.done);
+        end();
+      },
+    };
   }
 
   /** A timer for the earliest running lease's end (a runner elsewhere may have died): at start and on each poll. */
