@@ -9,31 +9,45 @@ import { mkErr } from './errors.ts';
 import { R } from './run.ts';
 
 /**
- * Data size counting as Rhai's calc_data_sizes (eval/data_check.rs): [array items, map items, string bytes],
+ * Data size counting as Rhai's calc_data_sizes (eval/data_check.rs): [array items, map items, string length],
  * summed over every nesting level. Each array item counts 1 towards arrays (a blob item 1 + its length), each map
- * value 1 towards maps (a blob value 1 + its length towards arrays), and every string, at any level, its UTF-8
- * length towards strings.
+ * value 1 towards maps (a blob value 1 + its length towards arrays), and every string, at any level, its length
+ * towards strings. The string length counted here is in UTF-16 units (O(1) per string): a string's UTF-8 length is
+ * between 1 and 3 times that, so the exact UTF-8 count (`stringBytes`) is needed only when 3 times the sum passes
+ * the limit. (Counting UTF-8 here made `arr.push(s)` on a growing array of strings scan every char of every item.)
  */
-function dataSizes(v: Value, acc: [number, number, number], top: boolean): void {
-  void top;
+function dataSizes(v: Value, acc: [number, number, number]): void {
   if (typeof v === 'string') {
-    acc[2] += utf8Length(v);
+    acc[2] += v.length;
   } else if (Array.isArray(v)) {
     for (const x of v) {
       acc[0]++;
-      if (typeof x === 'object') dataSizes(x, acc, false);
-      else if (typeof x === 'string') acc[2] += utf8Length(x);
+      if (typeof x === 'object') dataSizes(x, acc);
+      else if (typeof x === 'string') acc[2] += x.length;
     }
   } else if (v instanceof Map) {
     for (const x of v.values()) {
       acc[1]++;
-      if (x instanceof Uint8Array) acc[0] += 1 + x.length;
-      else if (typeof x === 'object') dataSizes(x, acc, false);
-      else if (typeof x === 'string') acc[2] += utf8Length(x);
+      if (typeof x === 'object') {
+        if (x instanceof Uint8Array) acc[0] += 1 + x.length;
+        else dataSizes(x, acc);
+      } else if (typeof x === 'string') acc[2] += x.length;
     }
   } else if (v instanceof Uint8Array) {
     acc[0] += v.length;
   }
+}
+
+/** The UTF-8 length of every string in `v`, at any level (the exact string count of `dataSizes`). */
+function stringBytes(v: Value): number {
+  if (typeof v === 'string') return utf8Length(v);
+  let n = 0;
+  if (Array.isArray(v)) {
+    for (const x of v) n += stringBytes(x);
+  } else if (v instanceof Map) {
+    for (const x of v.values()) n += stringBytes(x);
+  }
+  return n;
 }
 
 /** Does this value count towards the data-size limits (string, array, map, blob)? */
@@ -72,9 +86,9 @@ function checkSizeOf(v: Value, t: string, pos: number): void {
   // nested growth inside a container of more than 1024 items is caught with that granularity).
   if (n > 1024 && (n & (n - 1)) !== 0) return;
   const acc: [number, number, number] = [0, 0, 0];
-  dataSizes(v, acc, true);
+  dataSizes(v, acc);
   // Rhai's throw_on_size order: strings, arrays, maps
-  if (L.maxStringSize > 0 && acc[2] > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
+  if (L.maxStringSize > 0 && acc[2] * 3 > L.maxStringSize && stringBytes(v) > L.maxStringSize) throw mkErr('ErrorDataTooLarge', 'Length of string too large', pos);
   if (L.maxArraySize > 0 && acc[0] > L.maxArraySize) throw mkErr('ErrorDataTooLarge', 'Size of array too large', pos);
   if (L.maxMapSize > 0 && acc[1] > L.maxMapSize) throw mkErr('ErrorDataTooLarge', 'Size of object map too large', pos);
 }
