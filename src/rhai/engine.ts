@@ -66,9 +66,12 @@ class ProgramImpl implements Program, PrecompiledModule {
   private fast: Unit | undefined;
   private checked: Unit | undefined;
   /** compilations of this program as an imported module (see compile.ts importModule) */
-  readonly units = new Map<string, unknown>();
-  /** resumable compilations, by checked + the engine's set of async functions */
-  private readonly resumable = new Map<string, Unit>();
+  get units(): Map<string, unknown> {
+    return (this.moduleUnits ??= new Map());
+  }
+  private moduleUnits: Map<string, unknown> | undefined;
+  /** resumable compilations, by checked + the engine's set of async functions (both maps made on first use) */
+  private resumable: Map<string, Unit> | undefined;
   constructor(
     readonly source: string,
     readonly name: string | undefined,
@@ -86,10 +89,11 @@ class ProgramImpl implements Program, PrecompiledModule {
     // nothing async registered, or nothing async reachable: the program's sync unit
     if (info.key === '') return this.unit(checked);
     const key = `${checked ? 1 : 0}${info.key}`;
-    let u = this.resumable.get(key);
+    const cache = (this.resumable ??= new Map());
+    let u = cache.get(key);
     if (!u) {
       u = compileResumable(this.ast, checked, { failOnInvalidMapProperty: this.failOnInvalidMapProperty }, info) ?? this.unit(checked);
-      this.resumable.set(key, u);
+      cache.set(key, u);
     }
     return u;
   }

@@ -290,3 +290,25 @@ describe('expression depth', () => {
   });
 });
 
+
+describe('variable stack (scanned while short, indexed from 16 entries)', () => {
+  const lets = (n: number, prefix = 'v') => Array.from({ length: n }, (_, i) => `let ${prefix}${i} = ${i};`).join(' ');
+  for (const n of [3, 15, 16, 17, 40]) {
+    it(`finds constants, shadowing and closure captures with ${n} variables`, () => {
+      // a constant below n variables is still found (assignment to it is an error)
+      expectParseError(`const c = 1; ${lets(n)} c = 2;`, 'AssignmentToConstant');
+      // shadowed by a later `let`: assignable again
+      ok(`const c = 1; ${lets(n)} let c = 2; c = 3;`);
+      // variables of a finished block are gone: strict mode sees `b0` as undefined after the block
+      expectParseError(`{ ${lets(n, 'b')} } b0`, 'VariableUndefined', { strictVariables: true });
+      ok(`{ ${lets(n, 'b')} b0 }`, { strictVariables: true });
+      // a closure captures outer variables, once each, and not its own locals
+      const s = ok(`${lets(n)} let f = |x| { let y = v0 + v0; x + y + v${n - 1} };`).statements;
+      const f = s[s.length - 1]!;
+      if (f.k !== 'Let' || f.value?.k !== 'Closure') throw new Error('expected a closure');
+      expect(f.value.captures).toEqual(n === 1 ? ['v0'] : ['v0', `v${n - 1}`]);
+      // shadowing disabled: a second `let` of a name in scope is an error
+      expectParseError(`${lets(n)} let v${n >> 1} = 0;`, 'VariableExists', { allowShadowing: false });
+    });
+  }
+});

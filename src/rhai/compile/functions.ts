@@ -13,10 +13,13 @@ import { lineCol } from '../source.ts';
 import { errFnNotFound, ExitSignal, fill, isSystemError, toRhaiError } from './errors.ts';
 import { invoke, R, type S } from './run.ts';
 
+/** The body of a function not compiled yet (one shared closure: a new one per ScriptFn costs a closure each). */
+const NO_BODY: S = () => undefined;
+
 export class ScriptFn {
   nslots = 1;
   isPrivate = false;
-  body: S = () => undefined;
+  body: S = NO_BODY;
   /** the resumable (generator) body, compiled only when an async host function is reachable from this function */
   gen: ((f: Frame) => Generator<unknown, Value | Ctl, unknown>) | undefined = undefined;
   constructor(

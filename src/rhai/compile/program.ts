@@ -94,12 +94,7 @@ export function compileFnBody(
       return typeof r === 'object' ? cloneValue(r as Value) : r;
     };
   }
-  const checkParams: S = (f) => {
-    const mv = R.limits.maxVariables;
-    if (mv > 0 && np > mv) throw mkErr('ErrorTooManyVariables', 'Too many variables defined', sf.pos);
-    return s(f);
-  };
-  const body1 = unit.checked && np > 0 ? checkParams : s;
+  const body1 = unit.checked && np > 0 ? checkParams(s, np, sf.pos) : s;
   if (unit.gen) unit.gen.fnBody(unit, sf, params, body, isTop, extraShared, forceDynamic);
   if (!ctx.dynamic) {
     sf.body = body1;
@@ -109,6 +104,15 @@ export function compileFnBody(
   sf.body = (f) => {
     enterDynamic(f, names);
     return body1(f);
+  };
+}
+
+/** A checked function's body that first checks its parameter count against `maxVariables`. */
+function checkParams(s: S, np: number, pos: number): S {
+  return (f) => {
+    const mv = R.limits.maxVariables;
+    if (mv > 0 && np > mv) throw mkErr('ErrorTooManyVariables', 'Too many variables defined', pos);
+    return s(f);
   };
 }
 

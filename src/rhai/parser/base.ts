@@ -12,7 +12,7 @@ import type { Expr, FnDef } from '../ast.ts';
 import { diag, msg, ParseFailure, type Diagnostic } from '../diagnostics.ts';
 import { Lexer } from '../lexer.ts';
 import type { ResolvedOptions } from '../options.ts';
-import { isValidIdentifier, tokenText, type Token, type TokenKind } from '../tokens.ts';
+import { isValidIdentifier, tokenText, type Token } from '../tokens.ts';
 
 // ParseSettingFlags
 export const GLOBAL = 1;
@@ -54,12 +54,14 @@ export interface VarEntry {
 }
 
 /**
- * The variable stack of a `ParseState`, with an index from name to its positions so a lookup costs O(1), not a
- * scan of the stack (a script of 100,000 `let`s would otherwise parse in quadratic time).
+ * The variable stack of a `ParseState`. Lookups scan it while it is short; once it holds INDEX_AT entries it keeps
+ * an index from name to its positions, so a lookup costs O(1), not a scan of the stack (a script of 100,000 `let`s
+ * would otherwise parse in quadratic time). Most scripts and functions never reach that size and allocate no index.
  */
+const INDEX_AT = 16;
 export class VarStack {
   private readonly items: VarEntry[] = [];
-  private readonly where = new Map<string, number[]>();
+  private where: Map<string, number[]> | undefined = undefined;
 
   get length(): number {
     return this.items.length;
@@ -72,23 +74,38 @@ export class VarStack {
     return this.items[i]!;
   }
   push(v: VarEntry): void {
-    const list = this.where.get(v.name);
-    if (list) list.push(this.items.length);
-    else this.where.set(v.name, [this.items.length]);
-    this.items.push(v);
+    const items = this.items;
+    let where = this.where;
+    if (where === undefined && items.length >= INDEX_AT) {
+      where = this.where = new Map();
+      for (let i = 0; i < items.length; i++) addAt(where, items[i]!.name, i);
+    }
+    if (where !== undefined) addAt(where, v.name, items.length);
+    items.push(v);
   }
   pop(): void {
     const v = this.items.pop();
-    if (!v) return;
+    if (!v || this.where === undefined) return;
     const list = this.where.get(v.name)!;
     list.pop();
     if (list.length === 0) this.where.delete(v.name);
   }
   /** index of the topmost entry named `name`, or -1 */
   lastIndexOf(name: string): number {
-    const list = this.where.get(name);
-    return list ? list[list.length - 1]! : -1;
+    if (this.where !== undefined) {
+      const list = this.where.get(name);
+      return list ? list[list.length - 1]! : -1;
+    }
+    const items = this.items;
+    for (let i = items.length - 1; i >= 0; i--) if (items[i]!.name === name) return i;
+    return -1;
   }
+}
+
+function addAt(where: Map<string, number[]>, name: string, i: number): void {
+  const list = where.get(name);
+  if (list) list.push(i);
+  else where.set(name, [i]);
 }
 
 /** Rhai `ParseState`: one per script, function body or closure body. */
@@ -96,12 +113,13 @@ export class State {
   stack = new VarStack();
   fp = 0;
   externals: { name: string; pos: number }[] = [];
-  /** names in `externals` */
-  externalNames = new Set<string>();
+  /** names in `externals` (a closure's state only) */
+  externalNames: Set<string> | undefined = undefined;
   allowCapture = true;
   imports: string[] = [];
   globalImports: string[] = [];
-  filter: (t: TokenKind) => boolean = () => true;
+  /** in a switch case's values, where `|` separates alternatives and is not an operator (Rhai's token filter) */
+  noBar = false;
   constructor(readonly closure: boolean) {}
 
   /** 1-based index from the top of the stack, 0 when not found (Rhai `find_var`). */
@@ -339,9 +357,12 @@ export abstract class ParserBase {
     const idx = st.findVar(name);
     const isFunc = this.fnNames.has(name);
     if (st.allowCapture) {
-      if (st.closure && !isFunc && idx === 0 && !st.externalNames.has(name)) {
-        st.externalNames.add(name);
-        st.externals.push({ name, pos });
+      if (st.closure && !isFunc && idx === 0) {
+        const seen = (st.externalNames ??= new Set());
+        if (!seen.has(name)) {
+          seen.add(name);
+          st.externals.push({ name, pos });
+        }
       }
     } else {
       st.allowCapture = true;

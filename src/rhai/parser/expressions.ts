@@ -67,7 +67,7 @@ export abstract class ExprParser extends ParserBase {
     const t = this.peek();
     this.enter(t.pos);
     try {
-      if (!st.filter(t.t)) fail('BadInput/UnexpectedInput', msg.unexpectedInput(tokenText(t)), t.pos);
+      if (st.noBar && t.t === '|') fail('BadInput/UnexpectedInput', msg.unexpectedInput(tokenText(t)), t.pos);
       const s: Settings = { level: s0.level, pos: t.pos, flags: s0.flags, opts: s0.opts, max: s0.max };
       switch (t.t) {
         case '-':
@@ -109,7 +109,7 @@ export abstract class ExprParser extends ParserBase {
       let root = lhs;
       for (;;) {
         const opTok = this.peek();
-        if (!st.filter(opTok.t)) return root;
+        if (st.noBar && opTok.t === '|') return root;
         const prec = this.precOf(opTok);
         const bindRight = opTok.t === '**';
         if (prec < parentPrec || (prec === parentPrec && !bindRight)) return root;
@@ -161,7 +161,7 @@ export abstract class ExprParser extends ParserBase {
   protected parsePrimary(st: State, s0: Settings): Expr {
     const t = this.peek();
     const s: Settings = { level: s0.level, pos: t.pos, flags: s0.flags, opts: s0.opts, max: s0.max };
-    if (!st.filter(t.t)) fail('BadInput/UnexpectedInput', msg.unexpectedInput(tokenText(t)), t.pos);
+    if (st.noBar && t.t === '|') fail('BadInput/UnexpectedInput', msg.unexpectedInput(tokenText(t)), t.pos);
     let root: Expr;
     switch (t.t) {
       case 'eof':
@@ -285,7 +285,7 @@ export abstract class ExprParser extends ParserBase {
       default:
         return this.unexpected(t);
     }
-    if (!st.filter(this.peek().t)) return root;
+    if (st.noBar && this.peek().t === '|') return root;
     return this.parsePostfix(st, s, root);
   }
 

@@ -424,8 +424,8 @@ export abstract class StmtParser extends ExprParser {
         fail('WrongSwitchDefaultCase', msg.wrongSwitchDefaultCase(), defPos);
       } else {
         for (;;) {
-          const saved = st.filter;
-          st.filter = (k) => k !== '|';
+          const saved = st.noBar;
+          st.noBar = true;
           this.noRecover++;
           try {
             values.push(this.parseExpr(st, s));
@@ -433,7 +433,7 @@ export abstract class StmtParser extends ExprParser {
             if (e instanceof ParseFailure) fail('ExprExpected', msg.exprExpected('literal'), e.diag.offset);
             throw e;
           } finally {
-            st.filter = saved;
+            st.noBar = saved;
             this.noRecover--;
           }
           if (this.peek().t !== '|') break;
