@@ -251,3 +251,67 @@ describe('Engine onEnd', () => {
     expect(counts[3]).toBeGreaterThan(10);
   });
 });
+
+describe('assignment to array elements by plain indices (in-place fast path)', () => {
+  // each script is run twice: `I(x)` as ` x` (a plain index: the fast path) and as `+x` (the general path), of
+  // the same length so positions compare; value, error kind, message and position must be the same
+  const scripts = [
+    'let a = [[1, 2], [3, 4]]; let i = 1; let j = 0; a[I(i)][I(j)] += 10; a',
+    'let a = [[1.5]]; let i = 0; a[I(i)][I(i)] *= 2.0; a',
+    'let a = [1, 2, 3]; let i = -1; a[I(i)] = 9; a',
+    'let a = [[1, 2, 3]]; let i = 0; let j = -3; a[I(i)][I(j)] = 9; a',
+    'let a = [1, 2, 3]; let i = 5; a[I(i)] = 9; a',
+    'let a = [[1], 2]; let i = 1; let j = 0; a[I(i)][I(j)] = 9; a',
+    'let a = [#{x: 1}]; let i = 0; let k = "x"; a[I(i)][k] += 1; a',
+    'let a = ["abc"]; let i = 0; let j = 1; a[I(i)][I(j)] = \'x\'; a',
+    'let a = [[1]]; let i = 0; a[I(i)][I(i)] -= "x"; a',
+    'let a = [[1]]; let i = 0; a[I(i)][I(i)] += "x"; a',
+    'let a = [[0]]; let i = 0; a[I(i)][I(i)] = { i = 5; 7 }; a',
+    'let a = [[1]]; let f = || a; let i = 0; a[I(i)][I(i)] = 5; [a, f.call()]',
+    'let a = [(), ()]; let i = 0; a[I(i)] = [1, 2, 3]; a',
+    'let a = [[""]]; let i = 0; a[I(i)][I(i)] = "0123456789"; a',
+    'let a = [[""]]; let i = 0; a[I(i)][I(i)] += "0123"; a[I(i)][I(i)] += "45678"; a',
+    'let a = [[[1]]]; let i = 0; a[I(i)][I(i)][I(i)] = 2; a',
+    'let a = [[1, 2]]; a[0][1] = 7; a[0][-1] += 1; a',
+    'const a = [[1]]; let i = 0; a[I(i)][I(i)] = 2; a',
+    'fn f(a) { let i = 0; a[I(i)][I(i)] = 2; a } f([[1]])',
+    'let a = [[1]]; let i = 0; a[I(i)][I(i)] = [1, 2, 3, 4]; a',
+  ];
+  const outcome = (e: Engine, src: string): unknown => {
+    const r = compile(src);
+    if (!r.ok) return { parse: r.diagnostics[0]!.code };
+    try {
+      return { value: toJSON(e.run(r.program)) };
+    } catch (err) {
+      const x = err as RhaiError;
+      return { kind: x.kind, message: x.message, pos: x.pos };
+    }
+  };
+  // string keys (no same-length general form): compare value, error kind and message
+  const mapScripts = [
+    'let m = #{}; let k = "a"; m[K(k)] = 1; m[K(k)] += 2; m',
+    'let m = #{a: [1]}; let k = "a"; m[K(k)] += 2; m',
+    'let m = #{}; for n in ["a", "b", "c", "d"] { m[K(n)] = n } m',
+    'let m = #{}; let k = "a"; m[K(k)] = "0123456789"; m',
+    'let m = #{}; let k = "a"; m[K(k)] -= 1; m',
+    'let m = [1]; let k = "a"; m[K(k)] = 1; m',
+  ];
+  for (const limits of [{}, { maxStringSize: 8, maxArraySize: 5, maxMapSize: 3 }, { maxOperations: 1000 }]) {
+    const e = new Engine({ limits });
+    it(`matches the general path on maps with limits ${JSON.stringify(limits)}`, () => {
+      for (const s of mapScripts) {
+        const strip = (o: unknown) => ({ ...(o as object), pos: undefined });
+        const fast = outcome(e, s.replace(/K\((\w+)\)/g, '$1'));
+        const general = outcome(e, s.replace(/K\((\w+)\)/g, '$1 + ""'));
+        expect(strip(fast), s).toEqual(strip(general));
+      }
+    });
+    it(`matches the general path with limits ${JSON.stringify(limits)}`, () => {
+      for (const s of scripts) {
+        const fast = outcome(e, s.replace(/I\((\w+)\)/g, ' $1'));
+        const general = outcome(e, s.replace(/I\((\w+)\)/g, '+$1'));
+        expect(fast, s).toEqual(general);
+      }
+    });
+  }
+});
