@@ -40,7 +40,9 @@ export function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
     }
     const op = opOf(st.op);
     const v = t.ns ? undefined : ctx.lookup(t.name);
-    if (v && !v.shared && !v.constant && !checked && (op === '+' || op === '-')) {
+    if (v && !v.shared && !v.constant && (op === '+' || op === '-')) {
+      // `x += n` / `x -= n` on a local integer (speed_test's loop counter): no call, and no size check, which
+      // only a string or container result needs
       const s = v.slot;
       const isAdd = op === '+';
       return (f) => {
@@ -53,14 +55,16 @@ export function compileAssign(ctx: FnCtx, st: A.AssignStmt): S {
             return undefined;
           }
         }
-        f[s] = compound(op, a, b, pos);
+        const r = compound(op, a, b, pos);
+        if (checked && (typeof r === 'string' || typeof r === 'object') && R.checkData) checkSize(r, pos);
+        f[s] = r;
         return undefined;
       };
     }
     return (f) => {
       const b = rhs(f);
       const r = compound(op, get(f), b, pos);
-      if (checked && R.checkData) checkSize(r, pos);
+      if (checked && (typeof r === 'string' || typeof r === 'object') && R.checkData) checkSize(r, pos);
       set(f, r);
       return undefined;
     };

@@ -131,8 +131,9 @@ export function compileBinary(ctx: FnCtx, e: A.BinaryExpr): E {
   const L = compileExpr(ctx, e.left);
   const op = e.op;
   const pos = e.pos;
-  // specialise on an integer literal right operand
-  if (e.right.k === 'Int' && typeof e.right.value === 'number' && !ctx.checked) {
+  // specialise on an integer literal right operand (also in the checked variant: operations are counted per
+  // statement, and the result is the general closure's)
+  if (e.right.k === 'Int' && typeof e.right.value === 'number') {
     const withConst = compileBinaryConst(L, op, e.right.value, pos);
     if (withConst) return withConst;
   }
