@@ -2,7 +2,8 @@
  * SQL of the durable job store (migrations 0010 `jobs`, 0012 `picloud_claim_jobs`). One row per queue::send; a try
  * claims rows with FOR UPDATE SKIP LOCKED under a per-queue advisory lock (so `concurrency` holds platform-wide,
  * whoever claims), in one round trip that also records the runner's finished tries; NOTIFY 'picloud_jobs' wakes the
- * runners (payload `<run_at ms>:<app_id>:<queue>:<branch>`, or `0` for "look at every queue"). See
+ * runners (payload `<run_at ms>:<app_id>:<queue>:<branch>`, run_at 0 for a sent job due at once, or `0` for "look at
+ * every queue"). See
  * orchestrator/job-runner.ts.
  */
 import type { Pool, PoolClient } from './pool.ts';
@@ -74,7 +75,7 @@ export async function insertJobs(db: Q, jobs: NewJob[], claim?: SendClaimArgs | 
   for (let i = 0; i < inserted.length; i++) {
     const r = inserted[i]!;
     if (claim && jobs[i]!.delayMs === 0 && r.appId === claim.appId && r.branch === claim.branch && r.queue === claim.queue) continue;
-    const at = Number(r.dueAt);
+    const at = jobs[i]!.delayMs === 0 ? 0 : Number(r.dueAt); // due now: claim at once (as its NOTIFY says)
     const k = `${at}:${r.appId}:${r.queue}:${r.branch}`;
     if (!wakes.has(k)) wakes.set(k, { at, appId: r.appId, queue: r.queue, branch: r.branch });
   }
