@@ -12,7 +12,8 @@
  * first request to the new release next to the p50 of the WARM requests that follow, each on a new connection (as
  * curl does); target: at most 1 ms apart. Measured in both modes: embedded (executor threads in the server) and
  * Redis (no threads in the server, 2 executor processes). Reference without a switch: the same request after the
- * executors idled 300 ms (waking idle threads and processes costs something of its own).
+ * executors idled 300 ms (waking idle threads and processes costs something of its own), and the machine's own
+ * share: the same gap for a plain node:http server in this process (no PiCloud code).
  */
 import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHard, runGit, tempDir, writeFiles } from '../helpers/git.ts';
 import http from 'node:http';
@@ -177,8 +178,35 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
   return r;
 }
 
+/**
+ * The machine's own share of the gap: a plain node:http server in this process (no PiCloud code, no threads), the
+ * first request after IDLE_MS idle next to the p50 of WARM requests after it, `rounds` times, each on a new
+ * connection as above. Waking an idle process (and, in a VM, an idle vCPU) costs this much before any of ours.
+ */
+async function plainReference(rounds: number): Promise<{ afterIdle: number[]; warmP50: number[] }> {
+  const server = http.createServer((_req, res) => res.end('hello'));
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+  const out = { afterIdle: [] as number[], warmP50: [] as number[] };
+  try {
+    for (let i = 0; i < WARM; i++) await timedGet(url);
+    for (let r = 0; r < rounds; r++) {
+      await new Promise((res) => setTimeout(res, IDLE_MS));
+      out.afterIdle.push(await timedGet(url));
+      const warm: number[] = [];
+      for (let i = 0; i < WARM; i++) warm.push(await timedGet(url));
+      out.warmP50.push(median(warm));
+    }
+  } finally {
+    server.close();
+  }
+  return out;
+}
+
 const round = (x: number) => Math.round(x * 100) / 100;
 const modes = { embedded: await runMode('embedded'), redis: await runMode('redis') };
+const plain = await plainReference(RUNS * 3);
+const plainGaps = plain.afterIdle.map((f, i) => f - plain.warmP50[i]!);
 const e = modes.embedded;
 
 const coldStart = Object.fromEntries(
@@ -204,6 +232,8 @@ const result = {
   ceilingPlainGitPushMs: Math.round(median(e.plainGit)),
   redis: { firstPushMs: median(modes.redis.first), rollbackPushMs: median(modes.redis.rollback) },
   firstRequestAfterSwitch: coldStart,
+  /** no PiCloud: a plain node:http server in this process after the same idle (the machine's wake-up cost) */
+  plainServerAfterIdle: { afterIdleMs: round(median(plain.afterIdle)), warmP50Ms: round(median(plain.warmP50)), gapMs: round(median(plainGaps)), samples: plainGaps.map(round) },
 };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
@@ -228,4 +258,6 @@ else {
     console.log(`            preload wait in the push (median): ${c.preloadMs.median ?? '-'} ms, samples ${c.preloadMs.samples.join(', ')}`);
     if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
   }
+  const pr = result.plainServerAfterIdle;
+  console.log(`  machine reference (a plain node:http server in this process, no PiCloud): after ${IDLE_MS} ms idle ${pr.afterIdleMs.toFixed(2)} ms, warm p50 ${pr.warmP50Ms.toFixed(2)} ms, gap median ${pr.gapMs.toFixed(2)} ms, samples ${pr.samples.join(', ')}`);
 }
