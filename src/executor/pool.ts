@@ -263,7 +263,9 @@ export class ExecutorPool {
     const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread };
     const worker = new Worker(entry.url, {
       workerData: data,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256, maxYoungGenerationSizeMb: 8 },
+      // young generation 16 MB (was 8): half the scavenges per invocation; A/B on bench:http embedded, workers
+      // 19.8 -> 17.6 us/request, RSS of the loaded bench server +18 MB
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 256, maxYoungGenerationSizeMb: 16 },
       stdout: false,
       stderr: false,
     });
