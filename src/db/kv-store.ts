@@ -20,13 +20,19 @@
  * Hand-written (two small queues): the batching libraries (dataloader and the like) batch per tick, not "while a
  * statement is in flight", and know nothing of the per-caller delete answers.
  */
-import type { Logger } from '../common/log.ts';
 import type { Pool } from './pool.ts';
 import { checkKvWrite, kvDelete, kvGetMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
 
 export interface KvStoreOptions {
   pool: Pool;
-  log: Logger;
+  /** a pino Logger, or an executor thread's forwarder to its parent's (thread-kv.ts) */
+  log: { warn(obj: object, msg: string): void };
+  /**
+   * When a batch is sent: at the end of this microtask burst (default: the parent thread gets a thread's calls as
+   * the lines of one message), or at the end of the event-loop turn (an executor thread, thread-kv.ts: the
+   * invocations resumed by one read reply reach their next call several awaits apart, after a microtask flush)
+   */
+  gather?: 'microtask' | 'turn';
 }
 
 /** A batch's key of (namespace, key). */
@@ -60,7 +66,11 @@ export class KvStore {
   private readScheduled = false;
   private writeScheduled = false;
 
-  constructor(private readonly o: KvStoreOptions) {}
+  private readonly schedule: (f: () => void) => void;
+
+  constructor(private readonly o: KvStoreOptions) {
+    this.schedule = o.gather === 'turn' ? (f) => void setImmediate(f) : queueMicrotask;
+  }
 
   /** The value of `key` (JSON text), or null when absent. */
   get(ns: KvNamespace, key: string): Promise<string | null> {
@@ -71,7 +81,7 @@ export class KvStore {
       p.waiters.push({ resolve, reject });
       if (!this.reading && !this.readScheduled) {
         this.readScheduled = true;
-        queueMicrotask(() => void this.flushReads());
+        this.schedule(() => void this.flushReads());
       }
     });
   }
@@ -101,7 +111,7 @@ export class KvStore {
       // gather what arrives in this turn (a thread's message carries several host calls) before sending
       if (!this.writing && !this.writeScheduled) {
         this.writeScheduled = true;
-        queueMicrotask(() => void this.flushWrites());
+        this.schedule(() => void this.flushWrites());
       }
     });
   }

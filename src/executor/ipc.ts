@@ -29,7 +29,8 @@ export type ToThread = string;
  * - `H<HostRequest JSON>`: a host call;
  * - `S<jobId>` / `R<jobId>`: the invocation is waiting on I/O (it holds no running share) / runs again; a result
  *   line implies R;
- * - `P<id>`: preload request `id` is compiled.
+ * - `P<id>`: preload request `id` is compiled;
+ * - `W<JSON {msg, err}>`: storage trouble of the thread's own kv (thread-kv.ts), for the parent's log.
  */
 export type DoneBatch = string;
 
@@ -45,4 +46,6 @@ export interface ThreadData {
   userAgent: string;
   /** http::fetch calls in flight at once in this thread */
   fetchConcurrency: number;
+  /** PostgreSQL for kv:: in the thread itself (thread-kv.ts); absent: kv:: goes to the parent as host calls */
+  databaseUrl?: string;
 }

@@ -1,9 +1,10 @@
 /**
  * The executor pool (parent side): N worker threads running the interpreter, a bounded wait queue (full →
- * AppError NO_CAPACITY → 503), host calls served asynchronously (kv:: in PostgreSQL, program ASTs from the
- * scripts table), a watchdog that replaces a thread stuck in a script past its deadline (→ 504) and replaces a
- * thread that died (→ 502), and the invocation log. The same pool serves the embedded mode (in the `picloud up`
- * process) and each executor process.
+ * AppError NO_CAPACITY → 503), host calls served asynchronously (program ASTs from the scripts table,
+ * queue::send; kv:: only for threads given no database URL: the others serve it themselves, thread-kv.ts), a
+ * watchdog that replaces a thread stuck in a script past its deadline (→ 504) and replaces a thread that died
+ * (→ 502), and the invocation log. The same pool serves the embedded mode (in the `picloud up` process) and each
+ * executor process.
  *
  * A thread holds many invocations at once: those waiting on kv:: or http::fetch are suspended there (the thread
  * reports them, ipc.ts 'S'/'R' lines) and count neither against its pipeline nor its app's share; results come
@@ -260,7 +261,7 @@ export class ExecutorPool {
 
   private spawn(): Slot {
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread };
+    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.opts.pool.options.connectionString };
     const worker = new Worker(entry.url, {
       workerData: data,
       // young generation 16 MB (was 8): half the scavenges per invocation; A/B on bench:http embedded, workers
@@ -294,6 +295,12 @@ export class ExecutorPool {
           case 72: // 'H': a host call
             void this.serveHost(slot, JSON.parse(line.slice(1)) as HostRequest);
             break;
+          case 87: {
+            // 'W': storage trouble of the thread's own kv (thread-kv.ts)
+            const w = JSON.parse(line.slice(1)) as { msg: string; err: string };
+            this.opts.log.warn({ err: w.err, thread: slot.id }, w.msg);
+            break;
+          }
           case 80: // 'P': a preload request is done
             this.preloaded(slot, Number(line.slice(1)));
             break;

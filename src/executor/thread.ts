@@ -1,14 +1,15 @@
 /**
  * Executor worker-thread entry. Jobs arrive in string batches (ipc.ts ToThread); each runs on the Runner, and an
  * invocation that calls an asynchronous host function (kv::, http::fetch) suspends while the others go on: one
- * thread interleaves many waiting invocations. kv:: and program loads are asked of the parent thread with 'H'
- * lines and answered with HostReply messages; http::fetch runs here (one Fetcher, so one connection pool, per
- * thread). Everything this thread says goes out as lines of one string per turn (ipc.ts FromThread).
+ * thread interleaves many waiting invocations. kv:: runs on the thread's own PostgreSQL connections (thread-kv.ts);
+ * program loads and queue::send are asked of the parent thread with 'H' lines and answered with HostReply
+ * messages; http::fetch runs here (one Fetcher, so one connection pool, per thread). Everything this thread says goes out as lines of one string per turn (ipc.ts FromThread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Fetcher } from './fetch.ts';
+import { ThreadKv } from './thread-kv.ts';
 import { Runner, type HostBridge } from './run.ts';
 import { invocationRow } from './record.ts';
 import { invocationRowCopy } from '../db/invocation-row.ts';
@@ -82,8 +83,13 @@ function onReplies(replies: HostReply[]): void {
   }
 }
 
+/** kv:: on this thread's own connections when the pool gave a database URL (thread-kv.ts), else via the parent */
+const threadKv = data.databaseUrl ? new ThreadKv(data.databaseUrl, (msg, err) => post(`W${JSON.stringify({ msg, err })}`)) : null;
+
 const bridge: HostBridge = {
-  kv: (ns, op, key, json) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }),
+  kv: threadKv
+    ? (ns, op, key, json) => threadKv.kv(ns, op, key, json)
+    : (ns, op, key, json) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }),
   loadAst: (hash) => hostCall({ op: 'ast', hash }) as Promise<string>,
   queueSend: (ns, q) => hostCall({ op: 'queue', appId: ns.appId, branch: ns.branch, ...q }) as Promise<string>,
 };
