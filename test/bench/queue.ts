@@ -7,7 +7,8 @@
  * each as { jobs_per_s (N jobs sent by one request, each queue::send a durable insert, until all done), p50_ms
  * (send → handler start, one job at a time) }, and for the platform cases also drain_jobs_per_s (N jobs already in
  * the store, inserted by one statement, until all done) and cpu_us_per_job (of the jobs_per_s run: this process, its
- * executor processes and the PostgreSQL backends of the bench database; Redis's CPU is not counted).
+ * executor processes and the PostgreSQL backends of the bench database; Redis's CPU is not counted), and
+ * senders_jobs_per_s / senders_cpu_us_per_job: the same with the N jobs sent by 8 concurrent requests.
  * Uses the test PostgreSQL and Redis (DATABASE_URL / REDIS_URL or the local defaults), a throwaway database and a
  * random Redis prefix.
  */
@@ -26,6 +27,7 @@ const ji = argv.indexOf('--jobs');
 const N = ji >= 0 ? Number(argv[ji + 1]) : 400;
 const si = argv.indexOf('--samples');
 const LATENCY_SAMPLES = si >= 0 ? Number(argv[si + 1]) : 30;
+const SENDERS = 8;
 // --only queue|bullmq_floor|embedded_queue: one case (A/B runs of one path on a shared machine)
 const oi = argv.indexOf('--only');
 const only = oi >= 0 ? argv[oi + 1] : null;
@@ -39,6 +41,9 @@ interface Result {
   /** PostgreSQL connection checkouts of the bench's own process per job (its statements, less LISTEN's): the
    * embedded mode's round trips per job; in Redis mode the runner's only (executor processes have their own pools) */
   pg_checkouts_per_job?: number;
+  /** the same N jobs sent by SENDERS concurrent requests: jobs/s until all are done, and CPU per job */
+  senders_jobs_per_s?: number;
+  senders_cpu_us_per_job?: number;
 }
 
 /** CPU ticks (1/100 s) of a process, 0 once it is gone. */
@@ -112,8 +117,20 @@ async function platform(mode: Mode): Promise<Result> {
        SELECT pg_notify('picloud_jobs', '0') FROM (SELECT count(*) FROM j) c`, [appId, N]);
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + 2 * N, 300_000, `${N} stored jobs`);
     const drain = Math.round(N / ((performance.now() - d0) / 1000));
+    // N jobs sent by SENDERS concurrent requests (N / SENDERS each): sends of several invocations share commits
+    const m0 = await cpu();
+    const ms0 = performance.now();
+    const each = Math.ceil(N / SENDERS);
+    const answers = await Promise.all(Array.from({ length: SENDERS }, () => fetch(`${t.base}/apps/qbench/send?n=${each}`, { method: 'POST' })));
+    for (const a of answers) if (a.status !== 200) throw new Error(`send answered ${a.status}: ${await a.text()}`);
+    await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + 2 * N + each * SENDERS, 300_000, `${each * SENDERS} jobs of ${SENDERS} senders`);
+    const multi = Math.round((each * SENDERS) / ((performance.now() - ms0) / 1000));
+    const multiCpu = Math.round(((await cpu()) - m0) * 10_000 / (each * SENDERS));
     await bp.end();
-    return { jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs), pg_checkouts_per_job: Math.round(perJob * 100) / 100 };
+    return {
+      jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs), pg_checkouts_per_job: Math.round(perJob * 100) / 100,
+      senders_jobs_per_s: multi, senders_cpu_us_per_job: multiCpu,
+    };
   } finally {
     await t.close();
   }
@@ -158,7 +175,7 @@ for (const [k, run] of Object.entries(cases)) if (only === null || only === k) o
 if (asJson) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   for (const [k, v] of Object.entries(out)) {
-    const extra = v.drain_jobs_per_s === undefined ? '' : `   drain ${v.drain_jobs_per_s} jobs/s   ${v.cpu_us_per_job} CPU-µs/job`;
+    const extra = v.drain_jobs_per_s === undefined ? '' : `   drain ${v.drain_jobs_per_s} jobs/s   ${v.cpu_us_per_job} CPU-µs/job   ${SENDERS} senders ${v.senders_jobs_per_s} jobs/s ${v.senders_cpu_us_per_job} CPU-µs/job`;
     say(`${k.padEnd(15)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms${extra}`);
   }
 }
