@@ -536,6 +536,15 @@ export class Lexer {
   }
 
   /**
+   * The string literal opened at `quotePos` ends at `j` without its closing quote. (A method, not a closure in
+   * stringLiteral: a closure made per literal cost a Function.name definition each under tsx's keepNames.)
+   */
+  private unterminated(j: number, quotePos: number): Token {
+    this.i = j;
+    return this.err({ pos: quotePos, end: j }, 'BadInput/UnterminatedString', msg.unterminatedString());
+  }
+
+  /**
    * Rhai `parse_string_literal`. `tokPos` is the token position, `from` where the text starts, `quotePos` the
    * offset of the opening quote (errors are reported there).
    */
@@ -556,12 +565,8 @@ export class Lexer {
     let escape = false;
     let skipUntil = 0;
     let j = from;
-    const unterminated = (): Token => {
-      this.i = j;
-      return this.err({ pos: quotePos, end: j }, 'BadInput/UnterminatedString', msg.unterminatedString());
-    };
     for (;;) {
-      if (j >= this.len) return unterminated();
+      if (j >= this.len) return this.unterminated(j, quotePos);
       let cp = src.codePointAt(j)!;
       const cpAt = j;
       j += cp > 0xffff ? 2 : 1;
@@ -658,7 +663,7 @@ export class Lexer {
           skipUntil = startCol + 1;
           continue;
         }
-        if (cp === 10) return unterminated();
+        if (cp === 10) return this.unterminated(j, quotePos);
         if (cp === term) {
           escape = false;
           out += String.fromCodePoint(cp);
@@ -685,7 +690,7 @@ export class Lexer {
           continue;
         }
         j = cpAt;
-        return unterminated();
+        return this.unterminated(j, quotePos);
       }
       if (skipUntil > 0 && isUnicodeWhitespace(cp) && this.column(cpAt) < skipUntil) continue;
       out += cp > 0xffff ? src.slice(cpAt, j) : String.fromCharCode(cp);

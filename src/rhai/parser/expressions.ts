@@ -383,6 +383,14 @@ export abstract class ExprParser extends ParserBase {
     return lhs;
   }
 
+  /** The call parseFnCall returns, once its arguments are parsed (a method: a closure per call cost a Function.name definition under tsx). */
+  private makeCall(st: State, s0: Settings, name: string, args: Expr[], capture: boolean, ns: string[] | undefined, nsPos: number): Expr {
+    if (ns) this.checkModule(st, s0, ns[0]!, nsPos);
+    const e: Expr = { k: 'Call', pos: ns ? nsPos : s0.pos, name, args, capture };
+    if (ns) e.ns = ns;
+    return e;
+  }
+
   protected parseFnCall(
     st: State,
     s0: Settings,
@@ -393,19 +401,13 @@ export abstract class ExprParser extends ParserBase {
     nsPos: number,
   ): Expr {
     const args: Expr[] = [];
-    const make = (): Expr => {
-      if (ns) this.checkModule(st, s0, ns[0]!, nsPos);
-      const e: Expr = { k: 'Call', pos: ns ? nsPos : s0.pos, name, args, capture };
-      if (ns) e.ns = ns;
-      return e;
-    };
-    if (noArgs) return make();
+    if (noArgs) return this.makeCall(st, s0, name, args, capture, ns, nsPos);
     const t = this.peek();
     if (t.t === 'eof') fail('MissingToken', msg.missingToken(')', `to close the arguments list of this function call '${name}'`), t.pos);
     if (t.t === 'lexerr') this.lexFail(t);
     if (t.t === ')') {
       this.next();
-      return make();
+      return this.makeCall(st, s0, name, args, capture, ns, nsPos);
     }
     const s = this.up(s0);
     for (;;) {
@@ -414,7 +416,7 @@ export abstract class ExprParser extends ParserBase {
       switch (n.t) {
         case ')':
           this.next();
-          return make();
+          return this.makeCall(st, s0, name, args, capture, ns, nsPos);
         case ',':
           this.next();
           continue;
