@@ -25,11 +25,11 @@ describe('kv store', () => {
   let db: TestDatabase;
   let ns: { appId: number; branch: string };
   const pools: Pool[] = [];
-  const store = (): { s: KvStore; queries: { n: number } } => {
+  const store = (gather?: 'turn'): { s: KvStore; queries: { n: number } } => {
     const pool = createPool(db.url, 4);
     pools.push(pool);
     const queries = countQueries(pool);
-    return { s: new KvStore({ pool, log: silentLogger }), queries };
+    return { s: new KvStore({ pool, log: silentLogger, gather }), queries };
   };
 
   beforeAll(async () => {
@@ -50,6 +50,25 @@ describe('kv store', () => {
     await Promise.all(writes);
     expect(queries.n - before).toBe(1);
     for (let k = 0; k < 10; k++) expect(await kvGet(db.pool, ns, `g${k}`)).toBe(String(40 + k));
+  });
+
+  it("should gather calls made several awaits apart in one turn into one statement (an executor thread's store)", async () => {
+    const { s, queries } = store('turn');
+    await s.set(ns, 'turn0', '0');
+    const before = queries.n;
+    // like invocations resumed by one reply: each reaches its next call after a different number of awaits
+    const later = async (i: number) => {
+      for (let k = 0; k < i; k++) await Promise.resolve();
+      return s.get(ns, 'turn0');
+    };
+    expect(await Promise.all(Array.from({ length: 8 }, (_, i) => later(i)))).toEqual(Array(8).fill('0'));
+    expect(queries.n - before).toBe(1);
+    await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      for (let k = 0; k < i; k++) await Promise.resolve();
+      return s.set(ns, `turn${i}`, String(i));
+    }));
+    expect(queries.n - before).toBe(2);
+    expect(await kvGet(db.pool, ns, 'turn7')).toBe('7');
   });
 
   it('should split a large batch into bounded statements', async () => {
