@@ -35,6 +35,7 @@ import { errorResult, jobRestJson, targetJson, type InvocationJob, type Invocati
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
+import { THREAD_KV_MAX_THREADS } from './thread-kv.ts';
 
 
 export interface ExecutorPoolOptions {
@@ -187,6 +188,8 @@ export class ExecutorPool {
   private entry: ThreadEntry | null = null;
   private startFailures = 0;
   private readonly fetchPerThread: number;
+  /** given to the threads so they serve kv:: themselves (thread-kv.ts); undefined: kv:: via host calls */
+  private readonly threadKvUrl: string | undefined;
   private preloader: Preloader | null = null;
   private preloadSeq = 0;
   /** preload request id → called when a thread confirms it (or dies) */
@@ -199,6 +202,7 @@ export class ExecutorPool {
     this.jobSends = opts.jobSends ?? new JobSends({ pool: opts.pool });
     this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
     this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
+    this.threadKvUrl = opts.threads <= THREAD_KV_MAX_THREADS ? opts.pool.options.connectionString : undefined;
   }
 
   /** Spawn the threads and wait until they are ready. */
@@ -261,7 +265,7 @@ export class ExecutorPool {
 
   private spawn(): Slot {
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.opts.pool.options.connectionString };
+    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.threadKvUrl };
     const worker = new Worker(entry.url, {
       workerData: data,
       // young generation 16 MB (was 8): half the scavenges per invocation; A/B on bench:http embedded, workers

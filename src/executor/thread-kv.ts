@@ -19,6 +19,12 @@ import type { KvOp } from './run.ts';
 
 /** connections per thread: one read batch and one write batch in flight */
 const THREAD_KV_CONNECTIONS = 2;
+/**
+ * A pool of more threads than this leaves kv:: to its parent thread (host calls): 2 connections per thread would
+ * otherwise take a large share of PostgreSQL's default max_connections (100) on a many-core machine
+ * (PICLOUD_EXECUTORS goes up to 64).
+ */
+export const THREAD_KV_MAX_THREADS = 16;
 
 export class ThreadKv {
   private store: KvStore | null = null;
