@@ -13,9 +13,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { COMPILED } from '../common/runtime.ts';
 
-/** the plain thread, and the executor process's thread that takes its own work from Redis (thread-lists.ts) */
-export type ThreadKind = 'thread' | 'thread-lists';
-const entryTs = (kind: ThreadKind) => fileURLToPath(new URL(`./${kind}.ts`, import.meta.url));
+const ENTRY_TS = fileURLToPath(new URL('./thread.ts', import.meta.url));
 const BOOT = new URL('./thread-boot.mjs', import.meta.url);
 const CACHE_DIR = fileURLToPath(new URL('../../node_modules/.cache/picloud', import.meta.url));
 
@@ -26,10 +24,9 @@ export interface ThreadEntry {
   bundled: boolean;
 }
 
-const cached = new Map<ThreadKind, Promise<ThreadEntry>>();
+let cached: Promise<ThreadEntry> | null = null;
 
-async function bundle(kind: ThreadKind): Promise<ThreadEntry> {
-  const ENTRY_TS = entryTs(kind);
+async function bundle(): Promise<ThreadEntry> {
   try {
     const esbuild = (await import('esbuild')) as { build(o: Record<string, unknown>): Promise<{ outputFiles: { text: string }[] }>; stop?(): void | Promise<void> };
     const r = await esbuild.build({
@@ -54,9 +51,8 @@ async function bundle(kind: ThreadKind): Promise<ThreadEntry> {
   }
 }
 
-/** The thread entry for this process: compiled, dist/executor/<kind>.js itself; under tsx, bundled once. */
-export function threadEntry(kind: ThreadKind = 'thread'): Promise<ThreadEntry> {
-  let e = cached.get(kind);
-  if (!e) cached.set(kind, (e = COMPILED ? Promise.resolve({ url: new URL(`./${kind}.js`, import.meta.url), data: {}, bundled: true }) : bundle(kind)));
-  return e;
+/** The thread entry for this process: compiled, dist/executor/thread.js itself; under tsx, bundled once. */
+export function threadEntry(): Promise<ThreadEntry> {
+  cached ??= COMPILED ? Promise.resolve({ url: new URL('./thread.js', import.meta.url), data: {}, bundled: true }) : bundle();
+  return cached;
 }

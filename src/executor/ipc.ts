@@ -48,27 +48,4 @@ export interface ThreadData {
   fetchConcurrency: number;
   /** PostgreSQL for kv:: in the thread itself (thread-kv.ts); absent: kv:: goes to the parent as host calls */
   databaseUrl?: string;
-  /** an executor process's thread: takes HTTP invocations from Redis itself (thread-lists.ts) */
-  lists?: ThreadLists;
 }
-
-export interface ThreadLists {
-  redisUrl: string;
-  prefix?: string;
-  /** invocations running or waiting to start in the thread at once (those waiting on I/O not counted) */
-  capacity: number;
-  /** invocations held at once, those waiting on I/O included */
-  maxHeld: number;
-  /** threads one app may hold at once in this process (pool.ts fair share) */
-  appShare: number;
-  /**
-   * The apps each thread of the process holds (runs or has queued, not waiting on I/O): one row of LIST_APP_BUCKETS
-   * Int32 per thread (its active invocations per bucket; `row` is this thread's, a replacement thread takes its dead
-   * predecessor's and clears it), then one row of how many threads hold each bucket; an app counts in bucket
-   * appId % LIST_APP_BUCKETS.
-   */
-  held: SharedArrayBuffer;
-  row: number;
-}
-
-export const LIST_APP_BUCKETS = 256;

@@ -32,7 +32,7 @@ import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
-import { LIST_APP_BUCKETS, type FromThread, type HostReply, type HostRequest, type ThreadData, type ThreadLists, type ToThread } from './ipc.ts';
+import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
 import { THREAD_KV_MAX_THREADS } from './thread-kv.ts';
@@ -62,10 +62,6 @@ export interface ExecutorPoolOptions {
   onSuspend?: () => void;
   /** queue::send's inserts (shared with a job runner in the same process, which it wakes); default: its own */
   jobSends?: JobSends;
-  /** an executor process: each thread takes HTTP invocations from these Redis lists itself (thread-lists.ts) */
-  lists?: Omit<ThreadLists, 'held' | 'row' | 'appShare'>;
-  /** their `T`/`D` lines (taken notices, redis-lists.ts startExecutorNotices) and their deaths */
-  listNotices?: { line(thread: number, line: string): void; gone(thread: number): void };
 }
 
 interface Task {
@@ -211,7 +207,7 @@ export class ExecutorPool {
 
   /** Spawn the threads and wait until they are ready. */
   async start(): Promise<void> {
-    this.entry = await threadEntry(this.opts.lists ? 'thread-lists' : 'thread');
+    this.entry = await threadEntry();
     for (let i = 0; i < this.opts.threads; i++) this.slots.push(this.spawn());
     await new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -269,7 +265,7 @@ export class ExecutorPool {
 
   private spawn(): Slot {
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.threadKvUrl, lists: this.listsFor() };
+    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.threadKvUrl };
     const worker = new Worker(entry.url, {
       workerData: data,
       // young generation 16 MB (was 8): half the scavenges per invocation; A/B on bench:http embedded, workers
@@ -278,7 +274,6 @@ export class ExecutorPool {
       stdout: false,
       stderr: false,
     });
-    if (data.lists) this.listRows.set(worker, data.lists.row);
     const slot: Slot = { id: this.nextId++, worker, ready: false, tasks: [], suspended: 0, presumed: 0, timer: null, heardAt: 0, dead: false, outbox: [], sendScheduled: false, unheard: 0, replies: [], active: new Map(), preloads: new Set() };
     worker.on('message', (m: FromThread) => this.onMessage(slot, m));
     worker.on('error', (err) => {
@@ -312,13 +307,6 @@ export class ExecutorPool {
           }
           case 80: // 'P': a preload request is done
             this.preloaded(slot, Number(line.slice(1)));
-            break;
-          case 67: // 'C': the thread's own list worker has closed (closeLists)
-            this.listsClosed.get(slot)?.();
-            break;
-          case 84: // 'T' / 'D': its own list worker took / finished an announced invocation
-          case 68:
-            this.opts.listNotices?.line(slot.id, line);
             break;
           case 83: // 'S' / 'R': an invocation waits on I/O / runs again
           case 82:
@@ -746,7 +734,6 @@ export class ExecutorPool {
    */
   private retire(slot: Slot): Task[] {
     slot.dead = true;
-    this.opts.listNotices?.gone(slot.id);
     this.preloaded(slot, null);
     if (slot.timer) clearTimeout(slot.timer);
     slot.timer = null;
@@ -787,39 +774,6 @@ export class ExecutorPool {
       apps: this.apps.size,
       ...this.counters,
     };
-  }
-
-  private readonly listsClosed = new Map<Slot, () => void>();
-  /** thread-lists.ts fair share: the apps each thread holds (ipc.ts ThreadLists.held), a row per live thread */
-  private listHeld: SharedArrayBuffer | null = null;
-  private readonly listRows = new WeakMap<Worker, number>();
-
-  /** A new thread's list settings: the lowest row of `held` no live thread uses. */
-  private listsFor(): ThreadLists | undefined {
-    const l = this.opts.lists;
-    if (!l) return undefined;
-    this.listHeld ??= new SharedArrayBuffer((this.opts.threads + 1) * LIST_APP_BUCKETS * 4);
-    const used = new Set(this.slots.filter((s) => !s.dead).map((s) => this.listRows.get(s.worker)));
-    let row = 0;
-    while (used.has(row)) row++;
-    return { ...l, appShare: Math.max(1, this.opts.appShare ?? this.opts.threads - 1), held: this.listHeld, row };
-  }
-
-  /**
-   * Threads taking their own work from Redis (opts.lists): stop taking, let what they hold finish (within ~5 s) and
-   * send its replies, before close() terminates them.
-   */
-  async closeLists(): Promise<void> {
-    if (!this.opts.lists) return;
-    await Promise.all(this.slots.filter((s) => s.ready && !s.dead).map((s) => new Promise<void>((res) => {
-      const t = setTimeout(res, 8000);
-      this.listsClosed.set(s, () => {
-        clearTimeout(t);
-        res();
-      });
-      s.worker.postMessage('C' as ToThread);
-    })));
-    this.listsClosed.clear();
   }
 
   async close(): Promise<void> {

@@ -6,8 +6,8 @@
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { startTickWorker } from '../queue/bullmq.ts';
+import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { within } from '../queue/redis-util.ts';
-import { startExecutorNotices } from '../queue/redis-lists.ts';
 import { ExecutorPool } from './pool.ts';
 
 export interface ExecutorProcessOptions {
@@ -30,8 +30,6 @@ export interface ExecutorProcessOptions {
 
 /** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
 const MAX_HELD_PER_THREAD = 256;
-/** active invocations one thread takes from the HTTP list at once (its next ones at hand) */
-const CAPACITY_PER_THREAD = 8;
 
 export interface ExecutorProcess {
   pool: ExecutorPool;
@@ -41,19 +39,14 @@ export interface ExecutorProcess {
   close(): Promise<void>;
 }
 
-/**
- * Start the thread pool (each thread takes HTTP invocations from the Redis lists itself, thread-lists.ts), then the
- * BullMQ worker.
- */
+/** Start the thread pool, then the BullMQ worker and the HTTP list worker. */
 export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<ExecutorProcess> {
-  const notices = startExecutorNotices({ redisUrl: o.redisUrl, prefix: o.prefix, log: o.log });
+  let lists: ListWorker | null = null;
   const pool = new ExecutorPool({
     pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue,
-    lists: { redisUrl: o.redisUrl, prefix: o.prefix, capacity: CAPACITY_PER_THREAD, maxHeld: MAX_HELD_PER_THREAD },
-    listNotices: notices,
+    onSuspend: () => lists?.room(),
   });
   await pool.start();
-  notices.beat(); // present once its threads are ready (tests and operators can see it)
   const worker = await startTickWorker({
     redisUrl: o.redisUrl,
     prefix: o.prefix,
@@ -62,22 +55,28 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
     run: (job) => pool.run(job),
     record: (row) => pool.invocationLog?.add(row),
   });
+  // HTTP invocations: plain Redis lists; room for a few active ones per thread so each thread has its next one at
+  // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
+  lists = await startListWorker({
+    redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
+    suspended: () => pool.suspendedCount(), run: (job) => pool.run(job),
+  });
+  const l = lists;
   return {
     pool,
     async ready() {
       const [db, redis] = await Promise.all([
         within(o.pool.query('SELECT 1').then(() => true), 2000, false),
-        notices.ping(),
+        l.ping(),
       ]);
       const problems = [...(db ? [] : ['database unavailable']), ...(redis ? [] : ['redis unavailable']), ...pool.problems()];
       return { ok: problems.length === 0, problems };
     },
-    stats: () => ({ mode: 'executor', pool: pool.stats() }),
+    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats() }),
     async close() {
-      await pool.closeLists();
+      await l.close();
       await worker.close();
       await pool.close();
-      await notices.close();
     },
   };
 }

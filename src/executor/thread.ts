@@ -6,7 +6,7 @@
  * messages; http::fetch runs here (one Fetcher, so one connection pool, per thread). Everything this thread says goes out as lines of one string per turn (ipc.ts FromThread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { InvocationJob, InvocationResult, InvocationTarget } from '../queue/jobs.ts';
+import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Fetcher } from './fetch.ts';
 import { ThreadKv } from './thread-kv.ts';
@@ -100,7 +100,6 @@ const runner = new Runner({
   bridge,
   fetcher,
   onWait(id, waiting) {
-    if (ownJobs.has(id)) return ownWait?.(id, waiting);
     waitChanged.set(id, waiting);
     scheduleFlush();
   },
@@ -136,13 +135,6 @@ const loadedFor = new WeakSet<InvocationJob>();
 function start(job: InvocationJob): void {
   void runner.run(job, loadedFor.has(job)).then((result) => {
     lastMs.set(job.target, result.durationMs);
-    const own = ownJobs.get(job.id);
-    if (own) {
-      ownJobs.delete(job.id);
-      own(result);
-      if (data.record) logLater(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
-      return;
-    }
     // a result implies "resumed": the parent stops counting the invocation as suspended
     waitChanged.delete(job.id);
     reported.delete(job.id);
@@ -223,66 +215,9 @@ function preload(msg: string): void {
   step();
 }
 
-// ---- jobs taken by this thread itself (thread-lists.ts: the Redis lists, no parent in the way) ----
-/** jobs started by runHere, by id → their caller's resolve */
-const ownJobs = new Map<string, (r: InvocationResult) => void>();
-let ownWait: ((id: string, waiting: boolean) => void) | null = null;
-let onCloseRequest: (() => Promise<void>) | null = null;
-
-/**
- * Run a job for a caller in this thread, in order with the parent's jobs; its result goes to the caller, not to the
- * parent, and its waits on I/O to `onWait` (the parent does not know of it). Its invocation-log row still goes to the
- * parent (which writes the log), gathered for LOG_EVERY_MS instead of a message per turn.
- */
-export function runHere(job: InvocationJob): Promise<InvocationResult> {
-  return new Promise((resolve) => {
-    ownJobs.set(job.id, resolve);
-    queue.push(job);
-    if (!draining) drain();
-  });
-}
-
-/** Say `line` to the parent now, with whatever is pending (before a script that may run long blocks this thread). */
-export function postNow(line: string): void {
-  out.push(line);
-  flush();
-}
-
-/** Say `line` to the parent with this turn's other lines. */
-export { post as postLine };
-
-/** Where runHere's jobs report waiting on I/O, and what a close request ('C' from the parent) runs before 'C' back. */
-export function ownHooks(h: { onWait(id: string, waiting: boolean): void; close(): Promise<void> }): void {
-  ownWait = h.onWait;
-  onCloseRequest = h.close;
-}
-
-/** invocation-log rows of runHere's jobs go to the parent at most this often (each message wakes it) */
-const LOG_EVERY_MS = 50;
-let logOut: string[] = [];
-let logTimer: NodeJS.Timeout | null = null;
-function logLater(line: string): void {
-  logOut.push(line);
-  logTimer ??= setTimeout(flushLog, LOG_EVERY_MS);
-}
-function flushLog(): void {
-  logTimer = null;
-  for (const l of logOut) out.push(l);
-  logOut = [];
-  scheduleFlush();
-}
-
 port.on('message', (msg: ToThread | HostReply[]) => {
   if (typeof msg !== 'string') return onReplies(msg);
   if (msg.charCodeAt(0) === 80) return preload(msg);
-  if (msg === 'C') {
-    void (onCloseRequest?.() ?? Promise.resolve()).catch(() => {}).then(() => {
-      if (logTimer) clearTimeout(logTimer);
-      flushLog();
-      post('C');
-    });
-    return;
-  }
   for (const line of msg.split('\n')) queue.push(line);
   if (!draining) drain();
 });

@@ -1,9 +1,7 @@
 /**
  * The synchronous HTTP path over plain Redis lists (issue 11, architecture.md §7 "Queue (revised)"): no BullMQ, no
  * Lua. Orchestrators LPUSH invocations to one shared list (`<prefix>:http`), all those of an event-loop turn in one
- * command; each executor thread (executor/thread-lists.ts) takes as many as it has room for with one
- * `BLMPOP … COUNT n`, and hands back to the head of the list what it should not run (fair share, a slow one ahead);
- * the process's main thread sends the `taken` notices of its threads and keeps their heartbeat; results come back on
+ * command; each executor process takes as many as it has room for with one `BLMPOP … COUNT n`; results come back on
  * the orchestrator's own reply list (`<prefix>:reply:<uuid>`, one element per executor turn holding that turn's
  * replies as lines, read with `BLMPOP … COUNT 512`). Measured against a stream with a consumer group (XADD /
  * XREADGROUP / XACK, one more command per invocation and a PEL to trim) the lists cost less: one direction, 600-byte
@@ -297,20 +295,6 @@ export interface ListWorkerOptions extends ListTransportOptions {
   maxHeld?: number;
   /** how many of those held are waiting on I/O now (they hold no thread; default none) */
   suspended?: () => number;
-  /** invocations to take now, instead of `capacity` minus the active ones (maxHeld still bounds it) */
-  room?: () => number;
-  /**
-   * Whether to run a taken invocation here (asked in taking order); false: it goes back to the head of the list, in
-   * order, for another executor to take (it was never taken here: no notice, deadline unchanged).
-   */
-  admit?: (job: InvocationJob) => boolean;
-  /**
-   * Someone else says what this worker has taken and keeps its heartbeat (an executor thread, whose event loop a
-   * running script blocks: its process's main thread does both, startExecutorNotices): `taken` instead of the
-   * `taken` notice, at once for the invocations `now` names (before they run), after TAKEN_AFTER_MS for the others;
-   * `done` when an invocation so announced has finished.
-   */
-  notices?: { taken(replyTo: string, ids: string[]): void; done(id: string): void; now(job: InvocationJob): boolean };
   id?: string;
 }
 
@@ -383,17 +367,15 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   };
 
   let beatAt = -Infinity;
-  const notices = opts.notices;
-  const announced = new Set<string>();
   const beat = () => {
     beatAt = performance.now();
     void replies.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
   };
-  if (!notices) beat(); // present from the start (tests and operators can see it)
+  beat(); // present from the start (tests and operators can see it)
   // the interval runs only while this process holds work: an idle executor is not woken every second
   let hbTimer: NodeJS.Timeout | null = null;
   const armBeat = () => {
-    if (hbTimer || closed || notices) return;
+    if (hbTimer || closed) return;
     hbTimer = setInterval(() => {
       if (inFlight > 0) beat();
       else {
@@ -418,12 +400,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       if (!ids) byList.set(u.replyTo, (ids = []));
       ids.push(jobId);
     }
-    for (const [list, ids] of byList) {
-      if (notices) {
-        for (const i of ids) announced.add(i);
-        notices.taken(list, ids);
-      } else reply(list, { taken: id, ids });
-    }
+    for (const [list, ids] of byList) reply(list, { taken: id, ids });
     if (unannounced.size) armAnnounce();
   };
   const armAnnounce = () => {
@@ -433,7 +410,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   };
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
-  const roomLeft = () => Math.min(opts.room ? opts.room() : opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
+  const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
   const wake = () => {
     if (roomWaiter && roomLeft() > 0) {
       const w = roomWaiter;
@@ -460,7 +437,6 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       }),
     ).finally(() => {
       unannounced.delete(job.id);
-      if (announced.delete(job.id)) notices!.done(job.id);
       done();
     });
   };
@@ -468,9 +444,6 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   const onItems = (items: string[]) => {
     const now = Date.now();
     const at = performance.now();
-    let back: string[] | null = null;
-    const run: { replyTo: string; job: InvocationJob }[] = [];
-    let announcedNow = false;
     for (const raw of items) {
       let inv;
       try {
@@ -485,27 +458,13 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
         reply(inv.replyTo, { id: inv.job.id, result: errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }) });
         continue;
       }
-      if (opts.admit && !opts.admit(inv.job)) {
-        (back ??= []).push(raw);
-        continue;
-      }
       taken++;
-      if (inv.replyTo && notices?.now(inv.job)) {
-        announcedNow = true;
-        announced.add(inv.job.id);
-        notices.taken(inv.replyTo, [inv.job.id]);
-      } else if (inv.replyTo) unannounced.set(inv.job.id, { replyTo: inv.replyTo, at });
-      run.push(inv);
+      if (inv.replyTo) unannounced.set(inv.job.id, { replyTo: inv.replyTo, at });
+      runOne(inv.replyTo, inv.job);
     }
-    // handed back before any runs (a run may start at once and hold this thread): popped from the right, so pushed
-    // back right in reverse, the first of them is the next one taken
-    if (back) replies.rpush(httpKey(prefix), ...back.reverse()).catch((err: unknown) => opts.log.error({ err, n: back.length }, 'invocations handed back could not be re-queued: their orchestrators answer them at their deadline'));
-    // a run announced at once may hold this thread long: replies finished before it go out first
-    if (announcedNow && outboxQueued) flushReplies();
-    for (const inv of run) runOne(inv.replyTo, inv.job);
     if (unannounced.size) armAnnounce();
     // the heartbeat must be fresh while this process holds work (the interval keeps it so from here)
-    if (inFlight > 0 && at - beatAt > BEAT_EVERY_MS && !notices) beat();
+    if (inFlight > 0 && at - beatAt > BEAT_EVERY_MS) beat();
   };
 
   const reader = startBlockingReader({
@@ -533,81 +492,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       if (announceTimer) clearTimeout(announceTimer);
       if (inFlight > 0 && replies.status === 'ready') await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
       flushReplies();
-      if (replies.status === 'ready') await within((notices ? Promise.resolve(0) : replies.del(hbKey)).then(() => replies.quit()).then(() => undefined), 2000, undefined);
+      if (replies.status === 'ready') await within(replies.del(hbKey).then(() => replies.quit()).then(() => undefined), 2000, undefined);
       replies.disconnect();
-    },
-  };
-}
-
-/**
- * An executor process whose threads take invocations themselves (executor/thread-lists.ts): its main thread, which
- * no script blocks, sends their `taken` notices and keeps the process's heartbeat key (one executor id for all its
- * threads) while any invocation so announced is unfinished.
- */
-export interface ExecutorNotices {
-  id: string;
-  /** `T<replyTo>\t<id>,<id>…` (taken) or `D<id>` (an announced one finished), from thread `thread` */
-  line(thread: number, line: string): void;
-  /** the thread died: its announced invocations answer 502 now */
-  gone(thread: number): void;
-  /** set the heartbeat key now (once the threads are ready: tests and operators see it) */
-  beat(): void;
-  ping(): Promise<boolean>;
-  close(): Promise<void>;
-}
-
-export function startExecutorNotices(opts: ListTransportOptions & { id?: string }): ExecutorNotices {
-  const prefix = opts.prefix ?? 'picloud';
-  const id = opts.id ?? randomUUID().slice(0, 12);
-  const hbKey = execKey(prefix, id);
-  const conn = redisConnection(opts.redisUrl);
-  const warn = rateLimitedWarn(opts.log, 'taken notice failed');
-  /** announced and unfinished: id → its reply list and thread */
-  const held = new Map<string, { replyTo: string; thread: number }>();
-  let closed = false;
-  const beat = () => void conn.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
-  let timer: NodeJS.Timeout | null = null;
-  const arm = () => {
-    if (timer || closed) return;
-    beat();
-    timer = setInterval(() => {
-      if (held.size > 0) beat();
-      else {
-        clearInterval(timer!);
-        timer = null;
-      }
-    }, BEAT_EVERY_MS);
-    timer.unref();
-  };
-  return {
-    id,
-    beat,
-    line(thread, line) {
-      if (line.charCodeAt(0) === 68) {
-        held.delete(line.slice(1));
-        return;
-      }
-      const tab = line.indexOf('\t');
-      const replyTo = line.slice(1, tab);
-      const ids = line.slice(tab + 1).split(',');
-      for (const i of ids) held.set(i, { replyTo, thread });
-      arm();
-      conn.lpush(replyTo, encodeReply({ taken: id, ids })).catch(warn);
-    },
-    gone(thread) {
-      for (const [i, h] of held) {
-        if (h.thread !== thread) continue;
-        held.delete(i);
-        const r = errorResult(502, 'The executor thread running this invocation stopped (it crashed or was restarted)');
-        conn.lpush(h.replyTo, encodeReply({ id: i, result: r })).catch(warn);
-      }
-    },
-    ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
-    async close() {
-      closed = true;
-      if (timer) clearInterval(timer);
-      if (conn.status === 'ready') await within(conn.del(hbKey).then(() => conn.quit()).then(() => undefined), 2000, undefined);
-      conn.disconnect();
     },
   };
 }
