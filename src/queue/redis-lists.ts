@@ -13,8 +13,9 @@
  * One list worker per executor process (its main thread), handing invocations to its threads, rather than each thread
  * popping and replying itself (tried in 7f6cccf, reverted): with the default 3 threads per process the executors cost
  * ~20 % more CPU per request at c50 (99/100 → 124/124 µs, Redis 18–21 → 27 µs: six poppers split the batches one took),
- * though with 1 thread per process it was 18 % cheaper (103/99 → 84/82 µs). A next try: one outstanding pop per
- * process, passed among its threads.
+ * though with 1 thread per process it was 18 % cheaper (103/99 → 84/82 µs). One pop in flight per process, its
+ * token passed among the threads (Atomics.waitAsync), did not help (one A/B: 92/89 → 125/118 µs, p50 c1 0.62 → 1.29
+ * ms): the extra cost is per thread, not the number of poppers alone.
  *
  * Each invocation carries its deadline (the time its orchestrator answers it anyway): an executor that takes it too
  * late to finish before then answers 503 at once instead of running it (its client has gone or is about to). A dead
