@@ -23,6 +23,9 @@
 import type { Pool } from './pool.ts';
 import { checkKvWrite, kvDelete, kvGetMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
 
+/** The kv:: functions a script calls. */
+export type KvOp = 'get' | 'set' | 'delete' | 'keys';
+
 export interface KvStoreOptions {
   pool: Pool;
   /** a pino Logger, or an executor thread's forwarder to its parent's (thread-kv.ts) */
@@ -100,6 +103,25 @@ export class KvStore {
   /** Keys starting with `prefix`, sorted. */
   keys(ns: KvNamespace, prefix: string): Promise<string[]> {
     return kvKeys(this.o.pool, ns, prefix);
+  }
+
+  /**
+   * One kv:: call as a script makes it (`key` is the prefix for keys): get → JSON text or null, set → null,
+   * delete → whether it existed, keys → the keys. The one dispatch of an executor's kv:: calls, whether a thread
+   * serves them itself (thread-kv.ts) or its parent does (pool.ts host calls).
+   */
+  async call(ns: KvNamespace, op: KvOp, key: string, json?: string): Promise<string | boolean | string[] | null> {
+    switch (op) {
+      case 'get':
+        return this.get(ns, key);
+      case 'set':
+        await this.set(ns, key, json ?? 'null');
+        return null;
+      case 'delete':
+        return this.delete(ns, key);
+      case 'keys':
+        return this.keys(ns, key);
+    }
   }
 
   private write(ns: KvNamespace, key: string, json: string | null): Promise<boolean> {

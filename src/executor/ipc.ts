@@ -3,7 +3,7 @@
  * asynchronous for the thread: it sends a HostRequest as an 'H' line and goes on running other invocations; the
  * parent answers with HostReply[] messages, which resume the waiting invocation. No thread ever blocks.
  */
-import type { KvOp } from './run.ts';
+import type { KvOp } from '../db/kv-store.ts';
 
 export type HostRequest =
   | { op: 'kv'; seq: number; kv: KvOp; appId: number; branch: string; key: string; json?: string }

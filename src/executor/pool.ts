@@ -361,18 +361,7 @@ export class ExecutorPool {
         appId: req.appId, branch: req.branch, queue: req.queue, payload: req.json, delayMs: req.delayMs, maxAttempts: req.attempts, backoffMs: req.backoffMs,
       });
     }
-    const ns = { appId: req.appId, branch: req.branch };
-    switch (req.kv) {
-      case 'get':
-        return this.kv.get(ns, req.key);
-      case 'set':
-        await this.kv.set(ns, req.key, req.json ?? 'null');
-        return null;
-      case 'delete':
-        return this.kv.delete(ns, req.key);
-      case 'keys':
-        return this.kv.keys(ns, req.key);
-    }
+    return this.kv.call({ appId: req.appId, branch: req.branch }, req.kv, req.key, req.json);
   }
 
   /** Load programs from the AST cache table into this pool's cache (recompiled when another engine stored them). */

@@ -16,9 +16,9 @@ import { InvocationLog } from './log-cap.ts';
 import { DEFAULT_FETCH_POLICY, FetchError, FetchSession, type Fetcher, type FetchRecord, type FetchRequest } from './fetch.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 import { registerCrypto } from './crypto.ts';
+import type { KvOp } from '../db/kv-store.ts';
 import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 
-export type KvOp = 'get' | 'set' | 'delete' | 'keys';
 
 /** Asynchronous access to the outside world (a worker thread asks its parent with a message). */
 export interface HostBridge {

@@ -14,8 +14,7 @@
  */
 import type pg from 'pg';
 import { AppError } from '../common/errors.ts';
-import { KvStore } from '../db/kv-store.ts';
-import type { KvOp } from './run.ts';
+import { KvStore, type KvOp } from '../db/kv-store.ts';
 
 /** connections per thread: one read batch and one write batch in flight */
 const THREAD_KV_CONNECTIONS = 2;
@@ -35,6 +34,8 @@ export class ThreadKv {
   constructor(private readonly url: string, private readonly warn: (msg: string, err: string) => void) {}
 
   private open(): Promise<KvStore> {
+    // db/pool.ts createPool's settings, not a call to it: the thread bundle (bundle.ts) inlines that module and hoists
+    // its `import pg` to the top, so every thread would load pg at start
     this.opening ??= import('pg').then(({ default: pgm }) => {
       pgm.types.setTypeParser(20, (v) => Number(v));
       const pool = new pgm.Pool({ connectionString: this.url, max: THREAD_KV_CONNECTIONS, idleTimeoutMillis: 30_000 });
@@ -51,17 +52,7 @@ export class ThreadKv {
   async kv(ns: { appId: number; branch: string }, op: KvOp, key: string, json?: string): Promise<unknown> {
     try {
       const s = this.store ?? (await this.open());
-      switch (op) {
-        case 'get':
-          return await s.get(ns, key);
-        case 'set':
-          await s.set(ns, key, json ?? 'null');
-          return null;
-        case 'delete':
-          return await s.delete(ns, key);
-        case 'keys':
-          return await s.keys(ns, key);
-      }
+      return await s.call(ns, op, key, json);
     } catch (err) {
       if (err instanceof AppError) throw err;
       this.warn(`kv::${op} failed`, errText(err));

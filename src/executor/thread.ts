@@ -3,7 +3,8 @@
  * invocation that calls an asynchronous host function (kv::, http::fetch) suspends while the others go on: one
  * thread interleaves many waiting invocations. kv:: runs on the thread's own PostgreSQL connections (thread-kv.ts);
  * program loads and queue::send are asked of the parent thread with 'H' lines and answered with HostReply
- * messages; http::fetch runs here (one Fetcher, so one connection pool, per thread). Everything this thread says goes out as lines of one string per turn (ipc.ts FromThread).
+ * messages; http::fetch runs here (one Fetcher, so one connection pool, per thread). Everything this thread says
+ * goes out as lines of one string per turn (ipc.ts FromThread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
