@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
-import { pushRelease } from '../helpers/releases.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
 
 describe('kv through host calls', () => {
   let db: TestDatabase;
@@ -25,6 +25,7 @@ describe('kv through host calls', () => {
       scripts: { 'count.rhai': 'let n = kv::get("n") ?? 0; kv::set("n", n + 1); kv::delete("gone"); #{ n: n + 1, keys: kv::keys("") }' },
       routes: [{ path: '/count', script: 'count.rhai' }],
     });
+    await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
   });
   afterAll(async () => {
     await t?.close();
