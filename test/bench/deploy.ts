@@ -12,8 +12,9 @@
  * first request to the new release next to the p50 of the WARM requests that follow, each on a new connection (as
  * curl does); target: at most 1 ms apart. Measured in both modes: embedded (executor threads in the server) and
  * Redis (no threads in the server, 2 executor processes). Reference without a switch: the same request after the
- * executors idled 300 ms (waking idle threads and processes costs something of its own), and the machine's own
- * share: the same gap for a plain node:http server in this process (no PiCloud code).
+ * executors idled 300 ms (waking idle threads and processes costs something of its own), the switch's own cost
+ * (first request minus that reference, per switch), and the machine's own share: the same gap for a plain node:http
+ * server in this process (no PiCloud code).
  */
 import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHard, runGit, tempDir, writeFiles } from '../helpers/git.ts';
 import http from 'node:http';
@@ -212,16 +213,19 @@ const e = modes.embedded;
 const coldStart = Object.fromEntries(
   Object.entries(modes).map(([m, r]) => {
     const gaps = r.firstRequest.map((f, i) => f - r.warmP50[i]!);
+    // what the switch itself costs: the first request after it next to a request after the same idle without one
+    const switchCost = r.firstRequest.map((f, i) => f - r.afterIdle[i]!);
     return [m, {
       firstRequestMs: { median: round(median(r.firstRequest)), samples: r.firstRequest.map(round) },
       warmP50Ms: { median: round(median(r.warmP50)), samples: r.warmP50.map(round) },
       afterIdleMs: { median: round(median(r.afterIdle)), samples: r.afterIdle.map(round) },
       gapMs: { median: round(median(gaps)), max: round(Math.max(...gaps)), target: 1 },
+      switchCostMs: { median: round(median(switchCost)), samples: switchCost.map(round) },
       coldInvocations: r.coldInvocations,
       preloadMs: { median: r.preloadMs.length ? median(r.preloadMs) : null, samples: r.preloadMs },
     }];
   }),
-) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; afterIdleMs: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; coldInvocations?: { cold: number; n: number }; preloadMs: { median: number | null; samples: number[] } }>;
+) as Record<string, { firstRequestMs: { median: number; samples: number[] }; warmP50Ms: { median: number; samples: number[] }; afterIdleMs: { median: number; samples: number[] }; gapMs: { median: number; max: number; target: number }; switchCostMs: { median: number; samples: number[] }; coldInvocations?: { cold: number; n: number }; preloadMs: { median: number | null; samples: number[] } }>;
 
 const result = {
   scripts: SCRIPTS,
@@ -255,6 +259,7 @@ else {
     );
     console.log(`            first samples ${c.firstRequestMs.samples.join(', ')}`);
     console.log(`            reference, no switch: a request after ${IDLE_MS} ms idle ${c.afterIdleMs.median.toFixed(2)} ms (median), samples ${c.afterIdleMs.samples.join(', ')}`);
+    console.log(`            the switch's own cost (first request − that reference, per switch): median ${c.switchCostMs.median.toFixed(2)} ms, samples ${c.switchCostMs.samples.join(', ')}`);
     console.log(`            preload wait in the push (median): ${c.preloadMs.median ?? '-'} ms, samples ${c.preloadMs.samples.join(', ')}`);
     if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
   }
