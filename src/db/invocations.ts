@@ -93,11 +93,17 @@ export class InvocationLog {
     }, ms);
   }
 
-  /** Write everything buffered so far. */
+  /**
+   * Write the rows buffered when this flush starts. Rows that arrive while it writes wait for their own timer (set
+   * by addLine): draining until empty wrote a COPY of the few rows that came during the last one, back to back,
+   * so under load the log committed ~200 small batches a second instead of ~10 (measured at ~15k req/s: 1,375
+   * COPYs of ~50 rows in 6 s; PostgreSQL's cost per row falls from ~10 to ~6 µs between batches of 100 and 2000).
+   */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      while (this.buf.length) {
-        const rows = this.buf.splice(0, this.opts.maxBatch ?? MAX_BATCH);
+      for (let n = this.buf.length; n > 0; ) {
+        const rows = this.buf.splice(0, Math.min(n, this.opts.maxBatch ?? MAX_BATCH));
+        n -= rows.length;
         try {
           await copyInvocationLines(this.pool, rows);
         } catch (e) {

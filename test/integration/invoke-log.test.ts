@@ -49,6 +49,32 @@ describe('invocation log', () => {
     listener.release();
   });
 
+  it('should write rows that arrive during a flush with the next timer, not in a COPY of their own right after it', async () => {
+    const listener = await db.pool.connect();
+    let batches = 0;
+    listener.on('notification', () => batches++);
+    await listener.query('LISTEN picloud_invocations');
+    try {
+      const log = new InvocationLog(db.pool, { flushMs: 100 });
+      // a steady stream for ~600 ms: one batch per 100 ms timer (draining until empty wrote one per round trip)
+      const until = Date.now() + 600;
+      let n = 0;
+      while (Date.now() < until) {
+        for (let i = 0; i < 5; i++) log.add(row(appB, 'b', n++));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await log.close();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await db.pool.query('SELECT count(*)::int AS n FROM invocations WHERE app_id = $1', [appB])).rows[0].n).toBe(n);
+      expect(batches).toBeGreaterThanOrEqual(5);
+      expect(batches).toBeLessThanOrEqual(10);
+    } finally {
+      await listener.query('UNLISTEN *');
+      listener.release();
+      await db.pool.query(`DELETE FROM invocations WHERE app_id = $1`, [appB]);
+    }
+  });
+
   it('should record each invocation at its own start time, not at the time its batch was written', async () => {
     const log = new InvocationLog(db.pool, { flushMs: 20, maxBatch: 50 });
     const started = Date.now() - 4000;
