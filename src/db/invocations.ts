@@ -3,6 +3,14 @@
  * Rows are buffered and written in batches (one COPY per ~100 ms or 2000 rows, never a synchronous write per
  * request); migration 0003's trigger NOTIFYs 'picloud_invocations' once per batch for `logs --tail`. Retention (by
  * count per app and by age) is pruned at most once a minute, on a flush: no timer runs while nothing is written.
+ *
+ * Under heavy traffic a process writes at most LOG_ROWS_PER_SECOND rows per app and second, for successes and for
+ * failures each; the rest are counted (`unlogged`: metric picloud_plane_pool_unlogged) and a warning says so once a
+ * minute per app, as Heroku's router does when a log drain falls behind (L10). The log keeps an app's last 10,000 rows and a tail
+ * cannot show more than a screenful a second, so rows past that rate were written only to be pruned within the
+ * minute, each costing PostgreSQL ~6 µs and the thread serving HTTP its share of the COPY writes (bench:http
+ * embedded, ~25k req/s, two pairs on a busy machine: PostgreSQL 4–5 → 0 µs per request, all processes 50–59 →
+ * 49–53). Failures have their own allowance, so a flood of successes never hides an error.
  */
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Pool } from './pool.ts';
@@ -18,6 +26,11 @@ export interface Retention {
 }
 
 export const DEFAULT_RETENTION: Retention = Object.freeze({ maxPerApp: 10_000, maxAgeMs: 7 * 24 * 3600_000 });
+
+/** Rows written per app and second and process, for successes and for failures each (bursts of twice that). */
+export const LOG_ROWS_PER_SECOND = 1000;
+/** How often the warning about rows not written is repeated per app. */
+const UNLOGGED_WARN_MS = 60_000;
 
 /** rows per COPY: under load a flush every 100 ms carries ~2000 rows at 20k req/s; each flush is 4 round trips */
 const MAX_BATCH = 2000;
@@ -66,22 +79,66 @@ export class InvocationLog {
   private flushing: Promise<void> = Promise.resolve();
   private lastPrune = 0;
   private touched = new Set<number>();
+  /** per app: allowance left (rows) for successes and failures, when it was last topped up, rows not written */
+  private readonly allowance = new Map<number, { ok: number; failed: number; at: number; unlogged: number; warnedAt: number }>();
+  /** rows not written because their app was over LOG_ROWS_PER_SECOND (all apps, since start) */
+  unlogged = 0;
 
   constructor(
     private readonly pool: Pool,
-    private readonly opts: { flushMs?: number; maxBatch?: number; retention?: Retention; pruneEveryMs?: number; onError?: (e: unknown) => void } = {},
+    private readonly opts: {
+      flushMs?: number;
+      maxBatch?: number;
+      retention?: Retention;
+      pruneEveryMs?: number;
+      /** rows per app and second (LOG_ROWS_PER_SECOND) */
+      rowsPerSecond?: number;
+      onError?: (e: unknown) => void;
+      /** an app's rows were not written (over the rate) in the last minute: `n` of them */
+      onUnlogged?: (appId: number, n: number) => void;
+    } = {},
   ) {}
 
   add(row: InvocationRow): void {
-    this.addLine(row.appId, invocationRowCopy(row));
+    this.addLine(row.appId, invocationRowCopy(row), row.status >= 500 || row.error !== null);
   }
 
-  /** Add a row serialised by invocationRowCopy. */
-  addLine(appId: number, line: string): void {
+  /** Add a row serialised by invocationRowCopy; `failed`: a 5xx or an error (counted apart from successes). */
+  addLine(appId: number, line: string, failed = false): void {
+    if (!this.admit(appId, failed)) return;
     this.buf.push(line);
     this.touched.add(appId);
     if (this.buf.length >= (this.opts.maxBatch ?? MAX_BATCH)) this.flushSoon(0);
     else this.flushSoon(this.opts.flushMs ?? 100);
+  }
+
+  /** Whether the app's allowance takes one more row (token buckets refilled by the time since the last row). */
+  private admit(appId: number, failed: boolean): boolean {
+    const rate = this.opts.rowsPerSecond ?? LOG_ROWS_PER_SECOND;
+    const now = Date.now();
+    let a = this.allowance.get(appId);
+    if (!a) {
+      if (this.allowance.size >= 10_000) this.allowance.clear();
+      this.allowance.set(appId, (a = { ok: 2 * rate, failed: 2 * rate, at: now, unlogged: 0, warnedAt: 0 }));
+    } else if (now > a.at) {
+      const add = ((now - a.at) * rate) / 1000;
+      a.ok = Math.min(2 * rate, a.ok + add);
+      a.failed = Math.min(2 * rate, a.failed + add);
+      a.at = now;
+    }
+    if (failed ? a.failed >= 1 : a.ok >= 1) {
+      if (failed) a.failed--;
+      else a.ok--;
+      return true;
+    }
+    this.unlogged++;
+    a.unlogged++;
+    if (now - a.warnedAt >= UNLOGGED_WARN_MS) {
+      this.opts.onUnlogged?.(appId, a.unlogged);
+      a.unlogged = 0;
+      a.warnedAt = now;
+    }
+    return false;
   }
 
   private flushSoon(ms: number): void {

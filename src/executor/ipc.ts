@@ -25,7 +25,8 @@ export type ToThread = string;
  * thread → parent: one string of '\n'-joined lines per turn, each one of
  * - `{"id","result"}`: an invocation finished (results come in completion order, not posting order);
  * - `L<appId>\t<COPY line>`: its invocation-log row in COPY text format (built here, not on the parent thread that
- *   also serves HTTP), when the pool records invocations;
+ *   also serves HTTP), when the pool records invocations; `F` instead of `L` for a failed one (5xx or an error:
+ *   the log's rate allowance counts failures apart, invocations.ts);
  * - `H<HostRequest JSON>`: a host call;
  * - `S<jobId>` / `R<jobId>`: the invocation is waiting on I/O (it holds no running share) / runs again; a result
  *   line implies R;

@@ -30,7 +30,7 @@ import { KvStore } from '../db/kv-store.ts';
 import { JobSends } from '../db/job-sends.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
-import { InvocationLog } from '../db/invocations.ts';
+import { InvocationLog, LOG_ROWS_PER_SECOND } from '../db/invocations.ts';
 import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
@@ -200,7 +200,14 @@ export class ExecutorPool {
   constructor(private readonly opts: ExecutorPoolOptions) {
     this.kv = new KvStore({ pool: opts.pool, log: opts.log });
     this.jobSends = opts.jobSends ?? new JobSends({ pool: opts.pool });
-    this.invocationLog = opts.record === false ? null : new InvocationLog(opts.pool, { onError: (err) => opts.log.error({ err }, 'invocation log flush failed') });
+    this.invocationLog =
+      opts.record === false
+        ? null
+        : new InvocationLog(opts.pool, {
+            onError: (err) => opts.log.error({ err }, 'invocation log flush failed'),
+            onUnlogged: (appId, n) =>
+              opts.log.warn({ appId, unlogged: n }, `app ${appId} invokes faster than its invocation log keeps (${LOG_ROWS_PER_SECOND} rows/s per process): rows past that are counted, not written (${n} since the last warning)`),
+          });
     this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
     this.threadKvUrl = opts.threads <= THREAD_KV_MAX_THREADS ? opts.pool.options.connectionString : undefined;
   }
@@ -290,10 +297,10 @@ export class ExecutorPool {
       slot.unheard = 0;
       for (const line of m.split('\n')) {
         switch (line.charCodeAt(0)) {
-          case 76: {
-            // 'L': a serialised log row "L<appId>\t<COPY line>"
+          case 76: // 'L' / 'F': a serialised log row "L<appId>\t<COPY line>" of a success / failure
+          case 70: {
             const tab = line.indexOf('\t');
-            this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1));
+            this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1), line.charCodeAt(0) === 70);
             break;
           }
           case 72: // 'H': a host call
@@ -762,6 +769,8 @@ export class ExecutorPool {
       queued: this.queued,
       apps: this.apps.size,
       ...this.counters,
+      /** invocation-log rows not written: their app was over the log's rate (invocations.ts) */
+      unlogged: this.invocationLog?.unlogged ?? 0,
     };
   }
 

@@ -140,7 +140,7 @@ function start(job: InvocationJob): void {
     waitChanged.delete(job.id);
     reported.delete(job.id);
     post(JSON.stringify({ id: job.id, result }));
-    if (data.record) post(`L${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
+    if (data.record) post(`${result.status >= 500 || result.error !== null ? 'F' : 'L'}${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
   });
 }
 

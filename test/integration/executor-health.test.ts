@@ -77,6 +77,7 @@ describe.skipIf(skip)('health endpoints of executor processes and orchestrators'
       expect(m.body).toMatch(/^picloud_db_up 1$/m);
     }
     expect((await get(execPort, '/metrics', token)).body).toMatch(/^picloud_plane_pool_threads 1$/m);
+    expect((await get(execPort, '/metrics', token)).body).toMatch(/^picloud_plane_pool_unlogged 0$/m);
     expect((await get(orchPort, '/metrics', token)).body).toMatch(/^picloud_plane_dispatch_in_flight \d+$/m);
   });
 

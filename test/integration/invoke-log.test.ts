@@ -113,4 +113,28 @@ describe('invocation log', () => {
     expect(rows.map((r) => r.path)).toEqual(['/r/3', stored]);
     expect(rows[1]).toMatchObject({ error: stored, logs: [{ level: 'print', msg: stored }] });
   });
+
+  it('should write at most its rate of rows per app, count the rest, and keep failures apart from successes', async () => {
+    const appD = (await db.pool.query(`INSERT INTO apps (name) VALUES ('d') RETURNING id`)).rows[0].id as number;
+    const appE = (await db.pool.query(`INSERT INTO apps (name) VALUES ('e') RETURNING id`)).rows[0].id as number;
+    const warned: [number, number][] = [];
+    // 10 rows per second: a burst of 20 (twice the rate) is written, the rest of a fast burst is counted
+    const log = new InvocationLog(db.pool, { flushMs: 10, rowsPerSecond: 10, onUnlogged: (app, n) => warned.push([app, n]) });
+    for (let i = 0; i < 100; i++) log.add(row(appD, 'd', i));
+    // failures of the same app have their own allowance; another app has its own
+    for (let i = 0; i < 5; i++) log.add({ ...row(appD, 'd', 1000 + i), status: 500, error: 'boom' });
+    for (let i = 0; i < 5; i++) log.add(row(appE, 'e', i));
+    await log.close();
+    const d = await listInvocations(db.pool, appD, { limit: 500 });
+    // a few rows may be added by the allowance refilled while the loop ran (10 per second)
+    const ok = d.filter((r) => r.status === 200);
+    expect(ok.length).toBeGreaterThanOrEqual(20);
+    expect(ok.length).toBeLessThan(25);
+    expect(ok.map((r) => r.path)).toContain('/r/0');
+    expect(d.filter((r) => r.status === 500)).toHaveLength(5);
+    expect(await listInvocations(db.pool, appE, { limit: 500 })).toHaveLength(5);
+    expect(log.unlogged).toBe(100 - ok.length);
+    // warned once (the first row over the rate), for the app over it only
+    expect(warned).toEqual([[appD, 1]]);
+  });
 });
