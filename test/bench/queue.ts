@@ -1,8 +1,14 @@
 /**
- * `npm run bench:queue [-- --json] [--jobs N] [--samples N] [--only queue|bullmq_floor|embedded_queue]`: background jobs from queue::send to handler done, at `[[queues]]`
+ * `npm run bench:queue [-- --json] [--jobs N] [--samples N] [--only CASE]`: background jobs from queue::send to handler done, at `[[queues]]`
  * concurrency 4, in one run:
  *   queue          — Redis mode (executor processes; jobs in PostgreSQL, tries dispatched over Redis)
  *   bullmq_floor   — BullMQ alone on the same Redis: an empty job through Queue.add + a Worker at concurrency 4
+ *                    (the N jobs added by one addBulk call)
+ *   bullmq_floor_sequential — the same, the N jobs added one `await queue.add` after another, as the platform's
+ *                    case sends them (a script's loop of queue::send, each answered before the next)
+ *   bullmq_floor_durable — that sequential case on a private redis-server started by the bench with
+ *                    `appendonly yes`, `appendfsync always`: each add is on disk before Redis answers, as each
+ *                    queue::send is committed (synchronous_commit) before it returns
  *   embedded_queue — the embedded mode (executor threads in-process, jobs in PostgreSQL)
  * each as { jobs_per_s (N jobs sent by one request, each queue::send a durable insert, until all done), p50_ms
  * (send → handler start, one job at a time) }, and for the platform cases also drain_jobs_per_s (N jobs already in
@@ -12,8 +18,12 @@
  * Uses the test PostgreSQL and Redis (DATABASE_URL / REDIS_URL or the local defaults), a throwaway database and a
  * random Redis prefix.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { redisConnection } from '../../src/queue/bullmq.ts';
 import { createPool } from '../../src/db/pool.ts';
@@ -28,7 +38,7 @@ const N = ji >= 0 ? Number(argv[ji + 1]) : 400;
 const si = argv.indexOf('--samples');
 const LATENCY_SAMPLES = si >= 0 ? Number(argv[si + 1]) : 30;
 const SENDERS = 8;
-// --only queue|bullmq_floor|embedded_queue: one case (A/B runs of one path on a shared machine)
+// --only queue|bullmq_floor|bullmq_floor_sequential|bullmq_floor_durable|embedded_queue: one case (A/B runs of one path on a shared machine)
 const oi = argv.indexOf('--only');
 const only = oi >= 0 ? argv[oi + 1] : null;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
@@ -136,16 +146,16 @@ async function platform(mode: Mode): Promise<Result> {
   }
 }
 
-async function bullmqFloor(): Promise<Result> {
+async function bullmqFloor(how: 'bulk' | 'sequential' = 'bulk', redisUrl = TEST_REDIS_URL): Promise<Result> {
   const prefix = `pcb${randomBytes(5).toString('hex')}`;
-  const conn = redisConnection(TEST_REDIS_URL);
+  const conn = redisConnection(redisUrl);
   const queue = new Queue('floor', { connection: conn, prefix, defaultJobOptions: { removeOnComplete: true, removeOnFail: true } });
   let started: ((at: number) => void) | null = null;
   let done = 0;
   const worker = new Worker('floor', async (job) => {
     started?.(Date.now() - (job.data as { t: number }).t);
     done++;
-  }, { connection: redisConnection(TEST_REDIS_URL), prefix, concurrency: 4, drainDelay: 5 });
+  }, { connection: redisConnection(redisUrl), prefix, concurrency: 4, drainDelay: 5 });
   await worker.waitUntilReady();
   try {
     const lat: number[] = [];
@@ -157,7 +167,8 @@ async function bullmqFloor(): Promise<Result> {
     started = null;
     const base = done;
     const t0 = performance.now();
-    await queue.addBulk(Array.from({ length: N }, () => ({ name: 'j', data: { t: Date.now() } })));
+    if (how === 'bulk') await queue.addBulk(Array.from({ length: N }, () => ({ name: 'j', data: { t: Date.now() } })));
+    else for (let i = 0; i < N; i++) await queue.add('j', { t: Date.now() });
     await waitFor(() => done - base >= N, 120_000, 'bullmq floor jobs');
     return { jobs_per_s: Math.round(N / ((performance.now() - t0) / 1000)), p50_ms: median(lat) };
   } finally {
@@ -168,15 +179,57 @@ async function bullmqFloor(): Promise<Result> {
   }
 }
 
+/** A free loopback port (the OS picks it; released for the redis-server that follows). */
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((res) => srv.close(() => res()));
+  return port;
+}
+
+/** BullMQ's sequential floor on a private redis-server that fsyncs every write before answering. */
+async function durableFloor(): Promise<Result> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'picloud-bench-redis-'));
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  try {
+    const probe = redisConnection(url);
+    try {
+      await waitFor(async () => (await probe.ping().catch(() => '')) === 'PONG', 10_000, 'private redis-server');
+      const cfg = await probe.config('GET', 'appendfsync');
+      if ((cfg as string[])[1] !== 'always') throw new Error(`private redis-server: appendfsync is ${String(cfg)}`);
+    } finally {
+      probe.disconnect();
+    }
+    return await bullmqFloor('sequential', url);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 say(`bench:queue: ${N} jobs at concurrency 4, p50 over ${LATENCY_SAMPLES} jobs sent one at a time`);
-const cases: Record<string, () => Promise<Result>> = { queue: () => platform('bullmq'), bullmq_floor: bullmqFloor, embedded_queue: () => platform('embedded') };
+const cases: Record<string, () => Promise<Result>> = {
+  queue: () => platform('bullmq'),
+  bullmq_floor: () => bullmqFloor('bulk'),
+  bullmq_floor_sequential: () => bullmqFloor('sequential'),
+  bullmq_floor_durable: durableFloor,
+  embedded_queue: () => platform('embedded'),
+};
 const out: Record<string, Result> = {};
 for (const [k, run] of Object.entries(cases)) if (only === null || only === k) out[k] = await run();
 if (asJson) process.stdout.write(`${JSON.stringify(out)}\n`);
 else {
   for (const [k, v] of Object.entries(out)) {
     const extra = v.drain_jobs_per_s === undefined ? '' : `   drain ${v.drain_jobs_per_s} jobs/s   ${v.cpu_us_per_job} CPU-µs/job   ${SENDERS} senders ${v.senders_jobs_per_s} jobs/s ${v.senders_cpu_us_per_job} CPU-µs/job`;
-    say(`${k.padEnd(15)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms${extra}`);
+    say(`${k.padEnd(24)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms${extra}`);
+  }
+  const q = out.queue?.jobs_per_s;
+  if (q !== undefined) {
+    const ratio = (k: string) => (out[k] ? `${Math.round((100 * q) / out[k]!.jobs_per_s)}% of ${k}` : null);
+    say(`queue (Redis mode): ${['bullmq_floor', 'bullmq_floor_sequential', 'bullmq_floor_durable'].map(ratio).filter(Boolean).join(', ')}`);
   }
 }
 process.exit(0);
