@@ -6,11 +6,11 @@
  *
  * Under heavy traffic a process writes at most LOG_ROWS_PER_SECOND rows per app and second, for successes and for
  * failures each; the rest are counted (`unlogged`: metric picloud_plane_pool_unlogged) and a warning says so once a
- * minute per app, as Heroku's router does when a log drain falls behind (L10). The log keeps an app's last 10,000 rows and a tail
- * cannot show more than a screenful a second, so rows past that rate were written only to be pruned within the
- * minute, each costing PostgreSQL ~6 µs and the thread serving HTTP its share of the COPY writes (bench:http
- * embedded, ~25k req/s, two pairs on a busy machine: PostgreSQL 4–5 → 0 µs per request, all processes 50–59 →
- * 49–53). Failures have their own allowance, so a flood of successes never hides an error.
+ * minute per app, as Heroku's router does when a log drain falls behind (L10). The log keeps an app's last 10,000
+ * rows and a tail cannot show more than a screenful a second, so rows past that rate were written only to be pruned
+ * within the minute, each costing PostgreSQL ~6 µs and the thread serving HTTP its share of the COPY writes
+ * (bench:http embedded, ~25k req/s, two pairs on a busy machine: PostgreSQL 4–5 → 0 µs per request, all processes
+ * 50–59 → 49–53). Failures have their own allowance, so a flood of successes never hides an error.
  */
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Pool } from './pool.ts';
