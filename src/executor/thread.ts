@@ -127,21 +127,27 @@ function decodeJob(line: string): InvocationJob {
   return job;
 }
 
-/** How long the last run of each (decoded, cached) target took: a result is not held back behind a slow job. */
+/**
+ * How long the last start of each (decoded, cached) target ran before it first waited or ended, that is how long it
+ * held the drain's turn: a result is not held back behind a slow job. Not the invocation's duration: that counts
+ * its waits on kv:: or http::fetch, during which the thread runs other jobs, and made every job of a waiting
+ * script end the drain's turn (one message to the parent and one event-loop turn per job).
+ */
 const lastMs = new WeakMap<InvocationTarget, number>();
 
 /** jobs whose program had to be loaded before they could start (their invocation rows say cold) */
 const loadedFor = new WeakSet<InvocationJob>();
 
 function start(job: InvocationJob): void {
+  const t0 = performance.now();
   void runner.run(job, loadedFor.has(job)).then((result) => {
-    lastMs.set(job.target, result.durationMs);
     // a result implies "resumed": the parent stops counting the invocation as suspended
     waitChanged.delete(job.id);
     reported.delete(job.id);
     post(JSON.stringify({ id: job.id, result }));
     if (data.record) post(`${result.status >= 500 || result.error !== null ? 'F' : 'L'}${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
   });
+  lastMs.set(job.target, performance.now() - t0);
 }
 
 /** A drain that yielded goes on: first the results of its previous part go out (never held behind the next). */
