@@ -15,8 +15,9 @@ export type HostReply = { seq: number; ok: true; value: unknown } | { seq: numbe
 /**
  * parent → thread: a batch of jobs as ONE string of '\n'-joined lines (JSON text never contains a raw newline or
  * tab), started in order; each line is `<ref>\t<target JSON>\t<the job's other fields as JSON>` (pool.ts jobLine),
- * so the thread decodes a route's target once and finds it again by its ref. A plain string is copied, not
- * structured-cloned: measured cheaper than objects. Host replies go as HostReply[] (objects). A string starting with `P` is a preload request
+ * so the thread decodes a route's target once and finds it again by its ref; a leading `~` marks a job the pool
+ * already counts as suspended (its script waited last time), whose `S` line may wait for the thread's next message.
+ * A plain string is copied, not structured-cloned: measured cheaper than objects. Host replies go as HostReply[] (objects). A string starting with `P` is a preload request
  * instead: `P<id>` then one `<hash>\t<program JSON>` line per program (compiled ahead of a release switch).
  */
 export type ToThread = string;

@@ -595,7 +595,8 @@ export class ExecutorPool {
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
     // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
-    slot.outbox.push(jobLine(task.job));
+    // `~`: the thread need not send this task's 'S' in a message of its own (thread.ts presumed)
+    slot.outbox.push(task.presumed ? `~${jobLine(task.job)}` : jobLine(task.job));
     if (!slot.sendScheduled && slot.unheard < MAX_POSTED) {
       slot.sendScheduled = true;
       setImmediate(() => this.send(slot));

@@ -25,6 +25,13 @@ let flushQueued = false;
 const waitChanged = new Map<string, boolean>();
 /** invocations the parent was told are suspended */
 const reported = new Set<string>();
+/**
+ * Invocations the parent already counts as suspended from their start (pool.ts assign: their script waited last
+ * time; the job line starts with `~`) → whether they waited without the parent being told yet. Their `S` only
+ * confirms the guess, so it goes with the next message the thread sends anyway (at the latest just before the
+ * result) instead of in a message of its own: each message wakes the parent thread.
+ */
+const presumed = new Map<string, boolean>();
 
 function post(line: string): void {
   out.push(line);
@@ -50,6 +57,7 @@ function flush(): void {
     if (waiting && !reported.has(id)) {
       out.push(`S${id}`);
       reported.add(id);
+      if (presumed.has(id)) presumed.set(id, false);
     } else if (!waiting && reported.has(id)) {
       out.push(`R${id}`);
       reported.delete(id);
@@ -102,6 +110,11 @@ const runner = new Runner({
   fetcher,
   onWait(id, waiting) {
     waitChanged.set(id, waiting);
+    // presumed and not reported: nothing the parent must hear now (it counts the invocation suspended already)
+    if (presumed.has(id) && !reported.has(id)) {
+      if (waiting) presumed.set(id, true);
+      return;
+    }
     scheduleFlush();
   },
 });
@@ -112,6 +125,8 @@ const targets = new Map<string, InvocationTarget>();
 const MAX_TARGETS = 256;
 
 function decodeJob(line: string): InvocationJob {
+  const lazy = line.charCodeAt(0) === 126; // '~': presumed suspended (pool.ts assign)
+  if (lazy) line = line.slice(1);
   const t1 = line.indexOf('\t');
   const t2 = line.indexOf('\t', t1 + 1);
   const ref = line.slice(0, t1);
@@ -124,6 +139,7 @@ function decodeJob(line: string): InvocationJob {
   }
   const job = JSON.parse(line.slice(t2 + 1)) as InvocationJob;
   job.target = target;
+  if (lazy) presumed.set(job.id, false);
   return job;
 }
 
@@ -141,9 +157,12 @@ const loadedFor = new WeakSet<InvocationJob>();
 function start(job: InvocationJob): void {
   const t0 = performance.now();
   void runner.run(job, loadedFor.has(job)).then((result) => {
-    // a result implies "resumed": the parent stops counting the invocation as suspended
+    // a result implies "resumed": the parent stops counting the invocation as suspended; a presumed one that
+    // waited unreported confirms first, so the parent goes on presuming its script waits
     waitChanged.delete(job.id);
     reported.delete(job.id);
+    if (presumed.get(job.id) === true) post(`S${job.id}`);
+    presumed.delete(job.id);
     post(JSON.stringify({ id: job.id, result }));
     if (data.record) post(`${result.status >= 500 || result.error !== null ? 'F' : 'L'}${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
   });
