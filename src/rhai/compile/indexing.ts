@@ -17,6 +17,29 @@ function isAscii(s: string): boolean {
   return true;
 }
 
+/** Is there a surrogate pair (one char of two UTF-16 units) at UTF-16 offset `i` of `s`? */
+function pairAt(s: string, i: number): boolean {
+  const c = s.charCodeAt(i);
+  if (c < 0xd800 || c > 0xdbff) return false;
+  const d = s.charCodeAt(i + 1);
+  return d >= 0xdc00 && d <= 0xdfff;
+}
+/** Number of chars (code points, as Array.from counts them) without splitting the string. */
+function charCount(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
 function normIndex(i: Int, len: number): number {
   const n = typeof i === 'bigint' ? Number(i) : i;
   return n < 0 ? n + len : n;
@@ -149,18 +172,20 @@ export function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
       return cs.slice(0, s).join('') + rep + cs.slice(en).join('');
     }
     if (!isInt(k)) throw mkErr('ErrorMismatchDataType', `Data type incorrect: ${typeName(k)} (expecting i64)`, pos);
-    const cs = charsOf(o);
-    const i = normIndex(k, cs.length);
-    if (i < 0 || i >= cs.length) throw errStringBounds(cs.length, k).fill(pos);
+    const len = charCount(o);
+    const i = normIndex(k, len);
+    if (i < 0 || i >= len) throw errStringBounds(len, k).fill(pos);
     // Rhai (Target::StringChar) checks the new char when writing back, at the assignment operator: no position here
     if (!(v instanceof RChar)) throw errMismatch('char', typeName(v));
     // Rhai 1.25 writes back at the char offset |index| (eval/chaining.rs get_indexed_mut keeps `offset` =
     // index.unsigned_abs() for a negative index, target.rs replaces the char numbered `offset`): `s[-1] = c`
     // replaces s[1], and `s[-len] = c` changes nothing
     const at = Number(k) < 0 ? -Number(k) : i;
-    if (at >= cs.length) return o;
-    cs[at] = v.c;
-    return cs.join('');
+    if (at >= len) return o;
+    // the UTF-16 offset of char `at` (chars as Array.from splits them: a surrogate pair is one, a lone surrogate one)
+    let off = 0;
+    for (let c = 0; c < at; c++) off += pairAt(o, off) ? 2 : 1;
+    return o.slice(0, off) + v.c + o.slice(off + (pairAt(o, off) ? 2 : 1));
   }
   if (isInt(o)) {
     const ob = BigInt.asUintN(64, BigInt(o));
@@ -200,7 +225,8 @@ export function setIndex(o: Value, k: Value, v: Value, pos: number): Value {
   throw mkErr('ErrorIndexingType', `Indexer unavailable: ${typeName(o)} [${typeName(k)}]`, pos);
 }
 
-export function getProp(o: Value, name: string, pos: number, fail: boolean): Value {
+/** `getter` is `'get$' + name`: compiled code builds it once per site rather than a new string (and hash) per access. */
+export function getProp(o: Value, name: string, pos: number, fail: boolean, getter = 'get$' + name): Value {
   if (o instanceof Map) {
     const v = o.get(name);
     if (v === undefined && fail && !o.has(name)) throw mkErr('ErrorPropertyNotFound', `Property not found: ${name}`, pos);
@@ -212,7 +238,7 @@ export function getProp(o: Value, name: string, pos: number, fail: boolean): Val
   }
   const reg = R.env.registry;
   const args = [o];
-  const g = reg.resolve('get$' + name, args) ?? reg.resolve(name, args);
+  const g = reg.resolve(getter, args) ?? reg.resolve(name, args);
   if (g) return callNative(g, name, args, pos);
   throw mkErr(
     'ErrorDotExpr',

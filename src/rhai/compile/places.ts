@@ -71,8 +71,9 @@ export function compilePlace(ctx: FnCtx, e: A.Expr): Place {
     const pos = e.pos;
     const fail = ctx.unit.options.failOnInvalidMapProperty;
     const opt = e.optional;
+    const getter = 'get$' + name;
     return {
-      get: (f) => getProp(parent.get(f), name, pos, fail),
+      get: (f) => getProp(parent.get(f), name, pos, fail, getter),
       update: (f, upd) => {
         parent.update(f, (o) => (opt && o === undefined ? o : setProp(o, name, upd(getPropForUpdate(o, name, pos)), pos)));
       },
@@ -95,6 +96,7 @@ export function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodE
   const hasShort = objIsChain && chainHasOptional(e.obj);
   if (e.k === 'Prop') {
     const name = e.name;
+    const getter = 'get$' + name;
     if (!optional && !hasShort)
       return (f) => {
         const o = obj(f);
@@ -102,13 +104,13 @@ export function compileChain(ctx: FnCtx, e: A.PropExpr | A.IndexExpr | A.MethodE
           const v = o.get(name);
           if (v !== undefined || !fail) return v;
         }
-        return getProp(o, name, pos, fail);
+        return getProp(o, name, pos, fail, getter);
       };
     return (f) => {
       const o = obj(f);
       if (o === (SHORT as unknown)) return o;
       if (optional && o === undefined) return SHORT as unknown as Value;
-      return getProp(o, name, pos, fail);
+      return getProp(o, name, pos, fail, getter);
     };
   }
   const idx = compileExpr(ctx, e.index);
