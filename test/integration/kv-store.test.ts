@@ -101,6 +101,21 @@ describe('kv store', () => {
     expect(await kvGet(db.pool, ns, 'was')).toBe('2');
   });
 
+  it('should answer the writes of a one-key batch (its own statements) as if they ran one at a time', async () => {
+    const { s, queries } = store();
+    const before = queries.n;
+    expect(await s.delete(ns, 'solo')).toBe(false);
+    await s.set(ns, 'solo', '1');
+    expect(await kvGet(db.pool, ns, 'solo')).toBe('1');
+    // one key written three times in one batch: the last write (a delete) is sent; answers per write
+    const [, d1, , d2] = await Promise.all([s.set(ns, 'solo', '2'), s.delete(ns, 'solo'), s.set(ns, 'solo', '3'), s.delete(ns, 'solo')]);
+    expect([d1, d2]).toEqual([true, true]);
+    expect(await kvGet(db.pool, ns, 'solo')).toBeNull();
+    await s.set(ns, 'solo', '4');
+    expect(await s.delete(ns, 'solo')).toBe(true);
+    expect(queries.n - before).toBe(5);
+  });
+
   it('should fail only the bad write of a batch', async () => {
     const { s } = store();
     // PostgreSQL's jsonb refuses \u0000 in a string: that statement fails, the others are retried alone
