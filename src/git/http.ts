@@ -1,7 +1,7 @@
 /**
- * Git smart HTTP at `/git/<app>.git/...`, served by git's own `git http-backend` (CGI) spawned per request
- * (stack-notes.md §1). Our auth runs on EVERY request (info/refs, git-receive-pack, git-upload-pack): HTTP basic,
- * password = API token; anything else is 401 with a `WWW-Authenticate` challenge.
+ * Git smart HTTP at `/git/<app>.git/...`, served by git's own `git http-backend` (CGI), one run per request
+ * (through spawn.ts; stack-notes.md §1). Our auth runs on EVERY request (info/refs, git-receive-pack,
+ * git-upload-pack): HTTP basic, password = API token; anything else is 401 with a `WWW-Authenticate` challenge.
  *
  * - A repository exists only once a token that may push has pushed to it: the `git-receive-pack` POST of a
  *   deploy/admin token creates it (`git init --bare -b main`), and removes it again when that first push leaves it
@@ -13,12 +13,12 @@
  * - The hook learns the pusher and how to reach this server (URL + per-start secret) from the same env.
  * - A `git-receive-pack` POST holds the app's push lock for its whole duration (see push-lock.ts).
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../common/log.ts';
 import { ensureRepo, EMPTY_REPO, hasRefs, isValidAppName, removeRepo, repoExists, repoPath } from './repos.ts';
 import type { KeyedMutex } from './push-lock.ts';
+import { spawnGit } from './spawn.ts';
 
 export interface GitAuthResult {
   /** the token's own name, recorded as the pusher of a release */
@@ -151,7 +151,7 @@ function runBackend(
     if (req.headers['git-protocol']) env.GIT_PROTOCOL = String(req.headers['git-protocol']);
 
     const res = reply.raw;
-    const cgi = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const cgi = spawnGit(['http-backend'], { env });
     let headerBuf: Buffer | null = Buffer.alloc(0);
     let stderr = '';
     cgi.stderr.on('data', (b: Buffer) => {

@@ -3,12 +3,12 @@
  * `git init --bare -b main` (stack-notes.md §1: never rely on git's default branch name).
  * App names are validated before any path is built from them.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import { isValidAppName } from '../common/names.ts';
+import { spawnGit } from './spawn.ts';
 
 export { isValidAppName };
 
@@ -28,7 +28,7 @@ export function repoPath(reposDir: string, app: string): string {
 /** Run git with args; resolves stdout, rejects with stderr on a non-zero exit. */
 export function git(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string | Buffer } = {}): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const p = spawn('git', args, { cwd: opts.cwd, env: opts.env ?? cleanGitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawnGit(args, { cwd: opts.cwd, env: opts.env ?? cleanGitEnv() });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     p.stdout.on('data', (b: Buffer) => out.push(b));

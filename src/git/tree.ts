@@ -3,7 +3,7 @@
  * `git cat-file --batch` process for all blob contents (stack-notes.md §1: never a process per file).
  * Sizes come from ls-tree's `-l` column, so a blob over the limit is never read into memory.
  */
-import { spawn } from 'node:child_process';
+import { spawnGit } from './spawn.ts';
 
 export interface TreeEntry {
   path: string;
@@ -32,7 +32,9 @@ export async function listTree(rev: string, env: NodeJS.ProcessEnv): Promise<Tre
  */
 export function streamTree(rev: string, env: NodeJS.ProcessEnv, onEntry: (e: TreeEntry) => boolean): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const p = spawn('git', ['ls-tree', '-r', '-z', '-l', '--full-tree', rev], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawnGit(['ls-tree', '-r', '-z', '-l', '--full-tree', rev], { env });
+    p.stdin.on('error', () => {});
+    p.stdin.end();
     let rest: Buffer = Buffer.alloc(0);
     let stderr = '';
     let stopped = false;
@@ -69,7 +71,7 @@ export function readBlobs(oids: string[], env: NodeJS.ProcessEnv): Promise<Map<s
   const result = new Map<string, Buffer>();
   if (unique.length === 0) return Promise.resolve(result);
   return new Promise((resolve, reject) => {
-    const p = spawn('git', ['cat-file', '--batch'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const p = spawnGit(['cat-file', '--batch'], { env });
     let buf: Buffer = Buffer.alloc(0);
     let idx = 0;
     let stderr = '';

@@ -22,6 +22,7 @@ import { alignRef, reconcileRepos } from '../deploy/reconcile.ts';
 import { rollbackRelease } from '../deploy/release.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
 import { gitPlugin } from '../git/http.ts';
+import { startSpawner, stopSpawner } from '../git/spawn.ts';
 import { KeyedMutex } from '../git/push-lock.ts';
 import { apiPlugin } from './api.ts';
 import { TokenVerifier } from './auth.ts';
@@ -98,6 +99,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   });
 
+  // git runs from a small spawner from now on, never forked from this process (git/spawn.ts)
+  await startSpawner(log.child({ component: 'git' }));
+  app.addHook('onClose', () => stopSpawner());
   const fault = faultInjector(config.fault);
   // before git is served: whatever a crash left between a release commit and git's ref update is repaired
   await reconcileRepos({ pool, reposDir: config.paths.repos, log: log.child({ component: 'reconcile' }) });
