@@ -208,6 +208,7 @@ class SpawnedGit extends EventEmitter implements GitProcess {
  */
 const SPAWNER_JS = String.raw`
 'use strict';
+process.title = 'picloud-git-spawner';
 const net = require('node:net');
 const { spawn } = require('node:child_process');
 const pending = new Map();
