@@ -6,7 +6,9 @@
  * Embedded (default): `picloud up` exactly as `npm start` runs it (embedded PostgreSQL unless --external-db):
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
  *                     (target < 0.3 s, issue 10); the platform-only and PostgreSQL-only parts are printed too;
- *   rss_mb          — resident memory of the tree without the embedded PostgreSQL (target < 150 MB; PSS also shown);
+ *   rss_mb          — resident memory of the tree without the embedded PostgreSQL, summed (target < 150 MB; PSS also
+ *                     shown: summed RSS counts the node binary's shared pages once per node process, the git
+ *                     spawner's ~35 MB of them included; spawner_rss_mb / spawner_pss_mb: that process alone);
  *   postgres_rss_mb — the embedded PostgreSQL's processes (PSS, since its backends share memory).
  * --redis (issue 11): the cluster roles as the systemd units run them (`node --single-threaded-gc dist/cli/main.js`
  * + role): `picloud manager`, `picloud orchestrator --executors 0` and 2 × `picloud executor --threads 2`, on a
@@ -131,11 +133,15 @@ function backendsOf(db: string): ProcInfo[] {
 }
 
 /** A child process by its title (a PostgreSQL process says what it is: "postgres: checkpointer", a backend, …). */
+/** the process git runs from (src/git/spawn.ts): shown apart in the memory line */
+const SPAWNER = 'picloud-git-spawner';
+
 function childLabel(pid: number, parent: string): string {
   try {
     const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!;
     if (title.startsWith('postgres: ')) return title.slice(0, 40);
     if (/(^|\/)postgres$/.test(title)) return 'postmaster (+ exited children)';
+    if (title.startsWith(SPAWNER)) return SPAWNER;
   } catch {
     /* gone */
   }
@@ -353,6 +359,7 @@ try {
   const redisTicks = sum('redis');
   const live = (k: Sample['kind']) => samples.filter((s) => s.kind === k && readProc(s.pid)).map((s) => s.pid);
   const plat = memoryOf(live('platform'));
+  const spawner = memoryOf(samples.filter((x) => x.label === SPAWNER && readProc(x.pid)).map((x) => x.pid));
   const pgm = withRedis ? { rssKb: 0, pssKb: 0 } : memoryOf(live('postgres'));
   const res = {
     // embedded: the whole `picloud up` tree, its PostgreSQL included; --redis: our four processes
@@ -363,6 +370,8 @@ try {
     postgres_cpu_s: secs(pgTicks),
     ...(withRedis ? { redis_cpu_s: secs(redisTicks) } : {}),
     pss_mb: mb(plat.pssKb),
+    spawner_rss_mb: mb(spawner.rssKb),
+    spawner_pss_mb: mb(spawner.pssKb),
     postgres_rss_sum_mb: mb(pgm.rssKb),
     seconds,
     processes: samples.length,
@@ -383,8 +392,10 @@ try {
     }
     if (nodeArgs.includes('--trace-gc')) for (const g of gc) say(`gc in ${g.label}: ${g.collections} collections (${g.reduce} by the memory reducer), ${g.ms} ms of pauses and marking steps`);
     say(`ceiling: a bare Node.js process idling in the same window: ${res.baseline_node_cpu_s.toFixed(2)} s CPU, ${res.baseline_node_rss_mb} MB RSS`);
-    say(`memory: ${res.rss_mb} MB RSS (${res.pss_mb} MB PSS) without PostgreSQL${withRedis ? ' or Redis' : ' (target < 150 MB); embedded PostgreSQL '
-      + `${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`}`);
+    // summed RSS counts the node binary's pages once per node process; PSS shares them out
+    const spawnerPart = res.spawner_rss_mb > 0 ? `; ${SPAWNER} ${res.spawner_rss_mb} MB RSS (${res.spawner_pss_mb} MB PSS) of it` : '';
+    say(`memory: ${res.rss_mb} MB RSS summed (${res.pss_mb} MB PSS) without PostgreSQL${withRedis ? ' or Redis' : ' (target < 150 MB)'}${spawnerPart}`
+      + (withRedis ? '' : `; embedded PostgreSQL ${res.postgres_rss_mb} MB PSS (${res.postgres_rss_sum_mb} MB summed RSS)`));
   }
 } finally {
   await setup.stop();
