@@ -82,6 +82,27 @@ describe('git spawner', () => {
     }
   });
 
+  it('should start a spawner that died again, and run git from this process meanwhile', async () => {
+    const dead = spawnerPid()!;
+    process.kill(dead, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 50));
+    const meanwhile = spawnGit(['version'], { env: cleanGitEnv() });
+    let out = '';
+    meanwhile.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    meanwhile.stdin.end();
+    expect(await closed(meanwhile)).toEqual([0, null]);
+    expect(out).toMatch(/^git version /);
+    const until = Date.now() + 15_000;
+    while ((spawnerPid() === undefined || spawnerPid() === dead) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(spawnerPid()).toBeGreaterThan(0);
+    expect(spawnerPid()).not.toBe(dead);
+    const p = spawnGit(['cat-file', '--batch'], { env: cleanGitEnv() });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(parentOf(p.pid!)).toBe(spawnerPid());
+    p.stdin.end();
+    expect(await closed(p)).toEqual([0, null]);
+  });
+
   it("should leave this process's pages alone: no copy-on-write faults after a git run, as a fork makes", async () => {
     const buf = Buffer.alloc(32 * 1024 * 1024, 1);
     touch(buf);

@@ -17,7 +17,8 @@
  * the spawner never reads a byte meant for git.
  *
  * Where no spawner runs (CLI, unit tests) or it cannot be reached (it died), `spawnGit` spawns directly: the same
- * streams and events either way (stdin, stdout, stderr, kill, 'exit', 'close', 'error').
+ * streams and events either way (stdin, stdout, stderr, kill, 'exit', 'close', 'error'). A spawner that dies is
+ * started again on the same socket path after a second (at most three times a minute).
  */
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -280,20 +281,25 @@ process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 `;
 
-let running: { child: ChildProcess; dir: string; users: number } | null = null;
+interface Running {
+  /** null while a dead spawner waits for its restart */
+  child: ChildProcess | null;
+  dir: string;
+  socket: string;
+  users: number;
+  log: Logger;
+  /** when it was restarted (the last minute's) */
+  restarts: number[];
+}
+let running: Running | null = null;
 
-/**
- * Start this process's spawner (once; later calls share it) and point every thread created from now on at it.
- * Resolves false (and git is spawned directly) when it could not start. Call early: the spawner's own fork is the
- * last one of the platform's address space.
- */
-export async function startSpawner(log: Logger): Promise<boolean> {
-  if (running) {
-    running.users++;
-    return true;
-  }
-  const dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-'));
-  const socket = path.join(dir, 's');
+/** a spawner that dies is started again after this, at most RESTARTS_PER_MINUTE times a minute */
+const RESTART_AFTER_MS = 1000;
+const RESTARTS_PER_MINUTE = 3;
+
+/** Start a spawner listening on `socket`; resolves it once it listens, or null. */
+async function launch(socket: string): Promise<ChildProcess | null> {
+  rmSync(socket, { force: true }); // a dead spawner's socket file
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // no tsx loader (or anything else) in the spawner
   const child = spawnChild(process.execPath, ['--max-old-space-size=32', '--single-threaded-gc', '-e', SPAWNER_JS, socket], {
@@ -312,30 +318,79 @@ export async function startSpawner(log: Logger): Promise<boolean> {
   });
   if (!ready) {
     child.kill('SIGKILL');
+    return null;
+  }
+  child.stdout!.resume();
+  child.stdin!.on('error', () => {});
+  // the spawner never keeps this process alive by itself
+  child.unref();
+  for (const s of [child.stdin, child.stdout]) (s as unknown as { unref(): void }).unref();
+  return child;
+}
+
+/**
+ * A spawner that exits unasked is started again on the same socket path (threads keep the path they were given);
+ * meanwhile, and for good after RESTARTS_PER_MINUTE restarts within a minute, git runs are spawned directly.
+ */
+function watch(r: Running, child: ChildProcess): void {
+  child.once('exit', (code, signal) => {
+    if (running !== r || r.child !== child) return;
+    r.child = null;
+    const now = Date.now();
+    r.restarts = r.restarts.filter((t) => now - t < 60_000);
+    if (r.restarts.length >= RESTARTS_PER_MINUTE) {
+      r.log.warn({ code, signal }, 'the git spawner keeps exiting; git runs are forked from the platform process from now on');
+      delete process.env[SOCKET_ENV];
+      return;
+    }
+    r.log.warn({ code, signal }, 'the git spawner exited; starting it again (git runs are forked from the platform meanwhile)');
+    r.restarts.push(now);
+    setTimeout(() => {
+      if (running !== r) return;
+      void launch(r.socket).then((c) => {
+        if (running !== r) {
+          c?.kill();
+          return;
+        }
+        if (!c) {
+          r.log.warn('the git spawner did not start again; git runs are forked from the platform process from now on');
+          delete process.env[SOCKET_ENV];
+          return;
+        }
+        r.child = c;
+        watch(r, c);
+      });
+    }, RESTART_AFTER_MS).unref();
+  });
+}
+
+/**
+ * Start this process's spawner (once; later calls share it) and point every thread created from now on at it.
+ * Resolves false (and git is spawned directly) when it could not start. Call early: the spawner's own fork is the
+ * last one of the platform's address space.
+ */
+export async function startSpawner(log: Logger): Promise<boolean> {
+  if (running) {
+    running.users++;
+    return true;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-'));
+  const socket = path.join(dir, 's');
+  const child = await launch(socket);
+  if (!child) {
     rmSync(dir, { recursive: true, force: true });
     log.warn('the git spawner did not start; git runs are forked from the platform process');
     return false;
   }
-  child.stdout!.resume();
-  child.stdin!.on('error', () => {});
-  running = { child, dir, users: 1 };
+  running = { child, dir, socket, users: 1, log, restarts: [] };
   process.env[SOCKET_ENV] = socket;
-  child.once('exit', (code, signal) => {
-    if (running?.child !== child) return;
-    log.warn({ code, signal }, 'the git spawner exited; git runs are forked from the platform process from now on');
-    delete process.env[SOCKET_ENV];
-    rmSync(dir, { recursive: true, force: true });
-    running = null;
-  });
-  // the spawner never keeps this process alive by itself
-  child.unref();
-  for (const s of [child.stdin, child.stdout]) (s as unknown as { unref(): void }).unref();
+  watch(running, child);
   return true;
 }
 
 /** The spawner's process id while it runs (tests). */
 export function spawnerPid(): number | undefined {
-  return running?.child.pid;
+  return running?.child?.pid;
 }
 
 /** Release one user of the spawner; the last one stops it. */
@@ -344,7 +399,7 @@ export function stopSpawner(): void {
   const { child, dir } = running;
   running = null;
   delete process.env[SOCKET_ENV];
-  child.stdin!.end();
-  child.kill();
+  child?.stdin!.end();
+  child?.kill();
   rmSync(dir, { recursive: true, force: true });
 }
