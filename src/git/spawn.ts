@@ -374,9 +374,16 @@ export async function startSpawner(log: Logger): Promise<boolean> {
     running.users++;
     return true;
   }
-  const dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-'));
+  let dir: string;
+  let child: ChildProcess | null = null;
+  try {
+    dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-'));
+  } catch (err) {
+    log.warn({ err }, 'no private directory for the git spawner; git runs are forked from the platform process');
+    return false;
+  }
   const socket = path.join(dir, 's');
-  const child = await launch(socket);
+  child = await launch(socket).catch(() => null);
   if (!child) {
     rmSync(dir, { recursive: true, force: true });
     log.warn('the git spawner did not start; git runs are forked from the platform process');
