@@ -114,29 +114,37 @@ async function jobTicks(r: Redis, key: string, due: () => Promise<number[]>, job
 const LOCK_LEASE_MS = 3000;
 const LOCK_RENEW_MS = 1000;
 const LOCK_POLL_MS = 100;
-/** Release our own lock only (a run that outlived its lease must not free the next run's), and say it ended. */
-const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[2], ARGV[1], 'PX', 60000) return redis.call('del', KEYS[1]) end return 0";
+/**
+ * Release our own lock only (a run that outlived its lease must not free the next run's), and say it ended and
+ * when (`<token> <ms>`: the time its last invocation returned, not this release's, which comes later).
+ */
+const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[2], ARGV[1] .. ' ' .. ARGV[2], 'PX', 60000) return redis.call('del', KEYS[1]) end return 0";
 
 /** Drop our own lock without saying a run ended (a tick that took it only to learn it must skip). */
 const DROP = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
-/** A held overlap lock: stop renewing and release it. */
-type HeldLock = { release(): Promise<void> };
+/** A held overlap lock: stop renewing it (the run's invocations are over), and release it saying when they ended. */
+type HeldLock = { stopRenewing(): void; release(endedAt: number): Promise<void> };
 
 /**
- * Take a schedule's overlap lock, or decide to skip. A plain tick skips when the holder is a plain run that is
- * alive (its lease is renewed while we look) or that ended while we looked (the tick was due during it); it takes
- * the lock when the holder's lease ran out unrenewed (its executor died). A catch-up always waits, and is waited for.
+ * Take a schedule's overlap lock, or decide to skip. A plain tick due at `dueAt` skips when the holder is a plain run
+ * that is alive (its lease is renewed while we look: a run renews only while its invocations run) or that ended while
+ * we looked and after `dueAt` (the tick was due during it; a run whose invocation ended before `dueAt` and that was
+ * only still releasing the lock did not overlap it); it takes the lock when the holder's lease ran out unrenewed (its
+ * executor died). A catch-up always waits, and is waited for.
  */
-async function acquireLock(r: Redis, lock: string, catchup: boolean): Promise<HeldLock | null> {
+async function acquireLock(r: Redis, lock: string, catchup: boolean, dueAt: number): Promise<HeldLock | null> {
   const token = `${catchup ? 'catchup' : 'run'}:${randomUUID()}`;
   let watched = null as { holder: string; ttl: number } | null;
   for (let waited = 0; ; waited += LOCK_POLL_MS) {
     if ((await r.set(lock, token, 'PX', LOCK_LEASE_MS, 'NX')) !== null) {
       // the holder we watched ended normally just before we took it: this tick was due during that run
-      if (watched && !catchup && (await r.get(`${lock}:ended`)) === watched.holder) {
-        await r.eval(DROP, 1, lock, token);
-        return null;
+      if (watched && !catchup) {
+        const [endedBy, endedAt] = ((await r.get(`${lock}:ended`)) ?? '').split(' ');
+        if (endedBy === watched.holder && Number(endedAt) > dueAt) {
+          await r.eval(DROP, 1, lock, token);
+          return null;
+        }
       }
       return held(r, lock, token);
     }
@@ -154,9 +162,12 @@ async function acquireLock(r: Redis, lock: string, catchup: boolean): Promise<He
 function held(r: Redis, lock: string, token: string): HeldLock {
   const renew = setInterval(() => void r.pexpire(lock, LOCK_LEASE_MS).catch(() => {}), LOCK_RENEW_MS);
   return {
-    async release() {
+    stopRenewing() {
       clearInterval(renew);
-      await r.eval(RELEASE, 2, lock, `${lock}:ended`, token).catch(() => {});
+    },
+    async release(endedAt) {
+      clearInterval(renew);
+      await r.eval(RELEASE, 2, lock, `${lock}:ended`, token, String(endedAt)).catch(() => {});
     },
   };
 }
@@ -180,15 +191,24 @@ async function runTicks(o: TickWorkerOptions, r: Redis, data: TickData, sched: s
   const catchup = ticks.length > 1 || Date.now() - ticks[ticks.length - 1]! > 1000;
   let lock: HeldLock | null = null;
   if (data.overlap !== true) {
-    lock = await acquireLock(r, `${prefix}:running:${sched}`, catchup);
+    lock = await acquireLock(r, `${prefix}:running:${sched}`, catchup, ticks[ticks.length - 1]!);
     if (!lock) {
       record(scheduleNoticeRow(data.target, data.cron, SKIPPED_STATUS, SKIPPED_ERROR));
       return;
     }
   }
   try {
-    for (const t of ticks) {
+    for (let i = 0; i < ticks.length; i++) {
+      const t = ticks[i]!;
       const res = await o.run({ kind: 'schedule', id: `${jobId}@${t}`, target: data.target, cron: data.cron, scheduledAt: t });
+      if (i === ticks.length - 1 && lock) {
+        // the run is over: the lock goes now, saying when, not after the bookkeeping below (a tick due meanwhile
+        // did not overlap this run; under load that bookkeeping took long enough to skip the next tick)
+        const l = lock;
+        lock = null;
+        l.stopRenewing();
+        await l.release(Date.now());
+      }
       const fails = `${prefix}:fails:${sched}`;
       if (res.status < 500) await r.del(fails);
       else {
@@ -198,7 +218,7 @@ async function runTicks(o: TickWorkerOptions, r: Redis, data: TickData, sched: s
       }
     }
   } finally {
-    await lock?.release();
+    await lock?.release(Date.now());
   }
 }
 
