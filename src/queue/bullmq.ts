@@ -123,8 +123,8 @@ const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set',
 /** Drop our own lock without saying a run ended (a tick that took it only to learn it must skip). */
 const DROP = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
-/** A held overlap lock: stop renewing it (the run's invocations are over), and release it saying when they ended. */
-type HeldLock = { stopRenewing(): void; release(endedAt: number): Promise<void> };
+/** A held overlap lock: stop renewing and release it, saying when the run's invocations ended. */
+type HeldLock = { release(endedAt: number): Promise<void> };
 
 /**
  * Take a schedule's overlap lock, or decide to skip. A plain tick due at `dueAt` skips when the holder is a plain run
@@ -162,9 +162,6 @@ async function acquireLock(r: Redis, lock: string, catchup: boolean, dueAt: numb
 function held(r: Redis, lock: string, token: string): HeldLock {
   const renew = setInterval(() => void r.pexpire(lock, LOCK_LEASE_MS).catch(() => {}), LOCK_RENEW_MS);
   return {
-    stopRenewing() {
-      clearInterval(renew);
-    },
     async release(endedAt) {
       clearInterval(renew);
       await r.eval(RELEASE, 2, lock, `${lock}:ended`, token, String(endedAt)).catch(() => {});
@@ -206,7 +203,6 @@ async function runTicks(o: TickWorkerOptions, r: Redis, data: TickData, sched: s
         // did not overlap this run; under load that bookkeeping took long enough to skip the next tick)
         const l = lock;
         lock = null;
-        l.stopRenewing();
         await l.release(Date.now());
       }
       const fails = `${prefix}:fails:${sched}`;
