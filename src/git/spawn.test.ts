@@ -12,6 +12,15 @@ const parentOf = (pid: number): number => Number(readFileSync(`/proc/${pid}/stat
 const closed = (p: GitProcess) => new Promise<[number | null, string | null]>((resolve) => p.on('close', (code, signal) => resolve([code, signal])));
 const minorFaults = () => process.resourceUsage().minorPageFault;
 
+/** `git version` through spawnGit: how it closed, and what it printed */
+async function gitVersion(): Promise<{ closedWith: [number | null, string | null]; out: string }> {
+  const p = spawnGit(['version'], { env: cleanGitEnv() });
+  let out = '';
+  p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  p.stdin.end();
+  return { closedWith: await closed(p), out };
+}
+
 /** Write one byte per page of `buf` (the pages this process keeps writing, as V8's young generation does). */
 const touch = (buf: Buffer) => {
   for (let i = 0; i < buf.length; i += 4096) buf[i] = (buf[i]! + 1) & 0xff;
@@ -71,11 +80,8 @@ describe('git spawner', () => {
     const real = process.env.PICLOUD_SPAWNER_SOCKET;
     process.env.PICLOUD_SPAWNER_SOCKET = '/nonexistent/spawner.sock';
     try {
-      const p = spawnGit(['version'], { env: cleanGitEnv() });
-      let out = '';
-      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
-      p.stdin.end();
-      expect(await closed(p)).toEqual([0, null]);
+      const { closedWith, out } = await gitVersion();
+      expect(closedWith).toEqual([0, null]);
       expect(out).toMatch(/^git version /);
     } finally {
       process.env.PICLOUD_SPAWNER_SOCKET = real;
@@ -86,11 +92,8 @@ describe('git spawner', () => {
     const dead = spawnerPid()!;
     process.kill(dead, 'SIGKILL');
     await new Promise((r) => setTimeout(r, 50));
-    const meanwhile = spawnGit(['version'], { env: cleanGitEnv() });
-    let out = '';
-    meanwhile.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    meanwhile.stdin.end();
-    expect(await closed(meanwhile)).toEqual([0, null]);
+    const { closedWith, out } = await gitVersion();
+    expect(closedWith).toEqual([0, null]);
     expect(out).toMatch(/^git version /);
     const until = Date.now() + 15_000;
     while ((spawnerPid() === undefined || spawnerPid() === dead) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));

@@ -51,9 +51,11 @@ export interface GitProcess extends EventEmitter {
 /** Start `git <args>`: through the spawner when this process runs one, else directly. */
 export function spawnGit(args: string[], opts: GitSpawnOptions): GitProcess {
   const socket = process.env[SOCKET_ENV];
-  if (!socket) return spawnChild('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  return new SpawnedGit(socket, args, opts);
+  return socket ? new SpawnedGit(socket, args, opts) : forkGit(args, opts);
 }
+
+/** git forked from this process (no spawner, or none reachable) */
+const forkGit = (args: string[], opts: GitSpawnOptions) => spawnChild('git', args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
 
 const ROLES = ['ctl', 'in', 'out', 'err'] as const;
 
@@ -131,13 +133,14 @@ class SpawnedGit extends EventEmitter implements GitProcess {
       return;
     }
     const m = JSON.parse(line) as { exit?: number | null; signal?: NodeJS.Signals | null; error?: string; code?: string };
-    if (m.error !== undefined) {
-      const e = Object.assign(new Error(m.error), { code: m.code });
-      this.finish();
-      this.emit('error', e);
-      return;
-    }
-    this.onExit(m.exit ?? null, m.signal ?? null);
+    if (m.error !== undefined) this.onError(Object.assign(new Error(m.error), { code: m.code }));
+    else this.onExit(m.exit ?? null, m.signal ?? null);
+  }
+
+  /** git did not start (not found, cwd missing) */
+  private onError(e: Error): void {
+    this.finish();
+    this.emit('error', e);
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
@@ -181,7 +184,7 @@ class SpawnedGit extends EventEmitter implements GitProcess {
       s.unpipe();
       s.destroy();
     }
-    const child = spawnChild('git', this.args, { cwd: this.opts.cwd, env: this.opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = forkGit(this.args, this.opts);
     this.child = child;
     child.stdin.on('error', (e) => {
       if (this.stdin.listenerCount('error') > 0) this.stdin.emit('error', e);
@@ -189,16 +192,8 @@ class SpawnedGit extends EventEmitter implements GitProcess {
     this.stdin.pipe(child.stdin);
     child.stdout.pipe(this.stdout);
     child.stderr.pipe(this.stderr);
-    child.on('error', (e) => {
-      this.done = true;
-      this.emit('error', e);
-    });
-    child.on('exit', (code, signal) => {
-      this.exit = [code, signal];
-      this.emit('exit', code, signal);
-      this.flush();
-      this.maybeClose();
-    });
+    child.on('error', (e) => this.onError(e));
+    child.on('exit', (code, signal) => this.onExit(code, signal));
     if (this.pendingKill) child.kill(this.pendingKill);
   }
 }
@@ -375,7 +370,6 @@ export async function startSpawner(log: Logger): Promise<boolean> {
     return true;
   }
   let dir: string;
-  let child: ChildProcess | null = null;
   try {
     dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-'));
   } catch (err) {
@@ -383,7 +377,7 @@ export async function startSpawner(log: Logger): Promise<boolean> {
     return false;
   }
   const socket = path.join(dir, 's');
-  child = await launch(socket).catch(() => null);
+  const child = await launch(socket).catch(() => null);
   if (!child) {
     rmSync(dir, { recursive: true, force: true });
     log.warn('the git spawner did not start; git runs are forked from the platform process');
