@@ -56,7 +56,7 @@ export interface SendClaimArgs {
 }
 
 /**
- * Insert jobs in one statement (one synchronous commit; picloud_send_jobs, migration 0013) and NOTIFY the runners
+ * Insert jobs in one statement (one synchronous commit; picloud_send_jobs, migrations 0013–0015) and NOTIFY the runners
  * once per queue and due time; with `claim`, also claim that queue in the same transaction. Returns the ids (in the
  * order given), the claimed rows, and the wake-ups a runner in this process needs: one per queue and due time, less
  * the jobs of the claimed queue that were due at the claim (it saw them).
