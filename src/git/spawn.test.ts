@@ -76,6 +76,35 @@ describe('git spawner', () => {
     expect(e.code).toBe('ENOENT');
   });
 
+  it('should run git in the given cwd with the given env and arguments byte for byte (UTF-8 included), and report a missing cwd', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'picloud-spawn-cwd-é-'));
+    try {
+      await git(['init', '--quiet', dir]);
+      const name = 'Zoë 名前 \u{1F600}';
+      const p = spawnGit(['-c', `user.email=${name}@example.test`, 'var', 'GIT_AUTHOR_IDENT'], { cwd: dir, env: cleanGitEnv({ GIT_AUTHOR_NAME: name }) });
+      let out = '';
+      p.stdout.setEncoding('utf8');
+      p.stdout.on('data', (s: string) => (out += s));
+      p.stdin.end();
+      expect(await closed(p)).toEqual([0, null]);
+      expect(out).toMatch(new RegExp(`^${name} <${name}@example\\.test> \\d+ [+-]\\d{4}\\n$`, 'u'));
+      expect(parentOf(spawnerPid()!)).toBe(process.pid);
+
+      const top = spawnGit(['rev-parse', '--show-toplevel'], { cwd: dir, env: cleanGitEnv() });
+      let where = '';
+      top.stdout.on('data', (b: Buffer) => (where += b.toString()));
+      top.stdin.end();
+      expect(await closed(top)).toEqual([0, null]);
+      expect(where.trim()).toBe(dir);
+
+      const nowhere = spawnGit(['version'], { cwd: path.join(dir, 'no-such-dir'), env: cleanGitEnv() });
+      const e = await new Promise<NodeJS.ErrnoException>((resolve) => nowhere.on('error', resolve));
+      expect(e.code).toBe('ENOENT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('should run git from this process when the spawner cannot be reached', async () => {
     const real = process.env.PICLOUD_SPAWNER_SOCKET;
     process.env.PICLOUD_SPAWNER_SOCKET = '/nonexistent/spawner.sock';

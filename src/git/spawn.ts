@@ -6,7 +6,7 @@
  * memory paid 16,404 faults and 209 ms re-touching it after one spawn of `true`; the first request after a push
  * took 60–150 faults (+1.3–1.9 ms over a request after the same idle) against 2–6, and a push spawns git 4–6
  * times. So git runs from a small spawner process started with the server (Java's jspawnhelper answers the same
- * problem the same way): forking it copies ~40 MB of mostly shared pages (7 MB private), not the platform.
+ * problem the same way): forking it (a small Perl program, below) copies ~10 MB, not the platform.
  *
  * Protocol (one Unix socket in a private temp directory, owner-only): a spawn opens four connections to the
  * spawner, each starting with `<token> <role>\n` (role ctl, in, out, err); the control connection adds the request
@@ -199,81 +199,162 @@ class SpawnedGit extends EventEmitter implements GitProcess {
 }
 
 /**
- * The spawner itself, run with `node -e` (no file: the same from src/ under tsx and from dist/, and no tsx loader in
- * it). argv: the socket path. It exits when its stdin (a pipe from the platform) ends, so it never outlives it.
+ * The spawner itself, a Perl program run with `perl -e` (no file: the same from src/ under tsx and from dist/).
+ * Perl rather than Node: git itself depends on perl (Debian's git package), so it is wherever git is, and the
+ * spawner's fork copies a ~10 MB process instead of a ~43 MB one (measured with bench:idle: 10–11 MB RSS, 8–9 MB PSS
+ * against Node's 43 MB RSS, 13–15 MB PSS). Core modules only (IO::Socket::UNIX, IO::Select, POSIX, JSON::PP).
+ * argv: the socket path. It exits when its stdin (a pipe from the platform) ends, so it never outlives it; SIGCHLD
+ * wakes its select loop through a pipe of its own. A git that cannot start (not on PATH, cwd missing) is reported
+ * from the forked child to the spawner through a close-on-exec pipe, with its errno's name as `code`.
  */
-const SPAWNER_JS = String.raw`
-'use strict';
-process.title = 'picloud-git-spawner';
-const net = require('node:net');
-const { spawn } = require('node:child_process');
-const pending = new Map();
-const server = net.createServer((s) => {
-  let head = '';
-  const onData = (d) => {
-    head += d.toString('latin1');
-    const nl = head.indexOf('\n');
-    if (nl < 0) return;
-    const [token, role] = head.slice(0, nl).split(' ');
-    if (role === 'ctl') {
-      const nl2 = head.indexOf('\n', nl + 1);
-      if (nl2 < 0) return;
-      s.req = JSON.parse(head.slice(nl + 1, nl2));
+const SPAWNER_PL = String.raw`
+use strict;
+use warnings;
+use IO::Socket::UNIX;
+use IO::Select;
+use POSIX qw(WNOHANG WIFSIGNALED WTERMSIG WEXITSTATUS);
+use JSON::PP;
+use Config;
+$0 = 'picloud-git-spawner';
+$SIG{PIPE} = 'IGNORE';
+$| = 1;
+my @signame = split ' ', $Config{sig_name};
+my $json = JSON::PP->new->utf8;
+my $srv = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $ARGV[0], Listen => 128) or die "picloud-git-spawner: listen: $!\n";
+pipe(my $wake_r, my $wake_w) or die "pipe: $!\n";
+$wake_w->blocking(0);
+$SIG{CHLD} = sub { syswrite($wake_w, 'c') };
+my $sel = IO::Select->new($srv, \*STDIN, $wake_r);
+my (%head, %pending, %run, %ctlpid);
+print "ready\n";
+
+sub errname { my ($n) = @_; local $! = $n; for (keys %!) { return $_ if $!{$_} } 'EUNKNOWN' }
+sub answer_end { my ($ctl, $m) = @_; syswrite($ctl, $json->encode($m) . "\n"); close $ctl }
+
+sub start {
+  my ($p) = @_;
+  my ($ctl, $req) = @$p{qw(ctl req)};
+  my @io = @$p{qw(in out err)};
+  if (ref $req ne 'HASH') { answer_end($ctl, { error => 'bad spawn request' }); close $_ for @io; return }
+  pipe(my $er, my $ew) or do { answer_end($ctl, { error => "pipe: $!", code => errname($! + 0) }); close $_ for @io; return };
+  my $pid = fork;
+  if (!defined $pid) { my $e = $! + 0; answer_end($ctl, { error => "spawn git: $!", code => errname($e) }); close $_ for @io, $er, $ew; return }
+  if ($pid == 0) {
+    $SIG{PIPE} = 'DEFAULT';
+    $SIG{CHLD} = 'DEFAULT';
+    close $er;
+    # the request's strings are characters (decoded UTF-8): git gets them as UTF-8 bytes, as Node would pass them
+    my %env = map { my $s = $_; utf8::encode($s); $s } %{ $req->{env} || {} };
+    my @args = map { my $s = $_; utf8::encode($s); $s } @{ $req->{args} || [] };
+    my $cwd = $req->{cwd};
+    utf8::encode($cwd) if defined $cwd;
+    if (!defined $cwd || chdir $cwd) {
+      %ENV = %env;
+      POSIX::dup2(fileno $io[$_], $_) for 0 .. 2;
+      exec { 'git' } 'git', @args;
     }
-    s.off('data', onData);
-    s.pause();
-    const p = pending.get(token) || {};
-    p[role] = s;
-    pending.set(token, p);
-    if (p.ctl && p.in && p.out && p.err) {
-      pending.delete(token);
-      start(p);
-    }
-  };
-  s.on('data', onData);
-  s.on('error', () => {});
-});
-function start(p) {
-  const ctl = p.ctl;
-  const req = ctl.req;
-  let child;
-  try {
-    child = spawn('git', req.args, { cwd: req.cwd || undefined, env: req.env, stdio: [p.in, p.out, p.err] });
-  } catch (e) {
-    ctl.end(JSON.stringify({ error: String(e && e.message), code: e && e.code }) + '\n');
-    for (const s of [p.in, p.out, p.err]) s.destroy();
+    syswrite($ew, $! + 0);
+    POSIX::_exit(127);
+  }
+  close $_ for @io, $ew;
+  my $got = '';
+  while (1) {
+    my $n = sysread($er, my $b, 64);
+    if (!defined $n) { next if $!{EINTR}; last }
+    last if $n == 0;
+    $got .= $b;
+  }
+  close $er;
+  if ($got ne '') {
+    waitpid($pid, 0);
+    my $code = errname($got);
+    answer_end($ctl, { error => "spawn git $code", code => $code });
     return;
   }
-  for (const s of [p.in, p.out, p.err]) s.destroy();
-  if (child.pid === undefined) {
-    // not started (git not found, cwd missing): the error event says why
-    child.on('error', (e) => ctl.end(JSON.stringify({ error: String(e.message), code: e.code }) + '\n'));
-    return;
-  }
-  let exited = false;
-  child.on('error', (e) => {
-    if (exited) return;
-    exited = true;
-    ctl.end(JSON.stringify({ error: String(e.message), code: e.code }) + '\n');
-  });
-  child.on('exit', (code, signal) => {
-    if (exited) return;
-    exited = true;
-    ctl.end(JSON.stringify({ exit: code, signal }) + '\n');
-  });
-  ctl.write('started ' + child.pid + '\n');
-  ctl.resume();
-  ctl.on('data', (d) => {
-    for (const line of d.toString('latin1').split('\n')) if (line.startsWith('kill ')) child.kill(line.slice(5));
-  });
-  ctl.on('close', () => {
-    if (!exited) child.kill('SIGKILL');
-  });
+  syswrite($ctl, "started $pid\n");
+  $run{$pid} = { ctl => $ctl, buf => '' };
+  $ctlpid{ fileno $ctl } = $pid;
+  $sel->add($ctl);
 }
-server.listen(process.argv[1], () => process.stdout.write('ready\n'));
-process.stdin.resume();
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
+
+sub header {
+  my ($fh) = @_;
+  my $h = $head{ fileno $fh };
+  my $n = sysread($fh, my $b, 65536);
+  return if !defined $n && $!{EINTR};
+  if (!$n) { $sel->remove($fh); delete $head{ fileno $fh }; close $fh; return }
+  $h->{buf} .= $b;
+  my $nl = index($h->{buf}, "\n");
+  return if $nl < 0;
+  my ($token, $role) = split / /, substr($h->{buf}, 0, $nl);
+  my $req;
+  if (($role // '') eq 'ctl') {
+    my $nl2 = index($h->{buf}, "\n", $nl + 1);
+    return if $nl2 < 0;
+    $req = eval { $json->decode(substr($h->{buf}, $nl + 1, $nl2 - $nl - 1)) };
+  }
+  $sel->remove($fh);
+  delete $head{ fileno $fh };
+  if (!defined $token || !defined $role || $role !~ /^(ctl|in|out|err)$/) { close $fh; return }
+  my $p = $pending{$token} //= {};
+  $p->{$role} = $fh;
+  $p->{req} = $req if $role eq 'ctl';
+  if ($p->{ctl} && $p->{in} && $p->{out} && $p->{err}) { delete $pending{$token}; start($p) }
+}
+
+sub control {
+  my ($fh) = @_;
+  my $pid = $ctlpid{ fileno $fh };
+  my $r = $run{$pid};
+  my $n = sysread($fh, my $b, 4096);
+  return if !defined $n && $!{EINTR};
+  if (!$n) {
+    # the platform let go of this run before git's exit: git is of no use to anyone now
+    $sel->remove($fh);
+    delete $ctlpid{ fileno $fh };
+    $r->{gone} = 1;
+    kill 'KILL', $pid;
+    return;
+  }
+  $r->{buf} .= $b;
+  while ((my $i = index($r->{buf}, "\n")) >= 0) {
+    my $line = substr($r->{buf}, 0, $i + 1, '');
+    kill $1, $pid if $line =~ /^kill (?:SIG)?([A-Z0-9]+)\n/ && grep { $_ eq $1 } @signame;
+  }
+}
+
+sub reap {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
+    my $st = $?;
+    my $r = delete $run{$pid} or next;
+    my $ctl = $r->{ctl};
+    if ($r->{gone}) { close $ctl; next }
+    $sel->remove($ctl);
+    delete $ctlpid{ fileno $ctl };
+    answer_end($ctl, WIFSIGNALED($st) ? { exit => undef, signal => 'SIG' . $signame[WTERMSIG($st)] } : { exit => WEXITSTATUS($st), signal => undef });
+  }
+}
+
+while (1) {
+  for my $fh ($sel->can_read) {
+    my $fd = fileno $fh;
+    if ($fh == $srv) {
+      my $c = $srv->accept or next;
+      $head{ fileno $c } = { buf => '' };
+      $sel->add($c);
+    } elsif ($fd == 0) {
+      my $n = sysread(STDIN, my $b, 4096);
+      exit 0 if !$n && !(!defined $n && $!{EINTR});
+    } elsif ($fh == $wake_r) {
+      sysread($wake_r, my $b, 512);
+    } elsif (exists $head{$fd}) {
+      header($fh);
+    } elsif (exists $ctlpid{$fd}) {
+      control($fh);
+    }
+  }
+  reap();
+}
 `;
 
 interface Running {
@@ -295,12 +376,9 @@ const RESTARTS_PER_MINUTE = 3;
 /** Start a spawner listening on `socket`; resolves it once it listens, or null. */
 async function launch(socket: string): Promise<ChildProcess | null> {
   rmSync(socket, { force: true }); // a dead spawner's socket file
-  const env = { ...process.env };
-  delete env.NODE_OPTIONS; // no tsx loader (or anything else) in the spawner
-  const child = spawnChild(process.execPath, ['--max-old-space-size=32', '--single-threaded-gc', '-e', SPAWNER_JS, socket], {
-    env, stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const child = spawnChild('perl', ['-e', SPAWNER_PL, socket], { stdio: ['pipe', 'pipe', 'inherit'] });
   const ready = await new Promise<boolean>((resolve) => {
+    child.once('error', () => resolve(false)); // no perl
     const timer = setTimeout(() => resolve(false), 10_000);
     child.stdout!.once('data', () => {
       clearTimeout(timer);
@@ -380,7 +458,7 @@ export async function startSpawner(log: Logger): Promise<boolean> {
   const child = await launch(socket).catch(() => null);
   if (!child) {
     rmSync(dir, { recursive: true, force: true });
-    log.warn('the git spawner did not start; git runs are forked from the platform process');
+    log.warn('the git spawner (perl) did not start; git runs are forked from the platform process');
     return false;
   }
   running = { child, dir, socket, users: 1, log, restarts: [] };
