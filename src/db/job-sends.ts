@@ -1,9 +1,11 @@
 /**
  * queue::send's durable insert (ExecutorPool.host, in the embedded pool and every executor process), with group
  * commit: the sends that arrive while an insert is in flight go into the next one (insertJobs: one multi-row
- * statement, so one transaction and one WAL flush for the lot). Each caller is answered only after the commit that
- * holds its row (durable once queue::send returns); if a batch fails (an app deleted meanwhile, a bad row), its sends
- * are inserted one by one so only the bad one fails.
+ * statement, so one transaction and one WAL flush for the lot). `queue` answers at once with the job's id (taken
+ * from jobs_id_seq ahead of time, a block at a time) and a promise of the commit that holds its row; `send` waits for
+ * that commit. queue::send uses `queue`: its script goes on at once, and what the invocation does afterwards that
+ * could be seen outside waits for the commit (the output gate, executor/run.ts), so a loop of sends shares commits.
+ * If a batch fails (an app deleted meanwhile, a bad row), its sends are inserted one by one so only the bad one fails.
  *
  * A job runner in the same process (the embedded mode, a node's own threads) goes further: a send of a due job
  * claims its queue in the same transaction when the runner has room and is not claiming it already (`claim`,
@@ -14,7 +16,7 @@
  * Hand-written, like kv-store.ts: batching "while a statement is in flight" rather than per tick.
  */
 import type { Pool } from './pool.ts';
-import { insertJobs, type JobRow, type JobWake, type NewJob, type SendClaimArgs } from './jobs.ts';
+import { insertJobs, reserveJobIds, type IdentifiedJob, type JobRow, type JobWake, type NewJob, type SendClaimArgs } from './jobs.ts';
 
 export interface JobSendsOptions {
   pool: Pool;
@@ -34,10 +36,20 @@ export interface SendClaim extends SendClaimArgs {
 export type ClaimHook = (appId: number, branch: string, queue: string) => SendClaim | null;
 
 interface PendingSend {
-  job: NewJob;
-  resolve: (id: string) => void;
+  job: IdentifiedJob;
+  resolve: () => void;
   reject: (e: unknown) => void;
 }
+
+/** A job handed to `queue`: its id now, and the commit that makes it durable (rejects if it could not be stored). */
+export interface QueuedJob {
+  id: string;
+  durable: Promise<void>;
+}
+
+/** ids taken from jobs_id_seq at a time, and how few left start taking the next block (ahead of need) */
+const ID_BLOCK = 256;
+const ID_LOW = 64;
 
 /** Sends in one statement at most (more wait for the next: bounded statements); a job's payload is ≤ 1 MiB. */
 const MAX_BATCH = 500;
@@ -47,6 +59,9 @@ export class JobSends {
   private pending: PendingSend[] = [];
   private sending = false;
   private scheduled = false;
+  /** ids reserved ahead (ascending), and the reservation in flight */
+  private ids: string[] = [];
+  private reserving: Promise<void> | null = null;
   /** backend pids of the connections that committed sends here (the NOTIFYs they sent are this process's own) */
   private readonly backends = new Set<number>();
   onSent: JobSendsOptions['onSent'];
@@ -58,15 +73,51 @@ export class JobSends {
   }
 
   /** Insert a job (durable when this resolves); resolves with its id. */
-  send(job: NewJob): Promise<string> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ job, resolve, reject });
-      // gather what arrives in this turn (a thread's message carries several host calls) before sending
-      if (!this.sending && !this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => void this.flush());
-      }
+  async send(job: NewJob): Promise<string> {
+    const q = await this.queue(job);
+    await q.durable;
+    return q.id;
+  }
+
+  /**
+   * Take a job for the next insert: resolves with its id as soon as it has one (at once, but for the first send of
+   * each block of ids), and `durable` once the commit holding its row is done. Rejects only if no id can be taken.
+   */
+  queue(job: NewJob): Promise<QueuedJob> {
+    const id = this.takeId();
+    if (typeof id === 'string') return Promise.resolve(this.enqueue({ ...job, id }));
+    return id.then((i) => this.enqueue({ ...job, id: i }));
+  }
+
+  private takeId(): string | Promise<string> {
+    if (this.ids.length <= ID_LOW && !this.reserving) {
+      this.reserving = reserveJobIds(this.o.pool, ID_BLOCK).then((ids) => {
+        this.ids.push(...ids);
+      }).finally(() => {
+        this.reserving = null;
+      });
+      // a failed reservation is the waiting sends' error (below); the next send tries again
+      this.reserving.catch(() => {});
+    }
+    const id = this.ids.shift();
+    if (id !== undefined) return id;
+    return this.reserving!.then(() => this.takeId());
+  }
+
+  private enqueue(job: IdentifiedJob): QueuedJob {
+    let resolve!: () => void;
+    let reject!: (e: unknown) => void;
+    const durable = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
     });
+    this.pending.push({ job, resolve, reject });
+    // gather what arrives in this turn (a thread's message carries several host calls) before sending
+    if (!this.sending && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => void this.flush());
+    }
+    return { id: job.id, durable };
   }
 
   /** Whether a NOTIFY from PostgreSQL backend `pid` was sent by a commit of this process's sends. */
@@ -80,8 +131,8 @@ export class JobSends {
     const batch = this.take();
     this.sending = true;
     try {
-      const ids = await this.insert(batch.map((p) => p.job));
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(ids[i]!);
+      await this.insert(batch.map((p) => p.job));
+      for (const p of batch) p.resolve();
     } catch (err) {
       if (batch.length === 1) batch[0]!.reject(err);
       else await this.oneByOne(batch);
@@ -102,7 +153,7 @@ export class JobSends {
     return this.pending.splice(0, i);
   }
 
-  private async insert(jobs: NewJob[]): Promise<string[]> {
+  private async insert(jobs: IdentifiedJob[]): Promise<void> {
     const due = this.claim ? jobs.find((j) => j.delayMs === 0) : undefined;
     const claim = due ? this.claim!(due.appId, due.branch, due.queue) : null;
     let r: Awaited<ReturnType<typeof insertJobs>>;
@@ -130,14 +181,14 @@ export class JobSends {
     } catch {
       // a runner that failed here still finds the jobs: its own NOTIFY is skipped, but not its safety poll
     }
-    return r.ids;
   }
 
   /** A failed batch: each send on its own, so only the bad ones fail. */
   private async oneByOne(batch: PendingSend[]): Promise<void> {
     await Promise.all(batch.map(async (p) => {
       try {
-        p.resolve((await this.insert([p.job]))[0]!);
+        await this.insert([p.job]);
+        p.resolve();
       } catch (err) {
         p.reject(err);
       }

@@ -55,31 +55,41 @@ export interface SendClaimArgs {
   done: string[];
 }
 
+/** A job with its id, taken from jobs_id_seq before the insert (JobSends.reserveId). */
+export type IdentifiedJob = NewJob & { id: string };
+
 /**
- * Insert jobs in one statement (one synchronous commit; picloud_send_jobs, migrations 0013–0015) and NOTIFY the runners
- * once per queue and due time; with `claim`, also claim that queue in the same transaction. Returns the ids (in the
- * order given), the claimed rows, and the wake-ups a runner in this process needs: one per queue and due time, less
- * the jobs of the claimed queue that were due at the claim (it saw them).
+ * Insert jobs in one statement (one synchronous commit; picloud_send_jobs, migrations 0013–0016) and NOTIFY the
+ * runners once per queue and due time; with `claim`, also claim that queue in the same transaction. Returns the
+ * claimed rows and the wake-ups a runner in this process needs: one per queue and due time, less the jobs of the
+ * claimed queue that were due at the claim (it saw them).
  */
-export async function insertJobs(db: Q, jobs: NewJob[], claim?: SendClaimArgs | null): Promise<{ ids: string[]; claimed: JobRow[]; wakes: NonNullable<JobWake>[] }> {
+export async function insertJobs(db: Q, jobs: IdentifiedJob[], claim?: SendClaimArgs | null): Promise<{ claimed: JobRow[]; wakes: NonNullable<JobWake>[] }> {
   const { rows } = await db.query<JobRow & { dueAt: string }>({
-    name: 'picloud_send_jobs',
-    text: `SELECT ${COLS}, ceil(extract(epoch FROM run_at) * 1000)::bigint::text AS "dueAt" FROM picloud_send_jobs($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::bigint[], $8, $9, $10, $11, $12, $13::bigint[])`,
-    values: [jobs.map((j) => j.appId), jobs.map((j) => j.branch), jobs.map((j) => j.queue), jobs.map((j) => j.payload),
+    name: 'picloud_send_jobs_ids',
+    text: `SELECT ${COLS}, ceil(extract(epoch FROM run_at) * 1000)::bigint::text AS "dueAt" FROM picloud_send_jobs($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::bigint[], $9, $10, $11, $12, $13, $14::bigint[])`,
+    values: [jobs.map((j) => j.id), jobs.map((j) => j.appId), jobs.map((j) => j.branch), jobs.map((j) => j.queue), jobs.map((j) => j.payload),
       jobs.map((j) => j.maxAttempts), jobs.map((j) => j.backoffMs), jobs.map((j) => j.delayMs),
       claim?.appId ?? null, claim?.branch ?? null, claim?.queue ?? null, claim?.concurrency ?? 0, claim?.leaseMs ?? 0, claim?.done ?? []],
   });
-  // the inserted rows come first, in the order given (state pending), then the claimed ones (state running)
-  const inserted = rows.slice(0, jobs.length);
+  // the inserted rows come first (state pending), then the claimed ones (state running)
+  const delayOf = new Map(jobs.map((j) => [j.id, j.delayMs]));
   const wakes = new Map<string, NonNullable<JobWake>>();
-  for (let i = 0; i < inserted.length; i++) {
-    const r = inserted[i]!;
-    if (claim && jobs[i]!.delayMs === 0 && r.appId === claim.appId && r.branch === claim.branch && r.queue === claim.queue) continue;
-    const at = jobs[i]!.delayMs === 0 ? 0 : Number(r.dueAt); // due now: claim at once (as its NOTIFY says)
+  for (let i = 0; i < jobs.length; i++) {
+    const r = rows[i]!;
+    const delayMs = delayOf.get(r.id) ?? 0;
+    if (claim && delayMs === 0 && r.appId === claim.appId && r.branch === claim.branch && r.queue === claim.queue) continue;
+    const at = delayMs === 0 ? 0 : Number(r.dueAt); // due now: claim at once (as its NOTIFY says)
     const k = `${at}:${r.appId}:${r.queue}:${r.branch}`;
     if (!wakes.has(k)) wakes.set(k, { at, appId: r.appId, queue: r.queue, branch: r.branch });
   }
-  return { ids: inserted.map((r) => r.id), claimed: rows.slice(jobs.length), wakes: [...wakes.values()] };
+  return { claimed: rows.slice(jobs.length), wakes: [...wakes.values()] };
+}
+
+/** `n` job ids from jobs_id_seq, ascending (JobSends hands them out ahead of the inserts). */
+export async function reserveJobIds(db: Q, n: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>({ name: 'picloud_reserve_job_ids', text: `SELECT nextval('jobs_id_seq')::text AS id FROM generate_series(1, $1)`, values: [n] });
+  return rows.map((r) => r.id);
 }
 
 /** Queues with pending jobs: when the earliest is due (unix ms). */

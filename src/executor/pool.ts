@@ -27,7 +27,7 @@ import { VERSION } from '../common/version.ts';
 import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { KvStore } from '../db/kv-store.ts';
-import { JobSends } from '../db/job-sends.ts';
+import { JobSends, type QueuedJob } from '../db/job-sends.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog, LOG_ROWS_PER_SECOND } from '../db/invocations.ts';
@@ -340,14 +340,33 @@ export class ExecutorPool {
   private async serveHost(slot: Slot, req: HostRequest): Promise<void> {
     let reply: HostReply;
     try {
-      reply = { seq: req.seq, ok: true, value: await this.host(req) };
+      const value = await this.host(req);
+      if (req.op === 'queue') {
+        // queue::send: the job's id now; its commit later, as a reply of its own (seq negated), which the thread's
+        // output gate waits for before anything of the invocation can be seen (run.ts)
+        const q = value as QueuedJob;
+        q.durable.then(
+          () => this.reply(slot, { seq: -req.seq, ok: true, value: null }),
+          (err: unknown) => {
+            this.opts.log.warn({ err, op: req.op }, 'queue::send could not store its job');
+            this.reply(slot, { seq: -req.seq, ok: false, error: err instanceof AppError ? err.message : 'storage unavailable' });
+          },
+        );
+        reply = { seq: req.seq, ok: true, value: q.id };
+      } else {
+        reply = { seq: req.seq, ok: true, value };
+      }
     } catch (err) {
       this.opts.log.warn({ err, op: req.op }, 'host call failed');
       const what = req.op === 'kv' ? `kv::${req.kv}` : req.op === 'queue' ? 'queue::send' : 'loading the script';
       reply = { seq: req.seq, ok: false, error: err instanceof AppError ? err.message : `${what} failed: storage unavailable` };
     }
+    this.reply(slot, reply);
+  }
+
+  /** Replies that complete in the same burst (one read from PostgreSQL answers several queries) share a message. */
+  private reply(slot: Slot, reply: HostReply): void {
     if (slot.dead) return;
-    // replies that complete in the same burst (one read from PostgreSQL answers several queries) share a message
     if (slot.replies.push(reply) === 1) {
       queueMicrotask(() => {
         const rs = slot.replies;
@@ -364,7 +383,7 @@ export class ExecutorPool {
       return ast;
     }
     if (req.op === 'queue') {
-      return this.jobSends.send({
+      return this.jobSends.queue({
         appId: req.appId, branch: req.branch, queue: req.queue, payload: req.json, delayMs: req.delayMs, maxAttempts: req.attempts, backoffMs: req.backoffMs,
       });
     }

@@ -26,8 +26,17 @@ export interface HostBridge {
   kv(ns: { appId: number; branch: string }, op: KvOp, key: string, json?: string): Promise<unknown>;
   /** compiled program JSON by script hash */
   loadAst(hash: string): Promise<string>;
-  /** queue::send: enqueue a job (value as JSON text) for the branch's queue; resolves with the job id (absent: not available) */
-  queueSend?(ns: { appId: number; branch: string }, send: QueueSend): Promise<string>;
+  /**
+   * queue::send: hand a job (value as JSON text) to the branch's queue; resolves with its id as soon as it has one,
+   * and `durable` once it is committed (absent: not available)
+   */
+  queueSend?(ns: { appId: number; branch: string }, send: QueueSend): Promise<QueuedJob>;
+}
+
+/** A sent job: its id, and the commit that makes it durable (rejects if it could not be stored). */
+export interface QueuedJob {
+  id: string;
+  durable: Promise<unknown>;
 }
 
 export interface QueueSend {
@@ -88,6 +97,10 @@ class Inv {
   pending = 0;
   timer: NodeJS.Timeout | null = null;
   fetch: FetchSession | null = null;
+  /** commits of this invocation's queue::sends not yet waited for by its output gate (Runner.gate) */
+  sends: Promise<unknown>[] | null = null;
+  /** why a queue::send of this invocation was not stored: the invocation fails, whatever the script did after */
+  lostSend: string | null = null;
   /**
    * taken when a run that can suspend starts (RunOptions.signal is lazy): a synchronous run takes none. Controllers
    * whose signal never fired are reused (spare): creating an AbortSignal costs ~4 µs.
@@ -220,9 +233,29 @@ export class Runner {
     }
   }
 
-  private kv(c: NativeCallContext, op: KvOp, key: Value, json?: string): Promise<unknown> {
+  /**
+   * The output gate (as Cloudflare's Durable Objects hold a response until its writes are durable): queue::send
+   * answers with the job's id before its row is committed, and whatever the invocation does next that could be seen
+   * outside it (a kv:: write, an http::fetch, its response or log) waits here for the commits of its earlier sends.
+   * So a loop of sends shares commits instead of waiting for one each, and still nobody can see the invocation go
+   * past a send whose job is not durable: "once queue::send has returned, the job runs" holds for every observer.
+   * A send that could not be stored makes this throw, and the invocation fails (lostSend) even if the script
+   * catches it. Null when nothing is waiting.
+   */
+  private gate(inv: Inv): Promise<void> | null {
+    const sends = inv.sends;
+    if (sends === null) return null;
+    inv.sends = null;
+    return this.wait(inv, Promise.all(sends)).then(() => undefined, (err: unknown) => {
+      inv.lostSend = `queue::send: the job could not be stored (${(err as Error).message}); nothing this invocation did after sending it was let out`;
+      throw new RhaiError('ErrorRuntime', inv.lostSend);
+    });
+  }
+
+  private async kv(c: NativeCallContext, op: KvOp, key: Value, json?: string): Promise<unknown> {
     const inv = c.data as Inv;
     if (typeof key !== 'string') throw new RhaiError('ErrorRuntime', `kv::${op}: key must be a string`);
+    if (op === 'set' || op === 'delete') await this.gate(inv);
     return this.wait(inv, this.bridge.kv(inv.ns, op, key, json)).catch((err: unknown) => {
       throw err instanceof RhaiError ? err : new RhaiError('ErrorRuntime', (err as Error).message);
     });
@@ -235,6 +268,7 @@ export class Runner {
     inv.fetch ??= new FetchSession(this.fetcher, inv.policy, inv.deadline, (r: FetchRecord) =>
       inv.log('fetch', `${r.method} ${r.host} ${r.error ?? r.status} ${r.ms} ms`),
     );
+    await this.gate(inv);
     try {
       const r = await this.wait(inv, inv.fetch.fetch(req));
       const m = new LazyJsonMap();
@@ -284,9 +318,14 @@ export class Runner {
     if (json.length > MAX_JOB_BYTES) throw new RhaiError('ErrorRuntime', `queue::send: the value is over ${MAX_JOB_BYTES} bytes as JSON`);
     if (!this.bridge.queueSend) throw new RhaiError('ErrorRuntime', 'queue::send is not available here');
     const send = this.bridge.queueSend(inv.ns, { queue: name, json, delayMs, attempts: policy.attempts, backoffMs: policy.backoffMs });
-    return this.wait(inv, send).catch((err: unknown) => {
+    let q: QueuedJob;
+    try {
+      q = await this.wait(inv, send);
+    } catch (err) {
       throw err instanceof RhaiError ? err : new RhaiError('ErrorRuntime', (err as Error).message);
-    });
+    }
+    (inv.sends ??= []).push(q.durable);
+    return q.id;
   }
 
   private registerHost(e: Engine): void {
@@ -423,14 +462,26 @@ export class Runner {
       return Promise.resolve(this.fail(inv, e, cold));
     }
     return value.then(
-      (v) => {
-        this.done(inv);
-        const m = mapValue(v);
-        // explicit fields, not `{ ...m }`: the spread, as transpiled, cost ~4 µs per invocation (measured)
-        return { status: m.status, headers: m.headers, body: m.body, durationMs: performance.now() - inv.start, operations: inv.ops, cold, logs: inv.logs.lines, error: null };
-      },
-      (e: unknown) => this.fail(inv, e, cold),
+      (v) => (inv.sends === null && inv.lostSend === null ? this.ok(inv, v, cold) : this.gated(inv, () => this.ok(inv, v, cold), cold)),
+      (e: unknown) => (inv.sends === null ? this.fail(inv, e, cold) : this.gated(inv, () => this.fail(inv, e, cold), cold)),
     );
+  }
+
+  private ok(inv: Inv, v: Value, cold: boolean): InvocationResult {
+    this.done(inv);
+    const m = mapValue(v);
+    // explicit fields, not `{ ...m }`: the spread, as transpiled, cost ~4 µs per invocation (measured)
+    return { status: m.status, headers: m.headers, body: m.body, durationMs: performance.now() - inv.start, operations: inv.ops, cold, logs: inv.logs.lines, error: null };
+  }
+
+  /** The run is over but for its output gate: its result once its sends are durable; a failure if one was not. */
+  private async gated(inv: Inv, result: () => InvocationResult, cold: boolean): Promise<InvocationResult> {
+    try {
+      await this.gate(inv);
+    } catch {
+      // lostSend says why
+    }
+    return inv.lostSend === null ? result() : this.fail(inv, new RhaiError('ErrorRuntime', inv.lostSend), cold);
   }
 
   private done(inv: Inv): void {

@@ -11,7 +11,7 @@ import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Fetcher } from './fetch.ts';
 import { ThreadKv } from './thread-kv.ts';
-import { Runner, type HostBridge } from './run.ts';
+import { Runner, type HostBridge, type QueuedJob } from './run.ts';
 import { invocationRow } from './record.ts';
 import { invocationRowCopy } from '../db/invocation-row.ts';
 
@@ -82,6 +82,24 @@ function hostCall(req: Dist<HostRequest>): Promise<unknown> {
   return new Promise((resolve, reject) => calls.set(s, { resolve, reject }));
 }
 
+/**
+ * queue::send: the parent answers twice, with the job's id at once (seq) and when the commit holding its row is done
+ * (−seq); the second is the `durable` the invocation's output gate waits for (run.ts).
+ */
+function queueSend(req: Omit<Extract<HostRequest, { op: 'queue' }>, 'seq' | 'op'>): Promise<QueuedJob> {
+  const s = ++seq;
+  post(`H${JSON.stringify({ op: 'queue', ...req, seq: s })}`);
+  const durable = new Promise<unknown>((resolve, reject) => calls.set(-s, { resolve, reject }));
+  durable.catch(() => {}); // the gate hears of a failure; nothing else waits on it
+  return new Promise((resolve, reject) => calls.set(s, {
+    resolve: (id) => resolve({ id: id as string, durable }),
+    reject: (e) => {
+      calls.delete(-s); // no id, no commit to wait for
+      reject(e);
+    },
+  }));
+}
+
 function onReplies(replies: HostReply[]): void {
   for (const r of replies) {
     const c = calls.get(r.seq);
@@ -100,7 +118,7 @@ const bridge: HostBridge = {
     ? (ns, op, key, json) => threadKv.kv(ns, op, key, json)
     : (ns, op, key, json) => hostCall({ op: 'kv', kv: op, appId: ns.appId, branch: ns.branch, key, json }),
   loadAst: (hash) => hostCall({ op: 'ast', hash }) as Promise<string>,
-  queueSend: (ns, q) => hostCall({ op: 'queue', appId: ns.appId, branch: ns.branch, ...q }) as Promise<string>,
+  queueSend: (ns, q) => queueSend({ appId: ns.appId, branch: ns.branch, ...q }),
 };
 
 const fetcher = new Fetcher({ userAgent: data.userAgent, maxConcurrent: data.fetchConcurrency });

@@ -99,4 +99,27 @@ describe('job sends', () => {
       listener.release();
     }
   });
+  it('queue answers with the job\'s id before its row is committed; durable settles with the commit', async () => {
+    const pool = createPool(db.url, 2);
+    pools.push(pool);
+    const s = new JobSends({ pool });
+    const blocker = await db.pool.connect();
+    try {
+      // inserts wait behind this lock; ids come from the sequence, which it does not hold
+      await blocker.query('BEGIN; LOCK TABLE jobs IN EXCLUSIVE MODE');
+      const qs = await Promise.all(['x', 'y', 'z'].map((p) => s.queue(job(p))));
+      expect(new Set(qs.map((q) => q.id)).size).toBe(3);
+      let settled = false;
+      const all = Promise.all(qs.map((q) => q.durable)).then(() => (settled = true));
+      await new Promise((res) => setTimeout(res, 200));
+      expect(settled).toBe(false);
+      await blocker.query('COMMIT');
+      await all;
+      const { rows } = await db.pool.query<{ id: string; payload: string }>(`SELECT id::text AS id, payload FROM jobs WHERE id = ANY($1::bigint[]) ORDER BY payload`, [qs.map((q) => q.id)]);
+      expect(rows).toEqual(qs.map((q, i) => ({ id: q.id, payload: ['x', 'y', 'z'][i] })));
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => {});
+      blocker.release();
+    }
+  });
 });

@@ -107,7 +107,7 @@ async function runApp(files: Map<string, string>, manifest: string, req: Request
   let jobs = 0;
   const bridge: HostBridge = {
     loadAst: async (hash) => programs.get(hash)!,
-    queueSend: async () => String(++jobs),
+    queueSend: async () => ({ id: String(++jobs), durable: Promise.resolve() }),
     kv: async (_ns, op, key, json) => {
       if (op === 'get') return kv.get(key) ?? null;
       if (op === 'set') return void kv.set(key, json!);
