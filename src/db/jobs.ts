@@ -165,6 +165,14 @@ export async function reclaimJobs(db: Q, all: boolean): Promise<number> {
   return rowCount ?? 0;
 }
 
+/** Extend the leases of tries still running (a runner that renews them: executor processes, job-runner.ts). */
+export async function renewLeases(db: Q, ids: string[], leaseMs: number): Promise<void> {
+  await db.query(
+    `UPDATE jobs SET lease_until = now() + $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[]) AND state = 'running'`,
+    [ids, leaseMs],
+  );
+}
+
 /** When the earliest running lease ends (unix ms), or null. */
 export async function nextLeaseEnd(db: Q): Promise<number | null> {
   const { rows } = await db.query<{ t: string | null }>(`SELECT ceil(extract(epoch FROM min(lease_until)) * 1000)::bigint::text AS t FROM jobs WHERE state = 'running'`);

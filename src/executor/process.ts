@@ -1,10 +1,21 @@
 /**
- * An executor process (Redis mode): a worker-thread pool fed by the HTTP invocation lists (redis-lists.ts) and by a
- * BullMQ Worker for durable work (schedule ticks). `picloud executor` runs one anywhere; `picloud up --executors N`
- * (with REDIS_URL) spawns N of them.
+ * An executor process (Redis mode): a worker-thread pool fed by the HTTP invocation lists (redis-lists.ts), by a
+ * BullMQ Worker for durable work (schedule ticks), and by its own `[[queues]]` job runner (orchestrator/job-runner.ts
+ * over the PostgreSQL job store, with the process's route table for the live release of each queue). Jobs run where
+ * they are claimed, local-first: a job this process sends is claimed in the send's transaction and runs on its own
+ * threads, and any runner woken by a send's NOTIFY may take the rest; nothing goes through Redis, and finishing a
+ * job and claiming the next is one round trip, as a BullMQ worker's. A try's lease is 15 s, renewed every 5 s while
+ * it runs (whatever its timeout_ms), so the jobs of an executor that dies are taken again within ~20 s by a runner
+ * that has seen the queues active in the last minute (it looks for ended leases every 5 s meanwhile), or by any
+ * runner's 30 s poll (the issue's "stalled check every 30 s"). `picloud executor` runs one anywhere; `picloud up
+ * --executors N` (with REDIS_URL) spawns N of them.
  */
 import type { Logger } from '../common/log.ts';
+import { JobSends } from '../db/job-sends.ts';
 import type { Pool } from '../db/pool.ts';
+import { JobRunner } from '../orchestrator/job-runner.ts';
+import { RouteTable } from '../orchestrator/route-table.ts';
+import { createLocalDispatcher } from '../queue/dispatch.ts';
 import { startTickWorker } from '../queue/bullmq.ts';
 import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { within } from '../queue/redis-util.ts';
@@ -26,10 +37,16 @@ export interface ExecutorProcessOptions {
   /** fair share (pool.ts): threads one app may hold (default threads − 1) and its wait queue */
   appShare?: number;
   appQueue?: number;
+  /** run `[[queues]]` jobs here (default true) */
+  jobs?: boolean;
 }
 
 /** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
 const MAX_HELD_PER_THREAD = 256;
+/** the job runner's safety poll, its lease renewal and check for ended leases while active, its lease (see above) */
+const JOBS_POLL_MS = 30_000;
+const JOBS_BUSY_CHECK_MS = 5_000;
+const JOBS_LEASE_MS = 15_000;
 
 export interface ExecutorProcess {
   pool: ExecutorPool;
@@ -42,11 +59,13 @@ export interface ExecutorProcess {
 /** Start the thread pool, then the BullMQ worker and the HTTP list worker. */
 export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<ExecutorProcess> {
   let lists: ListWorker | null = null;
+  const jobSends = new JobSends({ pool: o.pool });
   const pool = new ExecutorPool({
     pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue,
-    onSuspend: () => lists?.room(),
+    onSuspend: () => lists?.room(), jobSends,
   });
   await pool.start();
+  const jobs = o.jobs === false ? null : await startJobRunner(o, pool, jobSends);
   const worker = await startTickWorker({
     redisUrl: o.redisUrl,
     prefix: o.prefix,
@@ -69,14 +88,36 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
         within(o.pool.query('SELECT 1').then(() => true), 2000, false),
         l.ping(),
       ]);
-      const problems = [...(db ? [] : ['database unavailable']), ...(redis ? [] : ['redis unavailable']), ...pool.problems()];
+      const problems = [...(db ? [] : ['database unavailable']), ...(redis ? [] : ['redis unavailable']), ...pool.problems(),
+        ...(jobs && !jobs.routes.live() ? ['route table not loaded'] : [])];
       return { ok: problems.length === 0, problems };
     },
-    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats() }),
+    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats(), ...(jobs ? { jobs: jobs.runner.stats() } : {}) }),
     async close() {
       await l.close();
       await worker.close();
+      // tries in flight finish and are recorded before the threads go
+      await jobs?.runner.close();
+      await jobs?.routes.close();
       await pool.close();
     },
   };
+}
+
+/** This process's `[[queues]]` runner: its sends claim in their own transaction, its tries run on its threads. */
+async function startJobRunner(o: ExecutorProcessOptions, pool: ExecutorPool, jobSends: JobSends): Promise<{ runner: JobRunner; routes: RouteTable }> {
+  const routes = new RouteTable(o.pool, o.log.child({ component: 'routes' }));
+  const runner = new JobRunner({
+    pool: o.pool, routes, dispatcher: createLocalDispatcher((job) => pool.run(job), async () => {}), log: o.log.child({ component: 'jobs' }),
+    exclusive: false, ownNotify: (pid) => jobSends.sentBy(pid), pollMs: JOBS_POLL_MS, busyCheckMs: JOBS_BUSY_CHECK_MS, leaseMs: JOBS_LEASE_MS,
+  });
+  jobSends.onSent = (wakes) => runner.jobsSent(wakes);
+  jobSends.claim = (appId, branch, queue) => runner.reserve(appId, branch, queue);
+  routes.onChange((changes, full) => {
+    if (full) runner.wake();
+    else for (const c of changes) runner.onBranchChange(c.app, c.branch, c.entry);
+  });
+  await routes.start();
+  await runner.start();
+  return { runner, routes };
 }

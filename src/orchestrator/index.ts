@@ -131,7 +131,9 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     // a restarted Redis may have come back empty: re-create every job scheduler
     onRedisReconnect?.(() => void s.replaceAll(all()).catch(() => {}));
   }
-  const jobs = (deps.jobs ?? deps.schedules !== false)
+  // with Redis, executor processes run `[[queues]]` jobs (executor/process.ts: local-first, no Redis hop per job);
+  // an orchestrator runs them too only on threads of its own (a node), spilling over as its invocations do
+  const jobs = (deps.jobs ?? deps.schedules !== false) && (!config.redisUrl || execPool)
     ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl, ownNotify: (pid) => jobSends.sentBy(pid) })
     : null;
   if (jobs) {

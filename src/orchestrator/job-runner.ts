@@ -26,7 +26,7 @@
 import type { Logger } from '../common/log.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import {
-  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, type JobRow, type JobWake, type SendClaimArgs,
+  claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, renewLeases, type JobRow, type JobWake, type SendClaimArgs,
 } from '../db/jobs.ts';
 import type { SendClaim } from '../db/job-sends.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
@@ -45,6 +45,18 @@ export interface JobRunnerOptions {
   /** added to a job's timeout_ms for its lease (default 30 s) */
   leaseGraceMs?: number;
   /**
+   * Take back jobs whose lease ended (their runner died) this often while this runner runs tries, and for
+   * LEASE_WATCH_MS after it last saw the queues active (a send, a claim: tries may be running elsewhere); none:
+   * only the safety poll does. Executor processes, whose tries nobody else watches, set it; idle, it costs nothing.
+   */
+  busyCheckMs?: number;
+  /**
+   * A fixed lease for every try, renewed each busyCheckMs while the try runs here, so a runner that dies frees its
+   * jobs within leaseMs + busyCheckMs of another runner's check whatever their timeout_ms (default: timeout_ms +
+   * leaseGraceMs, never renewed). Needs busyCheckMs well under it.
+   */
+  leaseMs?: number;
+  /**
    * Sends committed in this process call jobsSent directly; their NOTIFYs (sent for other nodes) come back here too:
    * true for a NOTIFY this process's sends made (by the PostgreSQL backend pid that sent it), which is skipped.
    */
@@ -52,6 +64,8 @@ export interface JobRunnerOptions {
 }
 
 const DONE_MAX_AGE_MS = 24 * 3600_000;
+/** how long after the last queue activity it saw a runner with busyCheckMs keeps looking for ended leases */
+const LEASE_WATCH_MS = 60_000;
 /** a try the dispatcher refused (nothing ran) is tried again after this, without counting the attempt */
 const NOT_RUN_RETRY_MS = 1000;
 
@@ -85,6 +99,11 @@ export class JobRunner {
   private timerAt = Infinity;
   private poll: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
+  private busyCheck: NodeJS.Timeout | null = null;
+  private running = 0;
+  private activeAt = 0;
+  /** ids of the tries running here (their leases are renewed with leaseMs) */
+  private readonly runningIds = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly queues = new Map<string, QueueState>();
   private byId: Map<string, BranchEntry> | null = null;
@@ -152,6 +171,7 @@ export class JobRunner {
 
   /** One queue's job is due at `w.at`: claim now, once due (+1 for timer rounding), or arm the timer. */
   private onWake(w: NonNullable<JobWake>): void {
+    this.active();
     const now = Date.now();
     if (w.at > now + 5) this.armTimer(w.at);
     else if (w.at > now) setTimeout(() => this.wakeQueue(w.appId, w.branch, w.queue), w.at - now + 1); // claim once it is due, not before
@@ -256,15 +276,19 @@ export class JobRunner {
     if (room <= 0 && s.done.length === 0) return null;
     return {
       appId: s.appId, branch: s.branch, queue: s.queue, e, decl, concurrency: room > 0 ? decl!.concurrency : 0,
-      leaseMs: (e?.limits.timeoutMs ?? 0) + (this.o.leaseGraceMs ?? 30_000), done: s.done.splice(0),
+      leaseMs: this.o.leaseMs ?? (e?.limits.timeoutMs ?? 0) + (this.o.leaseGraceMs ?? 30_000), done: s.done.splice(0),
     };
   }
 
   /** A claim's rows: each runs as a try. */
   private claimed(s: QueueState, a: ClaimArgs, jobs: JobRow[]): void {
     this.counters.claims++;
+    // a claim with room: jobs are about (run here, or by the runner that took them)
+    if (a.concurrency > 0) this.active();
     for (const j of jobs) {
       s.running++;
+      this.running++;
+      this.runningIds.add(j.id);
       this.track(this.runTry(s, a.e!, a.decl!, j));
     }
   }
@@ -316,6 +340,29 @@ export class JobRunner {
   }
 
   /** A timer for the earliest running lease's end (a runner elsewhere may have died): at start and on each poll. */
+  /** See busyCheckMs: the queues are active (now), so tries may be running here or elsewhere. */
+  private active(): void {
+    const every = this.o.busyCheckMs;
+    if (!every || this.closed) return;
+    this.activeAt = Date.now();
+    if (this.busyCheck) return;
+    this.busyCheck = setInterval(() => {
+      if (this.running === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) {
+        clearInterval(this.busyCheck!);
+        this.busyCheck = null;
+        return;
+      }
+      const renew = this.o.leaseMs && this.runningIds.size ? [...this.runningIds] : null;
+      this.polling ??= (renew ? renewLeases(this.db, renew, this.o.leaseMs!) : Promise.resolve())
+        .then(() => reclaimJobs(this.db, false))
+        .then((n) => {
+          if (n) this.o.log.warn({ reclaimed: n }, 'jobs whose runner stopped before they finished (their lease ended) are tried again');
+        }, (err: unknown) => this.o.log.warn({ err }, 'job lease check failed'))
+        .finally(() => { this.polling = null; });
+    }, every);
+    this.busyCheck.unref();
+  }
+
   private async armLeaseTimer(): Promise<void> {
     const lease = await nextLeaseEnd(this.db);
     if (lease !== null) this.armTimer(Math.max(lease, Date.now()) + 100);
@@ -344,6 +391,8 @@ export class JobRunner {
       this.o.log.error({ err, job: j.id }, 'recording a job result failed');
     } finally {
       s.running--;
+      this.running--;
+      this.runningIds.delete(j.id);
       this.wakeQueue(s.appId, s.branch, s.queue); // a slot is free
     }
   }
@@ -371,6 +420,7 @@ export class JobRunner {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.poll) clearInterval(this.poll);
+    if (this.busyCheck) clearInterval(this.busyCheck);
     await this.polling;
     await this.waking?.catch(() => {});
     // claims and tries in flight finish (the dispatcher answers each by its deadline), so their results are recorded

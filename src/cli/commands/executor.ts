@@ -47,7 +47,8 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
     return 64;
   }
   const log = createLogger(config.logLevel).child({ component: 'executor' });
-  const pool = createPool(config.databaseUrl, Math.max(4, threads * 2));
+  // + 2: the job runner's and the route table's LISTEN connections
+  const pool = createPool(config.databaseUrl, Math.max(4, threads * 2) + 2);
   const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
   log.info({ threads }, 'executor started');
   let health: ReturnType<typeof Fastify> | null = null;
