@@ -118,13 +118,18 @@ describe('nothing lost (Redis): kill -9 of one of two executor processes', () =>
   it('should complete all 40 jobs', async () => {
     t = await startTestPlane('bullmq', { spawn: 0 });
     const env = { ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' };
-    for (let i = 0; i < 2; i++) executors.push(spawnExecutor(env, ['--prefix', t.prefix, '--threads', '2']));
+    // one executor first: it takes the request that sends the jobs, and runs them (local-first), so the one killed
+    // below holds running jobs for sure; the second starts while they run
+    executors.push(spawnExecutor(env, ['--prefix', t.prefix, '--threads', '2']));
     const { appId } = await pushRelease(t.db.pool, APP);
     await waitFor(() => t.plane.routes.entry('crashy', 'main') !== null, 5000, 'release live');
-    await waitFor(async () => (await fetch(`${t.base}/apps/crashy/ping`).catch(() => null))?.status === 200, 60_000, 'executors up');
+    await waitFor(async () => (await fetch(`${t.base}/apps/crashy/ping`).catch(() => null))?.status === 200, 60_000, 'executor up');
     const r = await fetch(`${t.base}/apps/crashy/send`, { method: 'POST' });
     expect(r.status).toBe(200);
+    executors.push(spawnExecutor(env, ['--prefix', t.prefix, '--threads', '2']));
     await waitFor(async () => (await done(t.db, appId)) >= 4, 30_000, 'first jobs done');
+    const running = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM jobs WHERE app_id = $1 AND state = 'running'`, [appId])).rows[0].n as number;
+    expect(await running(), 'the killed executor should be running jobs').toBeGreaterThan(0);
     const started = Date.now();
     await killed(executors[0]!);
     await waitFor(async () => (await done(t.db, appId)) === 40, 120_000, 'all 40 jobs after the kill');
