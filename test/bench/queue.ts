@@ -14,7 +14,9 @@
  * (send → handler start, one job at a time) }, and for the platform cases also drain_jobs_per_s (N jobs already in
  * the store, inserted by one statement, until all done) and cpu_us_per_job (of the jobs_per_s run: this process, its
  * executor processes and the PostgreSQL backends of the bench database; Redis's CPU is not counted), and
- * senders_jobs_per_s / senders_cpu_us_per_job: the same with the N jobs sent by 8 concurrent requests.
+ * senders_jobs_per_s / senders_cpu_us_per_job: the same with the N jobs sent by 8 concurrent requests;
+ * cpu_us_by_process splits cpu_us_per_job: `platform` (this process: the orchestrator, in the embedded mode its
+ * threads too, and the bench's own polling), each executor process, `postgres` (the bench database's backends).
  * Uses the test PostgreSQL and Redis (DATABASE_URL / REDIS_URL or the local defaults), a throwaway database and a
  * random Redis prefix.
  */
@@ -54,6 +56,7 @@ interface Result {
   /** the same N jobs sent by SENDERS concurrent requests: jobs/s until all are done, and CPU per job */
   senders_jobs_per_s?: number;
   senders_cpu_us_per_job?: number;
+  cpu_us_by_process?: Record<string, number>;
 }
 
 /** CPU ticks (1/100 s) of a process, 0 once it is gone. */
@@ -110,7 +113,15 @@ async function platform(mode: Mode): Promise<Result> {
     const lat = rows.map((r) => Number(r.logs[0]?.msg)).filter((x) => Number.isFinite(x));
     const pgPids = async () => (await bp.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows.map((x) => String(x.pid));
     const cpu = async () => [String(process.pid), ...childPids(), ...(await pgPids())].reduce((a, p) => a + ticksOf(p), 0);
+    /** CPU ticks by role: this process, each executor process, the PostgreSQL backends together */
+    const byRole = async () => {
+      const out: Record<string, number> = { platform: ticksOf(String(process.pid)) };
+      childPids().forEach((p, i) => (out[`executor${i + 1}`] = ticksOf(p)));
+      out.postgres = (await pgPids()).reduce((a, p) => a + ticksOf(p), 0);
+      return out;
+    };
     // throughput: N jobs sent by one request, until all are done
+    const r0 = await byRole();
     const c0 = await cpu();
     const k0 = checkouts;
     const start = performance.now();
@@ -119,6 +130,8 @@ async function platform(mode: Mode): Promise<Result> {
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + N, 300_000, `${N} jobs`);
     const s = (performance.now() - start) / 1000;
     const cpuUs = ((await cpu()) - c0) * 10_000 / N;
+    const r1 = await byRole();
+    const cpuByProcess = Object.fromEntries(Object.entries(r1).map(([k, v]) => [k, Math.round((v - (r0[k] ?? 0)) * 10_000 / N)]));
     const perJob = (checkouts - k0) / N;
     // drain: N jobs already in the store (one INSERT, one NOTIFY), until all are done
     const d0 = performance.now();
@@ -139,7 +152,7 @@ async function platform(mode: Mode): Promise<Result> {
     await bp.end();
     return {
       jobs_per_s: Math.round(N / s), p50_ms: median(lat), drain_jobs_per_s: drain, cpu_us_per_job: Math.round(cpuUs), pg_checkouts_per_job: Math.round(perJob * 100) / 100,
-      senders_jobs_per_s: multi, senders_cpu_us_per_job: multiCpu,
+      senders_jobs_per_s: multi, senders_cpu_us_per_job: multiCpu, cpu_us_by_process: cpuByProcess,
     };
   } finally {
     await t.close();
@@ -225,6 +238,7 @@ else {
   for (const [k, v] of Object.entries(out)) {
     const extra = v.drain_jobs_per_s === undefined ? '' : `   drain ${v.drain_jobs_per_s} jobs/s   ${v.cpu_us_per_job} CPU-µs/job   ${SENDERS} senders ${v.senders_jobs_per_s} jobs/s ${v.senders_cpu_us_per_job} CPU-µs/job`;
     say(`${k.padEnd(24)} ${String(v.jobs_per_s).padStart(6)} jobs/s   p50 send→start ${v.p50_ms} ms${extra}`);
+    if (v.cpu_us_by_process) say(`${''.padEnd(24)} CPU-µs/job by process: ${Object.entries(v.cpu_us_by_process).map(([p, us]) => `${p} ${us}`).join(', ')}`);
   }
   const q = out.queue?.jobs_per_s;
   if (q !== undefined) {
