@@ -37,8 +37,6 @@ export interface ExecutorProcessOptions {
   /** fair share (pool.ts): threads one app may hold (default threads − 1) and its wait queue */
   appShare?: number;
   appQueue?: number;
-  /** run `[[queues]]` jobs here (default true) */
-  jobs?: boolean;
 }
 
 /** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
@@ -65,7 +63,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
     onSuspend: () => lists?.room(), jobSends,
   });
   await pool.start();
-  const jobs = o.jobs === false ? null : await startJobRunner(o, pool, jobSends);
+  const jobs = await startJobRunner(o, pool, jobSends);
   const worker = await startTickWorker({
     redisUrl: o.redisUrl,
     prefix: o.prefix,
@@ -89,16 +87,16 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
         l.ping(),
       ]);
       const problems = [...(db ? [] : ['database unavailable']), ...(redis ? [] : ['redis unavailable']), ...pool.problems(),
-        ...(jobs && !jobs.routes.live() ? ['route table not loaded'] : [])];
+        ...(jobs.routes.live() ? [] : ['route table not loaded'])];
       return { ok: problems.length === 0, problems };
     },
-    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats(), ...(jobs ? { jobs: jobs.runner.stats() } : {}) }),
+    stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats(), jobs: jobs.runner.stats() }),
     async close() {
       await l.close();
       await worker.close();
       // tries in flight finish and are recorded before the threads go
-      await jobs?.runner.close();
-      await jobs?.routes.close();
+      await jobs.runner.close();
+      await jobs.routes.close();
       await pool.close();
     },
   };
@@ -109,13 +107,7 @@ async function startJobRunner(o: ExecutorProcessOptions, pool: ExecutorPool, job
   const routes = new RouteTable(o.pool, o.log.child({ component: 'routes' }));
   const runner = new JobRunner({
     pool: o.pool, routes, dispatcher: createLocalDispatcher((job) => pool.run(job), async () => {}), log: o.log.child({ component: 'jobs' }),
-    exclusive: false, ownNotify: (pid) => jobSends.sentBy(pid), pollMs: JOBS_POLL_MS, busyCheckMs: JOBS_BUSY_CHECK_MS, leaseMs: JOBS_LEASE_MS,
-  });
-  jobSends.onSent = (wakes) => runner.jobsSent(wakes);
-  jobSends.claim = (appId, branch, queue) => runner.reserve(appId, branch, queue);
-  routes.onChange((changes, full) => {
-    if (full) runner.wake();
-    else for (const c of changes) runner.onBranchChange(c.app, c.branch, c.entry);
+    exclusive: false, sends: jobSends, pollMs: JOBS_POLL_MS, busyCheckMs: JOBS_BUSY_CHECK_MS, leaseMs: JOBS_LEASE_MS,
   });
   await routes.start();
   await runner.start();

@@ -87,17 +87,14 @@ function hostCall(req: Dist<HostRequest>): Promise<unknown> {
  * (−seq); the second is the `durable` the invocation's output gate waits for (run.ts).
  */
 function queueSend(req: Omit<Extract<HostRequest, { op: 'queue' }>, 'seq' | 'op'>): Promise<QueuedJob> {
-  const s = ++seq;
-  post(`H${JSON.stringify({ op: 'queue', ...req, seq: s })}`);
+  const answer = hostCall({ op: 'queue', ...req });
+  const s = seq; // the call's own
   const durable = new Promise<unknown>((resolve, reject) => calls.set(-s, { resolve, reject }));
   durable.catch(() => {}); // the gate hears of a failure; nothing else waits on it
-  return new Promise((resolve, reject) => calls.set(s, {
-    resolve: (id) => resolve({ id: id as string, durable }),
-    reject: (e) => {
-      calls.delete(-s); // no id, no commit to wait for
-      reject(e);
-    },
-  }));
+  return answer.then((id) => ({ id: id as string, durable }), (e: unknown) => {
+    calls.delete(-s); // no id, no commit to wait for
+    throw e;
+  });
 }
 
 function onReplies(replies: HostReply[]): void {

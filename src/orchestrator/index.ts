@@ -144,16 +144,8 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
   // with Redis, executor processes run `[[queues]]` jobs (executor/process.ts: local-first, no Redis hop per job);
   // an orchestrator runs them too only on threads of its own (a node), spilling over as its invocations do
   const jobs = (deps.jobs ?? deps.schedules !== false) && (!config.redisUrl || execPool)
-    ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl, ownNotify: (pid) => jobSends.sentBy(pid) })
+    ? new JobRunner({ pool, routes, dispatcher, log: log.child({ component: 'jobs' }), exclusive: !config.redisUrl, sends: jobSends })
     : null;
-  if (jobs) {
-    jobSends.onSent = (wakes) => jobs.jobsSent(wakes);
-    jobSends.claim = (appId, branch, queue) => jobs.reserve(appId, branch, queue);
-    routes.onChange((changes, full) => {
-      if (full) jobs.wake();
-      else for (const c of changes) jobs.onBranchChange(c.app, c.branch, c.entry);
-    });
-  }
   await routes.start();
   await jobs?.start();
 

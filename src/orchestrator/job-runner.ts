@@ -28,7 +28,7 @@ import type { Pool, PoolClient } from '../db/pool.ts';
 import {
   claimJobs, deleteOrphanJobs, failJob, failUndeclared, nextLeaseEnd, parseJobWake, pendingQueues, pruneDoneJobs, reclaimJobs, releaseJob, renewLeases, type JobRow, type JobWake, type SendClaimArgs,
 } from '../db/jobs.ts';
-import type { SendClaim } from '../db/job-sends.ts';
+import type { JobSends, SendClaim } from '../db/job-sends.ts';
 import type { Dispatcher } from '../queue/dispatch.ts';
 import type { InvocationResult } from '../queue/jobs.ts';
 import { targetOf, type BranchEntry, type RouteTable } from './route-table.ts';
@@ -57,10 +57,11 @@ export interface JobRunnerOptions {
    */
   leaseMs?: number;
   /**
-   * Sends committed in this process call jobsSent directly; their NOTIFYs (sent for other nodes) come back here too:
-   * true for a NOTIFY this process's sends made (by the PostgreSQL backend pid that sent it), which is skipped.
+   * queue::send's inserts in this process (db/job-sends.ts): a send of a due job claims its queue in the send's
+   * transaction (reserve), each commit tells this runner of the rest (jobsSent), and the NOTIFYs those commits send
+   * for other nodes, which come back here too, are skipped (by the PostgreSQL backend pid that sent them).
    */
-  ownNotify?: (pid: number) => boolean;
+  sends?: JobSends;
 }
 
 const DONE_MAX_AGE_MS = 24 * 3600_000;
@@ -100,7 +101,6 @@ export class JobRunner {
   private poll: NodeJS.Timeout | null = null;
   private polling: Promise<void> | null = null;
   private busyCheck: NodeJS.Timeout | null = null;
-  private running = 0;
   private activeAt = 0;
   /** ids of the tries running here (their leases are renewed with leaseMs) */
   private readonly runningIds = new Set<string>();
@@ -109,7 +109,17 @@ export class JobRunner {
   private byId: Map<string, BranchEntry> | null = null;
   private counters = { started: 0, succeeded: 0, failed: 0, claims: 0 };
 
-  constructor(private readonly o: JobRunnerOptions) {}
+  constructor(private readonly o: JobRunnerOptions) {
+    if (o.sends) {
+      o.sends.onSent = (wakes) => this.jobsSent(wakes);
+      o.sends.claim = (appId, branch, queue) => this.reserve(appId, branch, queue);
+    }
+    // a release switch: the queues it declares or removes; a full reload: every queue
+    o.routes.onChange((changes, full) => {
+      if (full) this.wake();
+      else for (const c of changes) this.onBranchChange(c.app, c.branch, c.entry);
+    });
+  }
 
   async start(): Promise<void> {
     const { pool, log } = this.o;
@@ -152,7 +162,7 @@ export class JobRunner {
       if (m.channel !== 'picloud_jobs') return;
       const w = parseJobWake(m.payload ?? '');
       if (w === null) this.wake();
-      else if (!this.o.ownNotify?.(m.processId)) this.onWake(w);
+      else if (!this.o.sends?.sentBy(m.processId)) this.onWake(w);
     });
     c.on('error', (err) => {
       if (this.closed) return;
@@ -287,7 +297,6 @@ export class JobRunner {
     if (a.concurrency > 0) this.active();
     for (const j of jobs) {
       s.running++;
-      this.running++;
       this.runningIds.add(j.id);
       this.track(this.runTry(s, a.e!, a.decl!, j));
     }
@@ -339,7 +348,6 @@ export class JobRunner {
     };
   }
 
-  /** A timer for the earliest running lease's end (a runner elsewhere may have died): at start and on each poll. */
   /** See busyCheckMs: the queues are active (now), so tries may be running here or elsewhere. */
   private active(): void {
     const every = this.o.busyCheckMs;
@@ -347,7 +355,7 @@ export class JobRunner {
     this.activeAt = Date.now();
     if (this.busyCheck) return;
     this.busyCheck = setInterval(() => {
-      if (this.running === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) {
+      if (this.runningIds.size === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) {
         clearInterval(this.busyCheck!);
         this.busyCheck = null;
         return;
@@ -363,6 +371,7 @@ export class JobRunner {
     this.busyCheck.unref();
   }
 
+  /** A timer for the earliest running lease's end (a runner elsewhere may have died): at start and on each poll. */
   private async armLeaseTimer(): Promise<void> {
     const lease = await nextLeaseEnd(this.db);
     if (lease !== null) this.armTimer(Math.max(lease, Date.now()) + 100);
@@ -391,7 +400,6 @@ export class JobRunner {
       this.o.log.error({ err, job: j.id }, 'recording a job result failed');
     } finally {
       s.running--;
-      this.running--;
       this.runningIds.delete(j.id);
       this.wakeQueue(s.appId, s.branch, s.queue); // a slot is free
     }

@@ -112,7 +112,6 @@ async function platform(mode: Mode): Promise<Result> {
     const { rows } = await bp.query<{ logs: { msg: string }[] }>(`SELECT logs FROM invocations WHERE app_id = $1 AND trigger = 'queue'`, [appId]);
     const lat = rows.map((r) => Number(r.logs[0]?.msg)).filter((x) => Number.isFinite(x));
     const pgPids = async () => (await bp.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)).rows.map((x) => String(x.pid));
-    const cpu = async () => [String(process.pid), ...childPids(), ...(await pgPids())].reduce((a, p) => a + ticksOf(p), 0);
     /** CPU ticks by role: this process, each executor process, the PostgreSQL backends together */
     const byRole = async () => {
       const out: Record<string, number> = { platform: ticksOf(String(process.pid)) };
@@ -120,17 +119,18 @@ async function platform(mode: Mode): Promise<Result> {
       out.postgres = (await pgPids()).reduce((a, p) => a + ticksOf(p), 0);
       return out;
     };
+    const total = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+    const cpu = async () => total(await byRole());
     // throughput: N jobs sent by one request, until all are done
     const r0 = await byRole();
-    const c0 = await cpu();
     const k0 = checkouts;
     const start = performance.now();
     const r = await fetch(`${t.base}/apps/qbench/send?n=${N}`, { method: 'POST' });
     if (r.status !== 200) throw new Error(`send answered ${r.status}: ${await r.text()}`);
     await waitFor(async () => (await doneCount()) >= LATENCY_SAMPLES + N, 300_000, `${N} jobs`);
     const s = (performance.now() - start) / 1000;
-    const cpuUs = ((await cpu()) - c0) * 10_000 / N;
     const r1 = await byRole();
+    const cpuUs = (total(r1) - total(r0)) * 10_000 / N;
     const cpuByProcess = Object.fromEntries(Object.entries(r1).map(([k, v]) => [k, Math.round((v - (r0[k] ?? 0)) * 10_000 / N)]));
     const perJob = (checkouts - k0) / N;
     // drain: N jobs already in the store (one INSERT, one NOTIFY), until all are done
