@@ -1,5 +1,5 @@
 /**
- * `npm run bench:http [-- --json] [--seconds N] [--connections N] [--only case,case]`: in one run, with wrk (Debian package),
+ * `npm run bench:http [-- --json] [--seconds N] [--warmup-seconds N] [--connections N] [--only case,case]`: in one run, with wrk (Debian package),
  *   ceiling  — a plain fastify hello-world (the machine's ceiling), in its own process
  *   embedded — a trivial route through the embedded mode (in-process worker-thread pool)
  *   kv       — a route doing one kv::get and one kv::set, embedded mode
@@ -9,9 +9,10 @@
  *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes (Redis
  *              lists, REDIS_URL or redis://127.0.0.1:6379)
  *   node     — the same through an orchestrator with its own executor threads, Redis (1 executor process) for overflow
- * Each case: req/s at c50 (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50
- * summed over every process (bench server and its executor processes, redis-server, PostgreSQL: run it on a quiet
- * machine, these are shared), and per process (`cpu_us_by_process`: orchestrator, each executor process, the
+ * Each case, after a warm-up (1 s at c4, then --warmup-seconds, default 3, at c50; not counted): req/s at c50
+ * (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50 summed over every
+ * process (bench server and its executor processes, redis-server, PostgreSQL: run it on a quiet machine, these are
+ * shared), and per process (`cpu_us_by_process`: orchestrator, each executor process, the
  * redis-server of REDIS_URL, the bench database's PostgreSQL backends; exact on a busy machine with a private
  * REDIS_URL). `--json` prints one object { "<case>": { "rps", "p50_ms", "p99_ms", "cpu_us", "cpu_us_by_process" } }.
  * Goals (issue 11): embedded ≥ 60 % of the ceiling, node ≥ 50 %, redis ≥ 35 % with p50 < 1 ms at c1.
@@ -34,6 +35,7 @@ const asJson = argv.includes('--json');
 const seconds = opt('--seconds', 5);
 const connections = opt('--connections', 50);
 const latencySeconds = opt('--latency-seconds', 3);
+const warmupSeconds = opt('--warmup-seconds', 3);
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 
@@ -97,6 +99,9 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
   if (only && !only.has(name)) return;
   say(`-- ${name}: ${url}`);
   await runWrk(url, 4, 1); // warm-up
+  // and at the measured concurrency, not counted: every process's JIT reaches its steady state first (a fresh
+  // executor process ran its first 3 s at a quarter of its later rate, and bench:http measured that)
+  if (warmupSeconds > 0) await runWrk(url, connections, warmupSeconds);
   const pids = await partPids(serverPid);
   const p0 = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, sumTicks(v)]));
   const t0 = caseTicks(serverPid);
