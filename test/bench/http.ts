@@ -8,6 +8,9 @@
  *              fetch ≥ 20 % and kv ≥ 35 % of the ceiling)
  *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes (Redis
  *              lists, REDIS_URL or redis://127.0.0.1:6379)
+ *   lists_floor — the redis case's transport alone: the same orchestrator and 2 processes running the same list
+ *              worker (redis-lists.ts) that answer each invocation at once (no threads, no interpreter, no invocation
+ *              log); redis minus lists_floor is what the executor processes add
  *   node     — the same through an orchestrator with its own executor threads, Redis (1 executor process) for overflow
  * Each case, after a warm-up (1 s at c4, then --warmup-seconds, default 3, at c50; not counted): req/s at c50
  * (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50 summed over every
@@ -136,6 +139,7 @@ try {
     await measure('fetch', `http://127.0.0.1:${port}/apps/benchfetch/fetch`, pid);
   });
   await withServer('redis', (port, pid) => measure('redis', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
+  await withServer('lists_floor', (port, pid) => measure('lists_floor', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
   await withServer('node', (port, pid) => measure('node', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
 } finally {
   for (const c of children) await stopChild(c);

@@ -226,11 +226,19 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   const config = loadConfig({
     // executor threads: the platform default (cores + 1, an app holding all but one) unless PICLOUD_EXECUTORS is set
     DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: process.env.PICLOUD_EXECUTORS, PICLOUD_APP_SHARE: process.env.PICLOUD_APP_SHARE,
-    ...(mode === 'redis' || mode === 'node' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+    ...(mode === 'redis' || mode === 'node' || mode === 'lists_floor' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
   });
   const log = createLogger('warn');
   const pool = createPool(dbUrl);
   const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'redis' ? 2 : mode === 'node' ? 1 : 0, localThreads: mode === 'node' ? defaultThreads() : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
+  // the transport's floor: the same orchestrator, and 2 processes taking invocations from the same lists with the
+  // same list worker, answering each at once (no thread pool, no interpreter, no invocation log)
+  if (mode === 'lists_floor') {
+    for (let i = 0; i < 2; i++) {
+      const c = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix], { stdio: ['pipe', 'inherit', 'inherit'] });
+      process.once('exit', () => c.kill('SIGKILL'));
+    }
+  }
   const app = Fastify();
   await app.register(plane.ingressPlugin);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -239,7 +247,7 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   if (config.redisUrl) {
     const { redisConnection } = await import('../../src/queue/redis-util.ts');
     const r = redisConnection(config.redisUrl);
-    const want = mode === 'redis' ? 2 : 1;
+    const want = mode === 'node' ? 1 : 2;
     for (let i = 0; i < 600 && (await r.keys(`${prefix}:exec:*`)).length < want; i++) await new Promise((res) => setTimeout(res, 100));
     r.disconnect();
   }
@@ -261,6 +269,23 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
       await pool.end();
       process.exit(0);
     })();
+  });
+}
+
+/** A lists_floor executor: the production list worker (redis-lists.ts) whose run answers "hello" at once. */
+async function floorExecutor(redisUrl: string, prefix: string): Promise<void> {
+  const { createLogger } = await import('../../src/common/log.ts');
+  const { startListWorker } = await import('../../src/queue/redis-lists.ts');
+  const hello = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'hello', error: null, durationMs: 0, operations: 0, cold: false, logs: [] };
+  await startListWorker({ redisUrl, prefix, log: createLogger('warn'), capacity: 16, run: async () => hello });
+  process.stdin.on('close', () => process.exit(0)); // ends with the bench server
+  process.stdin.resume();
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'floor-exec') {
+  floorExecutor(process.argv[3]!, process.argv[4]!).catch((err) => {
+    process.stderr.write(`floor executor failed: ${(err as Error).stack}\n`);
+    process.exit(1);
   });
 }
 
