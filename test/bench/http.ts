@@ -171,4 +171,10 @@ if (asJson) {
       `${k.padEnd(12)} ${v.c50.rps.toFixed(0).padStart(12)}  ${((v.c50.rps / ceiling) * 100).toFixed(0).padStart(4)}%  ${v.c1.p50_ms.toFixed(3).padStart(9)}  ${v.c1.p99_ms.toFixed(3).padStart(9)}  ${v.c50.p50_ms.toFixed(2).padStart(10)}  ${v.c50.p99_ms.toFixed(2).padStart(10)}  ${v.cpuUs.toFixed(0).padStart(10)}  ${targets[k] ?? ''}`,
     );
   }
+  const a = results.ceiling?.c50.rps;
+  const b = results.ceiling_end?.c50.rps;
+  if (a && b && Math.abs(a - b) / Math.max(a, b) > 0.15) {
+    say(`note: the ceiling moved from ${a.toFixed(0)} to ${b.toFixed(0)} req/s during this run (the host's speed drifted):`);
+    say('      every share above is uncertain by about that much; run it again and compare medians');
+  }
 }
