@@ -17,6 +17,7 @@ import { DEFAULT_FETCH_POLICY, FetchError, FetchSession, type Fetcher, type Fetc
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 import { registerCrypto } from './crypto.ts';
 import type { KvOp } from '../db/kv-store.ts';
+import type { QueuedJob } from '../db/job-sends.ts';
 import { DEFAULT_APP_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 
 
@@ -33,11 +34,6 @@ export interface HostBridge {
   queueSend?(ns: { appId: number; branch: string }, send: QueueSend): Promise<QueuedJob>;
 }
 
-/** A sent job: its id, and the commit that makes it durable (rejects if it could not be stored). */
-export interface QueuedJob {
-  id: string;
-  durable: Promise<unknown>;
-}
 
 export interface QueueSend {
   queue: string;

@@ -11,7 +11,8 @@ import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Fetcher } from './fetch.ts';
 import { ThreadKv } from './thread-kv.ts';
-import { Runner, type HostBridge, type QueuedJob } from './run.ts';
+import { Runner, type HostBridge } from './run.ts';
+import type { QueuedJob } from '../db/job-sends.ts';
 import { invocationRow } from './record.ts';
 import { invocationRowCopy } from '../db/invocation-row.ts';
 
@@ -89,7 +90,7 @@ function hostCall(req: Dist<HostRequest>): Promise<unknown> {
 function queueSend(req: Omit<Extract<HostRequest, { op: 'queue' }>, 'seq' | 'op'>): Promise<QueuedJob> {
   const answer = hostCall({ op: 'queue', ...req });
   const s = seq; // the call's own
-  const durable = new Promise<unknown>((resolve, reject) => calls.set(-s, { resolve, reject }));
+  const durable = new Promise<void>((resolve, reject) => calls.set(-s, { resolve, reject }));
   durable.catch(() => {}); // the gate hears of a failure; nothing else waits on it
   return answer.then((id) => ({ id: id as string, durable }), (e: unknown) => {
     calls.delete(-s); // no id, no commit to wait for
