@@ -1,5 +1,6 @@
 /**
- * `npm run bench:http [-- --json] [--seconds N] [--warmup-seconds N] [--connections N] [--only case,case]`: in one run, with wrk (Debian package),
+ * `npm run bench:http [-- --json] [--seconds N] [--warmup-seconds N] [--connections N] [--only case,case]`: in one
+ * run, with wrk (Debian package),
  *   ceiling  — a plain fastify hello-world (the machine's ceiling), in its own process, measured first and again
  *              last (`ceiling_end`); every ratio is to the faster of the two (the host's speed drifts within minutes,
  *              and a ceiling measured in a slow minute made every share look better than it was)

@@ -234,10 +234,8 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   // the transport's floor: the same orchestrator, and 2 processes taking invocations from the same lists with the
   // same list worker, answering each at once (no thread pool, no interpreter, no invocation log)
   if (mode === 'lists_floor') {
-    for (let i = 0; i < 2; i++) {
-      const c = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix], { stdio: ['pipe', 'inherit', 'inherit'] });
-      process.once('exit', () => c.kill('SIGKILL'));
-    }
+    // stdin a pipe from this process: each ends when it closes, as `picloud executor --exit-with-parent` does
+    for (let i = 0; i < 2; i++) spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix], { stdio: ['pipe', 'inherit', 'inherit'] });
   }
   const app = Fastify();
   await app.register(plane.ingressPlugin);
@@ -282,16 +280,12 @@ async function floorExecutor(redisUrl: string, prefix: string): Promise<void> {
   process.stdin.resume();
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'floor-exec') {
-  floorExecutor(process.argv[3]!, process.argv[4]!).catch((err) => {
-    process.stderr.write(`floor executor failed: ${(err as Error).stack}\n`);
-    process.exit(1);
-  });
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'serve') {
-  serve(process.argv[3] ?? 'ceiling', process.argv[4] ?? '', process.argv[5] ?? 'picloud').catch((err) => {
-    process.stderr.write(`bench server failed: ${(err as Error).stack}\n`);
+/** Run as a process of its own: `serve <mode> <db url> <prefix>` or `floor-exec <redis url> <prefix>`. */
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [role, a, b, c] = process.argv.slice(2);
+  const main = role === 'serve' ? serve(a ?? 'ceiling', b ?? '', c ?? 'picloud') : role === 'floor-exec' ? floorExecutor(a!, b!) : null;
+  main?.catch((err) => {
+    process.stderr.write(`bench ${role} failed: ${(err as Error).stack}\n`);
     process.exit(1);
   });
 }
