@@ -6,7 +6,8 @@
  * PICLOUD_DOMAIN (localhost), DATABASE_URL (unset → embedded PostgreSQL), REDIS_URL (unset → in-process pool),
  * PICLOUD_LOG_LEVEL (info), PICLOUD_EXECUTORS (executor threads of a pool: the cores + 1), PICLOUD_APP_SHARE
  * (threads one app may hold at once in a pool: all but one), PICLOUD_APP_QUEUE (invocations of one app waiting
- * for a thread before 503 APP_BUSY: 256), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token);
+ * for a thread before 503 APP_BUSY: 256), PICLOUD_METRICS_PUBLIC (0: /metrics needs a token), PICLOUD_LANES and
+ * PICLOUD_LANES_ADVERTISE (Redis mode: the orchestrator's direct lanes to executors, src/queue/lanes.ts);
  * PICLOUD_FAULT (test-only fault injection, src/common/fault.ts).
  */
 import os from 'node:os';
@@ -96,6 +97,12 @@ export interface Config {
   readonly appShare: number | null;
   /** invocations of one app allowed to wait for a thread, per pool, before 503 APP_BUSY */
   readonly appQueue: number;
+  /**
+   * Redis mode: where an orchestrator listens for its executors' direct lanes (PICLOUD_LANES: `off`, `<port>`,
+   * `<host>:<port>`; default 127.0.0.1 on a free port) and the host they dial (PICLOUD_LANES_ADVERTISE); null = off
+   * (every invocation goes over the Redis lists)
+   */
+  readonly lanes: LaneListen | null;
   /** test-only: SIGKILL the process at this step of a push (PICLOUD_FAULT, src/common/fault.ts); null = never */
   readonly fault: Fault | null;
   /** derived paths */
@@ -110,6 +117,25 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o);
   }
   return o;
+}
+
+/** Where an orchestrator's lane listener binds, and what address executors are told to dial. */
+export interface LaneListen {
+  host: string;
+  port: number;
+  /** host executors dial (default: `host`, or this machine's first non-internal IPv4 address if `host` is a wildcard) */
+  advertise?: string;
+}
+
+/** Parse `PICLOUD_LANES`: `off`, `<port>`, `<host>:<port>` or `[<ipv6>]:<port>`. Returns an error message on a bad value. */
+function parseLaneListen(raw: string | undefined, advertise?: string): LaneListen | null | string {
+  const v = (raw ?? '').trim();
+  if (v === '') return { host: '127.0.0.1', port: 0, ...(advertise ? { advertise } : {}) };
+  if (v === 'off' || v === '0') return null;
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(v) ?? /^()()(\d{1,5})$/.exec(v);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) return `PICLOUD_LANES must be off, <port>, <host>:<port> or [<ipv6>]:<port>, got "${v}"`;
+  return { host: m[1] || m[2] || '127.0.0.1', port, ...(advertise ? { advertise } : {}) };
 }
 
 /** Build the config from an environment (default: process.env) and overrides (from CLI flags). */
@@ -151,6 +177,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const requestTimeoutMs = int('PICLOUD_REQUEST_TIMEOUT_MS', 120_000, 500, 3_600_000);
   const logLevel = (env.PICLOUD_LOG_LEVEL || 'info') as Config['logLevel'];
   if (!LEVELS.includes(logLevel)) problems.push(`PICLOUD_LOG_LEVEL must be one of ${LEVELS.join(', ')}`);
+  const lanes = parseLaneListen(env.PICLOUD_LANES, env.PICLOUD_LANES_ADVERTISE || undefined);
+  if (typeof lanes === 'string') problems.push(lanes);
   const fault = parseFault(env.PICLOUD_FAULT);
   if (typeof fault === 'string') problems.push(fault);
   if (problems.length) throw new AppError('CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { problems });
@@ -168,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     requestTimeoutMs,
     appShare: appShareRaw === 0 ? null : appShareRaw,
     appQueue,
+    lanes: typeof lanes === 'string' ? null : lanes,
     fault: typeof fault === 'string' ? null : fault,
     paths: {
       repos: path.join(home, 'repos'),

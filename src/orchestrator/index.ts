@@ -101,7 +101,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     // loaded only with Redis: the embedded mode never pays for bullmq + ioredis. HTTP invocations travel on plain
     // lists (redis-lists.ts); BullMQ carries the schedules only.
     const { createListDispatcher } = await import('../queue/redis-lists.ts');
-    const remote = await createListDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue });
+    const remote = await createListDispatcher({ redisUrl: config.redisUrl, prefix: deps.queuePrefix, log, maxInFlight: deps.maxQueue, lanes: config.lanes });
     dispatcher = remote;
     onRedisReconnect = (f) => remote.onReconnect(f);
     if (deps.localThreads && deps.localThreads > 0) {

@@ -12,6 +12,10 @@ export interface DispatchStats {
   rejected: number;
   /** node mode: invocations sent to Redis because the local threads were saturated */
   spilled?: number;
+  /** Redis mode: executors holding a direct lane to this orchestrator, invocations sent on lanes, those waiting for a lane's credit */
+  lanes?: number;
+  direct?: number;
+  waiting?: number;
 }
 
 export interface Dispatcher {
@@ -98,7 +102,7 @@ export function createNodeDispatcher(tryLocal: (job: InvocationJob) => Promise<I
     },
     stats() {
       const r = remote.stats();
-      return { mode: 'node', inFlight: local + r.inFlight, completed: localDone + r.completed, rejected: r.rejected, spilled };
+      return { ...r, mode: 'node', inFlight: local + r.inFlight, completed: localDone + r.completed, spilled };
     },
     async close() {
       await remote.close();

@@ -1,5 +1,7 @@
 /**
- * The synchronous HTTP path over plain Redis lists (issue 11, architecture.md §7 "Queue (revised)"): no BullMQ, no
+ * The synchronous HTTP path: over direct lanes to the executors that dialed this orchestrator (lanes.ts, the
+ * transport only; invocations, deadlines and results are this module's on both paths), and over plain Redis lists
+ * while it has none (issue 11, architecture.md §7 "Queue (revised)", "Direct lanes"). The lists: no BullMQ, no
  * Lua. Orchestrators LPUSH invocations to one shared list (`<prefix>:http`), all those of an event-loop turn in one
  * command; each executor process takes as many as it has room for with one `BLMPOP … COUNT n`; results come back on
  * the orchestrator's own reply list (`<prefix>:reply:<uuid>`, one element per executor turn holding that turn's
@@ -36,6 +38,8 @@ import { AppError } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
 import { errorResult, jobRestJson, keepRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
+import type { LaneListen } from '../common/config.ts';
+import { startLaneClients, startLaneServer, type Lane, type LaneClients, type LaneReply, type LaneServer } from './lanes.ts';
 import { rateLimitedWarn, redisConnection, startBlockingReader, within } from './redis-util.ts';
 
 export interface ListTransportOptions {
@@ -115,16 +119,27 @@ interface Pending {
   resolve: (r: InvocationResult) => void;
   /** performance.now() at which the orchestrator answers it anyway */
   deadline: number;
-  /** the executor that took it, once it said so */
+  /** the executor that took it, once it said so (or the lane's, once sent on one) */
   executor: string | null;
+  /** performance.now() since `executor` is known: its heartbeat counts from a second later */
+  since: number;
+  /** sent on a lane (its fate does not depend on the Redis connection) */
+  onLane: boolean;
   /** connection epoch at invoke: another one at the deadline means Redis went away meanwhile */
   epoch: number;
 }
 
 export type ListDispatcher = Dispatcher & { onReconnect(f: () => void): void };
 
-/** The orchestrator side. */
-export async function createListDispatcher(opts: ListTransportOptions & { maxInFlight?: number; graceMs?: number }): Promise<ListDispatcher> {
+/** Placeholder reply list of an invocation sent on a lane (its reply comes back on the lane). */
+const ON_LANE = '=';
+
+/**
+ * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
+ * orchestrator (lanes.ts), waiting here in FIFO order for a lane's credit; they use the shared list only while no
+ * executor holds a lane to this orchestrator (none reached it yet, or its address cannot be reached).
+ */
+export async function createListDispatcher(opts: ListTransportOptions & { maxInFlight?: number; graceMs?: number; lanes?: LaneListen | null }): Promise<ListDispatcher> {
   const prefix = opts.prefix ?? 'picloud';
   const list = httpKey(prefix);
   // no auto-pipelining: invocations are already batched per turn (one LPUSH), and ioredis' auto-pipeline costs a
@@ -138,6 +153,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   let closed = false;
   let completed = 0;
   let rejected = 0;
+  let direct = 0;
   let epoch = 0;
   const reconnectListeners: (() => void)[] = [];
   let lost = false;
@@ -176,7 +192,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
         if ('taken' in m) {
           for (const id of m.ids) {
             const p = pending.get(id);
-            if (p) p.executor = m.taken;
+            if (p) {
+              p.executor = m.taken;
+              p.since = performance.now();
+            }
           }
           continue;
         }
@@ -189,7 +208,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const onDeadline = (id: string) => {
     const p = pending.get(id);
     if (!p) return;
-    if (conn.status !== 'ready' || p.epoch !== epoch) answer(id, queueUnavailable('the connection to Redis was lost while this invocation was pending; it may or may not have run'));
+    if (!p.onLane && (conn.status !== 'ready' || p.epoch !== epoch)) answer(id, queueUnavailable('the connection to Redis was lost while this invocation was pending; it may or may not have run'));
     else if (p.executor) answer(id, errorResult(502, 'The executor did not answer: it crashed or was stopped while running this invocation'));
     else answer(id, errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }));
   };
@@ -199,14 +218,15 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
   const checkHeartbeats = () => {
     const held = new Set<string>();
-    for (const p of pending.values()) if (p.executor) held.add(p.executor);
+    const settled = performance.now() - 1000;
+    for (const p of pending.values()) if (p.executor && p.since < settled) held.add(p.executor);
     if (held.size === 0 || conn.status !== 'ready') return;
     const ids = [...held];
     conn.mget(...ids.map((e) => execKey(prefix, e))).then((vals) => {
       const dead = new Set(ids.filter((_, i) => vals[i] === null));
       if (dead.size === 0) return;
       opts.log.warn({ executors: [...dead] }, 'executor vanished: its invocations answer 502');
-      for (const [id, p] of pending) if (p.executor && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
+      for (const [id, p] of pending) if (p.executor && p.since < settled && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
     }, warnHb);
   };
   let ticker: NodeJS.Timeout | null = null;
@@ -250,11 +270,82 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     }
   };
 
+  // Direct lanes: invocations waiting for a lane's credit (ids and wire text, FIFO; those answered meanwhile, at
+  // their deadline, are skipped when their turn comes)
+  let waiting: { id: string; raw: string }[] = [];
+  let waitingFrom = 0;
+  let lanes: LaneServer | null = null;
+  const sendOn = (lane: Lane, id: string, raw: string) => {
+    const p = pending.get(id);
+    if (!p) return;
+    p.executor = lane.executor;
+    p.since = performance.now();
+    p.onLane = true;
+    lane.inFlight.add(id);
+    direct++;
+    lanes!.send(lane, raw);
+  };
+  const drainWaiting = () => {
+    while (waitingFrom < waiting.length) {
+      const w = waiting[waitingFrom]!;
+      if (!pending.has(w.id)) {
+        waitingFrom++;
+        continue;
+      }
+      const lane = lanes!.pick();
+      if (!lane) break;
+      waitingFrom++;
+      sendOn(lane, w.id, w.raw);
+    }
+    if (waitingFrom === waiting.length) {
+      waiting = [];
+      waitingFrom = 0;
+    } else if (waitingFrom > 1024) {
+      waiting = waiting.slice(waitingFrom);
+      waitingFrom = 0;
+    }
+  };
+  if (opts.lanes) {
+    lanes = await startLaneServer({
+      listen: opts.lanes, redis: conn, prefix, log: opts.log,
+      onLine(lane, line) {
+        let m: ReplyMessage;
+        try {
+          m = decodeReply(line);
+        } catch {
+          return;
+        }
+        if ('taken' in m) return;
+        lane.inFlight.delete(m.id);
+        if (pending.has(m.id)) completed++;
+        answer(m.id, m.result);
+        if (waitingFrom < waiting.length) drainWaiting();
+      },
+      onClose(lane) {
+        if (lane.inFlight.size) opts.log.warn({ executor: lane.executor, inFlight: lane.inFlight.size }, 'lane to an executor closed: its invocations answer 502');
+        for (const id of lane.inFlight) answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
+        lane.inFlight.clear();
+        // no lane left: what waits goes to the shared list, where any executor can take it
+        if (lanes!.lanes() === 0) {
+          for (let i = waitingFrom; i < waiting.length; i++) {
+            const w = waiting[i]!;
+            if (pending.has(w.id)) push(replyTo + w.raw.slice(ON_LANE.length), w.id);
+          }
+          waiting = [];
+          waitingFrom = 0;
+        }
+      },
+      onRoom: () => drainWaiting(),
+    });
+  }
+
   return {
     mode: 'redis',
     invoke(job) {
       if (closed) return Promise.reject(new AppError('NO_CAPACITY', 'The orchestrator is shutting down'));
-      if (conn.status !== 'ready') {
+      // with an executor's lane open, Redis being away does not stop the HTTP path
+      const laneOpen = lanes !== null && lanes.lanes() > 0;
+      if (!laneOpen && conn.status !== 'ready') {
         rejected++;
         return Promise.reject(new AppError('QUEUE_UNAVAILABLE', 'The invocation queue is unavailable: Redis cannot be reached; nothing was run, try again later'));
       }
@@ -264,9 +355,14 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       }
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
-        pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, epoch });
+        pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch });
         armTicker();
-        push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
+        if (laneOpen) {
+          const raw = encodeInvocation(ON_LANE, Date.now() + wait, job);
+          const lane = waitingFrom === waiting.length ? lanes!.pick() : null;
+          if (lane) sendOn(lane, job.id, raw);
+          else waiting.push({ id: job.id, raw });
+        } else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
     },
     submit(job) {
@@ -280,10 +376,11 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       reconnectListeners.push(f);
     },
     ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
-    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected }),
+    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...(lanes ? { lanes: lanes.lanes(), direct, waiting: waiting.length - waitingFrom } : {}) }),
     async close() {
       closed = true;
       if (ticker) clearInterval(ticker);
+      await lanes?.close();
       flush();
       for (const [id] of pending) answer(id, errorResult(503, 'The orchestrator is shutting down'));
       reader.close();
@@ -303,11 +400,13 @@ export interface ListWorkerOptions extends ListTransportOptions {
   /** how many of those held are waiting on I/O now (they hold no thread; default none) */
   suspended?: () => number;
   id?: string;
+  /** dial the orchestrators' direct lanes (lanes.ts), each granted `capacity` invocations at once (default false) */
+  lanes?: boolean;
 }
 
 export interface ListWorker {
   id: string;
-  stats(): { taken: number; late: number };
+  stats(): { taken: number; late: number; direct: number; lanes: number };
   /** an invocation started waiting on I/O: there may be room for more */
   room(): void;
   /** Redis answers (readiness) */
@@ -334,6 +433,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   let inFlight = 0;
   let taken = 0;
   let late = 0;
+  let direct = 0;
   let closed = false;
   let roomWaiter: (() => void) | null = null;
   const idle: (() => void)[] = [];
@@ -362,7 +462,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     if (cmds.length === 1) replies.lpush(cmds[0]![1], cmds[0]![2]).catch(warnReply);
     else if (cmds.length > 1) replies.pipeline(cmds).exec().catch(warnReply);
   };
-  const reply = (list: string, m: ReplyMessage) => {
+  const reply = (list: string | LaneReply, m: ReplyMessage) => {
+    if (typeof list !== 'string') return list.send(encodeReply(m));
     if (!list) return;
     let o = outbox.get(list);
     if (!o) outbox.set(list, (o = []));
@@ -418,7 +519,15 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
   const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
+  // the lanes' window follows the invocations waiting on I/O, as roomLeft does (declared below)
+  let window = opts.capacity;
+  const syncWindow = () => {
+    if (!lanes) return;
+    const w = Math.max(1, Math.min(opts.capacity + (opts.suspended?.() ?? 0), maxHeld));
+    if (w !== window) lanes.window((window = w));
+  };
   const wake = () => {
+    syncWindow();
     if (roomWaiter && roomLeft() > 0) {
       const w = roomWaiter;
       roomWaiter = null;
@@ -431,7 +540,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     if (inFlight === 0) for (const f of idle.splice(0)) f();
   };
 
-  const runOne = (replyTo: string, job: InvocationJob) => {
+  const runOne = (replyTo: string | LaneReply, job: InvocationJob) => {
     inFlight++;
     armBeat();
     opts.run(job).then(
@@ -448,31 +557,46 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     });
   };
 
-  const onItems = (items: string[]) => {
-    const now = Date.now();
-    const at = performance.now();
-    for (const raw of items) {
-      let inv;
-      try {
-        inv = decodeInvocation(raw);
-      } catch (err) {
-        opts.log.error({ err }, 'undecodable invocation dropped');
-        continue;
-      }
-      if (now + inv.job.target.limits.timeoutMs > inv.deadline) {
-        // its orchestrator answers it before this run could end: do not run it
-        late++;
-        reply(inv.replyTo, { id: inv.job.id, result: errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }) });
-        continue;
-      }
-      taken++;
-      if (inv.replyTo) unannounced.set(inv.job.id, { replyTo: inv.replyTo, at });
-      runOne(inv.replyTo, inv.job);
+  /** Decode an invocation and run it, or answer 503 if it came too late to finish before its deadline; false = not run. */
+  const take = (raw: string, replyTo: string | LaneReply | null): boolean => {
+    let inv;
+    try {
+      inv = decodeInvocation(raw);
+    } catch (err) {
+      opts.log.error({ err }, 'undecodable invocation dropped');
+      return false;
     }
-    if (unannounced.size) armAnnounce();
-    // the heartbeat must be fresh while this process holds work (the interval keeps it so from here)
-    if (inFlight > 0 && at - beatAt > BEAT_EVERY_MS) beat();
+    const to = replyTo ?? inv.replyTo;
+    if (Date.now() + inv.job.target.limits.timeoutMs > inv.deadline) {
+      // its orchestrator answers it before this run could end: do not run it
+      late++;
+      reply(to, { id: inv.job.id, result: errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }) });
+      return false;
+    }
+    taken++;
+    if (typeof to === 'string' && to) unannounced.set(inv.job.id, { replyTo: to, at: performance.now() });
+    runOne(to, inv.job);
+    return true;
   };
+  // the heartbeat must be fresh while this process holds work (the interval keeps it so from here)
+  const fresh = () => {
+    if (inFlight > 0 && performance.now() - beatAt > BEAT_EVERY_MS) beat();
+  };
+  const onItems = (items: string[]) => {
+    for (const raw of items) take(raw, null);
+    if (unannounced.size) armAnnounce();
+    fresh();
+  };
+  const lanes: LaneClients | null = opts.lanes
+    ? startLaneClients({
+      redis: replies, prefix, executor: id, window: opts.capacity, log: opts.log,
+      onLine(lane, line) {
+        if (take(line, lane)) direct++;
+        syncWindow();
+        fresh();
+      },
+    })
+    : null;
 
   const reader = startBlockingReader({
     redisUrl: opts.redisUrl,
@@ -488,17 +612,19 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   return {
     id,
-    stats: () => ({ taken, late }),
+    stats: () => ({ taken, late, direct, lanes: lanes?.lanes() ?? 0 }),
     room: wake,
     ping: () => within(replies.ping().then((r) => r === 'PONG'), 1000, false),
     async close() {
       closed = true;
       if (roomWaiter) roomWaiter();
       reader.close();
+      lanes?.drain();
       if (hbTimer) clearInterval(hbTimer);
       if (announceTimer) clearTimeout(announceTimer);
-      if (inFlight > 0 && replies.status === 'ready') await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
+      if (inFlight > 0) await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
       flushReplies();
+      lanes?.close();
       if (replies.status === 'ready') await within(replies.del(hbKey).then(() => replies.quit()).then(() => undefined), 2000, undefined);
       replies.disconnect();
     },

@@ -1,5 +1,6 @@
 /**
- * The HTTP path over plain Redis lists (src/queue/redis-lists.ts) with real executor processes: fair share inside an
+ * The HTTP path over plain Redis lists alone (src/queue/redis-lists.ts, PICLOUD_LANES=off: the direct lanes' fallback)
+ * with real executor processes: fair share inside an
  * executor process, a dead executor noticed before the deadline (502), an invocation whose deadline has passed
  * dropped by the executor that takes it late (never run), invocations waiting on I/O held beyond the executor's
  * capacity (they hold no thread). A node's own threads: node-dispatch.test.ts.
@@ -48,7 +49,8 @@ describe('HTTP invocations over Redis lists', () => {
       await new Promise((r) => setTimeout(r, 500));
       res.end('late');
     });
-    t = await startTestPlane('bullmq', { spawn: 0 });
+    // the lists alone (the lanes' fallback path; lanes: lanes.test.ts)
+    t = await startTestPlane('bullmq', { spawn: 0, env: { PICLOUD_LANES: 'off' } });
     await pushRelease(t.db.pool, { app: 'waits', scripts: { 'f.rhai': 'http::fetch(ctx.env.UP).body' }, routes: [{ path: '/f', script: 'f.rhai' }], env: { UP: `${up.origin}/` }, toml: `[fetch]\nallow = ["127.0.0.1:${up.port}"]\n` });
     await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(1200), 'long.rhai': busyScript(4000) }, routes: [{ path: '/slow', script: 'slow.rhai' }, { path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"', 'mark.rhai': 'kv::set("ran", true); "ran"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/mark', script: 'mark.rhai' }], limits: { timeout_ms: 300 } });

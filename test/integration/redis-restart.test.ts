@@ -1,5 +1,5 @@
 /**
- * BullMQ mode survives a Redis restart: while Redis is down, requests get a prompt JSON error (no hang, no
+ * Redis mode without direct lanes (PICLOUD_LANES=off) survives a Redis restart: while Redis is down, requests get a prompt JSON error (no hang, no
  * crash) and an invocation caught in flight is answered by its deadline; once Redis is back (EMPTY: `--save ''`),
  * the live release serves again and the schedules fire again without restarting anything. Runs its own
  * redis-server on a free port, so the machine's Redis is never touched.
@@ -22,7 +22,8 @@ describe.skipIf(skip)('BullMQ mode across a Redis restart', () => {
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    t = await startTestPlane('bullmq', { redisUrl: `redis://127.0.0.1:${port}` });
+    // the Redis-list path (with lanes open the HTTP path does not need Redis: lanes.test.ts)
+    t = await startTestPlane('bullmq', { redisUrl: `redis://127.0.0.1:${port}`, env: { PICLOUD_LANES: 'off' } });
     await pushRelease(t.db.pool, { app: 'steady', scripts: { 'a.rhai': '"still here"' }, routes: [{ path: '/a', script: 'a.rhai' }], limits: { timeout_ms: 2000 } });
     await pushRelease(t.db.pool, { app: 'ticker', scripts: { 'tick.rhai': 'kv::set("last", ctx.scheduled_at);' }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }] });
     await waitFor(() => t.plane.routes.size() === 2, 5000, 'route table');

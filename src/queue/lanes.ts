@@ -1,0 +1,365 @@
+/**
+ * Direct lanes: the synchronous HTTP path's fast lane between an orchestrator and the executor processes, one TCP
+ * connection per (orchestrator, executor) pair, with Redis kept for what it is needed for: finding each other, the
+ * liveness of executors, the fallback path and durable work (architecture.md §7 "Queue (revised)", "Direct lanes").
+ *
+ * Why (measured on the 2-core VM, see architecture.md "Measuring it honestly"): over Redis lists an invocation costs
+ * an LPUSH and a BLMPOP each way, parsed by ioredis in two processes and served by Redis: a relay doing nothing
+ * else reached 47–50 % of the fastify ceiling over lists and 68–79 % over direct sockets, and the `redis` bench case
+ * sat at 25 % over lists against a 35 % goal. Here an invocation is one line written on a socket each way.
+ *
+ * - The orchestrator listens (`PICLOUD_LANES`, default 127.0.0.1 on a free port) and registers
+ *   `<id> <host:port> <token> <hostname>` in the sorted set `<prefix>:lanes` (score: when the entry lapses; refreshed every
+ *   10 s, removed on close).
+ * - Each executor process reads that set every 2 s and dials every orchestrator it does not hold a lane to; its
+ *   first line (`PICLOUD-LANE 1 <token> <executor id> <window>`) proves it read the token from Redis (so a lane is
+ *   trusted exactly as far as the Redis lists are) and grants a window: the invocations it will hold from that
+ *   orchestrator at once. A reply returns its credit; `W <n>` grants a new window (an invocation waiting on
+ *   kv:: or http::fetch holds no thread, so the executor makes room for more, as its list reader does).
+ * - Framing: one message per line (JSON and the invocation wire format never hold a raw newline), all the messages of
+ *   an event-loop turn in one write.
+ * - A lane that closes (an executor killed with -9, a stopped process) fails the invocations in flight on it at once
+ *   (502, "may or may not have run"); the executor heartbeat key still covers a peer that vanished without a close.
+ *   An executor that stops gracefully first says `D` (draining: send nothing more), finishes what it holds, replies
+ *   and closes.
+ *
+ * This module is the transport only (sockets, discovery, credits); redis-lists.ts owns invocations, deadlines and
+ * results on both paths.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import type { Redis } from 'ioredis';
+import type { LaneListen } from '../common/config.ts';
+import type { Logger } from '../common/log.ts';
+import { rateLimitedWarn } from './redis-util.ts';
+
+const MAGIC = 'PICLOUD-LANE 1';
+/** a registration lapses this long after its last refresh (an orchestrator killed with -9 leaves one behind) */
+const REGISTRATION_TTL_MS = 30_000;
+const REFRESH_EVERY_MS = 10_000;
+/** how often an executor looks for orchestrators it has no lane to */
+const DISCOVER_EVERY_MS = 2_000;
+const CONNECT_TIMEOUT_MS = 3_000;
+/** a line longer than this (no newline in sight) is a protocol error: the lane is closed */
+const MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+export const lanesKey = (prefix: string) => `${prefix}:lanes`;
+
+function advertisedHost(l: LaneListen): string {
+  if (l.advertise) return l.advertise;
+  if (l.host !== '0.0.0.0' && l.host !== '::') return l.host;
+  for (const addrs of Object.values(os.networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+const hostPort = (host: string, port: number) => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
+
+/** Splits a socket's text into lines (a message per line); false = protocol error (an over-long line). */
+export function lineReader(onLine: (line: string) => void): (chunk: string) => boolean {
+  let buf = '';
+  return (chunk) => {
+    let from = 0;
+    let at = chunk.indexOf('\n');
+    if (at < 0) {
+      buf += chunk;
+      return buf.length <= MAX_LINE_BYTES;
+    }
+    onLine(buf + chunk.slice(0, at));
+    buf = '';
+    from = at + 1;
+    while ((at = chunk.indexOf('\n', from)) >= 0) {
+      onLine(chunk.slice(from, at));
+      from = at + 1;
+    }
+    buf = chunk.slice(from);
+    return buf.length <= MAX_LINE_BYTES;
+  };
+}
+
+/** Messages queued on a socket during one event-loop turn, written together at its end. */
+class Outbox {
+  private lines: string[] = [];
+  private queued = false;
+  constructor(private readonly socket: net.Socket) {}
+  send(line: string): void {
+    this.lines.push(line);
+    if (!this.queued) {
+      this.queued = true;
+      setImmediate(this.flush);
+    }
+  }
+  readonly flush = (): void => {
+    this.queued = false;
+    if (this.lines.length === 0) return;
+    const text = this.lines.length === 1 ? this.lines[0]! + '\n' : this.lines.join('\n') + '\n';
+    this.lines = [];
+    if (!this.socket.destroyed) this.socket.write(text);
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Orchestrator side
+
+/** An executor's lane as its orchestrator sees it. */
+export interface Lane {
+  readonly executor: string;
+  /** invocations sent on it and not answered yet, by id */
+  readonly inFlight: Set<string>;
+  window: number;
+  draining: boolean;
+}
+
+export interface LaneServerOptions {
+  listen: LaneListen;
+  /** the Redis connection the registration is written with */
+  redis: Redis;
+  prefix: string;
+  log: Logger;
+  /** a line from an executor (a reply, see redis-lists.ts) */
+  onLine: (lane: Lane, line: string) => void;
+  /** a lane closed: what was in flight on it will not be answered */
+  onClose: (lane: Lane) => void;
+  /** a lane opened or granted room */
+  onRoom: () => void;
+}
+
+export interface LaneServer {
+  readonly address: string;
+  /** the lane with the most room, or null when none has any */
+  pick(): Lane | null;
+  send(lane: Lane, line: string): void;
+  lanes(): number;
+  close(): Promise<void>;
+}
+
+export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer> {
+  const id = randomUUID();
+  const token = randomBytes(18).toString('base64url');
+  const lanes = new Map<net.Socket, Lane & { out: Outbox }>();
+  /** the same lanes as an array (pick runs per invocation) */
+  let all: (Lane & { out: Outbox })[] = [];
+  let rr = 0;
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.setEncoding('utf8');
+    let lane: (Lane & { out: Outbox }) | null = null;
+    const hello = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
+    const read = lineReader((line) => {
+      if (lane) {
+        if (line === 'D') {
+          lane.draining = true;
+          return;
+        }
+        if (line.startsWith('W ')) {
+          const w = Number(line.slice(2));
+          if (Number.isInteger(w) && w >= 1) lane.window = w;
+          o.onRoom();
+          return;
+        }
+        o.onLine(lane, line);
+        return;
+      }
+      const [m1, m2, t, executor, w] = line.split(' ');
+      const window = Number(w);
+      if (`${m1} ${m2}` !== MAGIC || t !== token || !executor || !Number.isInteger(window) || window < 1) {
+        o.log.warn({ remote: socket.remoteAddress }, 'lane refused: bad greeting or token');
+        socket.destroy();
+        return;
+      }
+      clearTimeout(hello);
+      lane = { executor, inFlight: new Set(), window, draining: false, out: new Outbox(socket) };
+      lanes.set(socket, lane);
+      all = [...lanes.values()];
+      o.log.debug({ executor }, 'lane open');
+      o.onRoom();
+    });
+    socket.on('data', (chunk: string) => {
+      if (!read(chunk)) {
+        o.log.warn({ executor: lane?.executor }, 'lane closed: over-long message');
+        socket.destroy();
+      }
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearTimeout(hello);
+      if (!lane) return;
+      lanes.delete(socket);
+      all = [...lanes.values()];
+      o.onClose(lane);
+    });
+  });
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(o.listen.port, o.listen.host, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const address = hostPort(advertisedHost(o.listen), port);
+  const member = `${id} ${address} ${token} ${os.hostname()}`;
+  const key = lanesKey(o.prefix);
+  const warn = rateLimitedWarn(o.log, 'lane registration failed; executors fall back to the Redis lists');
+  const register = () => o.redis.zadd(key, Date.now() + REGISTRATION_TTL_MS, member).then(() => undefined, warn);
+  await register();
+  const refresh = setInterval(() => void register(), REFRESH_EVERY_MS);
+  refresh.unref();
+  o.log.info({ address }, 'lanes listening');
+
+  return {
+    address,
+    pick() {
+      let best: Lane | null = null;
+      let room = 0;
+      const n = all.length;
+      // round-robin start so equal lanes share the load
+      for (let i = 0; i < n; i++) {
+        const l = all[(rr + i) % n]!;
+        const r = l.draining ? 0 : l.window - l.inFlight.size;
+        if (r > room) {
+          room = r;
+          best = l;
+        }
+      }
+      rr++;
+      return best;
+    },
+    send(lane, line) {
+      (lane as Lane & { out: Outbox }).out.send(line);
+    },
+    lanes: () => lanes.size,
+    async close() {
+      clearInterval(refresh);
+      await o.redis.zrem(key, member).catch(() => {});
+      server.close();
+      for (const [s, l] of lanes) {
+        l.out.flush();
+        s.end();
+      }
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Executor side
+
+/** A lane as its executor sees it: where an invocation's reply goes. */
+export interface LaneReply {
+  send(line: string): void;
+}
+
+export interface LaneClientOptions {
+  /** a (non-blocking) Redis connection to read the registrations with */
+  redis: Redis;
+  prefix: string;
+  executor: string;
+  /** invocations this executor holds at once from one orchestrator (to begin with; see LaneClients.window) */
+  window: number;
+  log: Logger;
+  /** an invocation line from an orchestrator */
+  onLine: (lane: LaneReply, line: string) => void;
+}
+
+export interface LaneClients {
+  lanes(): number;
+  /** grant every lane a new window (`W <n>`: invocations waiting on I/O hold no thread, so there is room for more) */
+  window(n: number): void;
+  /** say `D` on every lane (send nothing more); replies still go out until close */
+  drain(): void;
+  close(): void;
+}
+
+export function startLaneClients(o: LaneClientOptions): LaneClients {
+  const key = lanesKey(o.prefix);
+  const open = new Map<string, { socket: net.Socket; out: Outbox }>();
+  const dialing = new Set<string>();
+  const failedOnce = new Set<string>();
+  let closed = false;
+  let draining = false;
+  let window = o.window;
+  const warn = rateLimitedWarn(o.log, 'lane discovery failed; invocations reach this executor over the Redis lists');
+
+  const dial = (orch: string, address: string, token: string) => {
+    const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
+    if (!m) return;
+    dialing.add(orch);
+    const socket = net.connect({ host: m[1]!, port: Number(m[2]) });
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.setEncoding('utf8');
+    const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
+    const out = new Outbox(socket);
+    const lane: LaneReply = { send: (line) => out.send(line) };
+    const read = lineReader((line) => o.onLine(lane, line));
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      dialing.delete(orch);
+      if (closed) return socket.destroy();
+      open.set(orch, { socket, out });
+      failedOnce.delete(orch);
+      socket.write(`${MAGIC} ${token} ${o.executor} ${window}\n${draining ? 'D\n' : ''}`);
+      o.log.debug({ orchestrator: address }, 'lane open');
+    });
+    socket.on('data', (chunk: string) => {
+      if (!read(chunk)) socket.destroy();
+    });
+    socket.on('error', (err) => {
+      if (!open.has(orch) && !failedOnce.has(orch)) {
+        failedOnce.add(orch);
+        o.log.warn({ orchestrator: address, err: err.message }, 'cannot open a lane to this orchestrator; its invocations reach this executor over the Redis lists');
+      }
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      dialing.delete(orch);
+      if (open.get(orch)?.socket === socket) open.delete(orch);
+    });
+  };
+
+  const discover = async () => {
+    if (closed || draining) return;
+    try {
+      const now = Date.now();
+      const members = await o.redis.zrangebyscore(key, now, '+inf');
+      for (const m of members) {
+        const [orch, address, token, host] = m.split(' ');
+        if (!orch || !address || !token || open.has(orch) || dialing.has(orch)) continue;
+        // a loopback address is another machine's own: only an executor on that machine can dial it
+        if (host !== os.hostname() && /^(127\.|\[::1\]|localhost)/.test(address)) continue;
+        dial(orch, address, token);
+      }
+      // registrations of orchestrators that died without removing theirs
+      if (Math.random() < 0.1) await o.redis.zremrangebyscore(key, '-inf', now);
+    } catch (err) {
+      warn(err);
+    }
+  };
+  void discover();
+  const timer = setInterval(() => void discover(), DISCOVER_EVERY_MS);
+  timer.unref();
+
+  return {
+    lanes: () => open.size,
+    window(n) {
+      window = n;
+      for (const l of open.values()) l.out.send(`W ${n}`);
+    },
+    drain() {
+      draining = true;
+      for (const l of open.values()) l.out.send('D');
+    },
+    close() {
+      closed = true;
+      clearInterval(timer);
+      for (const l of open.values()) {
+        l.out.flush();
+        l.socket.end();
+      }
+      open.clear();
+    },
+  };
+}

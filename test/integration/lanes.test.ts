@@ -1,0 +1,184 @@
+/**
+ * Direct lanes (src/queue/lanes.ts) with real executor processes and a redis-server of the test's own: executors
+ * find the orchestrator in Redis and dial it, invocations then travel on the lanes (not the Redis list); an
+ * executor killed with -9 fails only what it held, at once (its socket closed: no wait for the heartbeat); one
+ * stopped with SIGTERM finishes what it holds; invocations waiting on I/O hold no credit; Redis going away does not
+ * stop the HTTP path while lanes are open; a lane with the wrong token is refused. The Redis-list path alone:
+ * redis-lists.test.ts and redis-restart.test.ts (PICLOUD_LANES=off).
+ */
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnExecutor } from '../../src/orchestrator/index.ts';
+import { redisConnection } from '../../src/queue/redis-util.ts';
+import { busyScript, timed } from '../helpers/load.ts';
+import { missing } from '../helpers/needs.ts';
+import { TEST_REDIS_URL } from '../helpers/db.ts';
+import { startTestPlane, waitForExecutors, type TestPlane } from '../helpers/plane.ts';
+import { freePort } from '../helpers/ports.ts';
+import { haveRedisServer, startRedis, stopRedis } from '../helpers/private-redis.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
+import { startUpstream, type Upstream } from '../helpers/upstream.ts';
+
+const skip = missing('redis-server', haveRedisServer, 'apt-get install -y redis-server');
+
+function kill(c: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  return new Promise((res) => {
+    if (c.exitCode !== null || c.signalCode !== null) return res();
+    c.once('exit', () => res());
+    c.kill(signal);
+  });
+}
+
+describe.skipIf(skip)('direct lanes between an orchestrator and its executors', () => {
+  let port: number;
+  let redisUrl: string;
+  let redis: ChildProcess;
+  let t: TestPlane;
+  let up: Upstream;
+  const children: ChildProcess[] = [];
+  const stats = () => t.plane.dispatcher.stats();
+  const startExecutor = (threads: number) => {
+    const c = spawnExecutor({ ...process.env, REDIS_URL: redisUrl, DATABASE_URL: t.db.url, PICLOUD_LOG_LEVEL: 'error' }, ['--prefix', t.prefix, '--threads', String(threads), '--thread-heap-mb', '96']);
+    children.push(c);
+    return c;
+  };
+  const lanesOpen = (n: number) => waitFor(() => stats().lanes === n, 30_000, `${n} lanes open`);
+
+  beforeAll(async () => {
+    if (skip) return;
+    port = await freePort();
+    redisUrl = `redis://127.0.0.1:${port}`;
+    redis = await startRedis(port);
+    up = await startUpstream(async (_q, res) => {
+      await new Promise((r) => setTimeout(r, 400));
+      res.end('late');
+    });
+    t = await startTestPlane('bullmq', { redisUrl, spawn: 0 });
+    await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'long.rhai': busyScript(2500) }, routes: [{ path: '/long', script: 'long.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
+    await pushRelease(t.db.pool, { app: 'waits', scripts: { 'f.rhai': 'http::fetch(ctx.env.UP).body' }, routes: [{ path: '/f', script: 'f.rhai' }], env: { UP: `${up.origin}/` }, toml: `[fetch]\nallow = ["127.0.0.1:${up.port}"]\n` });
+    await waitFor(() => t.plane.routes.size() === 3, 5000, 'route table');
+    startExecutor(2);
+    startExecutor(2);
+    await lanesOpen(2);
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of children) await kill(c, 'SIGKILL');
+    await t?.close().catch(() => {});
+    await up?.close();
+    if (redis) await stopRedis(redis);
+  });
+
+  it('should carry invocations on the lanes, none through the Redis list', async () => {
+    const before = stats().direct!;
+    const r = redisConnection(redisUrl);
+    try {
+      await r.config('RESETSTAT');
+      const rs = await Promise.all(Array.from({ length: 10 }, async () => {
+        const out: number[] = [];
+        for (let i = 0; i < 20; i++) out.push((await timed(`${t.base}/apps/quick/ok`)).status);
+        return out;
+      }));
+      expect(rs.flat()).toEqual(Array.from({ length: 200 }, () => 200));
+      expect(stats().direct! - before).toBe(200);
+      const info = await r.info('commandstats');
+      expect(info).not.toMatch(/cmdstat_lpush:/);
+    } finally {
+      r.disconnect();
+    }
+  }, 60_000);
+
+  it('should answer 502 at once for what a killed executor held, and only that', async () => {
+    // two long invocations: the lanes share them out, one each
+    const a = timed(`${t.base}/apps/hog/long`);
+    const b = timed(`${t.base}/apps/hog/long`);
+    await new Promise((r) => setTimeout(r, 400));
+    const killedAt = performance.now();
+    await kill(children[0]!, 'SIGKILL');
+    const [ra, rb] = await Promise.all([a.then((r) => ({ ...r, at: performance.now() })), b.then((r) => ({ ...r, at: performance.now() }))]);
+    const failed = [ra, rb].filter((r) => r.status !== 200);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.status).toBe(502);
+    expect(failed[0]!.body).toMatch(/connection closed/);
+    // the closed socket says so: no wait for the heartbeat key to lapse (5 s)
+    expect(failed[0]!.at - killedAt).toBeLessThan(1000);
+    expect([ra, rb].filter((r) => r.status === 200)).toHaveLength(1);
+    expect(stats().lanes).toBe(1);
+    expect((await timed(`${t.base}/apps/quick/ok`)).status).toBe(200);
+  }, 60_000);
+
+  it('should finish what it holds when an executor is stopped gracefully', async () => {
+    startExecutor(2);
+    await lanesOpen(2);
+    const rs = Promise.all([timed(`${t.base}/apps/hog/long`), timed(`${t.base}/apps/hog/long`)]);
+    await new Promise((r) => setTimeout(r, 400));
+    await kill(children[1]!, 'SIGTERM');
+    expect((await rs).map((r) => r.status)).toEqual([200, 200]);
+    await lanesOpen(1);
+    startExecutor(2);
+    await lanesOpen(2);
+  }, 60_000);
+
+  it('should hold invocations waiting on http::fetch beyond its window: they hold no thread', async () => {
+    // 2 executors × 2 threads: windows of 16 each to begin with; 60 fetches of 400 ms are all in flight at once
+    up.maxInFlight = 0;
+    const rs = await Promise.all(Array.from({ length: 60 }, () => timed(`${t.base}/apps/waits/f`)));
+    expect(rs.map((r) => r.status)).toEqual(Array.from({ length: 60 }, () => 200));
+    expect(up.maxInFlight).toBeGreaterThan(32);
+  }, 60_000);
+
+  it('should refuse a lane that does not present the token from Redis', async () => {
+    const r = redisConnection(redisUrl);
+    const [member] = await r.zrange(`${t.prefix}:lanes`, '0', '-1');
+    r.disconnect();
+    const [, address] = member!.split(' ');
+    const [host, p] = address!.split(':');
+    const s = net.connect({ host: host!, port: Number(p) });
+    const closed = new Promise<string>((res) => {
+      let got = '';
+      s.on('data', (d) => (got += d));
+      s.on('close', () => res(got));
+      s.on('error', () => {});
+    });
+    s.write('PICLOUD-LANE 1 not-the-token intruder 1000\n');
+    expect(await closed).toBe('');
+    expect(stats().lanes).toBe(2);
+    expect((await timed(`${t.base}/apps/quick/ok`)).status).toBe(200);
+  }, 30_000);
+
+  it('should keep serving over the lanes while Redis is down, and after it is back', async () => {
+    await stopRedis(redis);
+    await waitFor(async () => !(await t.plane.ready()).ok, 10_000, 'readiness sees Redis gone');
+    for (let i = 0; i < 20; i++) expect((await timed(`${t.base}/apps/quick/ok`)).body).toBe('ok');
+    redis = await startRedis(port);
+    await waitFor(async () => (await t.plane.ready()).ok, 30_000, 'ready again');
+    for (let i = 0; i < 20; i++) expect((await timed(`${t.base}/apps/quick/ok`)).body).toBe('ok');
+  }, 60_000);
+});
+
+describe.skipIf(skip)('an orchestrator whose lanes cannot be reached', () => {
+  let t: TestPlane;
+  let exec: ChildProcess;
+
+  beforeAll(async () => {
+    if (skip) return;
+    // it listens on 127.0.0.1 but tells executors to dial 127.0.0.2 (loopback, where nothing listens on that port)
+    t = await startTestPlane('bullmq', { spawn: 0, env: { PICLOUD_LANES: '127.0.0.1:0', PICLOUD_LANES_ADVERTISE: '127.0.0.2' } });
+    await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
+    await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
+    exec = spawnExecutor({ ...process.env, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: t.db.url, PICLOUD_LOG_LEVEL: 'error' }, ['--prefix', t.prefix, '--threads', '2', '--thread-heap-mb', '96']);
+    await waitForExecutors(TEST_REDIS_URL, t.prefix, 1);
+  }, 90_000);
+  afterAll(async () => {
+    if (exec) await kill(exec, 'SIGKILL');
+    await t?.close();
+  });
+
+  it('should be served over the Redis lists instead', async () => {
+    // the executor has tried to dial (it looks every 2 s) and failed
+    await new Promise((r) => setTimeout(r, 2500));
+    for (let i = 0; i < 20; i++) expect((await timed(`${t.base}/apps/quick/ok`)).body).toBe('ok');
+    expect(t.plane.dispatcher.stats()).toMatchObject({ lanes: 0, direct: 0, completed: 20 });
+  }, 30_000);
+});
