@@ -9,11 +9,12 @@
  *   kvread   — a route doing ten kv::get of one key, embedded mode (what the kv read cache saves)
  *   fetch    — a route doing one http::fetch of a local upstream that answers at once, embedded mode (issue 9:
  *              fetch ≥ 20 % and kv ≥ 35 % of the ceiling)
- *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes (Redis
- *              lists, REDIS_URL or redis://127.0.0.1:6379)
- *   lists_floor — the redis case's transport alone: the same orchestrator and 2 processes running the same list
- *              worker (redis-lists.ts) that answer each invocation at once (no threads, no interpreter, no invocation
- *              log); redis minus lists_floor is what the executor processes add
+ *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes, which
+ *              find it in Redis (REDIS_URL or redis://127.0.0.1:6379) and dial its direct lanes (queue/lanes.ts)
+ *   redis_lists — the same over the Redis lists alone (PICLOUD_LANES=off: the lanes' fallback path)
+ *   lanes_floor, lists_floor — the transport alone, over the lanes or the lists: the same orchestrator and 2
+ *              processes running the same list worker (redis-lists.ts) that answer each invocation at once (no
+ *              threads, no interpreter, no invocation log); redis minus lanes_floor is what the executor processes add
  *   node     — the same through an orchestrator with its own executor threads, Redis (1 executor process) for overflow
  * Each case, after a warm-up (1 s at c4, then --warmup-seconds, default 3, at c50; not counted): req/s at c50
  * (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50 summed over every
@@ -142,8 +143,7 @@ try {
     await measure('kvread', `http://127.0.0.1:${port}/apps/bench/kvread`, pid);
     await measure('fetch', `http://127.0.0.1:${port}/apps/benchfetch/fetch`, pid);
   });
-  await withServer('redis', (port, pid) => measure('redis', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
-  await withServer('lists_floor', (port, pid) => measure('lists_floor', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
+  for (const mode of ['redis', 'redis_lists', 'lanes_floor', 'lists_floor']) await withServer(mode, (port, pid) => measure(mode, `http://127.0.0.1:${port}/apps/bench/hello`, pid));
   await withServer('node', (port, pid) => measure('node', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
   await withServer('ceiling', (port, pid) => measure('ceiling_end', `http://127.0.0.1:${port}/`, pid));
 } finally {

@@ -1,9 +1,9 @@
 /**
  * Helpers for the HTTP and idle benchmarks: the wrk runner and parser, child-process bookkeeping, /proc readers
  * (CPU ticks, RSS/PSS of a process tree, CPU of a case across every process), and the bench server entry
- * (`node --import tsx test/bench/lib.ts serve <ceiling|embedded|redis|node> <databaseUrl> <queuePrefix>` prints
- * `READY <port>`): `redis` = an orchestrator with no executor threads and 2 executor processes (Redis lists),
- * `node` = an orchestrator with its own executor threads (the cores + 1) and 1 executor process for overflow.
+ * (`node --import tsx test/bench/lib.ts serve <mode> <databaseUrl> <queuePrefix>` prints `READY <port>`): `redis` =
+ * an orchestrator with no executor threads and 2 executor processes (direct lanes; `redis_lists`: the Redis lists
+ * alone; `lanes_floor` / `lists_floor`: the transport alone), `node` = an orchestrator with its own executor threads (the cores + 1) and 1 executor process for overflow.
  * BENCH_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") is passed to the spawned bench servers' node.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -226,16 +226,18 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   const config = loadConfig({
     // executor threads: the platform default (cores + 1, an app holding all but one) unless PICLOUD_EXECUTORS is set
     DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: process.env.PICLOUD_EXECUTORS, PICLOUD_APP_SHARE: process.env.PICLOUD_APP_SHARE,
-    ...(mode === 'redis' || mode === 'node' || mode === 'lists_floor' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+    ...(mode !== 'embedded' ? { REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379' } : {}),
+    // the Redis-list path alone: no direct lanes (the orchestrator registers none, so executors dial none)
+    ...(mode === 'redis_lists' || mode === 'lists_floor' ? { PICLOUD_LANES: 'off' } : {}),
   });
   const log = createLogger('warn');
   const pool = createPool(dbUrl);
-  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'redis' ? 2 : mode === 'node' ? 1 : 0, localThreads: mode === 'node' ? defaultThreads() : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
-  // the transport's floor: the same orchestrator, and 2 processes taking invocations from the same lists with the
-  // same list worker, answering each at once (no thread pool, no interpreter, no invocation log)
-  if (mode === 'lists_floor') {
+  const plane = await startInvocationPlane({ config, pool, log, queuePrefix: prefix, spawnExecutors: mode === 'redis' || mode === 'redis_lists' ? 2 : mode === 'node' ? 1 : 0, localThreads: mode === 'node' ? defaultThreads() : 0, databaseUrl: dbUrl, schedules: false, executorThreads: Number(process.env.BENCH_EXECUTOR_THREADS) || undefined });
+  // the transport's floor: the same orchestrator, and 2 processes taking invocations with the same list worker (over
+  // the lanes, or the lists alone), answering each at once (no thread pool, no interpreter, no invocation log)
+  if (mode === 'lists_floor' || mode === 'lanes_floor') {
     // stdin a pipe from this process: each ends when it closes, as `picloud executor --exit-with-parent` does
-    for (let i = 0; i < 2; i++) spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix], { stdio: ['pipe', 'inherit', 'inherit'] });
+    for (let i = 0; i < 2; i++) spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix, mode === 'lanes_floor' ? 'lanes' : 'lists'], { stdio: ['pipe', 'inherit', 'inherit'] });
   }
   const app = Fastify();
   await app.register(plane.ingressPlugin);
@@ -248,6 +250,8 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
     const want = mode === 'node' ? 1 : 2;
     for (let i = 0; i < 600 && (await r.keys(`${prefix}:exec:*`)).length < want; i++) await new Promise((res) => setTimeout(res, 100));
     r.disconnect();
+    // and, with lanes, until each has dialed this orchestrator
+    if (config.lanes) for (let i = 0; i < 300 && (plane.dispatcher.stats().lanes ?? 0) < want; i++) await new Promise((res) => setTimeout(res, 100));
   }
   // warm: wait until a request is served
   for (let i = 0; i < 200; i++) {
@@ -270,20 +274,20 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   });
 }
 
-/** A lists_floor executor: the production list worker (redis-lists.ts) whose run answers "hello" at once. */
-async function floorExecutor(redisUrl: string, prefix: string): Promise<void> {
+/** A lists_floor / lanes_floor executor: the production list worker (redis-lists.ts) whose run answers "hello" at once. */
+async function floorExecutor(redisUrl: string, prefix: string, lanes: boolean): Promise<void> {
   const { createLogger } = await import('../../src/common/log.ts');
   const { startListWorker } = await import('../../src/queue/redis-lists.ts');
   const hello = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'hello', error: null, durationMs: 0, operations: 0, cold: false, logs: [] };
-  await startListWorker({ redisUrl, prefix, log: createLogger('warn'), capacity: 16, run: async () => hello });
+  await startListWorker({ redisUrl, prefix, log: createLogger('warn'), capacity: 16, lanes, run: async () => hello });
   process.stdin.on('close', () => process.exit(0)); // ends with the bench server
   process.stdin.resume();
 }
 
-/** Run as a process of its own: `serve <mode> <db url> <prefix>` or `floor-exec <redis url> <prefix>`. */
+/** Run as a process of its own: `serve <mode> <db url> <prefix>` or `floor-exec <redis url> <prefix> lanes|lists`. */
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const [role, a, b, c] = process.argv.slice(2);
-  const main = role === 'serve' ? serve(a ?? 'ceiling', b ?? '', c ?? 'picloud') : role === 'floor-exec' ? floorExecutor(a!, b!) : null;
+  const main = role === 'serve' ? serve(a ?? 'ceiling', b ?? '', c ?? 'picloud') : role === 'floor-exec' ? floorExecutor(a!, b!, c === 'lanes') : null;
   main?.catch((err) => {
     process.stderr.write(`bench ${role} failed: ${(err as Error).stack}\n`);
     process.exit(1);
