@@ -78,21 +78,27 @@ export function createNodeDispatcher(tryLocal: (job: InvocationJob) => Promise<I
   let local = 0;
   let localDone = 0;
   let spilled = 0;
+  // one reaction on the local run's promise, as in createLocalDispatcher (not an async function's extra turns)
+  const done = (r: InvocationResult): InvocationResult => {
+    local--;
+    localDone++;
+    return r;
+  };
+  const failed = (e: unknown): never => {
+    local--;
+    localDone++;
+    throw e;
+  };
   return {
     mode: 'node',
-    async invoke(job) {
+    invoke(job) {
       const p = tryLocal(job);
       if (!p) {
         spilled++;
         return remote.invoke(job);
       }
       local++;
-      try {
-        return await p;
-      } finally {
-        local--;
-        localDone++;
-      }
+      return p.then(done, failed);
     },
     ping: () => remote.ping?.() ?? Promise.resolve(true),
     submit(job) {
