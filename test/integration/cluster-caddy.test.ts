@@ -1,7 +1,8 @@
 /**
  * The cluster behind the real Caddy (issue 11, acceptance 1): `caddy run` with caddy/Caddyfile.local, unedited, in
- * front of real processes — `picloud manager`, two `picloud orchestrator --executors 0` (so every invocation goes
- * through Redis) and three `picloud executor` — on a throwaway database, loopback only, random free ports.
+ * front of real processes — `picloud manager`, two `picloud orchestrator --executors 0` (so every invocation goes to
+ * an executor process, on the direct lanes the executors dial, or the Redis lists before they have) and three
+ * `picloud executor` — on a throwaway database, loopback only, random free ports.
  *
  * - an app is deployed with a real `git push` through Caddy (bare domain → manager);
  * - host form (`<app>.localhost:<port>`) and path form (`localhost:<port>/apps/<app>/…`) both answer through Caddy;

@@ -1,7 +1,7 @@
 /**
  * Cluster role: `picloud executor [--threads N (default: the cores + 1)] [--port N] [--prefix P] [--thread-heap-mb N]
- * [--exit-with-parent]` — one executor process: runs invocations from Redis (the HTTP lists and BullMQ) in a pool of
- * worker threads. With `--port N` or PICLOUD_EXECUTOR_PORT it also listens on HOST:N for health checks: `/healthz`
+ * [--exit-with-parent]` — one executor process: runs invocations from the orchestrators' direct lanes (it finds them
+ * in Redis and dials them), the Redis HTTP lists and BullMQ in a pool of worker threads. With `--port N` or PICLOUD_EXECUTOR_PORT it also listens on HOST:N for health checks: `/healthz`
  * (alive), `/readyz` (database, Redis, a ready thread, the release preload listener; 503 with the problems
  * otherwise) and `/metrics` (the manager's exposition and token rule, with this process's pool and list stats);
  * without, it has no listener. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.

@@ -1,8 +1,8 @@
 /**
  * Cluster role: `picloud orchestrator [--port N] [--executors N]` — ingress only (`/apps/*`, host form
  * `<app>.<domain>` and `<b>--<app>.<domain>` rewritten to it) plus /healthz, /readyz and /metrics. Invocations run on the N executor
- * threads of this process first (default: the cores + 1; 0 = none) and spill over through Redis lists to
- * `picloud executor` processes when those are saturated. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
+ * threads of this process first (default: the cores + 1; 0 = none) and spill over to `picloud executor` processes
+ * when those are saturated, on the direct lanes those dial (PICLOUD_LANES) or, while none has, the Redis lists. Needs DATABASE_URL and REDIS_URL. Stops on SIGTERM/SIGINT.
  */
 import Fastify from 'fastify';
 import { defaultThreads, loadConfig } from '../../common/config.ts';
