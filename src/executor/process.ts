@@ -37,7 +37,7 @@ export interface ExecutorProcessOptions {
   /** fair share (pool.ts): threads one app may hold (default threads − 1) and its wait queue */
   appShare?: number;
   appQueue?: number;
-  /** dial the orchestrators' direct lanes (default true; false: the Redis lists only) */
+  /** dial the orchestrators' direct lanes (default true; false: the Redis lists only, PICLOUD_LANES=off) */
   lanes?: boolean;
 }
 
@@ -78,7 +78,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
   lists = await startListWorker({
     redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
-    suspended: () => pool.suspendedCount(), run: (job) => pool.run(job), lanes: o.lanes ?? true,
+    suspended: () => pool.suspendedCount(), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
   });
   const l = lists;
   return {

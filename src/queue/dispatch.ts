@@ -16,6 +16,10 @@ export interface DispatchStats {
   lanes?: number;
   direct?: number;
   waiting?: number;
+  /** invocations that waited for a lane's credit and went to the Redis lists, for the executors without a lane here */
+  spilledToLists?: number;
+  /** executor processes that hold no lane to this orchestrator (they take its work from the lists only) */
+  without?: number;
 }
 
 export interface Dispatcher {

@@ -45,6 +45,11 @@ const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
 export const lanesKey = (prefix: string) => `${prefix}:lanes`;
+/** executors that hold no lane to an orchestrator (sorted set, score: when the entry lapses) */
+const withoutKey = (prefix: string, orch: string) => `${prefix}:lanes:without:${orch}`;
+/** an executor says it has no lane to an orchestrator at most this often; the entry lapses after WITHOUT_TTL_MS */
+const WITHOUT_EVERY_MS = 10_000;
+const WITHOUT_TTL_MS = 30_000;
 
 function advertisedHost(l: LaneListen): string {
   if (l.advertise) return l.advertise;
@@ -128,6 +133,11 @@ export interface LaneServerOptions {
 
 export interface LaneServer {
   readonly address: string;
+  /**
+   * executor processes that said lately they hold no lane to this orchestrator (they cannot reach its address, or
+   * run with PICLOUD_LANES=off): they take its work only from the Redis lists (read every 10 s)
+   */
+  without(): number;
   /** the lane with the most room, or null when none has any */
   pick(): Lane | null;
   send(lane: Lane, line: string): void;
@@ -204,7 +214,20 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
   const member = `${id} ${address} ${token} ${os.hostname()}`;
   const key = lanesKey(o.prefix);
   const warn = rateLimitedWarn(o.log, 'lane registration failed; executors fall back to the Redis lists');
-  const register = () => o.redis.zadd(key, Date.now() + REGISTRATION_TTL_MS, member).then(() => undefined, warn);
+  let without = 0;
+  const register = async () => {
+    try {
+      const now = Date.now();
+      const wk = withoutKey(o.prefix, id);
+      const [, n] = await Promise.all([o.redis.zadd(key, now + REGISTRATION_TTL_MS, member), o.redis.zcount(wk, now, '+inf')]);
+      if (n > 0 && without === 0) {
+        o.log.warn({ address, executors: n }, 'executor processes hold no lane to this orchestrator (they cannot reach its address, or run with PICLOUD_LANES=off): invocations that wait for a lane go to them over the Redis lists; set PICLOUD_LANES to an address every executor can reach');
+      }
+      without = n;
+    } catch (err) {
+      warn(err);
+    }
+  };
   await register();
   const refresh = setInterval(() => void register(), REFRESH_EVERY_MS);
   refresh.unref();
@@ -232,9 +255,10 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
       (lane as Lane & { out: Outbox }).out.send(line);
     },
     lanes: () => lanes.size,
+    without: () => without,
     async close() {
       clearInterval(refresh);
-      await o.redis.zrem(key, member).catch(() => {});
+      await Promise.all([o.redis.zrem(key, member), o.redis.del(withoutKey(o.prefix, id))]).catch(() => {});
       server.close();
       for (const [s, l] of lanes) {
         l.out.flush();
@@ -262,6 +286,8 @@ export interface LaneClientOptions {
   log: Logger;
   /** an invocation line from an orchestrator */
   onLine: (lane: LaneReply, line: string) => void;
+  /** dial the orchestrators (default true); false: only say it holds no lane to them (PICLOUD_LANES=off) */
+  dial?: boolean;
 }
 
 export interface LaneClients {
@@ -278,6 +304,16 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
   const open = new Map<string, { socket: net.Socket; out: Outbox }>();
   const dialing = new Set<string>();
   const failedOnce = new Set<string>();
+  /** when this executor last told each orchestrator it holds no lane to it */
+  const saidWithout = new Map<string, number>();
+  const markWithout = (orch: string) => {
+    const now = Date.now();
+    if (now - (saidWithout.get(orch) ?? -Infinity) < WITHOUT_EVERY_MS) return;
+    if (saidWithout.size > 1024) saidWithout.clear();
+    saidWithout.set(orch, now);
+    const k = withoutKey(o.prefix, orch);
+    o.redis.multi().zadd(k, now + WITHOUT_TTL_MS, o.executor).zremrangebyscore(k, '-inf', now).pexpire(k, 2 * WITHOUT_TTL_MS).exec().catch(warn);
+  };
   let closed = false;
   let draining = false;
   let window = o.window;
@@ -308,6 +344,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
       if (!read(chunk)) socket.destroy();
     });
     socket.on('error', (err) => {
+      if (!open.has(orch)) markWithout(orch);
       if (!open.has(orch) && !failedOnce.has(orch)) {
         failedOnce.add(orch);
         o.log.warn({ orchestrator: address, err: err.message }, 'cannot open a lane to this orchestrator; its invocations reach this executor over the Redis lists');
@@ -329,8 +366,8 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
         const [orch, address, token, host] = m.split(' ');
         if (!orch || !address || !token || open.has(orch) || dialing.has(orch)) continue;
         // a loopback address is another machine's own: only an executor on that machine can dial it
-        if (host !== os.hostname() && /^(127\.|\[::1\]|localhost)/.test(address)) continue;
-        dial(orch, address, token);
+        if (o.dial === false || (host !== os.hostname() && /^(127\.|\[::1\]|localhost)/.test(address))) markWithout(orch);
+        else dial(orch, address, token);
       }
       // registrations of orchestrators that died without removing theirs
       if (Math.random() < 0.1) await o.redis.zremrangebyscore(key, '-inf', now);

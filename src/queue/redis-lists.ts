@@ -133,6 +133,11 @@ export type ListDispatcher = Dispatcher & { onReconnect(f: () => void): void };
 
 /** Placeholder reply list of an invocation sent on a lane (its reply comes back on the lane). */
 const ON_LANE = '=';
+/**
+ * While some executor processes hold no lane to this orchestrator, an invocation that has waited this long for a
+ * lane's credit goes to the shared list, where they (and any other executor with room) take it.
+ */
+const SPILL_AFTER_MS = 10;
 
 /**
  * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
@@ -154,6 +159,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   let completed = 0;
   let rejected = 0;
   let direct = 0;
+  let spilledToLists = 0;
   let epoch = 0;
   const reconnectListeners: (() => void)[] = [];
   let lost = false;
@@ -272,7 +278,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
 
   // Direct lanes: invocations waiting for a lane's credit (ids and wire text, FIFO; those answered meanwhile, at
   // their deadline, are skipped when their turn comes)
-  let waiting: { id: string; raw: string }[] = [];
+  let waiting: { id: string; raw: string; at: number }[] = [];
   let waitingFrom = 0;
   let lanes: LaneServer | null = null;
   const sendOn = (lane: Lane, id: string, raw: string) => {
@@ -304,6 +310,27 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       waiting = waiting.slice(waitingFrom);
       waitingFrom = 0;
     }
+  };
+  // what has waited SPILL_AFTER_MS for a credit goes to the list while some executors hold no lane here
+  let spillTimer: NodeJS.Timeout | null = null;
+  const spill = () => {
+    spillTimer = null;
+    const old = performance.now() - SPILL_AFTER_MS;
+    while (waitingFrom < waiting.length && waiting[waitingFrom]!.at <= old) {
+      const w = waiting[waitingFrom++]!;
+      if (!pending.has(w.id)) continue;
+      spilledToLists++;
+      push(replyTo + w.raw.slice(ON_LANE.length), w.id);
+    }
+    if (waitingFrom === waiting.length) {
+      waiting = [];
+      waitingFrom = 0;
+    }
+    armSpill();
+  };
+  const armSpill = () => {
+    if (spillTimer || closed || waitingFrom === waiting.length || !lanes || lanes.without() === 0) return;
+    spillTimer = setTimeout(spill, Math.max(1, waiting[waitingFrom]!.at + SPILL_AFTER_MS - performance.now()));
   };
   if (opts.lanes) {
     lanes = await startLaneServer({
@@ -361,7 +388,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
           const raw = encodeInvocation(ON_LANE, Date.now() + wait, job);
           const lane = waitingFrom === waiting.length ? lanes!.pick() : null;
           if (lane) sendOn(lane, job.id, raw);
-          else waiting.push({ id: job.id, raw });
+          else {
+            waiting.push({ id: job.id, raw, at: performance.now() });
+            armSpill();
+          }
         } else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
     },
@@ -376,10 +406,11 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       reconnectListeners.push(f);
     },
     ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
-    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...(lanes ? { lanes: lanes.lanes(), direct, waiting: waiting.length - waitingFrom } : {}) }),
+    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...(lanes ? { lanes: lanes.lanes(), direct, waiting: waiting.length - waitingFrom, spilledToLists, without: lanes.without() } : {}) }),
     async close() {
       closed = true;
       if (ticker) clearInterval(ticker);
+      if (spillTimer) clearTimeout(spillTimer);
       await lanes?.close();
       flush();
       for (const [id] of pending) answer(id, errorResult(503, 'The orchestrator is shutting down'));
@@ -400,8 +431,11 @@ export interface ListWorkerOptions extends ListTransportOptions {
   /** how many of those held are waiting on I/O now (they hold no thread; default none) */
   suspended?: () => number;
   id?: string;
-  /** dial the orchestrators' direct lanes (lanes.ts), each granted `capacity` invocations at once (default false) */
-  lanes?: boolean;
+  /**
+   * dial the orchestrators' direct lanes (lanes.ts), each granted `capacity` invocations at once (default false);
+   * `without`: dial none, only tell them so (they then send this executor work over the lists)
+   */
+  lanes?: boolean | 'without';
 }
 
 export interface ListWorker {
@@ -589,7 +623,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   };
   const lanes: LaneClients | null = opts.lanes
     ? startLaneClients({
-      redis: replies, prefix, executor: id, window: opts.capacity, log: opts.log,
+      redis: replies, prefix, executor: id, window: opts.capacity, log: opts.log, dial: opts.lanes === true,
       onLine(lane, line) {
         if (take(line, lane)) direct++;
         syncWindow();

@@ -182,3 +182,53 @@ describe.skipIf(skip)('an orchestrator whose lanes cannot be reached', () => {
     expect(t.plane.dispatcher.stats()).toMatchObject({ lanes: 0, direct: 0, completed: 20 });
   }, 30_000);
 });
+
+describe.skipIf(skip)('an executor that holds no lane to the orchestrator', () => {
+  let t: TestPlane;
+  const execs: ChildProcess[] = [];
+  const start = (name: string, env: NodeJS.ProcessEnv) => {
+    const u = new URL(t.db.url);
+    u.searchParams.set('application_name', name);
+    execs.push(spawnExecutor({ ...process.env, REDIS_URL: TEST_REDIS_URL, DATABASE_URL: u.toString(), PICLOUD_LOG_LEVEL: 'error', ...env }, ['--prefix', t.prefix, '--threads', '2', '--thread-heap-mb', '96']));
+  };
+
+  beforeAll(async () => {
+    if (skip) return;
+    t = await startTestPlane('bullmq', { spawn: 0 });
+    // which executor wrote each invocation-log row (COPY fires row triggers): test-only, on the throwaway database
+    await t.db.pool.query(`
+      CREATE TABLE t_writers (who text NOT NULL);
+      CREATE FUNCTION t_writer() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN INSERT INTO t_writers VALUES (current_setting('application_name')); RETURN NULL; END $$;
+      CREATE TRIGGER t_writer AFTER INSERT ON invocations FOR EACH ROW EXECUTE FUNCTION t_writer();`);
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'w.rhai': busyScript(200) }, routes: [{ path: '/w', script: 'w.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
+    await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
+    // the lane-less one first: its blocking pop on the list is then the older one, served first (a laned executor's
+    // pop, issued while it had room, may also take spilled work: it queues it behind its lane's)
+    start('listed', { PICLOUD_LANES: 'off' });
+    await waitForExecutors(TEST_REDIS_URL, t.prefix, 1);
+    start('laned', {});
+    await waitForExecutors(TEST_REDIS_URL, t.prefix, 2);
+    await waitFor(() => t.plane.dispatcher.stats().lanes === 1, 30_000, 'one lane');
+    // the orchestrator reads who holds no lane every 10 s
+    await waitFor(() => t.plane.dispatcher.stats().without === 1, 20_000, 'the other executor known to hold none');
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of execs) await kill(c, 'SIGKILL');
+    await t?.close();
+  });
+
+  it('should get the work that waits for a lane, over the Redis lists', async () => {
+    // one app holds 1 of an executor's 2 threads: 24 invocations of 200 ms are a backlog for the laned one alone
+    const rs = await Promise.all(Array.from({ length: 24 }, () => timed(`${t.base}/apps/hog/w`)));
+    expect(rs.map((r) => r.status)).toEqual(Array.from({ length: 24 }, () => 200));
+    expect(t.plane.dispatcher.stats().spilledToLists).toBeGreaterThan(0);
+    await waitFor(async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM t_writers`)).rows[0].n >= 24, 10_000, 'log rows');
+    const { rows } = await t.db.pool.query<{ who: string; n: number }>(`SELECT who, count(*)::int AS n FROM t_writers GROUP BY who`);
+    const by = Object.fromEntries(rows.map((r) => [r.who, r.n]));
+    expect(by, JSON.stringify(by)).toHaveProperty("laned");
+    expect(by.laned).toBeGreaterThan(0);
+    expect(by, JSON.stringify(by)).toHaveProperty("listed");
+    expect(by.listed).toBeGreaterThan(0);
+  }, 60_000);
+});

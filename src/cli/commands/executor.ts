@@ -49,7 +49,7 @@ export async function executorCommand(argv: string[], io: CliIO): Promise<number
   const log = createLogger(config.logLevel).child({ component: 'executor' });
   // + 2: the job runner's and the route table's LISTEN connections
   const pool = createPool(config.databaseUrl, Math.max(4, threads * 2) + 2);
-  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue });
+  const ex = await startExecutorProcess({ pool, log, redisUrl: config.redisUrl, prefix: flag(argv, '--prefix'), threads, threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, lanes: config.lanes !== null });
   log.info({ threads }, 'executor started');
   let health: ReturnType<typeof Fastify> | null = null;
   if (config.executorPort !== null) {
