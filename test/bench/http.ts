@@ -23,16 +23,21 @@
  * redis-server of REDIS_URL, the bench database's PostgreSQL backends; exact on a busy machine with a private
  * REDIS_URL). `--json` prints one object { "<case>": { "rps", "share" (of the ceiling), "p50_ms", "p99_ms", "cpu_us",
  * "cpu_us_by_process" } }.
+ * Every case but the ceiling runs the platform as it ships: dist/ (built first) with npm start's node flags, and
+ * executor processes started the same way (BENCH_SRC=1: src/ through tsx, as the tests run it; ~10 % slower, its
+ * transform adds a `__name` call per closure created).
  * Goals (issue 11): embedded ≥ 60 % of the ceiling, node ≥ 50 %, redis ≥ 35 % with p50 < 1 ms at c1.
  */
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '../helpers/db.ts';
 import { pushRelease } from '../helpers/releases.ts';
-import { CLK_TCK, caseTicks, hasWrk, ticksBetween, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
+import { CLK_TCK, REPO, caseTicks, hasWrk, ticksBetween, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
 import { redisConnection } from '../../src/queue/redis-util.ts';
+import { NODE_FLAGS } from '../../src/common/runtime.ts';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -50,6 +55,13 @@ const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s
 if (!hasWrk()) {
   process.stderr.write('bench:http needs wrk (apt-get install -y wrk)\n');
   process.exit(1);
+}
+
+// the cases run the platform as it ships (dist/, with npm start's node flags: lib.ts `shipped`): build it now, so
+// what is measured is the sources as they are (BENCH_SRC=1: the sources through tsx instead)
+if (!process.env.BENCH_SRC) {
+  say('building dist/ (tsc -p tsconfig.build.json) …');
+  execFileSync(process.execPath, [path.join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' });
 }
 
 const db = await createTestDatabase();
@@ -126,7 +138,7 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
   if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('fetch')))) return;
   // executor processes start in seconds, more on a busy machine
-  const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000);
+  const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000, mode === 'ceiling' || process.env.BENCH_SRC ? [] : NODE_FLAGS);
   children.push(child);
   try {
     await f(port, child.pid!);

@@ -9,6 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/common/runtime.ts';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -61,9 +62,9 @@ export function runWrk(url: string, connections: number, seconds: number): Promi
 }
 
 /** Spawn a TS entry with tsx; resolves with the child and the port it prints as `READY <port>`. */
-export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
+export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000, nodeArgs: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
+    const child = spawn(process.execPath, [...nodeArgs, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: not ready after ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
@@ -210,6 +211,15 @@ export function ticksBetween(before: Map<number, number>, after: Map<number, num
 
 // ---------------------------------------------------------------- bench server entry
 
+/**
+ * A module of the platform as it ships: dist/ (what `npm start` runs, built by bench:http before it starts), not
+ * src/ through tsx, whose transform (esbuild keepNames) adds a `__name` call per closure created: a few per
+ * request. BENCH_SRC=1 measures src/ instead.
+ */
+function shipped<T>(rel: string): Promise<T> {
+  return import(process.env.BENCH_SRC ? `../../src/${rel}.ts` : `../../dist/${rel}.js`) as Promise<T>;
+}
+
 async function serve(mode: string, dbUrl: string, prefix: string): Promise<void> {
   const Fastify = (await import('fastify')).default;
   if (mode === 'ceiling') {
@@ -219,10 +229,10 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
     process.stdout.write(`READY ${(app.server.address() as { port: number }).port}\n`);
     return;
   }
-  const { defaultThreads, loadConfig } = await import('../../src/common/config.ts');
-  const { createLogger } = await import('../../src/common/log.ts');
-  const { createPool } = await import('../../src/db/pool.ts');
-  const { startInvocationPlane } = await import('../../src/orchestrator/index.ts');
+  const { defaultThreads, loadConfig } = await shipped<typeof import('../../src/common/config.ts')>('common/config');
+  const { createLogger } = await shipped<typeof import('../../src/common/log.ts')>('common/log');
+  const { createPool } = await shipped<typeof import('../../src/db/pool.ts')>('db/pool');
+  const { startInvocationPlane } = await shipped<typeof import('../../src/orchestrator/index.ts')>('orchestrator/index');
   const config = loadConfig({
     // executor threads: the platform default (cores + 1, an app holding all but one) unless PICLOUD_EXECUTORS is set
     DATABASE_URL: dbUrl, PICLOUD_LOG_LEVEL: 'warn', PICLOUD_EXECUTORS: process.env.PICLOUD_EXECUTORS, PICLOUD_APP_SHARE: process.env.PICLOUD_APP_SHARE,
@@ -237,7 +247,7 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   // the lanes, or the lists alone), answering each at once (no thread pool, no interpreter, no invocation log)
   if (mode === 'lists_floor' || mode === 'lanes_floor') {
     // stdin a pipe from this process: each ends when it closes, as `picloud executor --exit-with-parent` does
-    for (let i = 0; i < 2; i++) spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix, mode === 'lanes_floor' ? 'lanes' : 'lists'], { stdio: ['pipe', 'inherit', 'inherit'] });
+    for (let i = 0; i < 2; i++) spawn(process.execPath, [...NODE_FLAGS, '--import', 'tsx', fileURLToPath(import.meta.url), 'floor-exec', config.redisUrl!, prefix, mode === 'lanes_floor' ? 'lanes' : 'lists'], { stdio: ['pipe', 'inherit', 'inherit'] });
   }
   const app = Fastify();
   await app.register(plane.ingressPlugin);
@@ -245,7 +255,7 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
   const port = (app.server.address() as { port: number }).port;
   // Redis modes: wait until the executor processes take invocations (each sets its heartbeat key at start)
   if (config.redisUrl) {
-    const { redisConnection } = await import('../../src/queue/redis-util.ts');
+    const { redisConnection } = await shipped<typeof import('../../src/queue/redis-util.ts')>('queue/redis-util');
     const r = redisConnection(config.redisUrl);
     const want = mode === 'node' ? 1 : 2;
     for (let i = 0; i < 600 && (await r.keys(`${prefix}:exec:*`)).length < want; i++) await new Promise((res) => setTimeout(res, 100));
@@ -276,8 +286,8 @@ async function serve(mode: string, dbUrl: string, prefix: string): Promise<void>
 
 /** A lists_floor / lanes_floor executor: the production list worker (redis-lists.ts) whose run answers "hello" at once. */
 async function floorExecutor(redisUrl: string, prefix: string, lanes: boolean): Promise<void> {
-  const { createLogger } = await import('../../src/common/log.ts');
-  const { startListWorker } = await import('../../src/queue/redis-lists.ts');
+  const { createLogger } = await shipped<typeof import('../../src/common/log.ts')>('common/log');
+  const { startListWorker } = await shipped<typeof import('../../src/queue/redis-lists.ts')>('queue/redis-lists');
   const hello = { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'hello', error: null, durationMs: 0, operations: 0, cold: false, logs: [] };
   await startListWorker({ redisUrl, prefix, log: createLogger('warn'), capacity: 16, lanes, run: async () => hello });
   process.stdin.on('close', () => process.exit(0)); // ends with the bench server
