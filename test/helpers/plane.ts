@@ -21,9 +21,9 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv; /** Redis mode: executor threads in the plane (a node) */ localThreads?: number } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv; /** Redis mode: executor threads in the plane (a node) */ localThreads?: number; /** Redis key prefix (default: a fresh one; another plane's: a second orchestrator of its cluster) */ prefix?: string } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
-  const prefix = `pct${randomBytes(5).toString('hex')}`;
+  const prefix = opts.prefix ?? `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
     DATABASE_URL: db.url,
     // 3 threads: an app may hold 2 of them (fair share: threads − 1)

@@ -3,7 +3,8 @@
  * find the orchestrator in Redis and dial it, invocations then travel on the lanes (not the Redis list); an
  * executor killed with -9 fails only what it held, at once (its socket closed: no wait for the heartbeat); one
  * stopped with SIGTERM finishes what it holds; invocations waiting on I/O hold no credit; Redis going away does not
- * stop the HTTP path while lanes are open; a lane with the wrong token is refused. The Redis-list path alone:
+ * stop the HTTP path while lanes are open; a lane with the wrong token is refused; an orchestrator that starts later
+ * is dialed within seconds; executors without a lane get the work that waits for one, over the lists. The Redis-list path alone:
  * redis-lists.test.ts and redis-restart.test.ts (PICLOUD_LANES=off).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -154,6 +155,23 @@ describe.skipIf(skip)('direct lanes between an orchestrator and its executors', 
     redis = await startRedis(port);
     await waitFor(async () => (await t.plane.ready()).ok, 30_000, 'ready again');
     for (let i = 0; i < 20; i++) expect((await timed(`${t.base}/apps/quick/ok`)).body).toBe('ok');
+  }, 60_000);
+
+  it('should give an orchestrator that starts later lanes of its own within seconds', async () => {
+    const second = await startTestPlane('bullmq', { redisUrl, spawn: 0, db: t.db, prefix: t.prefix });
+    try {
+      await waitFor(() => second.plane.dispatcher.stats().lanes === 2, 10_000, 'both executors dial the second orchestrator');
+      await waitFor(() => second.plane.routes.size() === 3, 5000, 'route table');
+      const before = second.plane.dispatcher.stats().direct!;
+      for (let i = 0; i < 20; i++) expect((await timed(`${second.base}/apps/quick/ok`)).body).toBe('ok');
+      expect(second.plane.dispatcher.stats().direct! - before).toBe(20);
+      expect(stats().lanes).toBe(2);
+    } finally {
+      await second.close();
+    }
+    // its lanes closed with it; the first orchestrator's serve on
+    for (let i = 0; i < 5; i++) expect((await timed(`${t.base}/apps/quick/ok`)).body).toBe('ok');
+    expect(stats().lanes).toBe(2);
   }, 60_000);
 });
 
