@@ -39,7 +39,9 @@ import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
 import { errorResult, jobRestJson, keepRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
 import type { LaneListen } from '../common/config.ts';
-import { startLaneClients, startLaneServer, type Lane, type LaneClients, type LaneReply, type LaneServer } from './lanes.ts';
+import { startLaneRouting, type LaneRouting } from './lane-routing.ts';
+import { startLaneClients, type LaneClients, type LaneReply } from './lanes.ts';
+import type { Redis } from 'ioredis';
 import { rateLimitedWarn, redisConnection, startBlockingReader, within } from './redis-util.ts';
 
 export interface ListTransportOptions {
@@ -129,15 +131,95 @@ interface Pending {
   epoch: number;
 }
 
+/**
+ * An executor's replies on the reply lists: those finished in one event-loop turn go out as one list element per
+ * reply list (lines joined by '\n'), in one LPUSH; the list's expiry (it vanishes whenever its orchestrator drains
+ * it, and one whose orchestrator died must not stay) is re-armed at most every REPLY_EXPIRE_EVERY_MS, not per push.
+ */
+class ReplyOutbox {
+  private readonly lines = new Map<string, string[]>();
+  private readonly expiredAt = new Map<string, number>();
+  private queued = false;
+  constructor(private readonly conn: Redis, private readonly warn: (err: unknown) => void) {}
+
+  add(list: string, line: string): void {
+    let o = this.lines.get(list);
+    if (!o) this.lines.set(list, (o = []));
+    o.push(line);
+    if (!this.queued) {
+      this.queued = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.queued = false;
+    const now = performance.now();
+    // usually one command (one orchestrator): sent as is; several go out in one pipeline (one write)
+    const cmds: [string, string, ...string[]][] = [];
+    for (const [list, lines] of this.lines) {
+      cmds.push(['lpush', list, lines.join('\n')]);
+      const at = this.expiredAt.get(list);
+      if (at === undefined || now - at > REPLY_EXPIRE_EVERY_MS) {
+        if (this.expiredAt.size >= 4096) this.expiredAt.clear();
+        this.expiredAt.set(list, now);
+        cmds.push(['pexpire', list, String(REPLY_TTL_MS)]);
+      }
+    }
+    this.lines.clear();
+    if (cmds.length === 1) this.conn.lpush(cmds[0]![1], cmds[0]![2]).catch(this.warn);
+    else if (cmds.length > 1) this.conn.pipeline(cmds).exec().catch(this.warn);
+  };
+}
+
 export type ListDispatcher = Dispatcher & { onReconnect(f: () => void): void };
+
+/** Apply reply-list elements (lines of results and `taken` notices) to the pending invocations; returns the results that answered one. */
+function applyReplies(items: string[], pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void): number {
+  let answered = 0;
+  for (const item of items) for (const raw of item.split('\n')) {
+    let m: ReplyMessage;
+    try {
+      m = decodeReply(raw);
+    } catch {
+      continue;
+    }
+    if ('taken' in m) {
+      for (const id of m.ids) {
+        const p = pending.get(id);
+        if (p) {
+          p.executor = m.taken;
+          p.since = performance.now();
+        }
+      }
+      continue;
+    }
+    if (pending.has(m.id)) answered++;
+    answer(m.id, m.result);
+  }
+  return answered;
+}
+
+/**
+ * Answer 502 for the invocations held by executors whose heartbeat key is gone (crashed, killed): those known to hold
+ * them for over a second (an executor beats when it takes work, so a younger one may not have yet).
+ */
+async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, log: Logger): Promise<void> {
+  const held = new Set<string>();
+  const settled = performance.now() - 1000;
+  for (const p of pending.values()) if (p.executor && p.since < settled) held.add(p.executor);
+  if (held.size === 0) return;
+  const ids = [...held];
+  const vals = await conn.mget(...ids.map((e) => execKey(prefix, e)));
+  const dead = new Set(ids.filter((_, i) => vals[i] === null));
+  if (dead.size === 0) return;
+  log.warn({ executors: [...dead] }, 'executor vanished: its invocations answer 502');
+  for (const [id, p] of pending) if (p.executor && p.since < settled && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
+}
 
 /** Placeholder reply list of an invocation sent on a lane (its reply comes back on the lane). */
 const ON_LANE = '=';
-/**
- * While some executor processes hold no lane to this orchestrator, an invocation that has waited this long for a
- * lane's credit goes to the shared list, where they (and any other executor with room) take it.
- */
-const SPILL_AFTER_MS = 10;
+
 
 /**
  * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
@@ -158,8 +240,6 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   let closed = false;
   let completed = 0;
   let rejected = 0;
-  let direct = 0;
-  let spilledToLists = 0;
   let epoch = 0;
   const reconnectListeners: (() => void)[] = [];
   let lost = false;
@@ -188,26 +268,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     count: 512,
     log: opts.log,
     onItems: (items) => {
-      for (const item of items) for (const raw of item.split('\n')) {
-        let m: ReplyMessage;
-        try {
-          m = decodeReply(raw);
-        } catch {
-          continue;
-        }
-        if ('taken' in m) {
-          for (const id of m.ids) {
-            const p = pending.get(id);
-            if (p) {
-              p.executor = m.taken;
-              p.since = performance.now();
-            }
-          }
-          continue;
-        }
-        if (pending.has(m.id)) completed++;
-        answer(m.id, m.result);
-      }
+      completed += applyReplies(items, pending, answer);
     },
   });
 
@@ -223,17 +284,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   // their deadline, and every second it checks the heartbeats of the executors holding some (dead executors).
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
   const checkHeartbeats = () => {
-    const held = new Set<string>();
-    const settled = performance.now() - 1000;
-    for (const p of pending.values()) if (p.executor && p.since < settled) held.add(p.executor);
-    if (held.size === 0 || conn.status !== 'ready') return;
-    const ids = [...held];
-    conn.mget(...ids.map((e) => execKey(prefix, e))).then((vals) => {
-      const dead = new Set(ids.filter((_, i) => vals[i] === null));
-      if (dead.size === 0) return;
-      opts.log.warn({ executors: [...dead] }, 'executor vanished: its invocations answer 502');
-      for (const [id, p] of pending) if (p.executor && p.since < settled && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
-    }, warnHb);
+    if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, opts.log).catch(warnHb);
   };
   let ticker: NodeJS.Timeout | null = null;
   let ticks = 0;
@@ -276,102 +327,28 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     }
   };
 
-  // Direct lanes: invocations waiting for a lane's credit (ids and wire text, FIFO; those answered meanwhile, at
-  // their deadline, are skipped when their turn comes)
-  let waiting: { id: string; raw: string; at: number }[] = [];
-  let waitingFrom = 0;
-  let lanes: LaneServer | null = null;
-  const sendOn = (lane: Lane, id: string, raw: string) => {
-    const p = pending.get(id);
-    if (!p) return;
-    p.executor = lane.executor;
-    p.since = performance.now();
-    p.onLane = true;
-    lane.inFlight.add(id);
-    direct++;
-    lanes!.send(lane, raw);
-  };
-  const drainWaiting = () => {
-    while (waitingFrom < waiting.length) {
-      const w = waiting[waitingFrom]!;
-      if (!pending.has(w.id)) {
-        waitingFrom++;
-        continue;
-      }
-      const lane = lanes!.pick();
-      if (!lane) break;
-      waitingFrom++;
-      sendOn(lane, w.id, w.raw);
-    }
-    if (waitingFrom === waiting.length) {
-      waiting = [];
-      waitingFrom = 0;
-    } else if (waitingFrom > 1024) {
-      waiting = waiting.slice(waitingFrom);
-      waitingFrom = 0;
-    }
-  };
-  // what has waited SPILL_AFTER_MS for a credit goes to the list while some executors hold no lane here
-  let spillTimer: NodeJS.Timeout | null = null;
-  const spill = () => {
-    spillTimer = null;
-    const old = performance.now() - SPILL_AFTER_MS;
-    while (waitingFrom < waiting.length && waiting[waitingFrom]!.at <= old) {
-      const w = waiting[waitingFrom++]!;
-      if (!pending.has(w.id)) continue;
-      spilledToLists++;
-      push(replyTo + w.raw.slice(ON_LANE.length), w.id);
-    }
-    if (waitingFrom === waiting.length) {
-      waiting = [];
-      waitingFrom = 0;
-    }
-    armSpill();
-  };
-  const armSpill = () => {
-    if (spillTimer || closed || waitingFrom === waiting.length || !lanes || lanes.without() === 0) return;
-    spillTimer = setTimeout(spill, Math.max(1, waiting[waitingFrom]!.at + SPILL_AFTER_MS - performance.now()));
-  };
-  if (opts.lanes) {
-    lanes = await startLaneServer({
-      listen: opts.lanes, redis: conn, prefix, log: opts.log,
-      onLine(lane, line) {
-        let m: ReplyMessage;
+  // direct lanes: while one is open, invocations go there (lane-routing.ts), the lists being its fallback
+  const lanes: LaneRouting | null = opts.lanes
+    ? await startLaneRouting({
+      listen: opts.lanes, redis: conn, prefix, log: opts.log, pending, answer,
+      decode(line) {
         try {
-          m = decodeReply(line);
+          const m = decodeReply(line);
+          return 'taken' in m ? null : m;
         } catch {
-          return;
-        }
-        if ('taken' in m) return;
-        lane.inFlight.delete(m.id);
-        if (pending.has(m.id)) completed++;
-        answer(m.id, m.result);
-        if (waitingFrom < waiting.length) drainWaiting();
-      },
-      onClose(lane) {
-        if (lane.inFlight.size) opts.log.warn({ executor: lane.executor, inFlight: lane.inFlight.size }, 'lane to an executor closed: its invocations answer 502');
-        for (const id of lane.inFlight) answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
-        lane.inFlight.clear();
-        // no lane left: what waits goes to the shared list, where any executor can take it
-        if (lanes!.lanes() === 0) {
-          for (let i = waitingFrom; i < waiting.length; i++) {
-            const w = waiting[i]!;
-            if (pending.has(w.id)) push(replyTo + w.raw.slice(ON_LANE.length), w.id);
-          }
-          waiting = [];
-          waitingFrom = 0;
+          return null;
         }
       },
-      onRoom: () => drainWaiting(),
-    });
-  }
+      toLists: (id, raw) => push(replyTo + raw.slice(ON_LANE.length), id),
+    })
+    : null;
 
   return {
     mode: 'redis',
     invoke(job) {
       if (closed) return Promise.reject(new AppError('NO_CAPACITY', 'The orchestrator is shutting down'));
       // with an executor's lane open, Redis being away does not stop the HTTP path
-      const laneOpen = lanes !== null && lanes.lanes() > 0;
+      const laneOpen = lanes !== null && lanes.open();
       if (!laneOpen && conn.status !== 'ready') {
         rejected++;
         return Promise.reject(new AppError('QUEUE_UNAVAILABLE', 'The invocation queue is unavailable: Redis cannot be reached; nothing was run, try again later'));
@@ -384,15 +361,8 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
         const wait = job.target.limits.timeoutMs + grace;
         pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch });
         armTicker();
-        if (laneOpen) {
-          const raw = encodeInvocation(ON_LANE, Date.now() + wait, job);
-          const lane = waitingFrom === waiting.length ? lanes!.pick() : null;
-          if (lane) sendOn(lane, job.id, raw);
-          else {
-            waiting.push({ id: job.id, raw, at: performance.now() });
-            armSpill();
-          }
-        } else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
+        if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, Date.now() + wait, job));
+        else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
     },
     submit(job) {
@@ -406,11 +376,14 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       reconnectListeners.push(f);
     },
     ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
-    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...(lanes ? { lanes: lanes.lanes(), direct, waiting: waiting.length - waitingFrom, spilledToLists, without: lanes.without() } : {}) }),
+    stats: () => {
+      if (!lanes) return { mode: 'redis', inFlight: pending.size, completed, rejected };
+      const { completed: onLanes, ...l } = lanes.stats();
+      return { mode: 'redis', inFlight: pending.size, completed: completed + onLanes, rejected, ...l };
+    },
     async close() {
       closed = true;
       if (ticker) clearInterval(ticker);
-      if (spillTimer) clearTimeout(spillTimer);
       await lanes?.close();
       flush();
       for (const [id] of pending) answer(id, errorResult(503, 'The orchestrator is shutting down'));
@@ -472,40 +445,11 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   let roomWaiter: (() => void) | null = null;
   const idle: (() => void)[] = [];
 
-  // Replies finished in one event-loop turn go out as one list element per reply list (lines joined by '\n'), in
-  // one LPUSH; the list's expiry (it vanishes whenever its orchestrator drains it, and one whose orchestrator died
-  // must not stay) is re-armed at most every REPLY_EXPIRE_EVERY_MS, not per push.
-  const outbox = new Map<string, string[]>();
-  const expiredAt = new Map<string, number>();
-  let outboxQueued = false;
-  const flushReplies = () => {
-    outboxQueued = false;
-    const now = performance.now();
-    // usually one command (one orchestrator): sent as is; several go out in one pipeline (one write)
-    const cmds: [string, string, ...string[]][] = [];
-    for (const [list, lines] of outbox) {
-      cmds.push(['lpush', list, lines.join('\n')]);
-      const at = expiredAt.get(list);
-      if (at === undefined || now - at > REPLY_EXPIRE_EVERY_MS) {
-        if (expiredAt.size >= 4096) expiredAt.clear();
-        expiredAt.set(list, now);
-        cmds.push(['pexpire', list, String(REPLY_TTL_MS)]);
-      }
-    }
-    outbox.clear();
-    if (cmds.length === 1) replies.lpush(cmds[0]![1], cmds[0]![2]).catch(warnReply);
-    else if (cmds.length > 1) replies.pipeline(cmds).exec().catch(warnReply);
-  };
+  const outbox = new ReplyOutbox(replies, warnReply);
+  const flushReplies = outbox.flush;
   const reply = (list: string | LaneReply, m: ReplyMessage) => {
-    if (typeof list !== 'string') return list.send(encodeReply(m));
-    if (!list) return;
-    let o = outbox.get(list);
-    if (!o) outbox.set(list, (o = []));
-    o.push(encodeReply(m));
-    if (!outboxQueued) {
-      outboxQueued = true;
-      setImmediate(flushReplies);
-    }
+    if (typeof list !== 'string') list.send(encodeReply(m));
+    else if (list) outbox.add(list, encodeReply(m));
   };
 
   let beatAt = -Infinity;
