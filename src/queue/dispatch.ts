@@ -28,7 +28,7 @@ export interface Dispatcher {
   /** fire-and-forget (schedule ticks); the executor records the invocation */
   submit(job: InvocationJob): void;
   stats(): DispatchStats;
-  /** readiness of the transport (Redis answers a PING); absent = always ready (in-process) */
+  /** readiness of the transport: it can take invocations now (a direct lane open, or Redis answers a PING); absent = always ready (in-process) */
   ping?(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -375,7 +375,9 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     onReconnect(f) {
       reconnectListeners.push(f);
     },
-    ping: () => within(conn.ping().then((r) => r === 'PONG'), 1000, false),
+    // readiness: an executor's lane open, or Redis answering (with a lane open the HTTP path does not need Redis, and
+    // a load balancer that took every orchestrator out during a Redis outage would undo that)
+    ping: () => (lanes?.open() ? Promise.resolve(true) : within(conn.ping().then((r) => r === 'PONG'), 1000, false)),
     stats: () => {
       if (!lanes) return { mode: 'redis', inFlight: pending.size, completed, rejected };
       const { completed: onLanes, ...l } = lanes.stats();
