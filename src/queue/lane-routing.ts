@@ -30,8 +30,10 @@ export interface LaneRoutingOptions {
   log: Logger;
   /** the invocations still pending, by id (owned by the caller) */
   pending: ReadonlyMap<string, LanePending>;
-  /** answer a pending invocation */
+  /** answer a pending invocation (an error of the lane's) */
   answer(id: string, r: InvocationResult): void;
+  /** an executor's result for a pending invocation */
+  settle(id: string, r: InvocationResult): void;
   /** a reply on a lane: decoded, or null when the line is not a result */
   decode(line: string): { id: string; result: InvocationResult } | null;
   /** a waiting invocation goes to the Redis lists after all (no lane left, or spilled) */
@@ -43,14 +45,13 @@ export interface LaneRouting {
   open(): boolean;
   /** send a pending invocation's wire text on the lane with the most room, or queue it for the next credit */
   send(id: string, raw: string): void;
-  stats(): { lanes: number; direct: number; waiting: number; spilledToLists: number; without: number; completed: number };
+  stats(): { lanes: number; direct: number; waiting: number; spilledToLists: number; without: number };
   close(): Promise<void>;
 }
 
 export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouting> {
   let direct = 0;
   let spilledToLists = 0;
-  let completed = 0;
   let closed = false;
   // invocations waiting for a lane's credit (FIFO; those answered meanwhile, at their deadline, are skipped when
   // their turn comes)
@@ -116,8 +117,7 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
       const m = o.decode(line);
       if (!m) return;
       lane.inFlight.delete(m.id);
-      if (o.pending.has(m.id)) completed++;
-      o.answer(m.id, m.result);
+      o.settle(m.id, m.result);
       if (from < waiting.length) drain();
     },
     onClose(lane) {
@@ -144,7 +144,7 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
         armSpill();
       }
     },
-    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.length - from, spilledToLists, without: server.without(), completed }),
+    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.length - from, spilledToLists, without: server.without() }),
     async close() {
       closed = true;
       if (spillTimer) clearTimeout(spillTimer);

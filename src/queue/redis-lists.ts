@@ -174,9 +174,8 @@ class ReplyOutbox {
 
 export type ListDispatcher = Dispatcher & { onReconnect(f: () => void): void };
 
-/** Apply reply-list elements (lines of results and `taken` notices) to the pending invocations; returns the results that answered one. */
-function applyReplies(items: string[], pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void): number {
-  let answered = 0;
+/** Apply reply-list elements (lines of results and `taken` notices) to the pending invocations. */
+function applyReplies(items: string[], pending: Map<string, Pending>, settle: (id: string, r: InvocationResult) => void): void {
   for (const item of items) for (const raw of item.split('\n')) {
     let m: ReplyMessage;
     try {
@@ -194,10 +193,8 @@ function applyReplies(items: string[], pending: Map<string, Pending>, answer: (i
       }
       continue;
     }
-    if (pending.has(m.id)) answered++;
-    answer(m.id, m.result);
+    settle(m.id, m.result);
   }
-  return answered;
 }
 
 /**
@@ -261,15 +258,18 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     pending.delete(id);
     p.resolve(r);
   };
+  // an executor's result (on a reply list or a lane): the one place a completion is counted
+  const settle = (id: string, r: InvocationResult) => {
+    if (pending.has(id)) completed++;
+    answer(id, r);
+  };
 
   const reader = startBlockingReader({
     redisUrl: opts.redisUrl,
     key: replyTo,
     count: 512,
     log: opts.log,
-    onItems: (items) => {
-      completed += applyReplies(items, pending, answer);
-    },
+    onItems: (items) => applyReplies(items, pending, settle),
   });
 
   const onDeadline = (id: string) => {
@@ -330,7 +330,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   // direct lanes: while one is open, invocations go there (lane-routing.ts), the lists being its fallback
   const lanes: LaneRouting | null = opts.lanes
     ? await startLaneRouting({
-      listen: opts.lanes, redis: conn, prefix, log: opts.log, pending, answer,
+      listen: opts.lanes, redis: conn, prefix, log: opts.log, pending, answer, settle,
       decode(line) {
         try {
           const m = decodeReply(line);
@@ -378,11 +378,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     // readiness: an executor's lane open, or Redis answering (with a lane open the HTTP path does not need Redis, and
     // a load balancer that took every orchestrator out during a Redis outage would undo that)
     ping: () => (lanes?.open() ? Promise.resolve(true) : within(conn.ping().then((r) => r === 'PONG'), 1000, false)),
-    stats: () => {
-      if (!lanes) return { mode: 'redis', inFlight: pending.size, completed, rejected };
-      const { completed: onLanes, ...l } = lanes.stats();
-      return { mode: 'redis', inFlight: pending.size, completed: completed + onLanes, rejected, ...l };
-    },
+    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...lanes?.stats() }),
     async close() {
       closed = true;
       if (ticker) clearInterval(ticker);
