@@ -41,8 +41,8 @@ const REFRESH_EVERY_MS = 10_000;
 /** how often an executor looks for orchestrators it has no lane to */
 const DISCOVER_EVERY_MS = 2_000;
 const CONNECT_TIMEOUT_MS = 3_000;
-/** a line longer than this (no newline in sight) is a protocol error: the lane is closed */
-const MAX_LINE_BYTES = 64 * 1024 * 1024;
+/** a line longer than this (UTF-16 code units, no newline in sight) is a protocol error: the lane is closed */
+const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
 export const lanesKey = (prefix: string) => `${prefix}:lanes`;
 /** executors that hold no lane to an orchestrator (sorted set, score: when the entry lapses) */
@@ -70,7 +70,7 @@ export function lineReader(onLine: (line: string) => void): (chunk: string) => b
     let at = chunk.indexOf('\n');
     if (at < 0) {
       buf += chunk;
-      return buf.length <= MAX_LINE_BYTES;
+      return buf.length <= MAX_LINE_CHARS;
     }
     onLine(buf + chunk.slice(0, at));
     buf = '';
@@ -80,7 +80,7 @@ export function lineReader(onLine: (line: string) => void): (chunk: string) => b
       from = at + 1;
     }
     buf = chunk.slice(from);
-    return buf.length <= MAX_LINE_BYTES;
+    return buf.length <= MAX_LINE_CHARS;
   };
 }
 
@@ -148,15 +148,15 @@ export interface LaneServer {
 export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer> {
   const id = randomUUID();
   const token = randomBytes(18).toString('base64url');
-  const lanes = new Map<net.Socket, Lane & { out: Outbox }>();
-  /** the same lanes as an array (pick runs per invocation) */
-  let all: (Lane & { out: Outbox })[] = [];
+  type Open = Lane & { out: Outbox; socket: net.Socket };
+  /** the open lanes (an array: pick runs per invocation) */
+  let all: Open[] = [];
   let rr = 0;
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
     socket.setEncoding('utf8');
-    let lane: (Lane & { out: Outbox }) | null = null;
+    let lane: Open | null = null;
     const hello = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
     const read = lineReader((line) => {
       if (lane) {
@@ -181,9 +181,8 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
         return;
       }
       clearTimeout(hello);
-      lane = { executor, inFlight: new Set(), window, draining: false, out: new Outbox(socket) };
-      lanes.set(socket, lane);
-      all = [...lanes.values()];
+      lane = { executor, inFlight: new Set(), window, draining: false, out: new Outbox(socket), socket };
+      all = [...all, lane];
       o.log.debug({ executor }, 'lane open');
       o.onRoom();
     });
@@ -197,9 +196,9 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
     socket.on('close', () => {
       clearTimeout(hello);
       if (!lane) return;
-      lanes.delete(socket);
-      all = [...lanes.values()];
-      o.onClose(lane);
+      const closed = lane;
+      all = all.filter((l) => l !== closed);
+      o.onClose(closed);
     });
   });
   await new Promise<void>((res, rej) => {
@@ -252,17 +251,17 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
       return best;
     },
     send(lane, line) {
-      (lane as Lane & { out: Outbox }).out.send(line);
+      (lane as Open).out.send(line);
     },
-    lanes: () => lanes.size,
+    lanes: () => all.length,
     without: () => without,
     async close() {
       clearInterval(refresh);
       await Promise.all([o.redis.zrem(key, member), o.redis.del(withoutKey(o.prefix, id))]).catch(() => {});
       server.close();
-      for (const [s, l] of lanes) {
+      for (const l of all) {
         l.out.flush();
-        s.end();
+        l.socket.end();
       }
     },
   };
@@ -344,8 +343,9 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
       if (!read(chunk)) socket.destroy();
     });
     socket.on('error', (err) => {
-      if (!open.has(orch)) markWithout(orch);
-      if (!open.has(orch) && !failedOnce.has(orch)) {
+      if (open.has(orch)) return;
+      markWithout(orch);
+      if (!failedOnce.has(orch)) {
         failedOnce.add(orch);
         o.log.warn({ orchestrator: address, err: err.message }, 'cannot open a lane to this orchestrator; its invocations reach this executor over the Redis lists');
       }
