@@ -10,11 +10,13 @@
  * rows and a tail cannot show more than a screenful a second, so rows past that rate were written only to be pruned
  * within the minute, each costing PostgreSQL ~6 µs and the thread serving HTTP its share of the COPY writes
  * (bench:http embedded, ~25k req/s, two pairs on a busy machine: PostgreSQL 4–5 → 0 µs per request, all processes
- * 50–59 → 49–53). Failures have their own allowance, so a flood of successes never hides an error.
+ * 50–59 → 49–53). Failures have their own allowance, so a flood of successes never hides an error. Executor
+ * threads apply the same allowance before they build a row (log-allowance.ts) and report what they skipped.
  */
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Pool } from './pool.ts';
 import { INVOCATION_COPY_COLUMNS, invocationRowCopy, type InvocationRow } from './invocation-row.ts';
+import { LOG_ROWS_PER_SECOND, LogAllowance } from './log-allowance.ts';
 
 export type { InvocationRow };
 
@@ -27,8 +29,6 @@ export interface Retention {
 
 export const DEFAULT_RETENTION: Retention = Object.freeze({ maxPerApp: 10_000, maxAgeMs: 7 * 24 * 3600_000 });
 
-/** Rows written per app and second and process, for successes and for failures each (bursts of twice that). */
-export const LOG_ROWS_PER_SECOND = 1000;
 /** How often the warning about rows not written is repeated per app. */
 const UNLOGGED_WARN_MS = 60_000;
 
@@ -79,8 +79,9 @@ export class InvocationLog {
   private flushing: Promise<void> = Promise.resolve();
   private lastPrune = 0;
   private touched = new Set<number>();
-  /** per app: allowance left (rows) for successes and failures, when it was last topped up, rows not written */
-  private readonly allowance = new Map<number, { ok: number; failed: number; at: number; unlogged: number; warnedAt: number }>();
+  private readonly allowance: LogAllowance;
+  /** per app: rows not written since its last warning, and when that was */
+  private readonly unloggedBy = new Map<number, { n: number; warnedAt: number }>();
   /** rows not written because their app was over LOG_ROWS_PER_SECOND (all apps, since start) */
   unlogged = 0;
 
@@ -97,7 +98,9 @@ export class InvocationLog {
       /** an app's rows were not written (over the rate) in the last minute: `n` of them */
       onUnlogged?: (appId: number, n: number) => void;
     } = {},
-  ) {}
+  ) {
+    this.allowance = new LogAllowance(opts.rowsPerSecond ?? LOG_ROWS_PER_SECOND);
+  }
 
   add(row: InvocationRow): void {
     this.addLine(row.appId, invocationRowCopy(row), row.status >= 500 || row.error !== null);
@@ -112,33 +115,31 @@ export class InvocationLog {
     else this.flushSoon(this.opts.flushMs ?? 100);
   }
 
-  /** Whether the app's allowance takes one more row (token buckets refilled by the time since the last row). */
+  /** Whether the app's allowance takes one more row (log-allowance.ts); if not, it is counted as not written. */
   private admit(appId: number, failed: boolean): boolean {
-    const rate = this.opts.rowsPerSecond ?? LOG_ROWS_PER_SECOND;
-    const now = Date.now();
-    let a = this.allowance.get(appId);
-    if (!a) {
-      if (this.allowance.size >= 10_000) this.allowance.clear();
-      this.allowance.set(appId, (a = { ok: 2 * rate, failed: 2 * rate, at: now, unlogged: 0, warnedAt: 0 }));
-    } else if (now > a.at) {
-      const add = ((now - a.at) * rate) / 1000;
-      a.ok = Math.min(2 * rate, a.ok + add);
-      a.failed = Math.min(2 * rate, a.failed + add);
-      a.at = now;
-    }
-    if (failed ? a.failed >= 1 : a.ok >= 1) {
-      if (failed) a.failed--;
-      else a.ok--;
-      return true;
-    }
-    this.unlogged++;
-    a.unlogged++;
-    if (now - a.warnedAt >= UNLOGGED_WARN_MS) {
-      this.opts.onUnlogged?.(appId, a.unlogged);
-      a.unlogged = 0;
-      a.warnedAt = now;
-    }
+    if (this.allowance.take(appId, failed)) return true;
+    this.notWritten(appId, 1);
     return false;
+  }
+
+  /**
+   * Count `n` rows of the app not written for being over the rate: rows refused here, or rows an executor thread
+   * did not build because its own allowance refused them (thread.ts `U` lines); a warning once a minute per app.
+   */
+  notWritten(appId: number, n: number): void {
+    const now = Date.now();
+    let u = this.unloggedBy.get(appId);
+    if (!u) {
+      if (this.unloggedBy.size >= 10_000) this.unloggedBy.clear();
+      this.unloggedBy.set(appId, (u = { n: 0, warnedAt: 0 }));
+    }
+    this.unlogged += n;
+    u.n += n;
+    if (now - u.warnedAt >= UNLOGGED_WARN_MS) {
+      this.opts.onUnlogged?.(appId, u.n);
+      u.n = 0;
+      u.warnedAt = now;
+    }
   }
 
   private flushSoon(ms: number): void {

@@ -27,7 +27,9 @@ export type ToThread = string;
  * - `{"id","result"}`: an invocation finished (results come in completion order, not posting order);
  * - `L<appId>\t<COPY line>`: its invocation-log row in COPY text format (built here, not on the parent thread that
  *   also serves HTTP), when the pool records invocations; `F` instead of `L` for a failed one (5xx or an error:
- *   the log's rate allowance counts failures apart, invocations.ts);
+ *   the log's rate allowance counts failures apart, log-allowance.ts);
+ * - `U<appId>\t<n>`: n rows of the app's invocations not built since the last message, over the log's allowance
+ *   (the thread applies it before building a row);
  * - `H<HostRequest JSON>`: a host call;
  * - `S<jobId>` / `R<jobId>`: the invocation is waiting on I/O (it holds no running share) / runs again; a result
  *   line implies R;
@@ -48,6 +50,8 @@ export interface ThreadData {
   userAgent: string;
   /** http::fetch calls in flight at once in this thread */
   fetchConcurrency: number;
+  /** the invocation log's rows per app and second (log-allowance.ts; default LOG_ROWS_PER_SECOND) */
+  logRowsPerSecond?: number;
   /** PostgreSQL for kv:: in the thread itself (thread-kv.ts); absent: kv:: goes to the parent as host calls */
   databaseUrl?: string;
 }

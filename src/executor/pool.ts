@@ -30,7 +30,8 @@ import { KvStore } from '../db/kv-store.ts';
 import { JobSends, type QueuedJob } from '../db/job-sends.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
-import { InvocationLog, LOG_ROWS_PER_SECOND } from '../db/invocations.ts';
+import { InvocationLog } from '../db/invocations.ts';
+import { LOG_ROWS_PER_SECOND } from '../db/log-allowance.ts';
 import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
@@ -48,6 +49,8 @@ export interface ExecutorPoolOptions {
   graceMs?: number;
   /** record invocations (default true) */
   record?: boolean;
+  /** invocation-log rows written per app and second (default LOG_ROWS_PER_SECOND; lower in tests) */
+  logRowsPerSecond?: number;
   /** per-thread V8 heap cap */
   maxHeapMb?: number;
   /** jobs queued on a busy thread before they wait in the pool's queue (default 8) */
@@ -204,9 +207,10 @@ export class ExecutorPool {
       opts.record === false
         ? null
         : new InvocationLog(opts.pool, {
+            rowsPerSecond: opts.logRowsPerSecond,
             onError: (err) => opts.log.error({ err }, 'invocation log flush failed'),
             onUnlogged: (appId, n) =>
-              opts.log.warn({ appId, unlogged: n }, `app ${appId} invokes faster than its invocation log keeps (${LOG_ROWS_PER_SECOND} rows/s per process): rows past that are counted, not written (${n} since the last warning)`),
+              opts.log.warn({ appId, unlogged: n }, `app ${appId} invokes faster than its invocation log keeps (${opts.logRowsPerSecond ?? LOG_ROWS_PER_SECOND} rows/s per process): rows past that are counted, not written (${n} since the last warning)`),
           });
     this.fetchPerThread = Math.max(1, Math.floor(FETCH_LIMITS.maxConcurrent / Math.max(1, opts.threads)));
     this.threadKvUrl = opts.threads <= THREAD_KV_MAX_THREADS ? opts.pool.options.connectionString : undefined;
@@ -272,7 +276,7 @@ export class ExecutorPool {
 
   private spawn(): Slot {
     const entry = this.entry!;
-    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.threadKvUrl };
+    const data: ThreadData = { ...entry.data, record: this.invocationLog !== null, logRowsPerSecond: this.opts.logRowsPerSecond, userAgent: `PiCloud/${VERSION}`, fetchConcurrency: this.fetchPerThread, databaseUrl: this.threadKvUrl };
     const worker = new Worker(entry.url, {
       workerData: data,
       // young generation 16 MB (was 8): half the scavenges per invocation; A/B on bench:http embedded, workers
@@ -301,6 +305,12 @@ export class ExecutorPool {
           case 70: {
             const tab = line.indexOf('\t');
             this.invocationLog?.addLine(Number(line.slice(1, tab)), line.slice(tab + 1), line.charCodeAt(0) === 70);
+            break;
+          }
+          case 85: {
+            // 'U': rows the thread did not build, over the log's allowance
+            const tab = line.indexOf('\t');
+            this.invocationLog?.notWritten(Number(line.slice(1, tab)), Number(line.slice(tab + 1)));
             break;
           }
           case 72: // 'H': a host call
@@ -789,7 +799,7 @@ export class ExecutorPool {
       queued: this.queued,
       apps: this.apps.size,
       ...this.counters,
-      /** invocation-log rows not written: their app was over the log's rate (invocations.ts) */
+      /** invocation-log rows not written: their app was over the log's rate (log-allowance.ts), counted here or by the thread that did not build them */
       unlogged: this.invocationLog?.unlogged ?? 0,
     };
   }

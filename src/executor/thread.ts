@@ -7,7 +7,7 @@
  * goes out as lines of one string per turn (ipc.ts FromThread).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { InvocationJob, InvocationTarget } from '../queue/jobs.ts';
+import type { InvocationJob, InvocationResult, InvocationTarget } from '../queue/jobs.ts';
 import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
 import { Fetcher } from './fetch.ts';
 import { ThreadKv } from './thread-kv.ts';
@@ -15,6 +15,7 @@ import { Runner, type HostBridge } from './run.ts';
 import type { QueuedJob } from '../db/job-sends.ts';
 import { invocationRow } from './record.ts';
 import { invocationRowCopy } from '../db/invocation-row.ts';
+import { LogAllowance } from '../db/log-allowance.ts';
 
 const data = workerData as ThreadData;
 const port = parentPort!;
@@ -33,6 +34,10 @@ const reported = new Set<string>();
  * result) instead of in a message of its own: each message wakes the parent thread.
  */
 const presumed = new Map<string, boolean>();
+
+/** the invocation log's allowance, applied before a row is built; rows it refused per app since the last flush */
+const allowance = new LogAllowance(data.logRowsPerSecond);
+const skipped = new Map<number, number>();
 
 function post(line: string): void {
   out.push(line);
@@ -65,6 +70,10 @@ function flush(): void {
     }
   }
   waitChanged.clear();
+  if (skipped.size) {
+    for (const [appId, n] of skipped) out.push(`U${appId}\t${n}`);
+    skipped.clear();
+  }
   if (out.length === 0) return;
   const msg = out.join('\n');
   out = [];
@@ -180,9 +189,20 @@ function start(job: InvocationJob): void {
     if (presumed.get(job.id) === true) post(`S${job.id}`);
     presumed.delete(job.id);
     post(JSON.stringify({ id: job.id, result }));
-    if (data.record) post(`${result.status >= 500 || result.error !== null ? 'F' : 'L'}${job.target.appId}\t${invocationRowCopy(invocationRow(job, result))}`);
+    if (data.record) record(job, result);
   });
   lastMs.set(job.target, performance.now() - t0);
+}
+
+/**
+ * The invocation's log row, if its app's allowance takes it (log-allowance.ts): the parent writes at most that
+ * many rows a second per app, so a row past it is counted (a `U` line per app and flush), not built and sent.
+ */
+function record(job: InvocationJob, result: InvocationResult): void {
+  const appId = job.target.appId;
+  const failed = result.status >= 500 || result.error !== null;
+  if (allowance.take(appId, failed)) post(`${failed ? 'F' : 'L'}${appId}\t${invocationRowCopy(invocationRow(job, result))}`);
+  else skipped.set(appId, (skipped.get(appId) ?? 0) + 1);
 }
 
 /** A drain that yielded goes on: first the results of its previous part go out (never held behind the next). */

@@ -1,11 +1,14 @@
 /**
  * The invocation log: batched writes (COPY), one NOTIFY per batch, hostile text stored without failing a batch,
- * retention by count per app and by age.
+ * retention by count per app and by age; the rate allowance under load, applied by the executor threads before they
+ * build a row and by the log, counting every invocation past it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listInvocations } from '../../src/db/dashboard.ts';
 import { InvocationLog, pruneInvocations, type InvocationRow } from '../../src/db/invocations.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
+import { pushRelease, waitFor } from '../helpers/releases.ts';
 
 describe('invocation log', () => {
   let db: TestDatabase;
@@ -137,4 +140,46 @@ describe('invocation log', () => {
     // warned once (the first row over the rate), for the app over it only
     expect(warned).toEqual([[appD, 1]]);
   });
+});
+
+describe('invocation log under load (embedded pool)', () => {
+  let t: TestPlane;
+  beforeAll(async () => {
+    t = await startTestPlane('embedded', { executors: 2 });
+    await pushRelease(t.db.pool, { app: 'flood', scripts: { 'ok.rhai': '"ok"', 'bad.rhai': 'throw "no"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/bad', script: 'bad.rhai' }] });
+    await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
+  }, 120_000);
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should count every invocation past the rate, whether the thread or the log refused its row, and keep failures apart', async () => {
+    const appId = (await t.db.pool.query(`SELECT id FROM apps WHERE name = 'flood'`)).rows[0].id as number;
+    // over LOG_ROWS_PER_SECOND (bursts of twice that) within a second or two, 16 at a time; the failures fit their own
+    const total = 4000;
+    let sent = 0;
+    const worker = async () => {
+      while (sent < total) {
+        sent++;
+        const r = await fetch(`${t.base}/apps/flood/ok`);
+        expect(r.status).toBe(200);
+        await r.arrayBuffer();
+      }
+    };
+    const failures = 5;
+    await Promise.all([...Array.from({ length: 16 }, worker), ...Array.from({ length: failures }, async () => expect((await fetch(`${t.base}/apps/flood/bad`)).status).toBe(500))]);
+    const counted = async () => {
+      const rows = (await t.db.pool.query(`SELECT count(*) FILTER (WHERE status = 200)::int AS ok, count(*) FILTER (WHERE status = 500)::int AS failed FROM invocations WHERE app_id = $1`, [appId])).rows[0] as { ok: number; failed: number };
+      return { ...rows, unlogged: (t.plane.stats().pool as { unlogged: number }).unlogged };
+    };
+    // rows are written within ~100 ms; every invocation is a row or a count, none is both or lost
+    await waitFor(async () => {
+      const c = await counted();
+      return c.ok + c.unlogged === total;
+    }, 10_000, 'every invocation written or counted');
+    const c = await counted();
+    expect(c.failed).toBe(failures);
+    expect(c.ok).toBeGreaterThanOrEqual(2000);
+    expect(c.unlogged).toBeGreaterThan(0);
+  }, 60_000);
 });
