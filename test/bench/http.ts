@@ -17,12 +17,15 @@
  *              threads, no interpreter, no invocation log); redis minus lanes_floor is what the executor processes add
  *   node     — the same through an orchestrator with its own executor threads, Redis (1 executor process) for overflow
  * Each case, after a warm-up (1 s at c4, then --warmup-seconds, default 3, at c50; not counted): req/s at c50
- * (default) and p50/p99 latency at c1; ratios to the ceiling; the CPU µs per request at c50 summed over every
- * process (bench server and its executor processes, redis-server, PostgreSQL: run it on a quiet machine, these are
- * shared), and per process (`cpu_us_by_process`: orchestrator, each executor process, the
- * redis-server of REDIS_URL, the bench database's PostgreSQL backends; exact on a busy machine with a private
- * REDIS_URL). `--json` prints one object { "<case>": { "rps", "share" (of the ceiling), "p50_ms", "p99_ms", "cpu_us",
- * "cpu_us_by_process" } }.
+ * (default) and p50/p99 latency at c1; ratios to the ceiling, and the share paired with it (`share_paired`: the
+ * median of --pair-rounds, default 5, one-second slices of the case each divided by the mean of the one-second
+ * ceiling slices measured just before and after it, the ceiling's server running throughout: a ratio of the
+ * same minute, where the host's drift between the ceiling and a case minutes later moved `share` by tens of
+ * percent); the CPU µs per request at c50 summed over every process (bench server and its executor processes,
+ * redis-server, PostgreSQL: run it on a quiet machine, these are shared), and per process (`cpu_us_by_process`:
+ * orchestrator, each executor process, the redis-server of REDIS_URL, the bench database's PostgreSQL backends;
+ * exact on a busy machine with a private REDIS_URL). `--json` prints one object { "<case>": { "rps", "share" (of
+ * the ceiling), "share_paired", "p50_ms", "p99_ms", "cpu_us", "cpu_us_by_process" } }.
  * Every case but the ceiling runs the platform as it ships: dist/ (built first) with npm start's node flags, and
  * executor processes started the same way (BENCH_SRC=1: src/ through tsx, as the tests run it; ~10 % slower, its
  * transform adds a `__name` call per closure created).
@@ -49,6 +52,8 @@ const seconds = opt('--seconds', 5);
 const connections = opt('--connections', 50);
 const latencySeconds = opt('--latency-seconds', 3);
 const warmupSeconds = opt('--warmup-seconds', 3);
+/** one-second case slices measured in alternation with the ceiling (pairedShares) */
+const PAIR_ROUNDS = opt('--pair-rounds', 5);
 const only = argv.includes('--only') ? new Set(argv[argv.indexOf('--only') + 1]!.split(',')) : null;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 
@@ -90,7 +95,7 @@ await pushRelease(db.pool, {
   toml: `[fetch]\nallow = ["127.0.0.1:${upstreamPort}"]\n`,
 });
 
-const results: Record<string, { c50: LoadResult; c1: LoadResult; cpuUs: number; parts: Record<string, number> }> = {};
+const results: Record<string, { c50: LoadResult; c1: LoadResult; cpuUs: number; parts: Record<string, number>; paired?: number[] }> = {};
 const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 
 /**
@@ -130,15 +135,41 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
   const cpuUs = perReq(ticksBetween(t0, caseTicks(serverPid)));
   const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(sumTicks(v) - p0[k]!))]));
   const c1 = await runWrk(url, 1, latencySeconds);
-  results[name] = { c50, c1, cpuUs, parts };
+  const paired = name.startsWith('ceiling') || !ceilingUrl ? undefined : await pairedShares(url, ceilingUrl);
+  results[name] = { c50, c1, cpuUs, parts, paired };
   say(`   c${connections}: ${c50.rps.toFixed(0)} req/s p50 ${c50.p50_ms.toFixed(2)} ms p99 ${c50.p99_ms.toFixed(2)} ms errors ${c50.errors}, CPU ${cpuUs.toFixed(0)} µs/request; c1: p50 ${c1.p50_ms.toFixed(3)} ms p99 ${c1.p99_ms.toFixed(3)} ms`);
   say(`   CPU µs/request by process: ${Object.entries(parts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (paired) say(`   paired with the ceiling, 1 s slices in turn: ${paired.map((x) => `${(x * 100).toFixed(0)}%`).join(', ')} (median ${(median(paired) * 100).toFixed(0)}%)`);
+}
+
+/**
+ * The case's share of the ceiling measured in alternation with it: PAIR_ROUNDS one-second slices of the case, each
+ * between two one-second slices of the ceiling (its server runs throughout), each case slice divided by the mean
+ * of the two ceiling slices around it. The host's speed drifts by tens of percent within minutes; a ratio of two
+ * runs minutes apart measures that drift as much as the platform. Both servers are warm (the case's warm-up and
+ * c50 run came first), and an idle fastify costs nothing while the other runs.
+ */
+async function pairedShares(url: string, ceiling: string): Promise<number[]> {
+  const out: number[] = [];
+  let before = (await runWrk(ceiling, connections, 1)).rps;
+  for (let i = 0; i < PAIR_ROUNDS; i++) {
+    const rps = (await runWrk(url, connections, 1)).rps;
+    const after = (await runWrk(ceiling, connections, 1)).rps;
+    out.push(rps / ((before + after) / 2));
+    before = after;
+  }
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
   if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('fetch')))) return;
   // executor processes start in seconds, more on a busy machine
-  const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000, mode === 'ceiling' || process.env.BENCH_SRC ? [] : NODE_FLAGS);
+  const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000, process.env.BENCH_SRC ? [] : NODE_FLAGS);
   children.push(child);
   try {
     await f(port, child.pid!);
@@ -147,8 +178,18 @@ async function withServer(mode: string, f: (port: number, pid: number) => Promis
   }
 }
 
+/** the ceiling's server, running from the first case to the last: the paired shares measure against it */
+let ceilingUrl: string | null = null;
+let ceilingPid = 0;
+
 try {
-  await withServer('ceiling', (port, pid) => measure('ceiling', `http://127.0.0.1:${port}/`, pid));
+  {
+    const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', 'ceiling', db.url, prefix], process.env, 60_000);
+    children.push(child);
+    ceilingUrl = `http://127.0.0.1:${port}/`;
+    ceilingPid = child.pid!;
+    await measure('ceiling', ceilingUrl, ceilingPid);
+  }
   await withServer('embedded', async (port, pid) => {
     await measure('embedded', `http://127.0.0.1:${port}/apps/bench/hello`, pid);
     await measure('kv', `http://127.0.0.1:${port}/apps/bench/kv`, pid);
@@ -157,7 +198,7 @@ try {
   });
   for (const mode of ['redis', 'redis_lists', 'lanes_floor', 'lists_floor']) await withServer(mode, (port, pid) => measure(mode, `http://127.0.0.1:${port}/apps/bench/hello`, pid));
   await withServer('node', (port, pid) => measure('node', `http://127.0.0.1:${port}/apps/bench/hello`, pid));
-  await withServer('ceiling', (port, pid) => measure('ceiling_end', `http://127.0.0.1:${port}/`, pid));
+  await measure('ceiling_end', ceilingUrl, ceilingPid);
 } finally {
   for (const c of children) await stopChild(c);
   const r = redisConnection(redisUrl);
@@ -173,15 +214,15 @@ try {
 const ceiling = Math.max(results.ceiling?.c50.rps ?? NaN, results.ceiling_end?.c50.rps ?? -Infinity);
 if (asJson) {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(results)) out[k] = { rps: Math.round(v.c50.rps), share: Math.round((v.c50.rps / ceiling) * 1000) / 1000, p50_ms: v.c1.p50_ms, p99_ms: v.c1.p99_ms, cpu_us: Math.round(v.cpuUs), cpu_us_by_process: v.parts };
+  for (const [k, v] of Object.entries(results)) out[k] = { rps: Math.round(v.c50.rps), share: Math.round((v.c50.rps / ceiling) * 1000) / 1000, ...(v.paired ? { share_paired: Math.round(median(v.paired) * 1000) / 1000 } : {}), p50_ms: v.c1.p50_ms, p99_ms: v.c1.p99_ms, cpu_us: Math.round(v.cpuUs), cpu_us_by_process: v.parts };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 } else {
   const targets: Record<string, string> = { embedded: '≥60%', node: '≥50%', redis: '≥35%, p50<1ms', kv: '≥35%', fetch: '≥20%', ceiling: '' };
   say('');
-  say(`case         req/s (c${connections})  ratio   p50 c1 ms  p99 c1 ms  p50 c${connections} ms  p99 c${connections} ms  CPU µs/req  target`);
+  say(`case         req/s (c${connections})  ratio  paired   p50 c1 ms  p99 c1 ms  p50 c${connections} ms  p99 c${connections} ms  CPU µs/req  target`);
   for (const [k, v] of Object.entries(results)) {
     say(
-      `${k.padEnd(12)} ${v.c50.rps.toFixed(0).padStart(12)}  ${((v.c50.rps / ceiling) * 100).toFixed(0).padStart(4)}%  ${v.c1.p50_ms.toFixed(3).padStart(9)}  ${v.c1.p99_ms.toFixed(3).padStart(9)}  ${v.c50.p50_ms.toFixed(2).padStart(10)}  ${v.c50.p99_ms.toFixed(2).padStart(10)}  ${v.cpuUs.toFixed(0).padStart(10)}  ${targets[k] ?? ''}`,
+      `${k.padEnd(12)} ${v.c50.rps.toFixed(0).padStart(12)}  ${((v.c50.rps / ceiling) * 100).toFixed(0).padStart(4)}%  ${v.paired ? `${(median(v.paired) * 100).toFixed(0).padStart(5)}%` : '      '}  ${v.c1.p50_ms.toFixed(3).padStart(9)}  ${v.c1.p99_ms.toFixed(3).padStart(9)}  ${v.c50.p50_ms.toFixed(2).padStart(10)}  ${v.c50.p99_ms.toFixed(2).padStart(10)}  ${v.cpuUs.toFixed(0).padStart(10)}  ${targets[k] ?? ''}`,
     );
   }
   const a = results.ceiling?.c50.rps;
