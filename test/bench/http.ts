@@ -117,7 +117,15 @@ async function partPids(serverPid: number): Promise<Record<string, number[]>> {
   parts.postgres = rows.map((x) => x.pid);
   return parts;
 }
-const sumTicks = (pids: number[]) => pids.reduce((t, pid) => t + (readProc(pid)?.ticks ?? 0), 0);
+/** each pid's CPU ticks now (a pid that is gone: none) */
+const ticksOf = (pids: number[]) => pids.map((pid) => readProc(pid)?.ticks ?? null);
+/** ticks spent since `before` by the pids alive at both ends (a PostgreSQL backend may exit during a case) */
+const ticksSince = (pids: number[], before: (number | null)[]) =>
+  pids.reduce((t, pid, i) => {
+    const now = readProc(pid)?.ticks;
+    const was = before[i];
+    return now === undefined || was === null || was === undefined ? t : t + (now - was);
+  }, 0);
 const children: ChildProcess[] = [];
 
 async function measure(name: string, url: string, serverPid: number): Promise<void> {
@@ -128,12 +136,12 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
   // executor process ran its first 3 s at a quarter of its later rate, and bench:http measured that)
   if (warmupSeconds > 0) await runWrk(url, connections, warmupSeconds);
   const pids = await partPids(serverPid);
-  const p0 = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, sumTicks(v)]));
+  const p0 = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, ticksOf(v)]));
   const t0 = caseTicks(serverPid);
   const c50 = await runWrk(url, connections, seconds);
   const perReq = (ticks: number) => (ticks * (1e6 / CLK_TCK)) / Math.max(1, c50.requests);
   const cpuUs = perReq(ticksBetween(t0, caseTicks(serverPid)));
-  const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(sumTicks(v) - p0[k]!))]));
+  const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(ticksSince(v, p0[k]!)))]));
   const c1 = await runWrk(url, 1, latencySeconds);
   const paired = name.startsWith('ceiling') || !ceilingUrl ? undefined : await pairedShares(url, ceilingUrl);
   results[name] = { c50, c1, cpuUs, parts, paired };
