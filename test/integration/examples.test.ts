@@ -116,12 +116,23 @@ describe('examples', () => {
     expect(bad.status).toBe(422);
     const c = await call('url-shortener', 'POST', '/links', { url: 'https://rhai.rs/book/' });
     expect(c.status).toBe(201);
-    expect(c.json()).toEqual({ code: '1', short: '/1' });
-    const go = await call('url-shortener', 'GET', '/1');
+    const { code, short } = c.json() as { code: string; short: string };
+    expect(code).toMatch(/^[0-9a-z]{6,}$/);
+    expect(short).toBe(`/${code}`);
+    const go = await call('url-shortener', 'GET', `/${code}`);
     expect(go.status).toBe(302);
     expect(go.headers.location).toBe('https://rhai.rs/book/');
-    expect((await call('url-shortener', 'GET', '/links/1')).json()).toMatchObject({ url: 'https://rhai.rs/book/', hits: 1 });
+    expect((await call('url-shortener', 'GET', `/links/${code}`)).json()).toMatchObject({ url: 'https://rhai.rs/book/', hits: 1 });
     expect((await call('url-shortener', 'GET', '/zz')).status).toBe(404);
+  });
+
+  it('url-shortener: links created at the same time each get their own code (kv:: calls of concurrent invocations interleave)', async () => {
+    const urls = Array.from({ length: 20 }, (_, i) => `https://example.com/page/${i}`);
+    const made = await Promise.all(urls.map((url) => call('url-shortener', 'POST', '/links', { url })));
+    expect(made.map((r) => r.status)).toEqual(urls.map(() => 201));
+    const codes = made.map((r) => (r.json() as { code: string }).code);
+    expect(new Set(codes).size).toBe(urls.length);
+    for (let i = 0; i < urls.length; i++) expect((await call('url-shortener', 'GET', `/${codes[i]}`)).headers.location).toBe(urls[i]);
   });
 
   it('json-api: the status codes of a REST resource', async () => {
