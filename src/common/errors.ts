@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   KV_KEY_NOT_FOUND: { status: 404, summary: 'No such key in the app\'s KV store (API)' },
   JOB_NOT_FOUND: { status: 404, summary: 'No dead letter with that id in the app\'s branch (jobs:retry)' },
   KV_LIMIT: { status: 500, summary: 'A script stored a kv key or value over the size limit (key 512 B, value 1 MiB of JSON)' },
+  KV_TYPE: { status: 500, summary: 'A script called kv::incr on a value that is not an integer, or past ±(2^53 − 1)' },
   BAD_REQUEST: { status: 400, summary: 'The request is malformed' },
   REQUEST_TIMEOUT: { status: 408, summary: 'The client did not send the whole request (headers and body) in time' },
   INTERNAL: { status: 500, summary: 'An unexpected internal error' },

@@ -21,10 +21,10 @@
  * statement is in flight", and know nothing of the per-caller delete answers.
  */
 import type { Pool } from './pool.ts';
-import { checkKvWrite, kvDelete, kvGetMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
+import { checkKvWrite, kvDelete, kvGetMany, kvIncr, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
 
 /** The kv:: functions a script calls. */
-export type KvOp = 'get' | 'set' | 'delete' | 'keys';
+export type KvOp = 'get' | 'set' | 'delete' | 'keys' | 'incr';
 
 export interface KvStoreOptions {
   pool: Pool;
@@ -107,10 +107,10 @@ export class KvStore {
 
   /**
    * One kv:: call as a script makes it (`key` is the prefix for keys): get → JSON text or null, set → null,
-   * delete → whether it existed, keys → the keys. The one dispatch of an executor's kv:: calls, whether a thread
+   * delete → whether it existed, keys → the keys, incr (`json`: the amount) → the new value. The one dispatch of an executor's kv:: calls, whether a thread
    * serves them itself (thread-kv.ts) or its parent does (pool.ts host calls).
    */
-  async call(ns: KvNamespace, op: KvOp, key: string, json?: string): Promise<string | boolean | string[] | null> {
+  async call(ns: KvNamespace, op: KvOp, key: string, json?: string): Promise<string | boolean | string[] | number | null> {
     switch (op) {
       case 'get':
         return this.get(ns, key);
@@ -121,6 +121,9 @@ export class KvStore {
         return this.delete(ns, key);
       case 'keys':
         return this.keys(ns, key);
+      case 'incr':
+        // its own statement, not a batch's: its answer is the value after it, and each increment counts
+        return kvIncr(this.o.pool, ns, key, Number(json ?? '1'));
     }
   }
 

@@ -61,6 +61,42 @@ export async function kvDelete(pool: Pool, ns: KvNamespace, key: string): Promis
   return (r.rowCount ?? 0) > 0;
 }
 
+/** kv::incr keeps values exact: a number in JSON is a JS double, exact as an integer up to 2^53 − 1. */
+export const KV_MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The error of a kv::incr that cannot apply to the value `current` (JSON text) by `by`: not an integer, or a
+ * result out of the safe integer range; null when it applies. One rule for every store (SQL below, `picloud run`).
+ */
+export function kvIncrError(key: string, current: string | null, by: number): string | null {
+  if (!Number.isSafeInteger(by)) return `kv::incr: ${by} is not an integer within ±${KV_MAX_SAFE_INTEGER}`;
+  if (current === null) return null;
+  const v = JSON.parse(current) as unknown;
+  if (typeof v !== 'number' || !Number.isInteger(v)) return `kv::incr: the value of "${key}" is not an integer`;
+  if (!Number.isSafeInteger(v + by)) return `kv::incr: the value of "${key}" would pass ±${KV_MAX_SAFE_INTEGER}`;
+  return null;
+}
+
+// One statement, so one row lock: concurrent increments of a key all count. An absent key starts at 0. The WHERE
+// leaves a value that is not an integer, or whose result would leave the safe range, unchanged: no row comes back
+// (kvIncr then reads it to say why). The CASE guards the casts: SQL does not promise AND's order.
+const INCR = `INSERT INTO kv (app_id, branch, key, value) VALUES ($1, $2, $3, to_jsonb($4::bigint))
+  ON CONFLICT (app_id, branch, key) DO UPDATE SET value = to_jsonb(kv.value::numeric + $4::bigint), updated_at = now()
+  WHERE CASE WHEN jsonb_typeof(kv.value) = 'number'
+    THEN kv.value::numeric = trunc(kv.value::numeric) AND abs(kv.value::numeric + $4::bigint) <= ${KV_MAX_SAFE_INTEGER}
+    ELSE false END
+  RETURNING value::text AS v`;
+
+/** Add `by` to the integer at `key` (absent: 0) atomically; the new value. KV_TYPE when it cannot (kvIncrError). */
+export async function kvIncr(pool: Pool, ns: KvNamespace, key: string, by: number): Promise<number> {
+  checkKvKey(key);
+  const bad = kvIncrError(key, null, by);
+  if (bad) throw new AppError('KV_TYPE', bad);
+  const { rows } = await pool.query<{ v: string }>({ name: 'kv_incr', text: INCR, values: [ns.appId, ns.branch, key, by] });
+  if (rows[0]) return JSON.parse(rows[0].v) as number;
+  throw new AppError('KV_TYPE', kvIncrError(key, await kvGet(pool, ns, key), by) ?? `kv::incr: the value of "${key}" changed meanwhile; try again`);
+}
+
 /** Keys starting with `prefix`, sorted (at most `limit`). */
 export async function kvKeys(pool: Pool, ns: KvNamespace, prefix: string, limit = 10_000): Promise<string[]> {
   const { rows } = await pool.query<{ key: string }>(

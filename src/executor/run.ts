@@ -251,7 +251,7 @@ export class Runner {
   private async kv(c: NativeCallContext, op: KvOp, key: Value, json?: string): Promise<unknown> {
     const inv = c.data as Inv;
     if (typeof key !== 'string') throw new RhaiError('ErrorRuntime', `kv::${op}: key must be a string`);
-    if (op === 'set' || op === 'delete') await this.gate(inv);
+    if (op === 'set' || op === 'delete' || op === 'incr') await this.gate(inv);
     return this.wait(inv, this.bridge.kv(inv.ns, op, key, json)).catch((err: unknown) => {
       throw err instanceof RhaiError ? err : new RhaiError('ErrorRuntime', (err as Error).message);
     });
@@ -351,6 +351,9 @@ export class Runner {
       },
       delete: { params: ['string'], opts: async, fn: async (c, a) => (await this.kv(c, 'delete', a[0]!)) as boolean },
     });
+    // incr(key) or incr(key, by): atomic, the new value (kv.ts kvIncr)
+    e.registerAsyncFn('kv::incr', ['string'], async (c, a) => (await this.kv(c, 'incr', a[0]!, '1')) as number);
+    e.registerAsyncFn('kv::incr', ['string', 'int'], async (c, a) => (await this.kv(c, 'incr', a[0]!, String(a[1]))) as number);
     // keys() or keys(prefix)
     e.registerAsyncFn('kv::keys', [], async (c) => (await this.kv(c, 'keys', '')) as string[]);
     e.registerAsyncFn('kv::keys', ['string'], async (c, a) => (await this.kv(c, 'keys', a[0]!)) as string[]);

@@ -71,6 +71,7 @@ const HOST_NOTES: Record<string, string> = {
   'kv::set': 'stores a JSON-representable value (`()` deletes)',
   'kv::delete': 'removes a key; `true` if it existed',
   'kv::keys': '`keys()` or `keys(prefix)`: the keys starting with `prefix`, sorted',
+  'kv::incr': '`incr(key)` or `incr(key, by)`: adds to the integer at `key` (absent: 0) atomically; the new value',
   'queue::send': '`send(name, value)` or `send(name, value, #{ delay_ms })`: enqueues a job for the `[[queues]]` handler `name`; returns its id',
   'http::fetch': 'outbound HTTP: `#{ status, headers, body, json }`; options `method`, `headers`, `body`, `timeout_ms`; errors start with FETCH_DENIED/TIMEOUT/LIMIT/FAILED',
   'json::parse': 'JSON text to a value (objects become maps)',

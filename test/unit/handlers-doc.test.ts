@@ -29,6 +29,7 @@ import { Runner, type HostBridge } from '../../src/executor/run.ts';
 import { Fetcher } from '../../src/executor/fetch.ts';
 import { matchRoute, targetOf } from '../../src/orchestrator/route-table.ts';
 import type { InvocationJob } from '../../src/queue/jobs.ts';
+import { memoryKv } from '../../src/db/kv-memory.ts';
 import type { Engine } from '../../src/rhai/index.ts';
 
 const DOC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../docs/handlers.md');
@@ -103,17 +104,11 @@ async function runApp(files: Map<string, string>, manifest: string, req: Request
   const segs = url.pathname.split('/').filter(Boolean).map((s) => decodeURIComponent(s));
   const m = matchRoute(entry.routes, req.method, segs);
   if (m.kind !== 'ok') throw new Error(`${req.method} ${url.pathname} matches no route of the block's app (${m.kind})`);
-  const kv = new Map<string, string>();
   let jobs = 0;
   const bridge: HostBridge = {
     loadAst: async (hash) => programs.get(hash)!,
     queueSend: async () => ({ id: String(++jobs), durable: Promise.resolve() }),
-    kv: async (_ns, op, key, json) => {
-      if (op === 'get') return kv.get(key) ?? null;
-      if (op === 'set') return void kv.set(key, json!);
-      if (op === 'delete') return kv.delete(key);
-      return [...kv.keys()].filter((k) => k.startsWith(key)).sort();
-    },
+    kv: memoryKv(),
   };
   const headers: Record<string, string> = req.body ? { 'content-type': 'application/json' } : {};
   const job: InvocationJob = {

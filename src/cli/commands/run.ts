@@ -83,19 +83,13 @@ function parse(argv: string[]): Args | string | null {
 async function localRunner(programs: (hash: string) => string): Promise<RunnerLike> {
   const { Runner } = await import('../../executor/run.ts');
   const { Fetcher } = await import('../../executor/fetch.ts');
-  const { checkKvWrite } = await import('../../db/kv.ts');
-  const kv = new Map<string, string>();
+  const { memoryKv } = await import('../../db/kv-memory.ts');
   const fetcher = new Fetcher({ userAgent: `PiCloud/${VERSION}` });
   const runner = new Runner({
     fetcher,
     bridge: {
       loadAst: async (hash) => programs(hash),
-      kv: async (_ns, op, key, json) => {
-        if (op === 'get') return kv.get(key) ?? null;
-        if (op === 'set') return void (checkKvWrite(key, json!), kv.set(key, json!));
-        if (op === 'delete') return kv.delete(key);
-        return [...kv.keys()].filter((k) => k.startsWith(key)).sort();
-      },
+      kv: memoryKv(),
     },
   });
   return { run: (job) => runner.run(job as Parameters<typeof runner.run>[0]), close: () => fetcher.close() };
