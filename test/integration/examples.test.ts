@@ -126,13 +126,16 @@ describe('examples', () => {
     expect((await call('url-shortener', 'GET', '/zz')).status).toBe(404);
   });
 
-  it('url-shortener: links created at the same time each get their own code (kv:: calls of concurrent invocations interleave)', async () => {
+  it("url-shortener: links created at the same time each get their own code, and visits at the same time all count", async () => {
     const urls = Array.from({ length: 20 }, (_, i) => `https://example.com/page/${i}`);
     const made = await Promise.all(urls.map((url) => call('url-shortener', 'POST', '/links', { url })));
     expect(made.map((r) => r.status)).toEqual(urls.map(() => 201));
     const codes = made.map((r) => (r.json() as { code: string }).code);
     expect(new Set(codes).size).toBe(urls.length);
     for (let i = 0; i < urls.length; i++) expect((await call('url-shortener', 'GET', `/${codes[i]}`)).headers.location).toBe(urls[i]);
+    // and 20 visits at once all count
+    await Promise.all(Array.from({ length: 20 }, () => call('url-shortener', 'GET', `/${codes[0]}`)));
+    expect((await call('url-shortener', 'GET', `/links/${codes[0]}`)).json()).toMatchObject({ url: urls[0], hits: 21 });
   });
 
   it('json-api: the status codes of a REST resource', async () => {
