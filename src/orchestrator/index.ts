@@ -38,6 +38,8 @@ export interface InvocationPlaneDeps {
   executorThreads?: number;
   /** V8 heap cap per executor thread in MB (default 256); a script exceeding it crashes its thread → 502 */
   threadHeapMb?: number;
+  /** invocation-log rows per app and second of the in-process pool (default LOG_ROWS_PER_SECOND; lower in tests) */
+  logRowsPerSecond?: number;
   /**
    * Redis mode: executor threads in this process (`picloud orchestrator --executors N`). Invocations go to them
    * first and spill over to the Redis executors only when they are saturated. Default 0: Redis only.
@@ -105,7 +107,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
     dispatcher = remote;
     onRedisReconnect = (f) => remote.onReconnect(f);
     if (deps.localThreads && deps.localThreads > 0) {
-      const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: deps.localThreads, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends });
+      const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: deps.localThreads, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends, logRowsPerSecond: deps.logRowsPerSecond });
       await p.start();
       execPool = p;
       dispatcher = createNodeDispatcher((job) => p.tryRun(job), remote, () => p.close());
@@ -124,7 +126,7 @@ export async function startInvocationPlane(deps: InvocationPlaneDeps): Promise<I
       children.push(spawnExecutor(env, args));
     }
   } else {
-    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends });
+    const p = new ExecutorPool({ pool, log: log.child({ component: 'executor' }), threads: config.executors, maxQueue: deps.maxQueue, maxHeapMb: deps.threadHeapMb, appShare: config.appShare ?? undefined, appQueue: config.appQueue, jobSends, logRowsPerSecond: deps.logRowsPerSecond });
     await p.start();
     execPool = p;
     dispatcher = createLocalDispatcher((job) => p.run(job), () => p.close());

@@ -145,7 +145,8 @@ describe('invocation log', () => {
 describe('invocation log under load (embedded pool)', () => {
   let t: TestPlane;
   beforeAll(async () => {
-    t = await startTestPlane('embedded', { executors: 2 });
+    // 20 rows a second (bursts of 40): 1,000 requests pass it however slowly a busy machine serves them
+    t = await startTestPlane('embedded', { executors: 2, logRowsPerSecond: 20 });
     await pushRelease(t.db.pool, { app: 'flood', scripts: { 'ok.rhai': '"ok"', 'bad.rhai': 'throw "no"' }, routes: [{ path: '/ok', script: 'ok.rhai' }, { path: '/bad', script: 'bad.rhai' }] });
     await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
   }, 120_000);
@@ -155,8 +156,8 @@ describe('invocation log under load (embedded pool)', () => {
 
   it('should count every invocation past the rate, whether the thread or the log refused its row, and keep failures apart', async () => {
     const appId = (await t.db.pool.query(`SELECT id FROM apps WHERE name = 'flood'`)).rows[0].id as number;
-    // over LOG_ROWS_PER_SECOND (bursts of twice that) within a second or two, 16 at a time; the failures fit their own
-    const total = 4000;
+    // far over the rate, 16 at a time; the 5 failures fit their own allowance
+    const total = 1000;
     let sent = 0;
     const worker = async () => {
       while (sent < total) {
@@ -179,7 +180,7 @@ describe('invocation log under load (embedded pool)', () => {
     }, 10_000, 'every invocation written or counted');
     const c = await counted();
     expect(c.failed).toBe(failures);
-    expect(c.ok).toBeGreaterThanOrEqual(2000);
+    expect(c.ok).toBeGreaterThanOrEqual(40);
     expect(c.unlogged).toBeGreaterThan(0);
   }, 60_000);
 });
