@@ -77,23 +77,50 @@ export function kvIncrError(key: string, current: string | null, by: number): st
   return null;
 }
 
-// One statement, so one row lock: concurrent increments of a key all count. An absent key starts at 0. The WHERE
-// leaves a value that is not an integer, or whose result would leave the safe range, unchanged: no row comes back
-// (kvIncr then reads it to say why). The CASE guards the casts: SQL does not promise AND's order.
+// One upsert per key, so one row lock: concurrent increments of a key all count. An absent key starts at `by`. The
+// WHERE leaves a value that is not an integer, or whose result would leave the safe range, unchanged: no row comes
+// back for it. The CASE guards the casts: SQL does not promise AND's order.
+const INCR_GUARD = `WHERE CASE WHEN jsonb_typeof(kv.value) = 'number'
+    THEN kv.value::numeric = trunc(kv.value::numeric) AND abs(kv.value::numeric + EXCLUDED.value::numeric) <= ${KV_MAX_SAFE_INTEGER}
+    ELSE false END`;
 const INCR = `INSERT INTO kv (app_id, branch, key, value) VALUES ($1, $2, $3, to_jsonb($4::bigint))
-  ON CONFLICT (app_id, branch, key) DO UPDATE SET value = to_jsonb(kv.value::numeric + $4::bigint), updated_at = now()
-  WHERE CASE WHEN jsonb_typeof(kv.value) = 'number'
-    THEN kv.value::numeric = trunc(kv.value::numeric) AND abs(kv.value::numeric + $4::bigint) <= ${KV_MAX_SAFE_INTEGER}
-    ELSE false END
+  ON CONFLICT (app_id, branch, key) DO UPDATE SET value = to_jsonb(kv.value::numeric + EXCLUDED.value::numeric), updated_at = now()
+  ${INCR_GUARD}
   RETURNING value::text AS v`;
+const INCR_MANY = `INSERT INTO kv (app_id, branch, key, value)
+  SELECT app_id, branch, key, to_jsonb(by) FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS t(app_id, branch, key, by)
+  ON CONFLICT (app_id, branch, key) DO UPDATE SET value = to_jsonb(kv.value::numeric + EXCLUDED.value::numeric), updated_at = now()
+  ${INCR_GUARD}
+  RETURNING app_id, branch, key, value::text AS v`;
+
+/** An increment of a batch: `by` (a safe integer) added to the key. */
+export interface KvIncrement extends KvItem {
+  by: number;
+}
+
+/**
+ * Add each `by` to its key (distinct keys, checked with checkKvKey) in one statement, hence one commit: the new
+ * values, null for a key left unchanged (not an integer, or a result past the safe range).
+ */
+export async function kvIncrMany(pool: Pool, items: readonly KvIncrement[]): Promise<(number | null)[]> {
+  if (items.length === 1) {
+    const { ns, key, by } = items[0]!;
+    const { rows } = await pool.query<{ v: string }>({ name: 'kv_incr', text: INCR, values: [ns.appId, ns.branch, key, by] });
+    return [rows[0] ? (JSON.parse(rows[0].v) as number) : null];
+  }
+  const { rows } = await pool.query<{ app_id: number; branch: string; key: string; v: string }>({ name: 'kv_incr_many', text: INCR_MANY, values: [...columns(items), items.map((i) => i.by)] });
+  const values = new Map<string, number>();
+  for (const r of rows) values.set(`${r.app_id}\u0000${r.branch}\u0000${r.key}`, JSON.parse(r.v) as number);
+  return items.map((i) => values.get(`${i.ns.appId}\u0000${i.ns.branch}\u0000${i.key}`) ?? null);
+}
 
 /** Add `by` to the integer at `key` (absent: 0) atomically; the new value. KV_TYPE when it cannot (kvIncrError). */
 export async function kvIncr(pool: Pool, ns: KvNamespace, key: string, by: number): Promise<number> {
   checkKvKey(key);
   const bad = kvIncrError(key, null, by);
   if (bad) throw new AppError('KV_TYPE', bad);
-  const { rows } = await pool.query<{ v: string }>({ name: 'kv_incr', text: INCR, values: [ns.appId, ns.branch, key, by] });
-  if (rows[0]) return JSON.parse(rows[0].v) as number;
+  const [v] = await kvIncrMany(pool, [{ ns, key, by }]);
+  if (v !== null && v !== undefined) return v;
   throw new AppError('KV_TYPE', kvIncrError(key, await kvGet(pool, ns, key), by) ?? `kv::incr: the value of "${key}" changed meanwhile; try again`);
 }
 

@@ -64,6 +64,14 @@ for (const path of ['thread', 'host calls'] as const) {
       expect(rows[0]!.value).toBe(60);
     });
 
+    it('should count increments of many keys sent at once (one statement for the lot), each key its own', async () => {
+      const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => get(`/by?key=many${i % 8}&by=${1 + (i % 3)}`)));
+      expect(rs.map((r) => r.status)).toEqual(rs.map(() => 200));
+      const { rows } = await db.pool.query<{ key: string; value: number }>(`SELECT key, value FROM kv WHERE key LIKE 'many%' ORDER BY key`);
+      const want = Array.from({ length: 8 }, (_, k) => Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 8 === k).reduce((s, i) => s + 1 + (i % 3), 0));
+      expect(rows.map((r) => r.value)).toEqual(want);
+    });
+
     it('should lose updates with get then set under the same load (why kv::incr exists)', async () => {
       const rs = await Promise.all(Array.from({ length: 60 }, () => get('/racy')));
       expect(rs.map((r) => r.status)).toEqual(rs.map(() => 200));
