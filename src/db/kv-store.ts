@@ -20,8 +20,8 @@
  * Increments (kv::incr) are batched the same way in a queue of their own (kvIncrMany: one update per key for the
  * sum of its increments).
  *
- * Hand-written (three small queues): the batching libraries (dataloader and the like) batch per tick, not "while a
- * statement is in flight", and know nothing of the per-caller delete answers.
+ * Hand-written (one small Batches class, three queues): the batching libraries (dataloader and the like) batch per
+ * tick, not "while a statement is in flight", and know nothing of the per-caller delete answers.
  */
 import type { Pool } from './pool.ts';
 import { AppError } from '../common/errors.ts';
@@ -50,57 +50,78 @@ interface Waiter<T> {
   reject: (e: unknown) => void;
 }
 
-interface PendingRead {
+/** The calls of one key waiting for the next statement of their kind. */
+interface Pending<Op> {
   ns: KvNamespace;
   key: string;
-  id: string;
-  waiters: Waiter<string | null>[];
+  /** in arrival order */
+  ops: Op[];
 }
 
-interface PendingWrite {
-  ns: KvNamespace;
-  key: string;
-  id: string;
-  /** in arrival order; json null deletes */
-  ops: { json: string | null; w: Waiter<boolean> }[];
-}
+type PendingRead = Pending<Waiter<string | null>>;
+/** json null deletes */
+type PendingWrite = Pending<{ json: string | null; w: Waiter<boolean> }>;
+type PendingIncr = Pending<{ by: number; w: Waiter<number> }>;
 
-interface PendingIncr {
-  ns: KvNamespace;
-  key: string;
-  id: string;
-  ops: { by: number; w: Waiter<number> }[];
+/**
+ * The store's batching rule, for each kind of statement (reads, writes, increments): calls go into the next
+ * statement of their kind, which is sent as soon as none of that kind is in flight (after the current gathering
+ * point, KvStoreOptions.gather); what arrives while one is in flight waits for the next, one entry per key.
+ */
+class Batches<Op> {
+  private readonly pending = new Map<string, Pending<Op>>();
+  private busy = false;
+  private scheduled = false;
+
+  constructor(
+    private readonly schedule: (f: () => void) => void,
+    /** send one batch and answer its calls */
+    private readonly send: (batch: Pending<Op>[]) => Promise<void>,
+    /** a pending entry's JSON characters, to bound a statement (take) */
+    private readonly chars: (p: Pending<Op>) => number = () => 0,
+  ) {}
+
+  /** Add a call on `key` to the next statement of this kind. */
+  add(ns: KvNamespace, key: string, op: Op): void {
+    const id = kvId(ns, key);
+    let p = this.pending.get(id);
+    if (!p) this.pending.set(id, (p = { ns, key, ops: [] }));
+    p.ops.push(op);
+    if (!this.busy && !this.scheduled) {
+      this.scheduled = true;
+      this.schedule(() => void this.flush());
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    if (this.busy || this.pending.size === 0) return;
+    const batch = take(this.pending, this.chars);
+    this.busy = true;
+    try {
+      await this.send(batch);
+    } finally {
+      this.busy = false;
+      if (this.pending.size) void this.flush();
+    }
+  }
 }
 
 export class KvStore {
-  private readonly reads = new Map<string, PendingRead>();
-  private readonly writes = new Map<string, PendingWrite>();
-  private readonly incrs = new Map<string, PendingIncr>();
-  private reading = false;
-  private writing = false;
-  private incrementing = false;
-  private readScheduled = false;
-  private writeScheduled = false;
-  private incrScheduled = false;
-
-  private readonly schedule: (f: () => void) => void;
+  private readonly reads: Batches<Waiter<string | null>>;
+  private readonly writes: Batches<{ json: string | null; w: Waiter<boolean> }>;
+  private readonly incrs: Batches<{ by: number; w: Waiter<number> }>;
 
   constructor(private readonly o: KvStoreOptions) {
-    this.schedule = o.gather === 'turn' ? (f) => void setImmediate(f) : queueMicrotask;
+    const schedule = o.gather === 'turn' ? (f: () => void) => void setImmediate(f) : queueMicrotask;
+    this.reads = new Batches(schedule, (b) => this.sendReads(b));
+    this.writes = new Batches(schedule, (b) => this.sendWrites(b), (p) => p.ops[p.ops.length - 1]!.json?.length ?? 0);
+    this.incrs = new Batches(schedule, (b) => this.sendIncrs(b));
   }
 
   /** The value of `key` (JSON text), or null when absent. */
   get(ns: KvNamespace, key: string): Promise<string | null> {
-    const id = kvId(ns, key);
-    return new Promise((resolve, reject) => {
-      let p = this.reads.get(id);
-      if (!p) this.reads.set(id, (p = { ns, key, id, waiters: [] }));
-      p.waiters.push({ resolve, reject });
-      if (!this.reading && !this.readScheduled) {
-        this.readScheduled = true;
-        this.schedule(() => void this.flushReads());
-      }
-    });
+    return new Promise((resolve, reject) => this.reads.add(ns, key, { resolve, reject }));
   }
 
   /** Store JSON text `json` at `key` (KV_LIMIT when too large). */
@@ -120,9 +141,23 @@ export class KvStore {
   }
 
   /**
+   * Add `by` to the integer at `key` (absent: 0); the new value. Increments of a key pending together go in one
+   * update for their sum (kvIncrMany), each caller answered with the value after its own increment. Their own
+   * statements, apart from set and delete: calls pending together come from different invocations (an
+   * invocation awaits each call), so any order of them is one they could have had.
+   */
+  incr(ns: KvNamespace, key: string, by: number): Promise<number> {
+    checkKvKey(key);
+    const bad = kvIncrError(key, null, by);
+    if (bad) return Promise.reject(new AppError('KV_TYPE', bad));
+    return new Promise((resolve, reject) => this.incrs.add(ns, key, { by, w: { resolve, reject } }));
+  }
+
+  /**
    * One kv:: call as a script makes it (`key` is the prefix for keys): get → JSON text or null, set → null,
-   * delete → whether it existed, keys → the keys, incr (`json`: the amount) → the new value. The one dispatch of an executor's kv:: calls, whether a thread
-   * serves them itself (thread-kv.ts) or its parent does (pool.ts host calls).
+   * delete → whether it existed, keys → the keys, incr (`json`: the amount) → the new value. The one dispatch of
+   * an executor's kv:: calls, whether a thread serves them itself (thread-kv.ts) or its parent does (pool.ts host
+   * calls).
    */
   async call(ns: KvNamespace, op: KvOp, key: string, json?: string): Promise<string | boolean | string[] | number | null> {
     switch (op) {
@@ -140,98 +175,23 @@ export class KvStore {
     }
   }
 
-  /**
-   * Add `by` to the integer at `key` (absent: 0); the new value. Increments wait for the one increment statement in
-   * flight, and those that arrive meanwhile go in the next (kvIncrMany): one row update per key for their sum, each
-   * caller answered with the value after its own increment. Their own queue, apart from set and delete: calls that
-   * are pending together come from different invocations (an invocation awaits each call), so any order of them
-   * is one they could have had.
-   */
-  incr(ns: KvNamespace, key: string, by: number): Promise<number> {
-    checkKvKey(key);
-    const bad = kvIncrError(key, null, by);
-    if (bad) return Promise.reject(new AppError('KV_TYPE', bad));
-    const id = kvId(ns, key);
-    return new Promise((resolve, reject) => {
-      let p = this.incrs.get(id);
-      if (!p) this.incrs.set(id, (p = { ns, key, id, ops: [] }));
-      p.ops.push({ by, w: { resolve, reject } });
-      if (!this.incrementing && !this.incrScheduled) {
-        this.incrScheduled = true;
-        this.schedule(() => void this.flushIncrs());
-      }
-    });
-  }
-
-  private async flushIncrs(): Promise<void> {
-    this.incrScheduled = false;
-    if (this.incrementing || this.incrs.size === 0) return;
-    const batch = take(this.incrs, () => 0);
-    this.incrementing = true;
-    try {
-      const sums = batch.map((p) => p.ops.reduce((s, o) => s + o.by, 0));
-      let values: (number | null)[] = batch.map(() => null);
-      if (sums.every((s) => Number.isSafeInteger(s))) {
-        try {
-          values = await kvIncrMany(this.o.pool, batch.map((p, i) => ({ ns: p.ns, key: p.key, by: sums[i]! })));
-        } catch (err) {
-          this.o.log.warn({ err, keys: batch.length }, 'a kv increment batch failed; applying its increments one by one');
-        }
-      }
-      for (let i = 0; i < batch.length; i++) {
-        const p = batch[i]!;
-        const v = values[i];
-        if (v === null || v === undefined) {
-          // not applied (a value that is not an integer, a sum past the safe range, a failed statement): each
-          // increment on its own, with its own answer or error
-          for (const op of p.ops) await kvIncr(this.o.pool, p.ns, p.key, op.by).then(op.w.resolve, op.w.reject);
-          continue;
-        }
-        let run = v - sums[i]!;
-        for (const op of p.ops) op.w.resolve((run += op.by));
-      }
-    } finally {
-      this.incrementing = false;
-      if (this.incrs.size) void this.flushIncrs();
-    }
-  }
-
   private write(ns: KvNamespace, key: string, json: string | null): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      const id = kvId(ns, key);
-      let p = this.writes.get(id);
-      if (!p) this.writes.set(id, (p = { ns, key, id, ops: [] }));
-      p.ops.push({ json, w: { resolve, reject } });
-      // gather what arrives in this turn (a thread's message carries several host calls) before sending
-      if (!this.writing && !this.writeScheduled) {
-        this.writeScheduled = true;
-        this.schedule(() => void this.flushWrites());
-      }
-    });
+    // gathered until the next gathering point (a thread's message carries several host calls) before sending
+    return new Promise((resolve, reject) => this.writes.add(ns, key, { json, w: { resolve, reject } }));
   }
 
-  private async flushReads(): Promise<void> {
-    this.readScheduled = false;
-    if (this.reading || this.reads.size === 0) return;
-    const batch = take(this.reads, () => 0);
-    this.reading = true;
-    let values: (string | null)[] | undefined;
+  private async sendReads(batch: PendingRead[]): Promise<void> {
+    let values: (string | null)[];
     try {
       values = await kvGetMany(this.o.pool, batch);
     } catch (err) {
-      for (const p of batch) for (const w of p.waiters) w.reject(err);
-    } finally {
-      this.reading = false;
-      if (this.reads.size) void this.flushReads();
+      for (const p of batch) for (const w of p.ops) w.reject(err);
+      return;
     }
-    if (values) for (let i = 0; i < batch.length; i++) for (const w of batch[i]!.waiters) w.resolve(values[i]!);
+    for (let i = 0; i < batch.length; i++) for (const w of batch[i]!.ops) w.resolve(values[i]!);
   }
 
-  private async flushWrites(): Promise<void> {
-    this.writeScheduled = false;
-    if (this.writing || this.writes.size === 0) return;
-    const batch = take(this.writes, (p) => p.ops[p.ops.length - 1]!.json?.length ?? 0);
-    this.writing = true;
+  private async sendWrites(batch: PendingWrite[]): Promise<void> {
     const finals: KvWrite[] = batch.map((p) => ({ ns: p.ns, key: p.key, json: p.ops[p.ops.length - 1]!.json }));
     try {
       const existed = await kvWriteMany(this.o.pool, finals);
@@ -242,9 +202,30 @@ export class KvStore {
         this.o.log.warn({ err, keys: batch.length }, 'a kv write batch failed; writing its keys one by one');
         await this.oneByOne(batch);
       }
-    } finally {
-      this.writing = false;
-      if (this.writes.size) void this.flushWrites();
+    }
+  }
+
+  private async sendIncrs(batch: PendingIncr[]): Promise<void> {
+    const sums = batch.map((p) => p.ops.reduce((s, o) => s + o.by, 0));
+    let values: (number | null)[] = batch.map(() => null);
+    if (sums.every((s) => Number.isSafeInteger(s))) {
+      try {
+        values = await kvIncrMany(this.o.pool, batch.map((p, i) => ({ ns: p.ns, key: p.key, by: sums[i]! })));
+      } catch (err) {
+        this.o.log.warn({ err, keys: batch.length }, 'a kv increment batch failed; applying its increments one by one');
+      }
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const p = batch[i]!;
+      const v = values[i];
+      if (v === null || v === undefined) {
+        // not applied (a value that is not an integer, a sum past the safe range, a failed statement): each
+        // increment on its own, with its own answer or error
+        for (const op of p.ops) await kvIncr(this.o.pool, p.ns, p.key, op.by).then(op.w.resolve, op.w.reject);
+        continue;
+      }
+      let run = v - sums[i]!;
+      for (const op of p.ops) op.w.resolve((run += op.by));
     }
   }
 
