@@ -7,6 +7,7 @@
  *   embedded — a trivial route through the embedded mode (in-process worker-thread pool)
  *   kv       — a route doing one kv::get and one kv::set, embedded mode
  *   kvread   — a route doing ten kv::get of one key, embedded mode (what the kv read cache saves)
+ *   kvincr   — a route doing one kv::incr of one key (a hot counter: increments pending together are one update)
  *   fetch    — a route doing one http::fetch of a local upstream that answers at once, embedded mode (issue 9:
  *              fetch ≥ 20 % and kv ≥ 35 % of the ceiling)
  *   redis    — the trivial route through an orchestrator with no executor threads and 2 executor processes, which
@@ -77,8 +78,9 @@ await pushRelease(db.pool, {
     'hello.rhai': '"hello"',
     'kv.rhai': 'let v = kv::get("greeting"); kv::set("last", v); v',
     'kvread.rhai': 'let n = 0; for i in 0..10 { if kv::get("greeting") != () { n += 1; } } n',
+    'kvincr.rhai': 'kv::incr("hits")',
   },
-  routes: [{ path: '/hello', script: 'hello.rhai' }, { path: '/kv', script: 'kv.rhai' }, { path: '/kvread', script: 'kvread.rhai' }],
+  routes: [{ path: '/hello', script: 'hello.rhai' }, { path: '/kv', script: 'kv.rhai' }, { path: '/kvread', script: 'kvread.rhai' }, { path: '/kvincr', script: 'kvincr.rhai' }],
 });
 await db.pool.query(`INSERT INTO kv (app_id, branch, key, value) SELECT id, 'main', 'greeting', '"hello"' FROM apps WHERE name = 'bench'`);
 
@@ -175,7 +177,7 @@ function median(xs: number[]): number {
 }
 
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
-  if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('fetch')))) return;
+  if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('kvincr') || only.has('fetch')))) return;
   // executor processes start in seconds, more on a busy machine
   const { child, port } = await spawnReady(['test/bench/lib.ts', 'serve', mode, db.url, prefix], process.env, 180_000, process.env.BENCH_SRC ? [] : NODE_FLAGS);
   children.push(child);
@@ -202,6 +204,7 @@ try {
     await measure('embedded', `http://127.0.0.1:${port}/apps/bench/hello`, pid);
     await measure('kv', `http://127.0.0.1:${port}/apps/bench/kv`, pid);
     await measure('kvread', `http://127.0.0.1:${port}/apps/bench/kvread`, pid);
+    await measure('kvincr', `http://127.0.0.1:${port}/apps/bench/kvincr`, pid);
     await measure('fetch', `http://127.0.0.1:${port}/apps/benchfetch/fetch`, pid);
   });
   for (const mode of ['redis', 'redis_lists', 'lanes_floor', 'lists_floor']) await withServer(mode, (port, pid) => measure(mode, `http://127.0.0.1:${port}/apps/bench/hello`, pid));
