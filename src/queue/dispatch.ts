@@ -58,7 +58,9 @@ export function createLocalDispatcher(run: JobRunner, onClose: () => Promise<voi
     try {
       p = run(job);
     } catch (e) {
-      return Promise.reject(failed(e));
+      // a runner that throws instead of rejecting: counted and answered the same way (failed(e) rethrows, so
+      // `Promise.reject(failed(e))` threw out of invoke, and out of submit, instead of returning a rejection)
+      p = Promise.reject(e);
     }
     return p.then(done, failed);
   };
