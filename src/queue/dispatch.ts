@@ -36,22 +36,34 @@ export interface Dispatcher {
 /** Runs a job somewhere and resolves with its result (the executor pool implements this). */
 export type JobRunner = (job: InvocationJob) => Promise<InvocationResult>;
 
+/**
+ * The two reactions of a counted run, made once per dispatcher: `settle(ok)` is called when the run's promise
+ * settles, which then passes the result or the error on. One reaction on the promise per request (an async
+ * wrapper cost a promise and two more microtask turns).
+ */
+function counting(settle: (ok: boolean) => void): { done: (r: InvocationResult) => InvocationResult; failed: (e: unknown) => never } {
+  return {
+    done: (r) => {
+      settle(true);
+      return r;
+    },
+    failed: (e) => {
+      settle(false);
+      throw e;
+    },
+  };
+}
+
 /** The in-process dispatcher: a thin counter around the executor pool (which owns queueing and 503s). */
 export function createLocalDispatcher(run: JobRunner, onClose: () => Promise<void>): Dispatcher {
   let inFlight = 0;
   let completed = 0;
   let rejected = 0;
-  const done = (r: InvocationResult): InvocationResult => {
+  const { done, failed } = counting((ok) => {
     inFlight--;
-    completed++;
-    return r;
-  };
-  const failed = (e: unknown): never => {
-    inFlight--;
-    rejected++;
-    throw e;
-  };
-  // one reaction on the runner's promise (an async wrapper cost a promise and two more microtask turns per request)
+    if (ok) completed++;
+    else rejected++;
+  });
   const invoke = (job: InvocationJob): Promise<InvocationResult> => {
     inFlight++;
     let p: Promise<InvocationResult>;
@@ -84,17 +96,11 @@ export function createNodeDispatcher(tryLocal: (job: InvocationJob) => Promise<I
   let local = 0;
   let localDone = 0;
   let spilled = 0;
-  // one reaction on the local run's promise, as in createLocalDispatcher (not an async function's extra turns)
-  const done = (r: InvocationResult): InvocationResult => {
+  // a local run counts as done whether it succeeded or not
+  const { done, failed } = counting(() => {
     local--;
     localDone++;
-    return r;
-  };
-  const failed = (e: unknown): never => {
-    local--;
-    localDone++;
-    throw e;
-  };
+  });
   return {
     mode: 'node',
     invoke(job) {
