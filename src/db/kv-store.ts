@@ -24,8 +24,7 @@
  * tick, not "while a statement is in flight", and know nothing of the per-caller delete answers.
  */
 import type { Pool } from './pool.ts';
-import { AppError } from '../common/errors.ts';
-import { checkKvKey, checkKvWrite, kvDelete, kvGetMany, kvIncr, kvIncrError, kvIncrMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
+import { checkKvIncr, checkKvWrite, kvDelete, kvGetMany, kvIncr, kvIncrMany, kvKeys, kvSet, kvWriteMany, type KvNamespace, type KvWrite } from './kv.ts';
 
 /** The kv:: functions a script calls. */
 export type KvOp = 'get' | 'set' | 'delete' | 'keys' | 'incr';
@@ -146,10 +145,8 @@ export class KvStore {
    * statements, apart from set and delete: calls pending together come from different invocations (an
    * invocation awaits each call), so any order of them is one they could have had.
    */
-  incr(ns: KvNamespace, key: string, by: number): Promise<number> {
-    checkKvKey(key);
-    const bad = kvIncrError(key, null, by);
-    if (bad) return Promise.reject(new AppError('KV_TYPE', bad));
+  async incr(ns: KvNamespace, key: string, by: number): Promise<number> {
+    checkKvIncr(key, by);
     return new Promise((resolve, reject) => this.incrs.add(ns, key, { by, w: { resolve, reject } }));
   }
 

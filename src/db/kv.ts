@@ -77,6 +77,13 @@ export function kvIncrError(key: string, current: string | null, by: number): st
   return null;
 }
 
+/** KV_LIMIT when the key is too long, KV_TYPE when `by` is not a safe integer (every store checks increments with this). */
+export function checkKvIncr(key: string, by: number): void {
+  checkKvKey(key);
+  const bad = kvIncrError(key, null, by);
+  if (bad) throw new AppError('KV_TYPE', bad);
+}
+
 // One upsert per key, so one row lock: concurrent increments of a key all count. An absent key starts at `by`. The
 // WHERE leaves a value that is not an integer, or whose result would leave the safe range, unchanged: no row comes
 // back for it. The CASE guards the casts: SQL does not promise AND's order.
@@ -116,9 +123,7 @@ export async function kvIncrMany(pool: Pool, items: readonly KvIncrement[]): Pro
 
 /** Add `by` to the integer at `key` (absent: 0) atomically; the new value. KV_TYPE when it cannot (kvIncrError). */
 export async function kvIncr(pool: Pool, ns: KvNamespace, key: string, by: number): Promise<number> {
-  checkKvKey(key);
-  const bad = kvIncrError(key, null, by);
-  if (bad) throw new AppError('KV_TYPE', bad);
+  checkKvIncr(key, by);
   const [v] = await kvIncrMany(pool, [{ ns, key, by }]);
   if (v !== null && v !== undefined) return v;
   throw new AppError('KV_TYPE', kvIncrError(key, await kvGet(pool, ns, key), by) ?? `kv::incr: the value of "${key}" changed meanwhile; try again`);
