@@ -20,6 +20,7 @@ import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHa
 import http from 'node:http';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
+import { median } from './lib.ts';
 
 
 const args = process.argv.slice(2);
@@ -77,10 +78,6 @@ const preloadOf = (stderr: string): number | null => {
   return m ? Number(m[1]) : null;
 };
 const cachedOf = (stderr: string): string => /Compiled (\d+) scripts \((\d+) cached\)/.exec(stderr)?.slice(1, 3).join('/') ?? '?';
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 /** One GET on a new connection (curl's way); ms from the request to the end of the body. */
 function timedGet(url: string): Promise<number> {

@@ -39,7 +39,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase } from '../helpers/db.ts';
 import { pushRelease } from '../helpers/releases.ts';
-import { CLK_TCK, REPO, caseTicks, hasWrk, ticksBetween, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
+import { CLK_TCK, REPO, caseTicks, hasWrk, median, ticksBetween, processTree, readProc, runWrk, spawnReady, stopChild, type LoadResult } from './lib.ts';
 import { redisConnection } from '../../src/queue/redis-util.ts';
 import { NODE_FLAGS } from '../../src/common/runtime.ts';
 
@@ -171,10 +171,6 @@ async function pairedShares(url: string, ceiling: string): Promise<number[]> {
   return out;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 async function withServer(mode: string, f: (port: number, pid: number) => Promise<void>): Promise<void> {
   if (only && !only.has(mode) && !(mode === 'embedded' && (only.has('kv') || only.has('kvread') || only.has('kvincr') || only.has('fetch')))) return;

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { Engine, compile, type Program } from '../../src/rhai/index.ts';
 import { REPO_ROOT } from '../conformance/harness.ts';
 import { PLAIN_JS } from './rhai-ceiling.ts';
+import { median } from './lib.ts';
 
 const SCRIPTS = resolve(REPO_ROOT, '../shared/rhai-conformance/scripts');
 const json = process.argv.includes('--json');
@@ -49,11 +50,6 @@ const PLAN: Record<string, [number, number, number]> = {
   loop: [100000, 9, 2000],
 };
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function mustCompile(src: string, name: string): Program {
   const r = compile(src, { name });
