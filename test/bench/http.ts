@@ -119,15 +119,11 @@ async function partPids(serverPid: number): Promise<Record<string, number[]>> {
   parts.postgres = rows.map((x) => x.pid);
   return parts;
 }
-/** each pid's CPU ticks now (a pid that is gone: none) */
-const ticksOf = (pids: number[]) => pids.map((pid) => readProc(pid)?.ticks ?? null);
-/** ticks spent since `before` by the pids alive at both ends (a PostgreSQL backend may exit during a case) */
-const ticksSince = (pids: number[], before: (number | null)[]) =>
-  pids.reduce((t, pid, i) => {
-    const now = readProc(pid)?.ticks;
-    const was = before[i];
-    return now === undefined || was === null || was === undefined ? t : t + (now - was);
-  }, 0);
+/** the CPU ticks of the pids alive now, for ticksBetween (a PostgreSQL backend may exit during a case) */
+const ticksOf = (pids: number[]) => new Map(pids.flatMap((pid) => {
+  const p = readProc(pid);
+  return p ? [[pid, p.ticks] as const] : [];
+}));
 const children: ChildProcess[] = [];
 
 async function measure(name: string, url: string, serverPid: number): Promise<void> {
@@ -143,7 +139,7 @@ async function measure(name: string, url: string, serverPid: number): Promise<vo
   const c50 = await runWrk(url, connections, seconds);
   const perReq = (ticks: number) => (ticks * (1e6 / CLK_TCK)) / Math.max(1, c50.requests);
   const cpuUs = perReq(ticksBetween(t0, caseTicks(serverPid)));
-  const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(ticksSince(v, p0[k]!)))]));
+  const parts = Object.fromEntries(Object.entries(pids).map(([k, v]) => [k, Math.round(perReq(ticksBetween(p0[k]!, ticksOf(v))))]));
   const c1 = await runWrk(url, 1, latencySeconds);
   const paired = name.startsWith('ceiling') || !ceilingUrl ? undefined : await pairedShares(url, ceilingUrl);
   results[name] = { c50, c1, cpuUs, parts, paired };
