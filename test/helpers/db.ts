@@ -44,3 +44,12 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * A pool of the database at `url` built from connection fields, without a connection string: an executor pool
+ * given it hands its threads no database URL, so their kv:: goes to the parent thread as host calls.
+ */
+export function poolFromFields(url: string): pg.Pool {
+  const u = new URL(url);
+  return new pg.Pool({ host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) || undefined, database: u.pathname.slice(1), max: 4 });
+}

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, poolFromFields, type TestDatabase } from '../helpers/db.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
@@ -16,8 +16,7 @@ describe('kv through host calls', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const u = new URL(db.url);
-    fields = new pg.Pool({ host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) || undefined, database: u.pathname.slice(1), max: 4 });
+    fields = poolFromFields(db.url);
     expect(fields.options.connectionString).toBeUndefined();
     t = await startTestPlane('embedded', { db: { ...db, pool: fields } });
     await pushRelease(db.pool, {

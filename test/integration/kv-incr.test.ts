@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
+import { createTestDatabase, poolFromFields, type TestDatabase } from '../helpers/db.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
@@ -37,10 +37,7 @@ for (const path of ['thread', 'host calls'] as const) {
 
     beforeAll(async () => {
       db = await createTestDatabase();
-      if (path === 'host calls') {
-        const u = new URL(db.url);
-        fields = new pg.Pool({ host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) || undefined, database: u.pathname.slice(1), max: 4 });
-      }
+      if (path === 'host calls') fields = poolFromFields(db.url);
       t = await startTestPlane('embedded', { db: fields ? { ...db, pool: fields } : db });
       await pushRelease(db.pool, { app: 'ctr', scripts: SCRIPTS, routes: ROUTES });
       await waitFor(() => t.plane.routes.size() === 1, 5000, 'route table');
