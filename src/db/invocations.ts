@@ -16,7 +16,7 @@
 import { from as copyFrom } from 'pg-copy-streams';
 import { withTransaction, type Pool } from './pool.ts';
 import { INVOCATION_COPY_COLUMNS, invocationRowCopy, type InvocationRow } from './invocation-row.ts';
-import { LOG_ROWS_PER_SECOND, LogAllowance } from './log-allowance.ts';
+import { LogAllowance } from './log-allowance.ts';
 
 export type { InvocationRow };
 
@@ -92,14 +92,14 @@ export class InvocationLog {
       maxBatch?: number;
       retention?: Retention;
       pruneEveryMs?: number;
-      /** rows per app and second (LOG_ROWS_PER_SECOND) */
+      /** rows per app and second (default log-allowance.ts LOG_ROWS_PER_SECOND) */
       rowsPerSecond?: number;
       onError?: (e: unknown) => void;
       /** an app's rows were not written (over the rate) in the last minute: `n` of them */
       onUnlogged?: (appId: number, n: number) => void;
     } = {},
   ) {
-    this.allowance = new LogAllowance(opts.rowsPerSecond ?? LOG_ROWS_PER_SECOND);
+    this.allowance = new LogAllowance(opts.rowsPerSecond);
   }
 
   add(row: InvocationRow): void {
