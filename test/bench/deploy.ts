@@ -13,14 +13,16 @@
  * curl does); target: at most 1 ms apart. Measured in both modes: embedded (executor threads in the server) and
  * Redis (no threads in the server, 2 executor processes). Reference without a switch: the same request after the
  * executors idled 300 ms (waking idle threads and processes costs something of its own), the switch's own cost
- * (first request minus that reference, per switch), and the machine's own share: the same gap for a plain node:http
- * server in this process (no PiCloud code).
+ * (first request minus that reference, per switch), and the machine's own share: the same gap with no PiCloud code
+ * for a node:http server in this process answering itself, through a worker thread (the embedded mode's floor) and
+ * through a second process's worker thread over TCP (the Redis mode's floor), floors.ts.
  */
 import { cleanupTempDirs, commitAll, headSha, makeRepo, push, remoteUrl, resetHard, runGit, tempDir, writeFiles } from '../helpers/git.ts';
 import http from 'node:http';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestServer } from '../helpers/server.ts';
 import { median } from './lib.ts';
+import { plainFloor, processFloor, threadFloor, type Floor } from './floors.ts';
 
 
 const args = process.argv.slice(2);
@@ -177,34 +179,36 @@ async function runMode(mode: 'embedded' | 'redis'): Promise<ModeResult> {
 }
 
 /**
- * The machine's own share of the gap: a plain node:http server in this process (no PiCloud code, no threads), the
- * first request after IDLE_MS idle next to the p50 of WARM requests after it, `rounds` times, each on a new
- * connection as above. Waking an idle process (and, in a VM, an idle vCPU) costs this much before any of ours.
+ * The machine's own share of the gap: the same first request after IDLE_MS idle next to the p50 of WARM requests
+ * after it, `rounds` times, each on a new connection as above, against each floor (floors.ts: a plain node:http
+ * server in this process; the same handing each request to a worker thread; the same handing it over TCP to a
+ * second process's worker thread). No PiCloud code: what waking idle processes and threads costs on this machine.
  */
-async function plainReference(rounds: number): Promise<{ afterIdle: number[]; warmP50: number[] }> {
-  const server = http.createServer((_req, res) => res.end('hello'));
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/`;
+async function floorReference(floor: Floor, rounds: number): Promise<{ afterIdle: number[]; warmP50: number[] }> {
   const out = { afterIdle: [] as number[], warmP50: [] as number[] };
   try {
-    for (let i = 0; i < WARM; i++) await timedGet(url);
+    for (let i = 0; i < WARM; i++) await timedGet(floor.url);
     for (let r = 0; r < rounds; r++) {
       await new Promise((res) => setTimeout(res, IDLE_MS));
-      out.afterIdle.push(await timedGet(url));
+      out.afterIdle.push(await timedGet(floor.url));
       const warm: number[] = [];
-      for (let i = 0; i < WARM; i++) warm.push(await timedGet(url));
+      for (let i = 0; i < WARM; i++) warm.push(await timedGet(floor.url));
       out.warmP50.push(median(warm));
     }
   } finally {
-    server.close();
+    await floor.close();
   }
   return out;
 }
 
-const round = (x: number) => Math.round(x * 100) / 100;
 const modes = { embedded: await runMode('embedded'), redis: await runMode('redis') };
-const plain = await plainReference(RUNS * 3);
-const plainGaps = plain.afterIdle.map((f, i) => f - plain.warmP50[i]!);
+const round = (x: number) => Math.round(x * 100) / 100;
+const floors: Record<string, { afterIdleMs: number; warmP50Ms: number; gapMs: number; samples: number[] }> = {};
+for (const [name, start] of [['plain', plainFloor], ['thread', threadFloor], ['process', processFloor]] as const) {
+  const f = await floorReference(await start(), RUNS * 3);
+  const gaps = f.afterIdle.map((x, i) => x - f.warmP50[i]!);
+  floors[name] = { afterIdleMs: round(median(f.afterIdle)), warmP50Ms: round(median(f.warmP50)), gapMs: round(median(gaps)), samples: gaps.map(round) };
+}
 const e = modes.embedded;
 
 const coldStart = Object.fromEntries(
@@ -233,8 +237,12 @@ const result = {
   ceilingPlainGitPushMs: Math.round(median(e.plainGit)),
   redis: { firstPushMs: median(modes.redis.first), rollbackPushMs: median(modes.redis.rollback) },
   firstRequestAfterSwitch: coldStart,
-  /** no PiCloud: a plain node:http server in this process after the same idle (the machine's wake-up cost) */
-  plainServerAfterIdle: { afterIdleMs: round(median(plain.afterIdle)), warmP50Ms: round(median(plain.warmP50)), gapMs: round(median(plainGaps)), samples: plainGaps.map(round) },
+  /**
+   * no PiCloud: the same gap for a node:http server in this process answering itself (plain), through a worker
+   * thread (thread: what an embedded request crosses at least) and through a second process's worker thread over
+   * TCP (process: what a Redis-mode request crosses at least); floors.ts
+   */
+  machineFloors: floors,
 };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
@@ -260,6 +268,10 @@ else {
     console.log(`            preload wait in the push (median): ${c.preloadMs.median ?? '-'} ms, samples ${c.preloadMs.samples.join(', ')}`);
     if (c.coldInvocations) console.log(`            invocations run cold by the executors: ${c.coldInvocations.cold} of ${c.coldInvocations.n}`);
   }
-  const pr = result.plainServerAfterIdle;
-  console.log(`  machine reference (a plain node:http server in this process, no PiCloud): after ${IDLE_MS} ms idle ${pr.afterIdleMs.toFixed(2)} ms, warm p50 ${pr.warmP50Ms.toFixed(2)} ms, gap median ${pr.gapMs.toFixed(2)} ms, samples ${pr.samples.join(', ')}`);
+  console.log(`  machine floors, no PiCloud (a node:http server in this process answering itself, through a worker thread, through a second process's worker thread over TCP; floors.ts):`);
+  const what = { plain: 'plain  ', thread: 'thread ', process: 'process' } as Record<string, string>;
+  for (const [name, f] of Object.entries(result.machineFloors)) {
+    console.log(`    ${what[name]} after ${IDLE_MS} ms idle ${f.afterIdleMs.toFixed(2)} ms, warm p50 ${f.warmP50Ms.toFixed(2)} ms, gap median ${f.gapMs.toFixed(2)} ms, samples ${f.samples.join(', ')}`);
+  }
+  console.log(`  PiCloud's gap beyond its mode's floor (median gap − floor gap): embedded ${(coldStart.embedded!.gapMs.median - floors.thread!.gapMs).toFixed(2)} ms (thread floor), redis ${(coldStart.redis!.gapMs.median - floors.process!.gapMs).toFixed(2)} ms (process floor)`);
 }
