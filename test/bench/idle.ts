@@ -1,7 +1,10 @@
 /**
- * `npm run bench:idle [-- --json] [--seconds N] [--redis]`: starts PiCloud as it is run in production, pushes a
- * small app with git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets it
- * settle 3 s, then measures N seconds (default 60) of idling.
+ * `npm run bench:idle [-- --json] [--seconds N] [--settle N] [--redis]`: starts PiCloud as it is run in production,
+ * pushes a small app with git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets
+ * it settle (--settle, default 3 s), then measures N seconds (default 60) of idling. With the default settle the window
+ * holds what follows activity once: V8's memory reducer (one GC per isolate, 8 s or more after the last request),
+ * the job runners' lease checks (60 s after queue activity). Then it measures the next N seconds (`next_window`):
+ * idling once those are over.
  *
  * Embedded (default): `picloud up` exactly as `npm start` runs it (embedded PostgreSQL unless --external-db):
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
@@ -38,6 +41,9 @@ const asJson = argv.includes('--json');
 const withRedis = argv.includes('--redis');
 const si = argv.indexOf('--seconds');
 const seconds = si >= 0 ? Number(argv[si + 1]) : 60;
+/** seconds between the app's last call and the window (default 3: the first minute after activity, what follows a burst included) */
+const settleAt = argv.indexOf('--settle');
+const settleSeconds = settleAt >= 0 ? Number(argv[settleAt + 1]) : 3;
 const say = (s: string) => (asJson ? process.stderr : process.stdout).write(`${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const nodeArgs = process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
@@ -343,17 +349,22 @@ async function redisSetup(): Promise<Setup> {
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: REPO, stdio: ['ignore', 2, 2] }); // what `npm start`'s prestart does
 const setup = withRedis ? await redisSetup() : await embeddedSetup();
 try {
-  await sleep(3000); // settle: invocation log flush, JIT, GC
+  await sleep(settleSeconds * 1000); // settle: invocation log flush, JIT (V8's memory reducer may still be to come: --settle)
   // the ceiling, in the same window: a bare Node.js process that only holds a timer
   const bare = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1e9)'], { stdio: 'ignore' });
   await sleep(500);
-  say(`measuring ${seconds} s of idle (load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}) …`);
+  say(`measuring ${seconds} s of idle, ${settleSeconds} s after the last request (load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}) …`);
   const outAt = setup.roles.map((r) => r.out.length);
   const [samples, bareSamples] = await Promise.all([measure(setup.roots, setup.extra, setup.db), measure([{ label: 'bare', pid: bare.pid! }], [], null)]);
   const gc = setup.roles.map((r, i) => ({ label: r.name, ...gcSummary(r.out.slice(outAt[i])) }));
   const bareRssKb = memKb(bare.pid!).rssKb;
   bare.kill();
-  const sum = (k: Sample['kind']) => samples.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
+  // the window right after it: what idling costs once what follows activity is over (see the header)
+  const outAt2 = setup.roles.map((r) => r.out.length);
+  const after = await measure(setup.roots, setup.extra, setup.db);
+  const gc2 = setup.roles.map((r, i) => ({ label: r.name, ...gcSummary(r.out.slice(outAt2[i])) }));
+  const sumOf = (xs: Sample[], k: Sample['kind']) => xs.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
+  const sum = (k: Sample['kind']) => sumOf(samples, k);
   const platformTicks = sum('platform');
   const pgTicks = sum('postgres');
   const redisTicks = sum('redis');
@@ -374,9 +385,19 @@ try {
     spawner_pss_mb: mb(spawner.pssKb),
     postgres_rss_sum_mb: mb(pgm.rssKb),
     seconds,
+    settle_seconds: settleSeconds,
     processes: samples.length,
     per_process: samples.filter((s) => s.ticks > 0 || s.kind === 'platform').map((s) => ({ label: s.label, pid: s.pid, cpu_s: secs(s.ticks), threads: s.threads.map((t) => ({ tid: t.tid, cpu_s: secs(t.ticks) })) })),
     ...(nodeArgs.includes('--trace-gc') ? { gc } : {}),
+    /** the next window of the same length (idle once what follows activity is over): the same sums */
+    next_window: {
+      idle_cpu_s: secs(withRedis ? sumOf(after, 'platform') : sumOf(after, 'platform') + sumOf(after, 'postgres')),
+      platform_cpu_s: secs(sumOf(after, 'platform')),
+      postgres_cpu_s: secs(sumOf(after, 'postgres')),
+      ...(withRedis ? { redis_cpu_s: secs(sumOf(after, 'redis')) } : {}),
+      per_process: after.filter((s) => s.ticks > 0).map((s) => ({ label: s.label, pid: s.pid, cpu_s: secs(s.ticks) })),
+      ...(nodeArgs.includes('--trace-gc') ? { gc: gc2 } : {}),
+    },
     baseline_node_cpu_s: secs(bareSamples[0]?.ticks ?? 0),
     baseline_node_rss_mb: mb(bareRssKb),
     loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
@@ -391,6 +412,11 @@ try {
       for (const t of s.threads.sort((a, b) => b.ticks - a.ticks)) say(`      thread ${t.tid}${t.tid === s.pid ? ' (main)' : ''} ${secs(t.ticks).toFixed(2)} s`);
     }
     if (nodeArgs.includes('--trace-gc')) for (const g of gc) say(`gc in ${g.label}: ${g.collections} collections (${g.reduce} by the memory reducer), ${g.ms} ms of pauses and marking steps`);
+    const nw = res.next_window;
+    say(`the next ${seconds} s (what follows activity over): ${nw.idle_cpu_s.toFixed(2)} s ${withRedis ? 'in our processes' : 'total'} (target < ${target.toFixed(2)} s)` +
+      `${withRedis ? `; Redis ${nw.redis_cpu_s!.toFixed(2)} s, PostgreSQL backends ${nw.postgres_cpu_s.toFixed(2)} s` : ''}: ` +
+      after.filter((x) => x.ticks > 0).sort((a, b) => b.ticks - a.ticks).map((x) => `${x.label} ${secs(x.ticks).toFixed(2)}`).join(', ') +
+      (nodeArgs.includes('--trace-gc') ? `; GCs ${gc2.reduce((n, g) => n + g.collections, 0)} (${gc2.reduce((n, g) => n + g.ms, 0)} ms)` : ''));
     say(`ceiling: a bare Node.js process idling in the same window: ${res.baseline_node_cpu_s.toFixed(2)} s CPU, ${res.baseline_node_rss_mb} MB RSS`);
     // summed RSS counts the node binary's pages once per node process; PSS shares them out
     const spawnerPart = res.spawner_rss_mb > 0 ? `; ${SPAWNER} ${res.spawner_rss_mb} MB RSS (${res.spawner_pss_mb} MB PSS) of it` : '';
