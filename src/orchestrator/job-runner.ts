@@ -348,24 +348,33 @@ export class JobRunner {
     };
   }
 
-  /** See busyCheckMs: the queues are active (now), so tries may be running here or elsewhere. */
+  /**
+   * See busyCheckMs: the queues are active (now), so tries may be running here or elsewhere. The watch ends
+   * LEASE_WATCH_MS after the last activity, or sooner once nothing runs here or anywhere (no running job holds a
+   * lease): a job that starts running later is claimed by a claim round, which every runner's wake-up for it makes
+   * activity again. Ending early spares an idle node's runners and PostgreSQL a check every busyCheckMs for a
+   * minute after each burst.
+   */
   private active(): void {
     const every = this.o.busyCheckMs;
     if (!every || this.closed) return;
     this.activeAt = Date.now();
     if (this.busyCheck) return;
+    const stop = () => {
+      if (this.busyCheck) clearInterval(this.busyCheck);
+      this.busyCheck = null;
+    };
     this.busyCheck = setInterval(() => {
-      if (this.runningIds.size === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) {
-        clearInterval(this.busyCheck!);
-        this.busyCheck = null;
-        return;
-      }
+      if (this.runningIds.size === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) return stop();
+      const seen = this.activeAt;
       const renew = this.o.leaseMs && this.runningIds.size ? [...this.runningIds] : null;
       this.polling ??= (renew ? renewLeases(this.db, renew, this.o.leaseMs!) : Promise.resolve())
         .then(() => reclaimJobs(this.db, false))
-        .then((n) => {
+        .then(async (n) => {
           if (n) this.o.log.warn({ reclaimed: n }, 'jobs whose runner stopped before they finished (their lease ended) are tried again');
-        }, (err: unknown) => this.o.log.warn({ err }, 'job lease check failed'))
+          if (this.runningIds.size === 0 && (await nextLeaseEnd(this.db)) === null && this.activeAt === seen && this.runningIds.size === 0) stop();
+        })
+        .catch((err: unknown) => this.o.log.warn({ err }, 'job lease check failed'))
         .finally(() => { this.polling = null; });
     }, every);
     this.busyCheck.unref();
