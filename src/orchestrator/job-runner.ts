@@ -102,6 +102,8 @@ export class JobRunner {
   private polling: Promise<void> | null = null;
   private busyCheck: NodeJS.Timeout | null = null;
   private activeAt = 0;
+  /** calls of active(): a lease check ends the watch only if none came while it ran */
+  private activity = 0;
   /** ids of the tries running here (their leases are renewed with leaseMs) */
   private readonly runningIds = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
@@ -359,6 +361,7 @@ export class JobRunner {
     const every = this.o.busyCheckMs;
     if (!every || this.closed) return;
     this.activeAt = Date.now();
+    this.activity++;
     if (this.busyCheck) return;
     const stop = () => {
       if (this.busyCheck) clearInterval(this.busyCheck);
@@ -366,13 +369,13 @@ export class JobRunner {
     };
     this.busyCheck = setInterval(() => {
       if (this.runningIds.size === 0 && Date.now() - this.activeAt > LEASE_WATCH_MS) return stop();
-      const seen = this.activeAt;
+      const seen = this.activity;
       const renew = this.o.leaseMs && this.runningIds.size ? [...this.runningIds] : null;
       this.polling ??= (renew ? renewLeases(this.db, renew, this.o.leaseMs!) : Promise.resolve())
         .then(() => reclaimJobs(this.db, false))
         .then(async (n) => {
           if (n) this.o.log.warn({ reclaimed: n }, 'jobs whose runner stopped before they finished (their lease ended) are tried again');
-          if (this.runningIds.size === 0 && (await nextLeaseEnd(this.db)) === null && this.activeAt === seen && this.runningIds.size === 0) stop();
+          if (this.runningIds.size === 0 && (await nextLeaseEnd(this.db)) === null && this.activity === seen && this.runningIds.size === 0) stop();
         })
         .catch((err: unknown) => this.o.log.warn({ err }, 'job lease check failed'))
         .finally(() => { this.polling = null; });
