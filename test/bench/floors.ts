@@ -8,10 +8,11 @@
  *             hands it to its worker thread (the least a request through an executor process does)
  * Each answers `hello`; every hop is a message of a few bytes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { lineReader } from '../../src/queue/lanes.ts';
+import { spawnNodeReady, stopChild } from './lib.ts';
 
 export interface Floor {
   url: string;
@@ -80,36 +81,21 @@ export async function threadFloor(): Promise<Floor> {
 }
 
 export async function processFloor(): Promise<Floor> {
-  const child: ChildProcess = spawn(process.execPath, ['-e', EXECUTOR_PROCESS], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the floor's executor process exited (${code})`)));
-  });
+  const { child, port } = await spawnNodeReady(['-e', EXECUTOR_PROCESS], "the process floor's second process");
   const sock = net.connect(port, '127.0.0.1');
   await new Promise((res, rej) => sock.once('connect', res).once('error', rej));
   sock.setNoDelay(true);
   const p = pending();
-  let buf = '';
-  sock.on('data', (d: Buffer) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      p.done(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  });
+  sock.setEncoding('utf8');
+  const read = lineReader((id) => p.done(id));
+  sock.on('data', (chunk: string) => void read(chunk));
   const server = await listen((_req, res) => sock.write(`${p.add(res)}\n`));
   return {
     url: urlOf(server),
     close: async () => {
       await closed(server);
       sock.destroy();
-      child.kill();
+      await stopChild(child);
     },
   };
 }

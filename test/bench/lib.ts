@@ -70,10 +70,15 @@ export function runWrk(url: string, connections: number, seconds: number): Promi
 
 /** Spawn a TS entry with tsx; resolves with the child and the port it prints as `READY <port>`. */
 export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000, nodeArgs: readonly string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  return spawnNodeReady([...nodeArgs, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...args], args.join(' '), env, timeoutMs);
+}
+
+/** Spawn node with `argv` as given (no tsx, no BENCH_NODE_ARGS); resolves with the child and the port it prints as `READY <port>`. */
+export function spawnNodeReady(argv: string[], what: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 30_000): Promise<{ child: ChildProcess; port: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : []), '--import', 'tsx', ...args], { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
+    const child = spawn(process.execPath, argv, { env, stdio: ['ignore', 'pipe', 'inherit'], cwd: REPO });
     let buf = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')}: not ready after ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => reject(new Error(`${what}: not ready after ${timeoutMs} ms`)), timeoutMs);
     child.stdout!.on('data', (d: Buffer) => {
       buf += d.toString();
       const m = /READY (\d+)/.exec(buf);
@@ -84,7 +89,7 @@ export function spawnReady(args: string[], env: NodeJS.ProcessEnv = process.env,
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited with ${code}`));
+      reject(new Error(`${what} exited with ${code}`));
     });
   });
 }
