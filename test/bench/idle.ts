@@ -363,23 +363,26 @@ try {
   const outAt2 = setup.roles.map((r) => r.out.length);
   const after = await measure(setup.roots, setup.extra, setup.db);
   const gc2 = setup.roles.map((r, i) => ({ label: r.name, ...gcSummary(r.out.slice(outAt2[i])) }));
-  const sumOf = (xs: Sample[], k: Sample['kind']) => xs.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
-  const sum = (k: Sample['kind']) => sumOf(samples, k);
-  const platformTicks = sum('platform');
-  const pgTicks = sum('postgres');
-  const redisTicks = sum('redis');
+  /** a window's CPU: idle_cpu_s (embedded: the whole `picloud up` tree, its PostgreSQL included; --redis: our four processes) and its parts */
+  const cpuOf = (xs: Sample[]) => {
+    const ticks = (k: Sample['kind']) => xs.filter((s) => s.kind === k).reduce((n, s) => n + s.ticks, 0);
+    const platform = ticks('platform');
+    const postgres = ticks('postgres');
+    return {
+      idle_cpu_s: secs(withRedis ? platform : platform + postgres),
+      platform_cpu_s: secs(platform),
+      postgres_cpu_s: secs(postgres),
+      ...(withRedis ? { redis_cpu_s: secs(ticks('redis')) } : {}),
+    };
+  };
   const live = (k: Sample['kind']) => samples.filter((s) => s.kind === k && readProc(s.pid)).map((s) => s.pid);
   const plat = memoryOf(live('platform'));
   const spawner = memoryOf(samples.filter((x) => x.label === SPAWNER && readProc(x.pid)).map((x) => x.pid));
   const pgm = withRedis ? { rssKb: 0, pssKb: 0 } : memoryOf(live('postgres'));
   const res = {
-    // embedded: the whole `picloud up` tree, its PostgreSQL included; --redis: our four processes
-    idle_cpu_s: secs(withRedis ? platformTicks : platformTicks + pgTicks),
+    ...cpuOf(samples),
     rss_mb: mb(plat.rssKb),
     postgres_rss_mb: mb(pgm.pssKb),
-    platform_cpu_s: secs(platformTicks),
-    postgres_cpu_s: secs(pgTicks),
-    ...(withRedis ? { redis_cpu_s: secs(redisTicks) } : {}),
     pss_mb: mb(plat.pssKb),
     spawner_rss_mb: mb(spawner.rssKb),
     spawner_pss_mb: mb(spawner.pssKb),
@@ -391,10 +394,7 @@ try {
     ...(nodeArgs.includes('--trace-gc') ? { gc } : {}),
     /** the next window of the same length (idle once what follows activity is over): the same sums */
     next_window: {
-      idle_cpu_s: secs(withRedis ? sumOf(after, 'platform') : sumOf(after, 'platform') + sumOf(after, 'postgres')),
-      platform_cpu_s: secs(sumOf(after, 'platform')),
-      postgres_cpu_s: secs(sumOf(after, 'postgres')),
-      ...(withRedis ? { redis_cpu_s: secs(sumOf(after, 'redis')) } : {}),
+      ...cpuOf(after),
       per_process: after.filter((s) => s.ticks > 0).map((s) => ({ label: s.label, pid: s.pid, cpu_s: secs(s.ticks) })),
       ...(nodeArgs.includes('--trace-gc') ? { gc: gc2 } : {}),
     },
@@ -405,7 +405,7 @@ try {
   if (asJson) process.stdout.write(`${JSON.stringify(res)}\n`);
   else {
     const target = (withRedis ? 0.5 : 0.3) * seconds / 60;
-    if (withRedis) say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s in our processes (target < ${target.toFixed(2)} s); Redis ${secs(redisTicks).toFixed(2)} s, PostgreSQL backends ${secs(pgTicks).toFixed(2)} s`);
+    if (withRedis) say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s in our processes (target < ${target.toFixed(2)} s); Redis ${res.redis_cpu_s!.toFixed(2)} s, PostgreSQL backends ${res.postgres_cpu_s.toFixed(2)} s`);
     else say(`idle CPU over ${seconds} s: ${res.idle_cpu_s.toFixed(2)} s total (platform ${res.platform_cpu_s.toFixed(2)} s, PostgreSQL ${res.postgres_cpu_s.toFixed(2)} s; target < ${target.toFixed(2)} s)`);
     for (const s of samples.filter((x) => x.ticks > 0 || (x.kind === 'platform' && !x.label.endsWith('child'))).sort((a, b) => b.ticks - a.ticks)) {
       say(`   ${String(s.pid).padStart(7)} ${s.label.padEnd(24)} ${secs(s.ticks).toFixed(2)} s`);
