@@ -1,10 +1,12 @@
 /**
  * Stored programs as this executor may run them: a program compiled under this engine's ENGINE_VERSION as stored,
  * any other compiled again from the source it carries (src/rhai/version.ts), so an executor never runs an AST
- * that another engine version produced (a rolling upgrade, a database restored from an older release).
+ * that another engine version produced (a rolling upgrade, a database restored from an older release). The
+ * compiler is imported only when a program needs it: an executor process's main thread otherwise never loads the
+ * interpreter (~1.4 MB of heap that each idle GC would mark again).
  */
 import { AppError } from '../common/errors.ts';
-import { ENGINE_VERSION, recompileProgramJSON } from '../rhai/index.ts';
+import { ENGINE_VERSION } from '../rhai/version.ts';
 import type { Pool } from '../db/pool.ts';
 import { loadScripts } from '../db/scripts.ts';
 
@@ -23,6 +25,7 @@ export async function loadPrograms(pool: Pool, hashes: string[]): Promise<Map<st
       continue;
     }
     try {
+      const { recompileProgramJSON } = await import('../rhai/index.ts');
       out.set(r.hash, { json: recompileProgramJSON(r.ast), recompiledFrom: r.engineVersion });
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
