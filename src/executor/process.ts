@@ -9,14 +9,18 @@
  * that has seen the queues active in the last minute (it looks for ended leases every 5 s meanwhile), or by any
  * runner's 30 s poll (the issue's "stalled check every 30 s"). `picloud executor` runs one anywhere; `picloud up
  * --executors N` (with REDIS_URL) spawns N of them.
+ *
+ * The BullMQ worker starts only once a live release runs a schedule (its route table says so, at start or on a
+ * switch), and then runs until the process stops: a cluster without `[[schedules]]` never loads BullMQ (~4.6 MB of
+ * heap) nor pays its idle polls (a blocking read every 10 s and a stalled check every 15 s, each a wake-up and a
+ * Lua script). A tick due before the worker started waits in Redis and is caught up (queue/bullmq.ts).
  */
 import type { Logger } from '../common/log.ts';
 import { JobSends } from '../db/job-sends.ts';
 import type { Pool } from '../db/pool.ts';
 import { JobRunner } from '../orchestrator/job-runner.ts';
-import { RouteTable } from '../orchestrator/route-table.ts';
+import { RouteTable, runningSchedules } from '../orchestrator/route-table.ts';
 import { createLocalDispatcher } from '../queue/dispatch.ts';
-import { startTickWorker } from '../queue/bullmq.ts';
 import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { within } from '../queue/redis-util.ts';
 import { ExecutorPool } from './pool.ts';
@@ -66,14 +70,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   });
   await pool.start();
   const jobs = await startJobRunner(o, pool, jobSends);
-  const worker = await startTickWorker({
-    redisUrl: o.redisUrl,
-    prefix: o.prefix,
-    log: o.log,
-    concurrency: o.concurrency ?? Math.max(2, o.threads),
-    run: (job) => pool.run(job),
-    record: (row) => pool.invocationLog?.add(row),
-  });
+  const ticks = tickWorkerWhenScheduled(o, pool, jobs.routes);
   // HTTP invocations: plain Redis lists; room for a few active ones per thread so each thread has its next one at
   // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
   lists = await startListWorker({
@@ -95,7 +92,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
     stats: () => ({ mode: 'executor', pool: pool.stats(), lists: l.stats(), jobs: jobs.runner.stats() }),
     async close() {
       await l.close();
-      await worker.close();
+      await ticks.close();
       // tries in flight finish and are recorded before the threads go
       await jobs.runner.close();
       await jobs.routes.close();
@@ -114,4 +111,54 @@ async function startJobRunner(o: ExecutorProcessOptions, pool: ExecutorPool, job
   await routes.start();
   await runner.start();
   return { runner, routes };
+}
+
+/** Retry a tick worker start that failed (Redis refused it) this long after. */
+const TICKS_RETRY_MS = 5_000;
+
+/**
+ * The BullMQ tick worker, started once the route table has a branch that runs schedules (now or after a switch),
+ * kept until close (see the header).
+ */
+function tickWorkerWhenScheduled(o: ExecutorProcessOptions, pool: ExecutorPool, routes: RouteTable): { close(): Promise<void> } {
+  let worker: { close(): Promise<void> } | null = null;
+  let starting: Promise<void> | null = null;
+  let retry: NodeJS.Timeout | null = null;
+  let closed = false;
+  const start = (): void => {
+    if (worker || starting || retry || closed || !routes.entries().some((e) => runningSchedules(e).length > 0)) return;
+    starting = import('../queue/bullmq.ts')
+      .then(({ startTickWorker }) => startTickWorker({
+        redisUrl: o.redisUrl,
+        prefix: o.prefix,
+        log: o.log,
+        concurrency: o.concurrency ?? Math.max(2, o.threads),
+        run: (job) => pool.run(job),
+        record: (row) => pool.invocationLog?.add(row),
+      }))
+      .then(async (w) => {
+        if (closed) await w.close();
+        else worker = w;
+      })
+      .catch((err: unknown) => {
+        o.log.error({ err }, 'the schedule tick worker did not start; trying again');
+        retry = setTimeout(() => {
+          retry = null;
+          start();
+        }, TICKS_RETRY_MS);
+      })
+      .finally(() => {
+        starting = null;
+      });
+  };
+  routes.onChange(() => start());
+  start();
+  return {
+    async close() {
+      closed = true;
+      if (retry) clearTimeout(retry);
+      await starting;
+      await worker?.close();
+    },
+  };
 }

@@ -16,7 +16,7 @@ import { ingressPlugin } from './ingress.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { JobSends } from '../db/job-sends.ts';
 import { JobRunner } from './job-runner.ts';
-import { RouteTable, targetOf, type BranchEntry } from './route-table.ts';
+import { RouteTable, runningSchedules, targetOf, type BranchEntry } from './route-table.ts';
 
 export interface InvocationPlaneDeps {
   config: Config;
@@ -63,8 +63,7 @@ export interface InvocationPlane {
 
 /** The schedules that run for a branch: a preview runs its [[schedules]] only with `[preview] schedules = true`. */
 export function specsOf(e: BranchEntry): ScheduleSpec[] {
-  if (e.branch !== e.productionBranch && !e.previewSchedules) return [];
-  return e.schedules.map((s) => ({ idx: s.idx, cron: s.cron, overlap: s.overlap === true, target: targetOf(e, s) }));
+  return runningSchedules(e).map((s) => ({ idx: s.idx, cron: s.cron, overlap: s.overlap === true, target: targetOf(e, s) }));
 }
 
 /**

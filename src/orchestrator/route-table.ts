@@ -49,6 +49,11 @@ export interface BranchEntry {
   queuePolicy: Readonly<Record<string, { attempts: number; backoffMs: number }>>;
 }
 
+/** The schedules a branch runs: all of its release's on the production branch, a preview's only with `[preview] schedules = true`. */
+export function runningSchedules(e: BranchEntry): LiveSchedule[] {
+  return e.branch !== e.productionBranch && !e.previewSchedules ? [] : e.schedules;
+}
+
 interface AppEntry {
   productionBranch: string;
   bySlug: Map<string, BranchEntry>;

@@ -7,7 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnExecutor } from '../../src/orchestrator/index.ts';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
-import { startTestPlane, type Mode, type TestPlane } from '../helpers/plane.ts';
+import { startTestPlane, waitForExecutors, type Mode, type TestPlane } from '../helpers/plane.ts';
+import { createScheduleQueue } from '../../src/queue/bullmq.ts';
+import { silentLogger } from '../../src/common/log.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
 const TICK = `
@@ -81,6 +83,27 @@ describe('schedules (bullmq) across an executor restart', () => {
   });
   afterAll(async () => {
     await t?.close();
+  });
+
+  it('should start an executor\'s BullMQ worker only once a live release runs a schedule', async () => {
+    const env = { ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' };
+    const ex = spawnExecutor(env, ['--prefix', t.prefix, '--threads', '1']);
+    const q = await createScheduleQueue({ redisUrl: TEST_REDIS_URL, prefix: t.prefix, log: silentLogger });
+    try {
+      await waitForExecutors(TEST_REDIS_URL, t.prefix, 1);
+      await pushRelease(t.db.pool, { app: 'routes-only', scripts: { 'hi.rhai': '"hi"' }, routes: [{ path: '/', script: 'hi.rhai' }] });
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await q.queue.getWorkersCount(), 'BullMQ workers while no release has a schedule').toBe(0);
+      const { appId } = await pushRelease(t.db.pool, { app: 'ticker-late', scripts: { 'tick.rhai': TICK }, schedules: [{ cron: '* * * * * *', script: 'tick.rhai' }] });
+      const count = async () => (await t.db.pool.query(`SELECT count(*)::int AS n FROM kv WHERE app_id = $1 AND key LIKE 'tick:%'`, [appId])).rows[0].n as number;
+      await waitFor(async () => (await count()) >= 2, 20_000, 'two ticks once the schedule is live');
+      expect(await q.queue.getWorkersCount()).toBe(1);
+      await pushRelease(t.db.pool, { app: 'ticker-late', scripts: { 'tick.rhai': TICK }, schedules: [] });
+    } finally {
+      await q.close();
+      ex.kill('SIGTERM');
+      await new Promise((res) => ex.once('exit', res));
+    }
   });
 
   it('should not lose the ticks that fall due while the only executor restarts', async () => {
