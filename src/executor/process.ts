@@ -157,7 +157,8 @@ function tickWorkerWhenScheduled(o: ExecutorProcessOptions, pool: ExecutorPool, 
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
-      await starting;
+      // a start that waits for an unreachable Redis must not hold the stop (it closes its worker if it ever ends)
+      if (starting) await within(starting, 3000, undefined);
       await worker?.close();
     },
   };
