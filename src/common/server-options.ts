@@ -2,10 +2,8 @@
  * Options every PiCloud HTTP server shares (`buildServer`, `picloud orchestrator`): slow-client limits and the
  * answer to a client error before routing. The whole request (headers and body) must arrive within
  * requestTimeoutMs and the headers within min(requestTimeoutMs, 30 s); node checks every
- * connectionsCheckingInterval (half the headers' limit, at most 15 s: a check is a wake-up of an idle server, 4 a
- * minute rather than 12 at the former 5 s, and a slow client is cut off at most half its limit late) and the client
- * gets `408 {"error", "code": "REQUEST_TIMEOUT"}` (a client dripping a byte every 10 s used to hold a connection
- * forever). Malformed requests get 400 and oversized headers 431, in the
+ * connectionsCheckingInterval and the client gets `408 {"error", "code": "REQUEST_TIMEOUT"}` (a client dripping a
+ * byte every 10 s used to hold a connection forever). Malformed requests get 400 and oversized headers 431, in the
  * platform's JSON error shape.
  */
 import http from 'node:http';
@@ -39,7 +37,7 @@ export function httpServerOptions(c: Pick<Config, 'requestTimeoutMs'>): HttpServ
   const headersTimeout = Math.min(c.requestTimeoutMs, 30_000);
   return {
     requestTimeout: c.requestTimeoutMs,
-    http: { headersTimeout, connectionsCheckingInterval: Math.min(15_000, Math.max(100, Math.floor(headersTimeout / 2))) },
+    http: { headersTimeout, connectionsCheckingInterval: Math.min(5_000, Math.max(100, Math.floor(headersTimeout / 5))) },
     clientErrorHandler,
   };
 }
