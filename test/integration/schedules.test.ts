@@ -6,6 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnExecutor } from '../../src/orchestrator/index.ts';
+import { exited } from '../helpers/crash.ts';
 import { TEST_REDIS_URL } from '../helpers/db.ts';
 import { startTestPlane, waitForExecutors, type Mode, type TestPlane } from '../helpers/plane.ts';
 import { createScheduleQueue } from '../../src/queue/bullmq.ts';
@@ -85,9 +86,15 @@ describe('schedules (bullmq) across an executor restart', () => {
     await t?.close();
   });
 
+  const stop = async (c: ChildProcess) => {
+    c.kill('SIGTERM');
+    await exited(c);
+  };
+  /** one executor process of this plane, one thread */
+  const spawnOne = () => spawnExecutor({ ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' }, ['--prefix', t.prefix, '--threads', '1']);
+
   it('should start an executor\'s BullMQ worker only once a live release runs a schedule', async () => {
-    const env = { ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' };
-    const ex = spawnExecutor(env, ['--prefix', t.prefix, '--threads', '1']);
+    const ex = spawnOne();
     const q = await createScheduleQueue({ redisUrl: TEST_REDIS_URL, prefix: t.prefix, log: silentLogger });
     try {
       await waitForExecutors(TEST_REDIS_URL, t.prefix, 1);
@@ -101,19 +108,12 @@ describe('schedules (bullmq) across an executor restart', () => {
       await pushRelease(t.db.pool, { app: 'ticker-late', scripts: { 'tick.rhai': TICK }, schedules: [] });
     } finally {
       await q.close();
-      ex.kill('SIGTERM');
-      await new Promise((res) => ex.once('exit', res));
+      await stop(ex);
     }
   });
 
   it('should not lose the ticks that fall due while the only executor restarts', async () => {
-    const env = { ...process.env, DATABASE_URL: t.db.url, REDIS_URL: TEST_REDIS_URL, PICLOUD_LOG_LEVEL: 'warn' };
-    const args = ['--prefix', t.prefix, '--threads', '1'];
-    let ex = spawnExecutor(env, args);
-    const stop = (c: ChildProcess) => new Promise<void>((res) => {
-      c.once('exit', () => res());
-      c.kill('SIGTERM');
-    });
+    let ex = spawnOne();
     try {
       // TICK, and each run's [start, end] (to tell a recorded skip of a live run from a lost tick)
       const RTICK = `let t0 = now();${TICK}kv::set("end:" + ctx.scheduled_at, [t0, now()]);`;
@@ -124,7 +124,7 @@ describe('schedules (bullmq) across an executor restart', () => {
       await waitFor(async () => (await count()) >= 2, 30_000, 'two ticks');
       await stop(ex);
       await new Promise((r) => setTimeout(r, 2_500)); // two or three ticks fall due with no executor
-      ex = spawnExecutor(env, args);
+      ex = spawnOne();
       const n = await count();
       await waitFor(async () => (await count()) >= n + 5, 30_000, 'ticks after the restart');
       await pushRelease(t.db.pool, { app: 'ticker', scripts: { 'tick.rhai': RTICK }, schedules: [] });
