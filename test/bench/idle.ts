@@ -3,8 +3,8 @@
  * pushes a small app with git (a route, a [[queues]] entry and a schedule), calls it once (which sends one job), lets
  * it settle (--settle, default 3 s), then measures N seconds (default 60) of idling. With the default settle the window
  * holds what follows activity once: V8's memory reducer (one GC per isolate, 8 s or more after the last request),
- * the job runners' lease checks (60 s after queue activity). Then it measures the next N seconds (`next_window`):
- * idling once those are over.
+ * the job runners' lease checks (until no job runs, at most 60 s after queue activity). Then it measures the next N
+ * seconds (`next_window`): idling once those are over.
  *
  * Embedded (default): `picloud up` exactly as `npm start` runs it (embedded PostgreSQL unless --external-db):
  *   idle_cpu_s      — utime+stime of every process in the `picloud up` tree, embedded PostgreSQL included
