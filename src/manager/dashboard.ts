@@ -38,7 +38,8 @@ import {
   type InvocationView,
   type RateStats,
 } from '../db/dashboard.ts';
-import { appDetail, performRollback, type ApiPluginOptions } from './api.ts';
+import { appDetail, performRollback } from './api-apps.ts';
+import type { ApiPluginOptions } from './api.ts';
 import { verifierFor, type Principal } from './auth.ts';
 import { ago, esc, html, ms, type Html } from './html.ts';
 import { holdSseStream } from './sse.ts';
