@@ -166,185 +166,227 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
     } else diagnostics.push({ path: MANIFEST_PATH, line: 1, col: 1, message: `TOML syntax error: ${(e as Error).message}` });
     return { manifest: null, diagnostics: diagnostics.items, more: 0 };
   }
-  const positions = scanTomlPositions(source);
-  const posOf = (key: string, value = false): Pos => {
-    // fall back to the closest enclosing key that has a position
+  const r = new ManifestReader(doc, scanTomlPositions(source), diagnostics);
+  r.unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'queues', 'limits', 'fetch', 'preview']);
+  const productionBranch = readApp(r);
+  const env = readEnv(r);
+  const limits = readLimits(r);
+  const fetch = readFetch(r);
+  const routes = readRoutes(r);
+  routeConflicts(routes, diagnostics);
+  const schedules = readSchedules(r);
+  const queues = readQueues(r);
+  const previewSchedules = readPreview(r);
+  const kept = diagnostics.items.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { manifest: { productionBranch, env, limits, fetch, routes, schedules, queues, previewSchedules }, diagnostics: kept, more: diagnostics.more };
+}
+
+/** One parsed picloud.toml and its key positions: typed getters that report each problem at the key (or value) at fault. */
+class ManifestReader {
+  constructor(
+    readonly doc: Table,
+    private readonly positions: Map<string, KeyPosition>,
+    private readonly diagnostics: DiagnosticList,
+  ) {}
+
+  /** The position of `key` (`routes[2].path`), else of the closest enclosing key that has one. */
+  posOf(key: string, value = false): Pos {
     let k = key;
     for (;;) {
-      const p: KeyPosition | undefined = positions.get(k);
+      const p: KeyPosition | undefined = this.positions.get(k);
       if (p) return value ? { line: p.valueLine, col: p.valueCol } : { line: p.line, col: p.col };
       const cut = Math.max(k.lastIndexOf('.'), k.lastIndexOf('['));
       if (cut <= 0) return { line: 1, col: 1 };
       k = k.slice(0, cut);
     }
-  };
-  const err = (key: string, message: string, value = false) => diagnostics.push({ path: MANIFEST_PATH, ...posOf(key, value), message });
-  const unknownKeys = (t: Table, prefix: string, allowed: string[]) => {
+  }
+
+  err(key: string, message: string, value = false): void {
+    this.diagnostics.push({ path: MANIFEST_PATH, ...this.posOf(key, value), message });
+  }
+
+  unknownKeys(t: Table, prefix: string, allowed: string[]): void {
     for (const k of Object.keys(t)) {
       if (!allowed.includes(k)) {
         const where = prefix ? `${prefix}.${k}` : k;
-        err(where, `unknown key "${where.replace(/\[\d+\]/g, '')}"${prefix ? ` in [${prefix.replace(/\[\d+\]$/, '')}]` : ''} (allowed: ${allowed.join(', ')})`);
+        this.err(where, `unknown key "${where.replace(/\[\d+\]/g, '')}"${prefix ? ` in [${prefix.replace(/\[\d+\]$/, '')}]` : ''} (allowed: ${allowed.join(', ')})`);
       }
     }
-  };
-  const str = (t: Table, prefix: string, key: string, required: boolean): string | null => {
-    const v = t[key];
-    if (v === undefined) {
-      if (required) err(prefix, `[${prefix.replace(/\[\d+\]$/, '')}] entry is missing required key "${key}"`);
-      return null;
-    }
-    if (typeof v !== 'string') {
-      err(`${prefix}.${key}`, `"${key}" must be a string`, true);
-      return null;
-    }
-    return v;
-  };
-  const fnName = (t: Table, prefix: string): string | null => {
-    const f = str(t, prefix, 'function', false);
-    if (f !== null && !IDENT_RE.test(f)) {
-      err(`${prefix}.function`, `"function" must be a function name, got "${f}"`, true);
-      return null;
-    }
-    return f;
-  };
-  const bool = (t: Table, prefix: string, key: string): boolean | null => {
-    const v = t[key];
+  }
+
+  /** `[key]`: the table, null when absent or not a table (reported). */
+  table(key: string): Table | null {
+    const v = this.doc[key];
     if (v === undefined) return null;
-    if (typeof v !== 'boolean') {
-      err(`${prefix}.${key}`, `"${key}" must be true or false`, true);
+    if (!isTable(v)) {
+      this.err(key, `[${key}] must be a table`);
       return null;
     }
     return v;
-  };
-  /** an optional integer in [min, max]: its value, null when absent, false when invalid (reported) */
-  const posInt = (t: Table, prefix: string, key: string, max: number, min: number): number | null | false => {
-    const v = t[key];
-    if (v === undefined) return null;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-      err(`${prefix}.${key}`, `"${key}" must be an integer ≥ ${min}`, true);
-      return false;
-    }
-    if (v > max) {
-      err(`${prefix}.${key}`, `"${key}" = ${v} is over the maximum ${max}`, true);
-      return false;
-    }
-    return v;
-  };
-  const arrayOfTables = (key: string): Table[] => {
-    const v = doc[key];
+  }
+
+  /** `[[key]]`: its tables, none when absent or malformed (reported). */
+  arrayOfTables(key: string): Table[] {
+    const v = this.doc[key];
     if (v === undefined) return [];
     if (!Array.isArray(v) || !v.every(isTable)) {
-      err(key, `"${key}" must be an array of tables ([[${key}]])`);
+      this.err(key, `"${key}" must be an array of tables ([[${key}]])`);
       return [];
     }
     return v as Table[];
-  };
-
-  unknownKeys(doc, '', ['app', 'env', 'routes', 'schedules', 'queues', 'limits', 'fetch', 'preview']);
-
-  let productionBranch: string | null = null;
-  if (doc.app !== undefined) {
-    if (!isTable(doc.app)) err('app', '[app] must be a table');
-    else {
-      unknownKeys(doc.app, 'app', ['production_branch']);
-      productionBranch = str(doc.app, 'app', 'production_branch', false);
-      if (productionBranch !== null && !isBranchName(productionBranch)) {
-        err('app.production_branch', `invalid branch name "${productionBranch}"`, true);
-        productionBranch = null;
-      }
-    }
   }
 
+  str(t: Table, prefix: string, key: string, required: boolean): string | null {
+    const v = t[key];
+    if (v === undefined) {
+      if (required) this.err(prefix, `[${prefix.replace(/\[\d+\]$/, '')}] entry is missing required key "${key}"`);
+      return null;
+    }
+    if (typeof v !== 'string') {
+      this.err(`${prefix}.${key}`, `"${key}" must be a string`, true);
+      return null;
+    }
+    return v;
+  }
+
+  /** The optional `function` key: a Rhai identifier. */
+  fnName(t: Table, prefix: string): string | null {
+    const f = this.str(t, prefix, 'function', false);
+    if (f !== null && !IDENT_RE.test(f)) {
+      this.err(`${prefix}.function`, `"function" must be a function name, got "${f}"`, true);
+      return null;
+    }
+    return f;
+  }
+
+  bool(t: Table, prefix: string, key: string): boolean | null {
+    const v = t[key];
+    if (v === undefined) return null;
+    if (typeof v !== 'boolean') {
+      this.err(`${prefix}.${key}`, `"${key}" must be true or false`, true);
+      return null;
+    }
+    return v;
+  }
+
+  /** An optional integer in [min, max]: its value, null when absent, false when invalid (reported). */
+  posInt(t: Table, prefix: string, key: string, max: number, min: number): number | null | false {
+    const v = t[key];
+    if (v === undefined) return null;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      this.err(`${prefix}.${key}`, `"${key}" must be an integer ≥ ${min}`, true);
+      return false;
+    }
+    if (v > max) {
+      this.err(`${prefix}.${key}`, `"${key}" = ${v} is over the maximum ${max}`, true);
+      return false;
+    }
+    return v;
+  }
+}
+
+/** `[app] production_branch`, null when not set (or invalid, reported). */
+function readApp(r: ManifestReader): string | null {
+  const app = r.table('app');
+  if (!app) return null;
+  r.unknownKeys(app, 'app', ['production_branch']);
+  const productionBranch = r.str(app, 'app', 'production_branch', false);
+  if (productionBranch !== null && !isBranchName(productionBranch)) {
+    r.err('app.production_branch', `invalid branch name "${productionBranch}"`, true);
+    return null;
+  }
+  return productionBranch;
+}
+
+function readEnv(r: ManifestReader): Record<string, string> {
   // no prototype: an env name __proto__ is a plain key (an assignment on {} would set the prototype instead)
   const env = Object.create(null) as Record<string, string>;
-  if (doc.env !== undefined) {
-    if (!isTable(doc.env)) err('env', '[env] must be a table');
-    else {
-      for (const [k, v] of Object.entries(doc.env)) {
-        if (!ENV_KEY_RE.test(k)) err(`env.${k}`, `invalid env name "${k}" (letters, digits and _, not starting with a digit)`);
-        else if (typeof v !== 'string') err(`env.${k}`, `env value "${k}" must be a string`, true);
-        else env[k] = v;
-      }
-    }
+  for (const [k, v] of Object.entries(r.table('env') ?? {})) {
+    if (!ENV_KEY_RE.test(k)) r.err(`env.${k}`, `invalid env name "${k}" (letters, digits and _, not starting with a digit)`);
+    else if (typeof v !== 'string') r.err(`env.${k}`, `env value "${k}" must be a string`, true);
+    else env[k] = v;
   }
+  return env;
+}
 
+function readLimits(r: ManifestReader): AppLimits {
   const limits: AppLimits = {};
-  if (doc.limits !== undefined) {
-    if (!isTable(doc.limits)) err('limits', '[limits] must be a table');
-    else {
-      unknownKeys(doc.limits, 'limits', Object.keys(LIMIT_KEYS));
-      for (const [k, v] of Object.entries(doc.limits)) {
-        const name = LIMIT_KEYS[k];
-        if (!name) continue;
-        const max = PLATFORM_LIMITS[name];
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) err(`limits.${k}`, `"${k}" must be a positive integer`, true);
-        else if (v > max) err(`limits.${k}`, `"${k}" = ${v} is over the platform maximum ${max}`, true);
-        else limits[name] = v;
-      }
-    }
+  const t = r.table('limits');
+  if (!t) return limits;
+  r.unknownKeys(t, 'limits', Object.keys(LIMIT_KEYS));
+  for (const [k, v] of Object.entries(t)) {
+    const name = LIMIT_KEYS[k];
+    if (!name) continue;
+    const max = PLATFORM_LIMITS[name];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) r.err(`limits.${k}`, `"${k}" must be a positive integer`, true);
+    else if (v > max) r.err(`limits.${k}`, `"${k}" = ${v} is over the platform maximum ${max}`, true);
+    else limits[name] = v;
   }
+  return limits;
+}
 
+function readFetch(r: ManifestReader): AppFetch {
   const fetch: AppFetch = {};
-  if (doc.fetch !== undefined) {
-    if (!isTable(doc.fetch)) err('fetch', '[fetch] must be a table');
+  const f = r.table('fetch');
+  if (!f) return fetch;
+  r.unknownKeys(f, 'fetch', ['allow', 'max_requests', 'timeout_ms']);
+  if (f.allow !== undefined) {
+    if (!Array.isArray(f.allow) || !f.allow.every((x) => typeof x === 'string')) r.err('fetch.allow', '"allow" must be an array of strings ("host" or "host:port")', true);
     else {
-      const f = doc.fetch;
-      unknownKeys(f, 'fetch', ['allow', 'max_requests', 'timeout_ms']);
-      if (f.allow !== undefined) {
-        if (!Array.isArray(f.allow) || !f.allow.every((x) => typeof x === 'string')) err('fetch.allow', '"allow" must be an array of strings ("host" or "host:port")', true);
-        else {
-          const problems = (f.allow as string[]).map(checkAllowEntry).filter((p) => p !== null);
-          for (const p of problems) err('fetch.allow', p, true);
-          // lower-case, a bare IPv6 address in brackets: the form executor/fetch.ts compares URL hosts with
-          if (problems.length === 0) fetch.allow = (f.allow as string[]).map((x) => (isIP(x) === 6 ? `[${x}]` : x).toLowerCase());
-        }
-      }
-      const int = (key: 'max_requests' | 'timeout_ms', max: number): number | undefined => {
-        const v = f[key];
-        if (v === undefined) return undefined;
-        if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) err(`fetch.${key}`, `"${key}" must be a positive integer`, true);
-        else if (v > max) err(`fetch.${key}`, `"${key}" = ${v} is over the platform maximum ${max}`, true);
-        else return v;
-        return undefined;
-      };
-      const maxRequests = int('max_requests', FETCH_LIMITS.maxRequestsCap);
-      if (maxRequests !== undefined) fetch.maxRequests = maxRequests;
-      const timeoutMs = int('timeout_ms', PLATFORM_LIMITS.timeoutMs);
-      if (timeoutMs !== undefined) fetch.timeoutMs = timeoutMs;
+      const problems = (f.allow as string[]).map(checkAllowEntry).filter((p) => p !== null);
+      for (const p of problems) r.err('fetch.allow', p, true);
+      // lower-case, a bare IPv6 address in brackets: the form executor/fetch.ts compares URL hosts with
+      if (problems.length === 0) fetch.allow = (f.allow as string[]).map((x) => (isIP(x) === 6 ? `[${x}]` : x).toLowerCase());
     }
   }
+  const int = (key: 'max_requests' | 'timeout_ms', max: number): number | undefined => {
+    const v = f[key];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) r.err(`fetch.${key}`, `"${key}" must be a positive integer`, true);
+    else if (v > max) r.err(`fetch.${key}`, `"${key}" = ${v} is over the platform maximum ${max}`, true);
+    else return v;
+    return undefined;
+  };
+  const maxRequests = int('max_requests', FETCH_LIMITS.maxRequestsCap);
+  if (maxRequests !== undefined) fetch.maxRequests = maxRequests;
+  const timeoutMs = int('timeout_ms', PLATFORM_LIMITS.timeoutMs);
+  if (timeoutMs !== undefined) fetch.timeoutMs = timeoutMs;
+  return fetch;
+}
 
-  const routes: RouteSpec[] = [];
-  arrayOfTables('routes').forEach((t, idx) => {
-    const prefix = `routes[${idx}]`;
-    unknownKeys(t, prefix, ['path', 'method', 'script', 'function']);
-    const p = str(t, prefix, 'path', true);
-    const script = str(t, prefix, 'script', true);
-    const fn = fnName(t, prefix);
-    let methods: string[] | null = ['GET'];
-    const m = t.method;
-    if (m !== undefined) {
-      const list = typeof m === 'string' ? [m] : Array.isArray(m) && m.every((x) => typeof x === 'string') ? (m as string[]) : null;
-      if (!list || list.length === 0) {
-        err(`${prefix}.method`, '"method" must be a string or a non-empty array of strings', true);
-        methods = null;
-      } else {
-        methods = [];
-        for (const raw of list) {
-          const up = raw.toUpperCase();
-          if (up !== '*' && !(HTTP_METHODS as readonly string[]).includes(up)) {
-            err(`${prefix}.method`, `unknown HTTP method "${raw}" (allowed: ${HTTP_METHODS.join(', ')}, or "*")`, true);
-            methods = null;
-            break;
-          }
-          if (!methods.includes(up)) methods.push(up);
-        }
-        if (methods?.includes('*')) methods = ['*'];
-      }
+/** A route's `method`: GET when absent, upper-case and deduplicated, ['*'] for any; null when invalid (reported). */
+function readMethods(r: ManifestReader, t: Table, prefix: string): string[] | null {
+  const m = t.method;
+  if (m === undefined) return ['GET'];
+  const list = typeof m === 'string' ? [m] : Array.isArray(m) && m.every((x) => typeof x === 'string') ? (m as string[]) : null;
+  if (!list || list.length === 0) {
+    r.err(`${prefix}.method`, '"method" must be a string or a non-empty array of strings', true);
+    return null;
+  }
+  const methods: string[] = [];
+  for (const raw of list) {
+    const up = raw.toUpperCase();
+    if (up !== '*' && !(HTTP_METHODS as readonly string[]).includes(up)) {
+      r.err(`${prefix}.method`, `unknown HTTP method "${raw}" (allowed: ${HTTP_METHODS.join(', ')}, or "*")`, true);
+      return null;
     }
+    if (!methods.includes(up)) methods.push(up);
+  }
+  return methods.includes('*') ? ['*'] : methods;
+}
+
+function readRoutes(r: ManifestReader): RouteSpec[] {
+  const routes: RouteSpec[] = [];
+  r.arrayOfTables('routes').forEach((t, idx) => {
+    const prefix = `routes[${idx}]`;
+    r.unknownKeys(t, prefix, ['path', 'method', 'script', 'function']);
+    const p = r.str(t, prefix, 'path', true);
+    const script = r.str(t, prefix, 'script', true);
+    const fn = r.fnName(t, prefix);
+    const methods = readMethods(r, t, prefix);
     if (p !== null) {
       const problem = checkRoutePath(p);
-      if (problem) err(`${prefix}.path`, problem, true);
+      if (problem) r.err(`${prefix}.path`, problem, true);
     }
     if (p !== null && script !== null && methods) {
       routes.push({
@@ -352,24 +394,25 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
         methods,
         script,
         function: fn,
-        at: { entry: posOf(prefix), path: posOf(`${prefix}.path`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+        at: { entry: r.posOf(prefix), path: r.posOf(`${prefix}.path`, true), script: r.posOf(`${prefix}.script`, true), function: r.posOf(`${prefix}.function`, true) },
       });
     }
   });
+  return routes;
+}
 
-  routeConflicts(routes, diagnostics);
-
+function readSchedules(r: ManifestReader): ScheduleSpec[] {
   const schedules: ScheduleSpec[] = [];
-  arrayOfTables('schedules').forEach((t, idx) => {
+  r.arrayOfTables('schedules').forEach((t, idx) => {
     const prefix = `schedules[${idx}]`;
-    unknownKeys(t, prefix, ['cron', 'script', 'function', 'overlap']);
-    const cron = str(t, prefix, 'cron', true);
-    const script = str(t, prefix, 'script', true);
-    const fn = fnName(t, prefix);
-    const overlap = bool(t, prefix, 'overlap');
+    r.unknownKeys(t, prefix, ['cron', 'script', 'function', 'overlap']);
+    const cron = r.str(t, prefix, 'cron', true);
+    const script = r.str(t, prefix, 'script', true);
+    const fn = r.fnName(t, prefix);
+    const overlap = r.bool(t, prefix, 'overlap');
     if (cron !== null) {
       const problem = checkCron(cron);
-      if (problem) err(`${prefix}.cron`, problem, true);
+      if (problem) r.err(`${prefix}.cron`, problem, true);
     }
     if (cron !== null && script !== null) {
       schedules.push({
@@ -377,31 +420,34 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
         script,
         function: fn,
         overlap: overlap ?? false,
-        at: { entry: posOf(prefix), cron: posOf(`${prefix}.cron`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+        at: { entry: r.posOf(prefix), cron: r.posOf(`${prefix}.cron`, true), script: r.posOf(`${prefix}.script`, true), function: r.posOf(`${prefix}.function`, true) },
       });
     }
   });
+  return schedules;
+}
 
+function readQueues(r: ManifestReader): QueueSpec[] {
   const queues: QueueSpec[] = [];
   const queueAt = new Map<string, number>();
-  arrayOfTables('queues').forEach((t, idx) => {
+  r.arrayOfTables('queues').forEach((t, idx) => {
     const prefix = `queues[${idx}]`;
-    unknownKeys(t, prefix, ['name', 'script', 'function', 'attempts', 'backoff_ms', 'concurrency']);
-    const name = str(t, prefix, 'name', true);
-    const script = str(t, prefix, 'script', true);
-    const fn = fnName(t, prefix);
-    const attempts = posInt(t, prefix, 'attempts', QUEUE_MAX.attempts, 1);
-    const backoffMs = posInt(t, prefix, 'backoff_ms', QUEUE_MAX.backoffMs, 0);
-    const concurrency = posInt(t, prefix, 'concurrency', QUEUE_MAX.concurrency, 1);
+    r.unknownKeys(t, prefix, ['name', 'script', 'function', 'attempts', 'backoff_ms', 'concurrency']);
+    const name = r.str(t, prefix, 'name', true);
+    const script = r.str(t, prefix, 'script', true);
+    const fn = r.fnName(t, prefix);
+    const attempts = r.posInt(t, prefix, 'attempts', QUEUE_MAX.attempts, 1);
+    const backoffMs = r.posInt(t, prefix, 'backoff_ms', QUEUE_MAX.backoffMs, 0);
+    const concurrency = r.posInt(t, prefix, 'concurrency', QUEUE_MAX.concurrency, 1);
     let nameOk = name !== null;
     if (name !== null && !QUEUE_NAME_RE.test(name)) {
-      err(`${prefix}.name`, `invalid queue name "${name}" (${QUEUE_NAME_RE.source}: lower-case letter, then up to 30 of a-z 0-9 _ -)`, true);
+      r.err(`${prefix}.name`, `invalid queue name "${name}" (${QUEUE_NAME_RE.source}: lower-case letter, then up to 30 of a-z 0-9 _ -)`, true);
       nameOk = false;
     } else if (name !== null && queueAt.has(name)) {
-      err(`${prefix}.name`, `queue "${name}" is declared twice (first at line ${queueAt.get(name)})`, true);
+      r.err(`${prefix}.name`, `queue "${name}" is declared twice (first at line ${queueAt.get(name)})`, true);
       nameOk = false;
     }
-    if (name !== null && nameOk) queueAt.set(name, posOf(`${prefix}.name`, true).line);
+    if (name !== null && nameOk) queueAt.set(name, r.posOf(`${prefix}.name`, true).line);
     if (nameOk && script !== null && attempts !== false && backoffMs !== false && concurrency !== false) {
       queues.push({
         name: name!,
@@ -410,22 +456,19 @@ export function parseManifest(source: string): { manifest: Manifest | null; diag
         attempts: attempts ?? QUEUE_DEFAULTS.attempts,
         backoffMs: backoffMs ?? QUEUE_DEFAULTS.backoffMs,
         concurrency: concurrency ?? QUEUE_DEFAULTS.concurrency,
-        at: { entry: posOf(prefix), name: posOf(`${prefix}.name`, true), script: posOf(`${prefix}.script`, true), function: posOf(`${prefix}.function`, true) },
+        at: { entry: r.posOf(prefix), name: r.posOf(`${prefix}.name`, true), script: r.posOf(`${prefix}.script`, true), function: r.posOf(`${prefix}.function`, true) },
       });
     }
   });
+  return queues;
+}
 
-  let previewSchedules = false;
-  if (doc.preview !== undefined) {
-    if (!isTable(doc.preview)) err('preview', '[preview] must be a table');
-    else {
-      unknownKeys(doc.preview, 'preview', ['schedules']);
-      previewSchedules = bool(doc.preview, 'preview', 'schedules') ?? false;
-    }
-  }
-
-  const kept = diagnostics.items.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { manifest: { productionBranch, env, limits, fetch, routes, schedules, queues, previewSchedules }, diagnostics: kept, more: diagnostics.more };
+/** `[preview] schedules`: false unless set. */
+function readPreview(r: ManifestReader): boolean {
+  const t = r.table('preview');
+  if (!t) return false;
+  r.unknownKeys(t, 'preview', ['schedules']);
+  return r.bool(t, 'preview', 'schedules') ?? false;
 }
 
 /**
