@@ -214,6 +214,85 @@ async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pe
   for (const [id, p] of pending) if (p.executor && p.since < settled && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
 }
 
+/**
+ * The orchestrator's invocations of one event-loop turn, pushed to the shared list in one LPUSH (`onFail` gets the
+ * ids of those a failed push lost, to answer them: nothing was run).
+ */
+class InvocationOutbox {
+  private items: string[] = [];
+  private ids: string[] = [];
+  private queued = false;
+  constructor(
+    private readonly conn: Redis,
+    private readonly list: string,
+    private readonly onFail: (err: unknown, ids: string[]) => void,
+  ) {}
+
+  /** queue one list element; `id` when an answer is pending on it */
+  add(raw: string, id: string | null): void {
+    this.items.push(raw);
+    if (id) this.ids.push(id);
+    if (!this.queued) {
+      this.queued = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  readonly flush = (): void => {
+    this.queued = false;
+    const items = this.items;
+    const ids = this.ids;
+    this.items = [];
+    this.ids = [];
+    if (items.length === 0) return;
+    this.conn.lpush(this.list, ...items).catch((err: unknown) => this.onFail(err, ids));
+  };
+}
+
+/**
+ * An interval that runs only while there is something to do: `arm` starts it, and it stops itself the first time
+ * `step` returns false (so an idle process is not woken), or for good at `stop`.
+ */
+class BusyInterval {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  constructor(
+    private readonly ms: number,
+    private readonly step: () => boolean,
+  ) {}
+
+  arm(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => {
+      if (!this.step() && this.timer) {
+        clearInterval(this.timer);
+        this.timer = null;
+      }
+    }, this.ms);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/**
+ * One timer while anything is pending (no timer per invocation): every TICK_MS it answers the invocations past their
+ * deadline (`onDeadline`), and every second it runs `everySecond` (the heartbeat check of the executors holding some).
+ */
+function deadlineTicker(pending: Map<string, Pending>, onDeadline: (id: string) => void, everySecond: () => void): BusyInterval {
+  let ticks = 0;
+  return new BusyInterval(TICK_MS, () => {
+    const now = performance.now();
+    for (const [id, p] of pending) if (p.deadline <= now) onDeadline(id);
+    if (++ticks % (1000 / TICK_MS) === 0) everySecond();
+    return pending.size > 0;
+  });
+}
+
 /** Placeholder reply list of an invocation sent on a lane (its reply comes back on the lane). */
 const ON_LANE = '=';
 
@@ -280,52 +359,16 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     else answer(id, errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }));
   };
 
-  // One timer while anything is pending (no timer per invocation): every TICK_MS it answers the invocations past
-  // their deadline, and every second it checks the heartbeats of the executors holding some (dead executors).
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
-  const checkHeartbeats = () => {
+  const ticker = deadlineTicker(pending, onDeadline, () => {
     if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, opts.log).catch(warnHb);
-  };
-  let ticker: NodeJS.Timeout | null = null;
-  let ticks = 0;
-  const tick = () => {
-    const now = performance.now();
-    for (const [id, p] of pending) if (p.deadline <= now) onDeadline(id);
-    if (++ticks % (1000 / TICK_MS) === 0) checkHeartbeats();
-    if (pending.size === 0 && ticker) {
-      clearInterval(ticker);
-      ticker = null;
-    }
-  };
-  const armTicker = () => {
-    if (ticker || closed) return;
-    ticker = setInterval(tick, TICK_MS);
-    ticker.unref();
-  };
+  });
 
-  let outbox: string[] = [];
-  let outboxIds: string[] = [];
-  let flushQueued = false;
-  const flush = () => {
-    flushQueued = false;
-    const items = outbox;
-    const ids = outboxIds;
-    outbox = [];
-    outboxIds = [];
-    if (items.length === 0) return;
-    conn.lpush(list, ...items).catch((err: unknown) => {
-      opts.log.error({ err }, 'enqueue failed');
-      for (const id of ids) answer(id, queueUnavailable('the invocation could not be queued; nothing was run'));
-    });
-  };
-  const push = (raw: string, id: string | null) => {
-    outbox.push(raw);
-    if (id) outboxIds.push(id);
-    if (!flushQueued) {
-      flushQueued = true;
-      setImmediate(flush);
-    }
-  };
+  const outbox = new InvocationOutbox(conn, list, (err, ids) => {
+    opts.log.error({ err }, 'enqueue failed');
+    for (const id of ids) answer(id, queueUnavailable('the invocation could not be queued; nothing was run'));
+  });
+  const push = (raw: string, id: string | null) => outbox.add(raw, id);
 
   // direct lanes: while one is open, invocations go there (lane-routing.ts), the lists being its fallback
   const lanes: LaneRouting | null = opts.lanes
@@ -360,7 +403,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
         pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch });
-        armTicker();
+        ticker.arm();
         if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, Date.now() + wait, job));
         else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
@@ -381,15 +424,103 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...lanes?.stats() }),
     async close() {
       closed = true;
-      if (ticker) clearInterval(ticker);
+      ticker.stop();
       await lanes?.close();
-      flush();
+      outbox.flush();
       for (const [id] of pending) answer(id, errorResult(503, 'The orchestrator is shutting down'));
       reader.close();
       // a graceful QUIT waits in ioredis' offline queue while Redis is down: only when it is up
       if (conn.status === 'ready') await within(conn.quit().then(() => undefined), 2000, undefined);
       conn.disconnect();
     },
+  };
+}
+
+/**
+ * An executor's heartbeat key (`<prefix>:exec:<id>`, HEARTBEAT_TTL_MS), set at start and kept fresh while the
+ * process holds work: the interval runs only then, so an idle executor is not woken every second.
+ */
+class Heartbeat {
+  private at = -Infinity;
+  private readonly interval: BusyInterval;
+  constructor(
+    private readonly conn: Redis,
+    private readonly key: string,
+    private readonly holdsWork: () => boolean,
+  ) {
+    this.interval = new BusyInterval(BEAT_EVERY_MS, () => {
+      if (!this.holdsWork()) return false;
+      this.beat();
+      return true;
+    });
+    this.beat(); // present from the start (tests and operators can see it)
+  }
+
+  private beat(): void {
+    this.at = performance.now();
+    void this.conn.set(this.key, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
+  }
+
+  /** work was taken: beat every BEAT_EVERY_MS until none is held */
+  arm(): void {
+    this.interval.arm();
+  }
+
+  /** the key must be fresh while work is held (the interval keeps it so from here) */
+  fresh(): void {
+    if (this.holdsWork() && performance.now() - this.at > BEAT_EVERY_MS) this.beat();
+  }
+
+  stop(): void {
+    this.interval.stop();
+  }
+}
+
+/**
+ * Invocations running here whose orchestrator has not been told yet (see TAKEN_AFTER_MS): once one has run that
+ * long, `send` tells its reply list, with the others of that list due by then, in one `taken` notice.
+ */
+class TakenAnnouncer {
+  private readonly unannounced = new Map<string, { replyTo: string; at: number }>();
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  constructor(private readonly send: (list: string, ids: string[]) => void) {}
+
+  add(jobId: string, replyTo: string): void {
+    this.unannounced.set(jobId, { replyTo, at: performance.now() });
+  }
+
+  /** answered: nothing to announce */
+  forget(jobId: string): void {
+    this.unannounced.delete(jobId);
+  }
+
+  /** announce what is due in TAKEN_AFTER_MS, if anything waits */
+  arm(): void {
+    if (this.timer || this.stopped || this.unannounced.size === 0) return;
+    this.timer = setTimeout(this.announce, TAKEN_AFTER_MS);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private readonly announce = (): void => {
+    this.timer = null;
+    const now = performance.now();
+    const byList = new Map<string, string[]>();
+    for (const [jobId, u] of this.unannounced) {
+      if (now - u.at < TAKEN_AFTER_MS) break; // insertion order = taking order
+      this.unannounced.delete(jobId);
+      let ids = byList.get(u.replyTo);
+      if (!ids) byList.set(u.replyTo, (ids = []));
+      ids.push(jobId);
+    }
+    for (const [list, ids] of byList) this.send(list, ids);
+    this.arm();
   };
 }
 
@@ -450,48 +581,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     else if (list) outbox.add(list, encodeReply(m));
   };
 
-  let beatAt = -Infinity;
-  const beat = () => {
-    beatAt = performance.now();
-    void replies.set(hbKey, '1', 'PX', HEARTBEAT_TTL_MS).catch(() => {});
-  };
-  beat(); // present from the start (tests and operators can see it)
-  // the interval runs only while this process holds work: an idle executor is not woken every second
-  let hbTimer: NodeJS.Timeout | null = null;
-  const armBeat = () => {
-    if (hbTimer || closed) return;
-    hbTimer = setInterval(() => {
-      if (inFlight > 0) beat();
-      else {
-        clearInterval(hbTimer!);
-        hbTimer = null;
-      }
-    }, BEAT_EVERY_MS);
-    hbTimer.unref();
-  };
-
-  // invocations running here that their orchestrator has not been told about yet (see TAKEN_AFTER_MS), by id
-  const unannounced = new Map<string, { replyTo: string; at: number }>();
-  let announceTimer: NodeJS.Timeout | null = null;
-  const announce = () => {
-    announceTimer = null;
-    const now = performance.now();
-    const byList = new Map<string, string[]>();
-    for (const [jobId, u] of unannounced) {
-      if (now - u.at < TAKEN_AFTER_MS) break; // insertion order = taking order
-      unannounced.delete(jobId);
-      let ids = byList.get(u.replyTo);
-      if (!ids) byList.set(u.replyTo, (ids = []));
-      ids.push(jobId);
-    }
-    for (const [list, ids] of byList) reply(list, { taken: id, ids });
-    if (unannounced.size) armAnnounce();
-  };
-  const armAnnounce = () => {
-    if (announceTimer || closed) return;
-    announceTimer = setTimeout(announce, TAKEN_AFTER_MS);
-    announceTimer.unref();
-  };
+  const heartbeat = new Heartbeat(replies, hbKey, () => inFlight > 0);
+  const announcer = new TakenAnnouncer((list, ids) => reply(list, { taken: id, ids }));
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
   const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
@@ -518,7 +609,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   const runOne = (replyTo: string | LaneReply, job: InvocationJob) => {
     inFlight++;
-    armBeat();
+    heartbeat.arm();
     opts.run(job).then(
       (result) => reply(replyTo, { id: job.id, result }),
       (err: unknown) => reply(replyTo, {
@@ -528,7 +619,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
           : errorResult(502, 'The executor failed to run the invocation'),
       }),
     ).finally(() => {
-      unannounced.delete(job.id);
+      announcer.forget(job.id);
       done();
     });
   };
@@ -550,18 +641,14 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       return false;
     }
     taken++;
-    if (typeof to === 'string' && to) unannounced.set(inv.job.id, { replyTo: to, at: performance.now() });
+    if (typeof to === 'string' && to) announcer.add(inv.job.id, to);
     runOne(to, inv.job);
     return true;
   };
-  // the heartbeat must be fresh while this process holds work (the interval keeps it so from here)
-  const fresh = () => {
-    if (inFlight > 0 && performance.now() - beatAt > BEAT_EVERY_MS) beat();
-  };
   const onItems = (items: string[]) => {
     for (const raw of items) take(raw, null);
-    if (unannounced.size) armAnnounce();
-    fresh();
+    announcer.arm();
+    heartbeat.fresh();
   };
   const lanes: LaneClients | null = opts.lanes
     ? startLaneClients({
@@ -569,7 +656,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       onLine(lane, line) {
         if (take(line, lane)) direct++;
         syncWindow();
-        fresh();
+        heartbeat.fresh();
       },
     })
     : null;
@@ -596,8 +683,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       if (roomWaiter) roomWaiter();
       reader.close();
       lanes?.drain();
-      if (hbTimer) clearInterval(hbTimer);
-      if (announceTimer) clearTimeout(announceTimer);
+      heartbeat.stop();
+      announcer.stop();
       if (inFlight > 0) await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
       flushReplies();
       lanes?.close();
