@@ -10,6 +10,7 @@ describe('names', () => {
   it('should slug branch names as host labels', () => {
     expect(branchSlug('feature/Cart_v2')).toBe('feature-cart-v2');
     expect(branchSlug('main')).toBe('main');
+    expect(branchSlug('Feature/New_UI..2')).toBe('feature-new-ui-2');
     expect(branchSlug('a..b//c')).toBe('a-b-c');
   });
 });

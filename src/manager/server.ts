@@ -17,7 +17,7 @@ import type { Logger } from '../common/log.ts';
 import type { Pool } from '../db/pool.ts';
 import { loadEngine, type DeployEngine } from '../deploy/engine.ts';
 import { HOOK_PATH, hookEndpointPlugin } from '../deploy/hook-endpoint.ts';
-import { branchSlug, createScriptCache } from '../deploy/push.ts';
+import { createScriptCache } from '../deploy/push.ts';
 import { alignRef, reconcileRepos } from '../deploy/reconcile.ts';
 import { rollbackRelease } from '../deploy/release.ts';
 import { RefGuard } from '../deploy/ref-guard.ts';
@@ -29,6 +29,7 @@ import { TokenVerifier } from './auth.ts';
 import { dashboardPlugin } from './dashboard.ts';
 import { InvocationHub } from './invocation-hub.ts';
 import { metricsPlugin } from './metrics.ts';
+import { branchUrls } from './urls.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const HOOKS_DIR = path.join(ROOT, 'hooks');
@@ -58,10 +59,6 @@ export interface ServerDeps {
   pushLock?: KeyedMutex;
 }
 
-function displayHost(config: Config): string {
-  return config.host === '0.0.0.0' || config.host === '::' ? config.domain : config.host;
-}
-
 export { rewriteHostUrl };
 
 /** Build (not start) the server; call `.listen()` on the result. */
@@ -84,7 +81,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     const a = app.server.address() as AddressInfo | null;
     return a && typeof a === 'object' ? a.port : config.port;
   };
-  const portSuffix = () => (portOf() === 80 ? '' : `:${portOf()}`);
   const loopback = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
 
   const engine = deps.engine === undefined ? await loadEngine() : deps.engine;
@@ -139,10 +135,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     refGuard,
     fault,
     waitForRelease: deps.plane?.waitForRelease ? (a, b, id) => deps.plane!.waitForRelease!(a, b, id, RELEASE_LIVE_WAIT_MS) : undefined,
-    urls: (appName, branch, production) => {
-      const label = production ? appName : `${branchSlug(branch)}--${appName}`;
-      return { host: `http://${label}.${config.domain}${portSuffix()}/`, path: `http://${displayHost(config)}${portSuffix()}/apps/${label}/` };
-    },
+    // the port the server listens on (PORT=0 picks one)
+    urls: (appName, branch, production) => branchUrls({ ...config, port: portOf() }, appName, branch, production),
   });
 
   if (deps.ingressPlugin) await app.register(deps.ingressPlugin);

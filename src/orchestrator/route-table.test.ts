@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { branchSlug, compileRoute, effectiveFetch, effectiveLimits, matchRoute, targetOf, toBranchEntry } from './route-table.ts';
+import { compileRoute, effectiveFetch, effectiveLimits, matchRoute, targetOf, toBranchEntry } from './route-table.ts';
 import { DEFAULT_APP_LIMITS, FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 
 const entry = toBranchEntry({
@@ -18,12 +18,6 @@ const entry = toBranchEntry({
 const match = (method: string, path: string) => matchRoute(entry.routes, method, path.split('/').filter(Boolean));
 
 describe('route-table', () => {
-  describe('branchSlug', () => {
-    it('should lower-case and collapse runs outside [a-z0-9] to "-"', () => {
-      expect(branchSlug('Feature/New_UI..2')).toBe('feature-new-ui-2');
-      expect(branchSlug('main')).toBe('main');
-    });
-  });
   describe('compileRoute', () => {
     it('should compile params and a final rest segment', () => {
       expect(compileRoute('/a/:b/*')).toEqual({ rest: true, segments: [{ kind: 'static', value: 'a' }, { kind: 'param', name: 'b' }] });

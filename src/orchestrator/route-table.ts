@@ -4,15 +4,11 @@
  * and fully whenever the LISTEN connection is (re)established. Never queried per request.
  */
 import type { Logger } from '../common/log.ts';
+import { branchSlug } from '../common/names.ts';
 import { DEFAULT_APP_LIMITS, FETCH_LIMITS, PLATFORM_LIMITS } from '../common/config.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { loadLiveBranches, type LiveBranch, type LiveQueue, type LiveSchedule } from '../db/routing.ts';
 import type { FetchPolicy, InvocationLimits, InvocationTarget } from '../queue/jobs.ts';
-
-/** Branch name → URL slug: lower-case, runs of chars outside [a-z0-9] → '-'. */
-export function branchSlug(branch: string): string {
-  return branch.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-}
 
 type Segment = { kind: 'static'; value: string } | { kind: 'param'; name: string };
 
