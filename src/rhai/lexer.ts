@@ -165,6 +165,10 @@ export class Lexer {
     return { t, pos, end: pos + len };
   }
 
+  /**
+   * The next token: skips whitespace and comments, and folds a `-` before a digit into a negative number literal
+   * where a unary minus may stand; literals, operators and punctuation are `punct`'s, identifiers `identifier`'s.
+   */
   private inner(): Token {
     const src = this.src;
     let negated = -1;
@@ -186,85 +190,13 @@ export class Lexer {
         case 12:
           this.i++;
           continue;
-        case 34: // "
-          this.i++;
-          return this.stringLiteral(start, start + 1, 34, false, true, false, start);
-        case 96: {
-          // ` - skip a line break right after the opening back-tick
-          this.i++;
-          if (this.i < this.len && src.charCodeAt(this.i) === 13) {
+        case 45: // - before a digit: a negative number literal where a unary minus may stand
+          if (isDigit(cc) && !this.noUnary) {
+            negated = start;
             this.i++;
-            if (this.i < this.len && src.charCodeAt(this.i) === 10) this.i++;
-            this.lineStart = this.i;
-          } else if (this.i < this.len && src.charCodeAt(this.i) === 10) {
-            this.i++;
-            this.lineStart = this.i;
+            continue;
           }
-          return this.stringLiteral(start, this.i, 96, true, false, true, start);
-        }
-        case 35: // #
-          if (cc === 34 || cc === 35) return this.rawString(start);
-          if (cc === 123) return this.sym('#{', start, 2);
-          if (cc === 33) {
-            this.i = start + 1;
-            return { t: 'reserved', pos: start, end: start + 2, s: '#!' };
-          }
-          if (cc === 32) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 123) {
-              this.i = start + 3;
-              return { t: 'reserved', pos: start, end: start + 3, s: '# {' };
-            }
-            this.i = start + 2;
-            return { t: 'reserved', pos: start, end: start + 2, s: '#' };
-          }
-          this.i = start + 1;
-          return { t: 'reserved', pos: start, end: start + 1, s: '#' };
-        case 39: // '
-          if (cc === 39) {
-            this.i = start + 1;
-            return this.err({ pos: start, end: start + 2 }, 'BadInput/MalformedChar', msg.malformedChar(''));
-          }
-          this.i++;
-          return this.charLiteral(start);
-        case 123:
-          return this.sym('{', start, 1);
-        case 125:
-          return this.sym('}', start, 1);
-        case 40: // (
-          if (cc === 41) return this.sym('()', start, 2);
-          if (cc === 42) return this.reserved('(*', start, 2);
-          return this.sym('(', start, 1);
-        case 41:
-          return this.sym(')', start, 1);
-        case 91:
-          return this.sym('[', start, 1);
-        case 93:
-          return this.sym(']', start, 1);
-        case 43: // +
-          if (cc === 61) return this.sym('+=', start, 2);
-          if (cc === 43) return this.reserved('++', start, 2);
-          return this.sym(this.noUnary ? '+' : 'u+', start, 1);
-        case 45: // -
-          if (isDigit(cc)) {
-            if (!this.noUnary) {
-              negated = start;
-              this.i++;
-              continue;
-            }
-            return this.sym('-', start, 1);
-          }
-          if (cc === 61) return this.sym('-=', start, 2);
-          if (cc === 62) return this.reserved('->', start, 2);
-          if (cc === 45) return this.reserved('--', start, 2);
-          return this.sym(this.noUnary ? '-' : 'u-', start, 1);
-        case 42: // *
-          if (cc === 41) return this.reserved('*)', start, 2);
-          if (cc === 61) return this.sym('*=', start, 2);
-          if (cc === 42) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('**=', start, 3);
-            return this.sym('**', start, 2);
-          }
-          return this.sym('*', start, 1);
+          break;
         case 47: // /
           if (cc === 47) {
             // line comment
@@ -302,91 +234,11 @@ export class Lexer {
             this.i = j;
             continue;
           }
-          if (cc === 61) return this.sym('/=', start, 2);
-          return this.sym('/', start, 1);
-        case 59:
-          return this.sym(';', start, 1);
-        case 44:
-          return this.sym(',', start, 1);
-        case 46: // .
-          if (cc === 46) {
-            const c3 = start + 2 < this.len ? src.charCodeAt(start + 2) : 0;
-            if (c3 === 46) return this.reserved('...', start, 3);
-            if (c3 === 61) return this.sym('..=', start, 3);
-            return this.sym('..', start, 2);
-          }
-          return this.sym('.', start, 1);
-        case 61: // =
-          if (cc === 61) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.reserved('===', start, 3);
-            return this.sym('==', start, 2);
-          }
-          if (cc === 62) return this.sym('=>', start, 2);
-          return this.sym('=', start, 1);
-        case 58: // :
-          if (cc === 58) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 60) return this.reserved('::<', start, 3);
-            return this.sym('::', start, 2);
-          }
-          if (cc === 61) return this.reserved(':=', start, 2);
-          if (cc === 59) return this.reserved(':;', start, 2);
-          return this.sym(':', start, 1);
-        case 60: // <
-          if (cc === 61) return this.sym('<=', start, 2);
-          if (cc === 45) return this.reserved('<-', start, 2);
-          if (cc === 60) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('<<=', start, 3);
-            return this.sym('<<', start, 2);
-          }
-          if (cc === 124) return this.reserved('<|', start, 2);
-          return this.sym('<', start, 1);
-        case 62: // >
-          if (cc === 61) return this.sym('>=', start, 2);
-          if (cc === 62) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('>>=', start, 3);
-            return this.sym('>>', start, 2);
-          }
-          return this.sym('>', start, 1);
-        case 33: // !
-          if (cc === 105 && start + 2 < this.len && src.charCodeAt(start + 2) === 110) {
-            const c4 = start + 3 < this.len ? src.charCodeAt(start + 3) : 0;
-            if (!isIdContinue(c4)) return this.sym('!in', start, 3);
-            return this.sym('!', start, 1);
-          }
-          if (cc === 61) {
-            if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.reserved('!==', start, 3);
-            return this.sym('!=', start, 2);
-          }
-          if (cc === 46) return this.reserved('!.', start, 2);
-          return this.sym('!', start, 1);
-        case 124: // |
-          if (cc === 124) return this.sym('||', start, 2);
-          if (cc === 61) return this.sym('|=', start, 2);
-          if (cc === 62) return this.reserved('|>', start, 2);
-          return this.sym('|', start, 1);
-        case 38: // &
-          if (cc === 38) return this.sym('&&', start, 2);
-          if (cc === 61) return this.sym('&=', start, 2);
-          return this.sym('&', start, 1);
-        case 94: // ^
-          if (cc === 61) return this.sym('^=', start, 2);
-          return this.sym('^', start, 1);
-        case 126:
-          return this.reserved('~', start, 1);
-        case 37: // %
-          if (cc === 61) return this.sym('%=', start, 2);
-          return this.sym('%', start, 1);
-        case 64:
-          return this.reserved('@', start, 1);
-        case 36:
-          return this.reserved('$', start, 1);
-        case 63: // ?
-          if (cc === 46) return this.sym('?.', start, 2);
-          if (cc === 63) return this.sym('??', start, 2);
-          if (cc === 91) return this.sym('?[', start, 2);
-          return this.reserved('?', start, 1);
+          break;
       }
 
+      const tok = this.punct(c, cc, start);
+      if (tok) return tok;
       if (isIdStart(c)) return this.identifier(start);
 
       // anything else is unexpected
@@ -396,6 +248,180 @@ export class Lexer {
       return this.err({ pos: start, end: start + w }, 'BadInput/UnexpectedInput', msg.unexpectedInput(String.fromCodePoint(cp)));
     }
     return { t: 'eof', pos: this.len, end: this.len };
+  }
+
+  /** The token that starts with `c` (then `cc`) at `start`: string and char literals, operators, punctuation; null for anything else. */
+  private punct(c: number, cc: number, start: number): Token | null {
+    const src = this.src;
+    switch (c) {
+      case 34: // "
+        this.i++;
+        return this.stringLiteral(start, start + 1, 34, false, true, false, start);
+      case 96: // `
+        return this.backtickString(start);
+      case 35: // #
+        return this.hash(cc, start);
+      case 39: // '
+        if (cc === 39) {
+          this.i = start + 1;
+          return this.err({ pos: start, end: start + 2 }, 'BadInput/MalformedChar', msg.malformedChar(''));
+        }
+        this.i++;
+        return this.charLiteral(start);
+      case 123:
+        return this.sym('{', start, 1);
+      case 125:
+        return this.sym('}', start, 1);
+      case 40: // (
+        if (cc === 41) return this.sym('()', start, 2);
+        if (cc === 42) return this.reserved('(*', start, 2);
+        return this.sym('(', start, 1);
+      case 41:
+        return this.sym(')', start, 1);
+      case 91:
+        return this.sym('[', start, 1);
+      case 93:
+        return this.sym(']', start, 1);
+      case 43: // +
+        if (cc === 61) return this.sym('+=', start, 2);
+        if (cc === 43) return this.reserved('++', start, 2);
+        return this.sym(this.noUnary ? '+' : 'u+', start, 1);
+      case 42: // *
+        if (cc === 41) return this.reserved('*)', start, 2);
+        if (cc === 61) return this.sym('*=', start, 2);
+        if (cc === 42) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('**=', start, 3);
+          return this.sym('**', start, 2);
+        }
+        return this.sym('*', start, 1);
+      case 45: // -
+        if (isDigit(cc)) return this.sym('-', start, 1);
+        if (cc === 61) return this.sym('-=', start, 2);
+        if (cc === 62) return this.reserved('->', start, 2);
+        if (cc === 45) return this.reserved('--', start, 2);
+        return this.sym(this.noUnary ? '-' : 'u-', start, 1);
+      case 47: // / (comments are skipped before)
+        if (cc === 61) return this.sym('/=', start, 2);
+        return this.sym('/', start, 1);
+      case 59:
+        return this.sym(';', start, 1);
+      case 44:
+        return this.sym(',', start, 1);
+      case 46: // .
+        if (cc === 46) {
+          const c3 = start + 2 < this.len ? src.charCodeAt(start + 2) : 0;
+          if (c3 === 46) return this.reserved('...', start, 3);
+          if (c3 === 61) return this.sym('..=', start, 3);
+          return this.sym('..', start, 2);
+        }
+        return this.sym('.', start, 1);
+      case 61: // =
+        if (cc === 61) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.reserved('===', start, 3);
+          return this.sym('==', start, 2);
+        }
+        if (cc === 62) return this.sym('=>', start, 2);
+        return this.sym('=', start, 1);
+      case 58: // :
+        if (cc === 58) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 60) return this.reserved('::<', start, 3);
+          return this.sym('::', start, 2);
+        }
+        if (cc === 61) return this.reserved(':=', start, 2);
+        if (cc === 59) return this.reserved(':;', start, 2);
+        return this.sym(':', start, 1);
+      case 60: // <
+        if (cc === 61) return this.sym('<=', start, 2);
+        if (cc === 45) return this.reserved('<-', start, 2);
+        if (cc === 60) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('<<=', start, 3);
+          return this.sym('<<', start, 2);
+        }
+        if (cc === 124) return this.reserved('<|', start, 2);
+        return this.sym('<', start, 1);
+      case 62: // >
+        if (cc === 61) return this.sym('>=', start, 2);
+        if (cc === 62) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.sym('>>=', start, 3);
+          return this.sym('>>', start, 2);
+        }
+        return this.sym('>', start, 1);
+      case 33: // !
+        if (cc === 105 && start + 2 < this.len && src.charCodeAt(start + 2) === 110) {
+          const c4 = start + 3 < this.len ? src.charCodeAt(start + 3) : 0;
+          if (!isIdContinue(c4)) return this.sym('!in', start, 3);
+          return this.sym('!', start, 1);
+        }
+        if (cc === 61) {
+          if (start + 2 < this.len && src.charCodeAt(start + 2) === 61) return this.reserved('!==', start, 3);
+          return this.sym('!=', start, 2);
+        }
+        if (cc === 46) return this.reserved('!.', start, 2);
+        return this.sym('!', start, 1);
+      case 124: // |
+        if (cc === 124) return this.sym('||', start, 2);
+        if (cc === 61) return this.sym('|=', start, 2);
+        if (cc === 62) return this.reserved('|>', start, 2);
+        return this.sym('|', start, 1);
+      case 38: // &
+        if (cc === 38) return this.sym('&&', start, 2);
+        if (cc === 61) return this.sym('&=', start, 2);
+        return this.sym('&', start, 1);
+      case 94: // ^
+        if (cc === 61) return this.sym('^=', start, 2);
+        return this.sym('^', start, 1);
+      case 126:
+        return this.reserved('~', start, 1);
+      case 37: // %
+        if (cc === 61) return this.sym('%=', start, 2);
+        return this.sym('%', start, 1);
+      case 64:
+        return this.reserved('@', start, 1);
+      case 36:
+        return this.reserved('$', start, 1);
+      case 63: // ?
+        if (cc === 46) return this.sym('?.', start, 2);
+        if (cc === 63) return this.sym('??', start, 2);
+        if (cc === 91) return this.sym('?[', start, 2);
+        return this.reserved('?', start, 1);
+    }
+    return null;
+  }
+
+  /** A back-tick string (interpolated); a line break right after the opening back-tick is skipped. */
+  private backtickString(start: number): Token {
+    const src = this.src;
+    this.i = start + 1;
+    if (this.i < this.len && src.charCodeAt(this.i) === 13) {
+      this.i++;
+      if (this.i < this.len && src.charCodeAt(this.i) === 10) this.i++;
+      this.lineStart = this.i;
+    } else if (this.i < this.len && src.charCodeAt(this.i) === 10) {
+      this.i++;
+      this.lineStart = this.i;
+    }
+    return this.stringLiteral(start, this.i, 96, true, false, true, start);
+  }
+
+  /** After `#`: a raw string, `#{` (object map), or a reserved symbol. */
+  private hash(cc: number, start: number): Token {
+    const src = this.src;
+    if (cc === 34 || cc === 35) return this.rawString(start);
+    if (cc === 123) return this.sym('#{', start, 2);
+    if (cc === 33) {
+      this.i = start + 1;
+      return { t: 'reserved', pos: start, end: start + 2, s: '#!' };
+    }
+    if (cc === 32) {
+      if (start + 2 < this.len && src.charCodeAt(start + 2) === 123) {
+        this.i = start + 3;
+        return { t: 'reserved', pos: start, end: start + 3, s: '# {' };
+      }
+      this.i = start + 2;
+      return { t: 'reserved', pos: start, end: start + 2, s: '#' };
+    }
+    this.i = start + 1;
+    return { t: 'reserved', pos: start, end: start + 1, s: '#' };
   }
 
   private reserved(s: string, pos: number, len: number): Token {
