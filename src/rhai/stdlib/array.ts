@@ -3,7 +3,7 @@
  * Values copied into new arrays (extract, +, pad, ...) are cloned so that nested arrays/maps keep value semantics.
  * Callbacks accept a function pointer or a function name (string); see util.ts `callItem` for arity rules.
  */
-import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
+import type { NativeCallContext, NativeFn, NativeRegistrar, Package } from '../runtime/native.ts';
 import { FnPtr, RFloat, RRange, cloneValue, typeTag, type Value } from '../runtime/value.ts';
 import { RhaiError, errDataTooLarge } from '../runtime/errors.ts';
 import { compareValues, valuesEqual } from '../runtime/compare.ts';
@@ -108,7 +108,8 @@ function namesFn(ctx: NativeCallContext, s: string): boolean {
   return ctx.hasFn(s, 1) || ctx.hasFn(s, 2);
 }
 
-export const arrayPackage: Package = (r) => {
+/** Length, element access, operators and mutation in place. */
+function basics(r: NativeRegistrar): void {
   const len: NativeFn = (_c, [a]) => (a as Value[]).length;
   const isEmpty: NativeFn = (_c, [a]) => (a as Value[]).length === 0;
   r.fn('len', ['array'], len);
@@ -218,8 +219,10 @@ export const arrayPackage: Package = (r) => {
     (a as Value[]).reverse();
     return undefined;
   }, MUT);
+}
 
-  // ---- slicing ----
+/** Slicing: splice, extract, drain, retain, split (by offsets or ranges). */
+function slicing(r: NativeRegistrar): void {
   const splice = (c: NativeCallContext, arr: Value[], start: number, l: number, rep: Value[]) => {
     const repl = rep === arr ? cloneAll(rep) : rep;
     let s: number;
@@ -285,8 +288,10 @@ export const arrayPackage: Package = (r) => {
     if (s >= arr.length) return [];
     return arr.splice(s);
   }, MUT);
+}
 
-  // ---- search ----
+/** Search: contains and index_of (by value or by predicate). */
+function search(r: NativeRegistrar): void {
   r.fn('contains', ['array', 'any'], (_c, [a, v]) => indexOfValue(a as Value[], v, 0) >= 0);
   r.fn('index_of', ['array', 'fnptr'], (c, [a, f]) => indexOfFn(c, a as Value[], f as FnPtr, 0));
   r.fn('index_of', ['array', 'fnptr', 'int'], (c, [a, f, s]) => indexOfFn(c, a as Value[], f as FnPtr, num(s)));
@@ -298,8 +303,10 @@ export const arrayPackage: Package = (r) => {
   );
   r.fn('index_of', ['array', 'any'], (_c, [a, v]) => indexOfValue(a as Value[], v, 0));
   r.fn('index_of', ['array', 'any', 'int'], (_c, [a, v, s]) => indexOfValue(a as Value[], v, num(s)));
+}
 
-  // ---- higher-order ----
+/** Functions taking a callback (a function pointer or a function name): map, filter, reduce, find, sort_by, dedup and retain by predicate, … */
+function higherOrder(r: NativeRegistrar): void {
   for (const ft of ['fnptr', 'string'] as const) {
     r.fn('map', ['array', ft], (c, [a, f]) => {
       const arr = a as Value[];
@@ -429,6 +436,10 @@ export const arrayPackage: Package = (r) => {
       return out;
     });
   }
+}
+
+/** Deduplication and sorting in the natural order: dedup, sort, sort_desc, order, order_desc. */
+function dedupAndSort(r: NativeRegistrar): void {
   r.fn('dedup', ['array'], (_c, [a]) => {
     const arr = a as Value[];
     if (arr.length <= 1) return undefined;
@@ -456,4 +467,12 @@ export const arrayPackage: Package = (r) => {
     sortDefault(out, true);
     return out;
   });
+}
+
+export const arrayPackage: Package = (r) => {
+  basics(r);
+  slicing(r);
+  search(r);
+  higherOrder(r);
+  dedupAndSort(r);
 };

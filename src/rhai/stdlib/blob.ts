@@ -1,5 +1,5 @@
 /** BLOB (byte array) functions (blob_basic.rs). Blobs are `Uint8Array`s; growing functions replace `args[0]`. */
-import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
+import type { NativeCallContext, NativeFn, NativeRegistrar, Package } from '../runtime/native.ts';
 import { RChar, RFloat, RRange, intFromBig, type Value } from '../runtime/value.ts';
 import { errDataTooLarge } from '../runtime/errors.ts';
 import { normRange, num, rangeArgs } from './util.ts';
@@ -71,7 +71,8 @@ function writeStr(b: Uint8Array, start: number, len: number, s: string, ascii: b
   b.set(bytes.subarray(0, n), nr[0]);
 }
 
-export const blobPackage: Package = (r) => {
+/** Construction and length: blob(), blob(n), blob(n, v), len, is_empty. */
+function construction(r: NativeRegistrar): void {
   r.fn('blob', [], () => new Uint8Array(0));
   r.fn('blob', ['int'], (c, [n]) => {
     const l = Math.max(0, num(n));
@@ -89,6 +90,10 @@ export const blobPackage: Package = (r) => {
   r.fn('get$len', ['blob'], len);
   r.fn('is_empty', ['blob'], isEmpty);
   r.fn('get$is_empty', ['blob'], isEmpty);
+}
+
+/** Byte access, conversions (to_array, as_string) and mutation in place (push, insert, pop, remove, pad, reverse, split, …), and the operators. */
+function accessAndMutation(r: NativeRegistrar): void {
   const byte = (v: Value) => Number(BigInt.asUintN(8, BigInt(v as number)));
   r.fn('get', ['blob', 'int'], (_c, [b, i]) => {
     const bl = b as Uint8Array;
@@ -209,6 +214,10 @@ export const blobPackage: Package = (r) => {
     args[0] = b.slice(0, s);
     return b.slice(s);
   }, MUT);
+}
+
+/** Slicing by offsets or ranges, and reading and writing numbers and text in place. */
+function slicingAndBinary(r: NativeRegistrar): void {
 
   const extract = (b: Uint8Array, s: number, l: number) => {
     const nr = normRange(b.length, s, l);
@@ -298,4 +307,10 @@ export const blobPackage: Package = (r) => {
       return undefined;
     }, MUT);
   }
+}
+
+export const blobPackage: Package = (r) => {
+  construction(r);
+  accessAndMutation(r);
+  slicingAndBinary(r);
 };

@@ -3,7 +3,7 @@
  * `bytes` counts UTF-8 bytes. Mutating functions are registered `{ pure: false }` and assign `args[0]`.
  * Also: print / debug / to_string / to_debug for every type, and `+` / `-` overloads involving strings.
  */
-import type { NativeCallContext, NativeFn, Package } from '../runtime/native.ts';
+import type { NativeCallContext, NativeFn, NativeRegistrar, Package } from '../runtime/native.ts';
 import { RChar, RIterable, RRange, type Value } from '../runtime/value.ts';
 import { toDebug, toDisplay, utf8Length } from '../runtime/format.ts';
 import { errDataTooLarge } from '../runtime/errors.ts';
@@ -183,8 +183,8 @@ function utf8Decode(b: Uint8Array): string {
   return new TextDecoder('utf-8').decode(b);
 }
 
-export const stringPackage: Package = (r) => {
-  // ---- printing ----
+/** Printing: print, debug, to_string, to_debug. */
+function printing(r: NativeRegistrar): void {
   const disp: NativeFn = (_c, [x]) => toDisplay(x);
   const dbg: NativeFn = (_c, [x]) => toDebug(x);
   r.fn('print', [], () => '');
@@ -193,8 +193,10 @@ export const stringPackage: Package = (r) => {
   r.fn('to_string', ['any'], disp);
   r.fn('debug', ['any'], dbg);
   r.fn('to_debug', ['any'], dbg);
+}
 
-  // ---- operators (specific overloads first: the registry picks the first match) ----
+/** Operators +, +=, - and append (specific overloads first: the registry picks the first match). */
+function operators(r: NativeRegistrar): void {
   r.fn('+', ['string', 'blob'], (c, [a, b]) => checkString(c, (a as string) + utf8Decode(b as Uint8Array)));
   r.fn('+', ['blob', 'string'], (c, [a, b]) => checkString(c, utf8Decode(a as Uint8Array) + (b as string)));
   r.fn('+=', ['string', 'blob'], (c, args) => {
@@ -215,8 +217,10 @@ export const stringPackage: Package = (r) => {
     args[0] = checkString(c, (args[0] as string) + toDisplay(args[1]));
     return undefined;
   }, MUT);
+}
 
-  // ---- properties ----
+/** Properties and conversions: len, bytes, is_empty, to_chars, to_blob. */
+function properties(r: NativeRegistrar): void {
   const len: NativeFn = (_c, [s]) => charLen(s as string);
   const bytes: NativeFn = (_c, [s]) => utf8Length(s as string);
   const isEmpty: NativeFn = (_c, [s]) => (s as string).length === 0;
@@ -228,8 +232,10 @@ export const stringPackage: Package = (r) => {
   r.fn('get$is_empty', ['string'], isEmpty);
   r.fn('to_blob', ['string'], (_c, [s]) => new TextEncoder().encode(s as string));
   r.fn('to_chars', ['string'], (_c, [s]) => Array.from(s as string, (c) => new RChar(c)));
+}
 
-  // ---- chars iterator ----
+/** The chars iterator. */
+function charsIterator(r: NativeRegistrar): void {
   const chars: NativeFn = (_c, [s]) => charsIter(s as string, 0, Number.MAX_SAFE_INTEGER);
   r.fn('chars', ['string'], chars);
   r.fn('get$chars', ['string'], chars);
@@ -241,8 +247,10 @@ export const stringPackage: Package = (r) => {
       return charsIter(s as string, a, l);
     });
   }
+}
 
-  // ---- indexing helpers ----
+/** Indexing helpers: get, set, index of a character. */
+function indexing(r: NativeRegistrar): void {
   r.fn('get', ['string', 'int'], (_c, [s, i]) => {
     const str = s as string;
     let idx = num(i);
@@ -262,8 +270,10 @@ export const stringPackage: Package = (r) => {
     args[0] = str.slice(0, a) + (args[2] as RChar).c + str.slice(b);
     return undefined;
   }, MUT);
+}
 
-  // ---- search ----
+/** Search: contains, index_of, starts_with, ends_with. */
+function search(r: NativeRegistrar): void {
   r.fn('contains', ['string', 'string'], (_c, [s, f]) => (s as string).includes(f as string));
   r.fn('contains', ['string', 'char'], (_c, [s, f]) => (s as string).includes((f as RChar).c));
   r.fn('starts_with', ['string', 'string'], (_c, [s, f]) => (s as string).startsWith(f as string));
@@ -272,8 +282,10 @@ export const stringPackage: Package = (r) => {
   r.fn('index_of', ['string', 'char'], (_c, [s, f]) => indexOf(s as string, (f as RChar).c, 0));
   r.fn('index_of', ['string', 'string', 'int'], (_c, [s, f, st]) => indexOf(s as string, f as string, num(st)));
   r.fn('index_of', ['string', 'char', 'int'], (_c, [s, f, st]) => indexOf(s as string, (f as RChar).c, num(st)));
+}
 
-  // ---- substrings ----
+/** Substrings: sub_string, crop, and their range forms. */
+function substrings(r: NativeRegistrar): void {
   r.fn('sub_string', ['string', 'int', 'int'], (_c, [s, st, l]) => subString(s as string, num(st), num(l)));
   r.fn('sub_string', ['string', 'int'], (_c, [s, st]) => subString(s as string, num(st), (s as string).length));
   r.fn('crop', ['string', 'int', 'int'], (_c, args) => {
@@ -296,8 +308,10 @@ export const stringPackage: Package = (r) => {
       return undefined;
     }, MUT);
   }
+}
 
-  // ---- split ----
+/** Splitting: split, split_rev. */
+function splitting(r: NativeRegistrar): void {
   r.fn('split', ['string'], (_c, [s]) => (s as string).split(/\s+/u).filter((x) => x.length > 0));
   r.fn('split', ['string', 'string'], (_c, [s, d]) => rustSplit(s as string, d as string));
   r.fn('split', ['string', 'char'], (_c, [s, d]) => rustSplit(s as string, (d as RChar).c));
@@ -320,8 +334,10 @@ export const stringPackage: Package = (r) => {
   r.fn('split_rev', ['string', 'char'], (_c, [s, d]) => rustSplit(s as string, (d as RChar).c).reverse());
   r.fn('split_rev', ['string', 'string', 'int'], (_c, [s, d, n]) => rustRSplitN(s as string, d as string, segs(n)));
   r.fn('split_rev', ['string', 'char', 'int'], (_c, [s, d, n]) => rustRSplitN(s as string, (d as RChar).c, segs(n)));
+}
 
-  // ---- case ----
+/** Case: to_upper, to_lower, and the in-place forms. */
+function caseConversion(r: NativeRegistrar): void {
   r.fn('to_upper', ['string'], (_c, [s]) => (s as string).toUpperCase());
   r.fn('to_lower', ['string'], (_c, [s]) => (s as string).toLowerCase());
   r.fn('make_upper', ['string'], (_c, args) => {
@@ -342,8 +358,10 @@ export const stringPackage: Package = (r) => {
     args[0] = new RChar(firstLower((args[0] as RChar).c));
     return undefined;
   }, MUT);
+}
 
-  // ---- mutation ----
+/** Mutation in place: trim, pad, replace, remove, pop, clear, truncate. */
+function mutation(r: NativeRegistrar): void {
   r.fn('clear', ['string'], (_c, args) => {
     args[0] = '';
     return undefined;
@@ -407,4 +425,17 @@ export const stringPackage: Package = (r) => {
     args[0] = padTo(c, args[0] as string, num(args[1]), args[2] as string);
     return undefined;
   }, MUT);
+}
+
+export const stringPackage: Package = (r) => {
+  printing(r);
+  operators(r);
+  properties(r);
+  charsIterator(r);
+  indexing(r);
+  search(r);
+  substrings(r);
+  splitting(r);
+  caseConversion(r);
+  mutation(r);
 };
