@@ -125,6 +125,28 @@ describe('dashboard over HTTP', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('should answer the live view only to a session (401 JSON without, 404 JSON for an unknown app) and a 404 page for an unknown app', async () => {
+    const anon = await srv.inject({ url: '/ui/apps/shop/stats' });
+    expect(anon.statusCode).toBe(401);
+    expect(anon.json().code).toBe('AUTH_REQUIRED');
+    expect((await srv.inject({ url: '/ui/apps/shop/events' })).statusCode).toBe(401);
+    const cookie = await login();
+    const unknown = await srv.inject({ url: '/ui/apps/nope/stats', headers: { cookie } });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().code).toBe('APP_NOT_FOUND');
+    expect((await srv.inject({ url: '/ui/apps/nope/events', headers: { cookie } })).statusCode).toBe(404);
+    const stats = await srv.inject({ url: '/ui/apps/shop/stats', headers: { cookie } });
+    expect(stats.statusCode).toBe(200);
+    const s = stats.json();
+    expect(s.last5Minutes).toBeGreaterThanOrEqual(3);
+    expect(s.sparkline).toMatch(/^<svg id="spark" /);
+    expect(s.plane).toEqual({ queueDepth: 2, workers: { busy: 1 } });
+    const page = await srv.inject({ url: '/ui/apps/nope', headers: { cookie } });
+    expect(page.statusCode).toBe(404);
+    expect(page.body).toContain('No app named “nope”');
+    expect(page.headers['content-security-policy']).toMatch(/default-src 'none'/);
+  });
+
   it('should show each queue (depth, running, failed with its error) with a retry button, and schedules\' last runs', async () => {
     const cookie = await login();
     await db.pool.query(
