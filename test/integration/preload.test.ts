@@ -8,6 +8,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPreloadNode } from '../../src/db/preload.ts';
 import { preloadOnNodes } from '../../src/deploy/preload.ts';
+import { THREAD_KV_APPLICATION } from '../../src/executor/thread-kv.ts';
+import { sharedThreads } from '../../src/orchestrator/index.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
@@ -38,9 +40,10 @@ async function firstCalls(tp: TestPlane, app: string, salt: string): Promise<boo
 }
 
 describe.each([
-  { mode: 'embedded' as const, opts: { executors: 3 } },
-  { mode: 'bullmq' as const, opts: { executors: 2 } },
-])('release preload ($mode)', ({ mode, opts }) => {
+  // threads: the executor threads that take a preload (embedded: the pool's; bullmq: each executor process's)
+  { mode: 'embedded' as const, opts: { executors: 3 }, threads: 3 },
+  { mode: 'bullmq' as const, opts: { executors: 2 }, threads: 2 * sharedThreads(2) },
+])('release preload ($mode)', ({ mode, opts, threads }) => {
   let tp: TestPlane;
   beforeAll(async () => {
     tp = await startTestPlane(mode, opts);
@@ -53,6 +56,19 @@ describe.each([
     // the first release, a new one of the same app, and a rollback-like switch back to already-known programs
     expect(await firstCalls(tp, `pre-${mode}`, 'v1')).toEqual(Array(ROUTES * 2).fill(false));
     expect(await firstCalls(tp, `pre-${mode}`, 'v2')).toEqual(Array(ROUTES * 2).fill(false));
+  });
+
+  it('should open the threads\' kv connections while preloading a release that calls kv::, and none for one that does not', async () => {
+    const threadConns = async () =>
+      (await tp.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [THREAD_KV_APPLICATION])).rows[0]!.n;
+    // the releases above (no kv::) were preloaded and served: no thread opened a connection
+    expect(await threadConns()).toBe(0);
+    const app = `kv-${mode}`;
+    const { releaseId } = await pushRelease(tp.db.pool, { app, scripts: { 'n.rhai': 'fn handle(ctx) { kv::incr("n") }\n' }, routes: [{ path: '/n', script: 'n.rhai', function: 'handle' }] });
+    expect(await tp.plane.waitForRelease(app, 'main', releaseId, 5000)).toBe(true);
+    // before any request: every thread that took the preload holds one connection (idle ones close after 30 s)
+    expect(await threadConns()).toBe(threads);
+    expect(await (await fetch(`${tp.base}/apps/${app}/n`)).text()).toBe('1');
   });
 });
 
