@@ -203,6 +203,15 @@ export class Fetcher {
   }
 
   /**
+   * Load undici and create the agents ahead of the first fetch (a release that calls http:: is going live, thread.ts
+   * preload): importing undici took 95–100 ms in a thread on the 2-core VM, which the first fetch of each thread
+   * paid inside its own timeout. Never rejects.
+   */
+  async warm(): Promise<void> {
+    await this.getAgents().catch(() => {});
+  }
+
+  /**
    * One script fetch (with its redirects). `deadline` (performance.now() ms) is the invocation's own; the fetch
    * never runs past it. Rejects with FetchError only.
    */

@@ -252,20 +252,23 @@ function drain(): void {
   draining = false;
 }
 
-/** A call `kv::f(…)` in a program's JSON (quotes in its strings and its source are escaped there). */
+/** Calls `kv::f(…)` and `http::f(…)` in a program's JSON (quotes in its strings and its source are escaped there). */
 const KV_CALL = '"ns":["kv"]';
-/** the longest a preload waits for the thread's kv warm-up before confirming */
-const KV_WARM_WAIT_MS = 1000;
+const HTTP_CALL = '"ns":["http"]';
+/** the longest a preload waits for the thread's warm-ups before confirming */
+const WARM_WAIT_MS = 1000;
 
 /**
  * A preload request (pool.ts preload): `P<id>` then one `<hash>\t<program JSON>` line per program. Each is compiled
- * into the program cache as its first invocation would compile it; when one calls kv:: (a `kv` namespace in its
- * AST) this thread's kv connections are warmed too (thread-kv.ts); then `P<id>` confirms.
+ * into the program cache as its first invocation would compile it; when one calls kv:: or http:: (a `kv` or `http`
+ * namespace in its AST), what the first such call of this thread would load is loaded too (thread-kv.ts warm: pg and
+ * a connection; fetch.ts warm: undici); then `P<id>` confirms.
  */
 function preload(msg: string): void {
   const lines = msg.split('\n');
   let i = 1;
   let usesKv = false;
+  let usesHttp = false;
   // about 1 ms of compiling per turn: invocations arriving meanwhile run in between, not after the whole release
   const step = () => {
     const t0 = performance.now();
@@ -273,24 +276,27 @@ function preload(msg: string): void {
       const line = lines[i++]!;
       const tab = line.indexOf('\t');
       if (!usesKv && line.includes(KV_CALL, tab)) usesKv = true;
+      if (!usesHttp && line.includes(HTTP_CALL, tab)) usesHttp = true;
       try {
         runner.preload(line.slice(0, tab), line.slice(tab + 1));
       } catch {
         // a program that does not load fails its invocations the usual way
       }
     }
-    if (i < lines.length) setImmediate(step);
-    else if (usesKv && threadKv) {
-      // confirmed once warm, or after KV_WARM_WAIT_MS (a database slow to answer must not hold the switch)
-      let sent = false;
-      const confirm = () => {
-        clearTimeout(timer);
-        if (!sent) post(lines[0]!);
-        sent = true;
-      };
-      const timer = setTimeout(confirm, KV_WARM_WAIT_MS);
-      void threadKv.warm().then(confirm);
-    } else post(lines[0]!);
+    if (i < lines.length) return void setImmediate(step);
+    const warmups: Promise<void>[] = [];
+    if (usesKv && threadKv) warmups.push(threadKv.warm());
+    if (usesHttp) warmups.push(fetcher.warm());
+    if (warmups.length === 0) return post(lines[0]!);
+    // confirmed once warm, or after WARM_WAIT_MS (a database slow to answer must not hold the switch)
+    let sent = false;
+    const confirm = () => {
+      clearTimeout(timer);
+      if (!sent) post(lines[0]!);
+      sent = true;
+    };
+    const timer = setTimeout(confirm, WARM_WAIT_MS);
+    void Promise.all(warmups).then(confirm);
   };
   step();
 }
