@@ -43,3 +43,16 @@ export async function notifyPreload(q: Pool | PoolClient, req: PreloadRequest): 
 export async function notifyPreloaded(q: Pool | PoolClient, id: string, node: string): Promise<void> {
   await q.query('SELECT pg_notify($1, $2)', [PRELOADED_CHANNEL, JSON.stringify({ id, node })]);
 }
+
+/**
+ * The scripts of every live release (every app's live branches), those of the most recently switched branches
+ * first, at most `limit`: what a node that starts compiles before it serves (executor/pool.ts).
+ */
+export async function liveScriptHashes(q: Pool | PoolClient, limit: number): Promise<string[]> {
+  const { rows } = await q.query<{ hash: string }>(
+    `SELECT h.value AS hash FROM branch_pointers b JOIN releases r ON r.id = b.release_id, jsonb_each_text(r.scripts) AS h
+      GROUP BY h.value ORDER BY max(b.updated_at) DESC LIMIT $1`,
+    [limit],
+  );
+  return rows.map((r) => r.hash);
+}

@@ -5,6 +5,9 @@
  */
 import type { KvOp } from '../db/kv-store.ts';
 
+/** programs a thread keeps compiled (run.ts ProgramCache; a starting pool preloads at most as many, pool.ts) */
+export const PROGRAM_CACHE_SIZE = 256;
+
 export type HostRequest =
   | { op: 'kv'; seq: number; kv: KvOp; appId: number; branch: string; key: string; json?: string }
   | { op: 'ast'; seq: number; hash: string }

@@ -31,9 +31,10 @@ import { JobSends, type QueuedJob } from '../db/job-sends.ts';
 import { loadPrograms } from './programs.ts';
 import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
+import { liveScriptHashes } from '../db/preload.ts';
 import { LOG_ROWS_PER_SECOND } from '../db/log-allowance.ts';
 import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
-import type { FromThread, HostReply, HostRequest, ThreadData, ToThread } from './ipc.ts';
+import { PROGRAM_CACHE_SIZE, type FromThread, type HostReply, type HostRequest, type ThreadData, type ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
 import { invocationRow } from './record.ts';
 import { THREAD_KV_MAX_THREADS } from './thread-kv.ts';
@@ -231,6 +232,21 @@ export class ExecutorPool {
     if (this.opts.preload !== false) {
       this.preloader = new Preloader(this.opts.pool, this.opts.log, (hashes) => this.preload(hashes));
       await this.preloader.start();
+      await this.preloadLive();
+    }
+  }
+
+  /**
+   * A node that starts (or restarts after a crash) compiles the live releases' programs, with their kv/http
+   * warm-ups, before it is ready, as a release switch would have: otherwise its first invocation of each program
+   * in each thread ran cold. At most a thread's program LRU, the most recently switched first.
+   */
+  private async preloadLive(): Promise<void> {
+    try {
+      const hashes = await liveScriptHashes(this.opts.pool, PROGRAM_CACHE_SIZE);
+      if (hashes.length) await this.preload(hashes);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not preload the live releases; their first invocations here run cold');
     }
   }
 

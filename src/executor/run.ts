@@ -13,6 +13,7 @@ import { Engine, programFromJSON, fromJSON, toJSON, RhaiError, runtimeError, typ
 import type { FetchPolicy, InvocationJob, InvocationLimits, InvocationResult, InvocationTarget, LogLine } from '../queue/jobs.ts';
 import { buildCtx, jsonDepthWithin, JSON_MAX_DEPTH, LazyJsonMap } from './ctx.ts';
 import { InvocationLog } from './log-cap.ts';
+import { PROGRAM_CACHE_SIZE } from './ipc.ts';
 import { DEFAULT_FETCH_POLICY, FetchError, FetchSession, type Fetcher, type FetchRecord, type FetchRequest } from './fetch.ts';
 import { makeRedirect, makeResponse, mapError, mapValue } from './response.ts';
 import { registerCrypto } from './crypto.ts';
@@ -63,7 +64,7 @@ const PRELOAD_RUN: RunOptions = { onProgress: () => false };
 /** A small LRU of compiled programs by content hash. */
 export class ProgramCache {
   private map = new Map<string, Program>();
-  constructor(private readonly max = 256) {}
+  constructor(private readonly max = PROGRAM_CACHE_SIZE) {}
   get(hash: string): Program | undefined {
     const p = this.map.get(hash);
     if (p) {

@@ -10,6 +10,7 @@ import { registerPreloadNode } from '../../src/db/preload.ts';
 import { preloadOnNodes } from '../../src/deploy/preload.ts';
 import { THREAD_KV_APPLICATION } from '../../src/executor/thread-kv.ts';
 import { sharedThreads } from '../../src/orchestrator/index.ts';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.ts';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
 
@@ -69,6 +70,36 @@ describe.each([
     // before any request: every thread that took the preload holds one connection (idle ones close after 30 s)
     expect(await threadConns()).toBe(threads);
     expect(await (await fetch(`${tp.base}/apps/${app}/n`)).text()).toBe('1');
+  });
+});
+
+describe('a node that starts', () => {
+  let db: TestDatabase;
+  let tp: TestPlane | undefined;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await tp?.close();
+    await db?.drop();
+  });
+
+  it('should have the live releases\' programs compiled in every thread before it serves', async () => {
+    // the releases are live before this node starts (a restart, or a node added to a cluster)
+    const first = await startTestPlane('embedded', { executors: 2, db });
+    const { releaseId } = await pushRelease(db.pool, release('restart', 'r1'));
+    expect(await first.plane.waitForRelease('restart', 'main', releaseId, 5000)).toBe(true);
+    await first.close();
+    await db.pool.query('DELETE FROM invocations');
+    tp = await startTestPlane('embedded', { executors: 2, db });
+    const texts = await Promise.all([...Array(ROUTES * 2).keys()].map(async (i) => (await fetch(`${tp!.base}/apps/restart/r${i % ROUTES}`)).text()));
+    for (const [i, t] of texts.entries()) expect(t).toBe(`r1 ${i % ROUTES} 45`);
+    let rows: { cold: boolean }[] = [];
+    await waitFor(async () => {
+      rows = (await db.pool.query<{ cold: boolean }>('SELECT cold FROM invocations WHERE release_id = $1', [releaseId])).rows;
+      return rows.length === ROUTES * 2;
+    }, 10_000, 'invocation rows');
+    expect(rows.map((r) => r.cold)).toEqual(Array(ROUTES * 2).fill(false));
   });
 });
 
