@@ -1,13 +1,16 @@
 /**
- * Dashboard sessions and the answers every page shares. Signing in with an API token makes a session that lives in
- * memory (the manager is a single process); the cookie holds its random id (HttpOnly, SameSite=Strict, Secure
- * behind https), never the token. Each request re-verifies the session's token, so revoking a token ends its
- * sessions. Every POST form carries the session's CSRF token and cross-origin posts are refused (Origin check). A
- * page goes out under a strict Content-Security-Policy whose script nonce is new per response.
+ * Dashboard sessions and the answers every page shares. Signing in with an API token makes a session stored in
+ * PostgreSQL (db/sessions.ts), so a restart of the manager signs nobody out; the cookie holds its random id
+ * (HttpOnly, SameSite=Strict, Secure behind https), the database only that id's SHA-256, and never the token: a
+ * session points at its token's row, so revoking the token ends its sessions at once. Every POST form carries the
+ * session's CSRF token and cross-origin posts are refused (Origin check). A page goes out under a strict
+ * Content-Security-Policy whose script nonce is new per response.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Principal, TokenVerifier } from './auth.ts';
+import type { Pool } from '../db/pool.ts';
+import { deleteSession, findSession, insertSession, setSessionFlash, type Flash } from '../db/sessions.ts';
+import type { Principal } from './auth.ts';
 import { html, type Html } from './html.ts';
 import { page } from './dashboard-view.ts';
 
@@ -16,11 +19,12 @@ export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 const MAX_SESSIONS = 1000;
 
 export interface Session {
+  /** the cookie's value */
   id: string;
-  token: string;
   csrf: string;
   expires: number;
-  flash?: { kind: 'ok' | 'error'; text: string };
+  /** the message a form post left for the page it redirects to */
+  flash: Flash | null;
 }
 
 /** A signed-in request: its session and the principal of the session's token. */
@@ -44,9 +48,10 @@ const sameToken = (a: string, b: string): boolean => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
-/** One dashboard's sessions (per plugin instance) and its page answers. */
-export function dashboardSessions(verifier: TokenVerifier) {
-  const sessions = new Map<string, Session>();
+const idHash = (id: string): string => createHash('sha256').update(id).digest('hex');
+
+/** The dashboard's sessions (in `pool`) and its page answers. */
+export function dashboardSessions(pool: Pool) {
 
   const sendPage = (reply: FastifyReply, code: number, title: string, body: Html, s?: { session?: Session; principal?: Principal; script?: string }) => {
     const nonce = randomBytes(12).toString('base64');
@@ -63,28 +68,24 @@ export function dashboardSessions(verifier: TokenVerifier) {
 
   const secureCookie = (req: FastifyRequest): boolean => req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
 
-  const start = (token: string): Session => {
-    const now = Date.now();
-    for (const [id, s] of sessions) if (s.expires < now) sessions.delete(id);
-    while (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
-    const s: Session = { id: randomBytes(24).toString('base64url'), token, csrf: randomBytes(24).toString('base64url'), expires: now + SESSION_TTL_MS };
-    sessions.set(s.id, s);
+  /** A new session for a verified token. */
+  const start = async (p: Principal): Promise<Session> => {
+    const s: Session = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), expires: Date.now() + SESSION_TTL_MS, flash: null };
+    await insertSession(pool, { idHash: idHash(s.id), tokenId: p.tokenId, csrf: s.csrf, expiresAt: s.expires }, MAX_SESSIONS);
     return s;
   };
 
-  const end = (s: Session): void => void sessions.delete(s.id);
+  const end = (s: Session): Promise<void> => deleteSession(pool, idHash(s.id));
 
-  /** The signed-in session and principal (the token is re-verified, so a revoked token ends the session). */
+  /** The signed-in session and principal: none once it expired or its token was revoked. */
   const current = async (req: FastifyRequest): Promise<SignedIn | null> => {
     const id = parseCookies(req.headers.cookie)[COOKIE];
-    const s = id ? sessions.get(id) : undefined;
-    if (!s || s.expires < Date.now()) return null;
-    const principal = await verifier.verify(s.token);
-    if (!principal) {
-      sessions.delete(s.id);
-      return null;
-    }
-    return { session: s, principal };
+    const row = id ? await findSession(pool, idHash(id)) : null;
+    if (!id || !row) return null;
+    return {
+      session: { id, csrf: row.csrf, expires: row.expiresAt, flash: row.flash },
+      principal: { tokenId: row.tokenId, name: row.name, role: row.role },
+    };
   };
 
   /** Refuse cross-site form posts: an Origin (when sent) must be this host. */
@@ -120,14 +121,19 @@ export function dashboardSessions(verifier: TokenVerifier) {
     return cur;
   };
 
-  /** The flash message a post left for the page it redirected to, shown once. */
-  const takeFlash = (s: Session): Html => {
+  /** Leave a message for the page a form post redirects to. */
+  const flash = (s: Session, f: Flash): Promise<void> => setSessionFlash(pool, idHash(s.id), f);
+
+  /** The message a form post left, shown once. */
+  const takeFlash = async (s: Session): Promise<Html> => {
     const f = s.flash;
-    s.flash = undefined;
-    return f ? html`<div class="flash ${f.kind}" role="status">${f.text}</div>` : html``;
+    if (!f) return html``;
+    s.flash = null;
+    await setSessionFlash(pool, idHash(s.id), null);
+    return html`<div class="flash ${f.kind}" role="status">${f.text}</div>`;
   };
 
-  return { sendPage, secureCookie, start, end, current, sameOrigin, checkPost, requireLogin, takeFlash };
+  return { sendPage, secureCookie, start, end, current, sameOrigin, checkPost, requireLogin, flash, takeFlash };
 }
 
 export type DashboardSessions = ReturnType<typeof dashboardSessions>;

@@ -25,6 +25,7 @@ import { performRollback, type RollbackFn } from './api-apps.ts';
 import type { ApiPluginOptions } from './api.ts';
 import { verifierFor, type TokenVerifier } from './auth.ts';
 import { appPage } from './dashboard-app.ts';
+import type { Flash } from '../db/sessions.ts';
 import { COOKIE, dashboardSessions, SESSION_TTL_MS, type DashboardSessions, type SignedIn } from './dashboard-session.ts';
 import { invocationRow, LIVE_SCRIPT, sparkline } from './dashboard-view.ts';
 import { ago, html, ms } from './html.ts';
@@ -58,7 +59,7 @@ export const dashboardPlugin: FastifyPluginAsync<DashboardPluginOptions> = async
     pool,
     log: opts.log.child({ component: 'dashboard' }),
     verifier,
-    web: dashboardSessions(verifier),
+    web: dashboardSessions(pool),
     originOf: (req) => publicOrigin(config, req.headers.host, req.headers['x-forwarded-proto']),
   };
 
@@ -102,7 +103,7 @@ function signInRoutes(fastify: FastifyInstance, ctx: DashboardContext): void {
       log.info({ ip: req.ip }, 'dashboard sign-in refused');
       return sendPage(reply, 401, 'Sign in', loginPage('That token is not valid.'));
     }
-    const s = start(token);
+    const s = await start(principal);
     log.info({ name: principal.name }, 'dashboard sign-in');
     reply.header(
       'set-cookie',
@@ -114,7 +115,7 @@ function signInRoutes(fastify: FastifyInstance, ctx: DashboardContext): void {
   fastify.post('/logout', async (req, reply) => {
     const cur = await checkPost(req, reply);
     if (!cur) return reply;
-    end(cur.session);
+    await end(cur.session);
     reply.header('set-cookie', `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
     return reply.redirect('/login', 303);
   });
@@ -123,7 +124,7 @@ function signInRoutes(fastify: FastifyInstance, ctx: DashboardContext): void {
 /** The apps list, creating an app, the app page and its forms (rollback, retry of dead letters). */
 function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback: RollbackFn | undefined): void {
   const { config, pool, log, originOf } = ctx;
-  const { sendPage, checkPost, requireLogin, takeFlash } = ctx.web;
+  const { sendPage, checkPost, requireLogin, flash, takeFlash } = ctx.web;
 
   fastify.get('/', async (req, reply) => {
     const cur = await requireLogin(req, reply);
@@ -138,7 +139,7 @@ function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback
         <td>${a.productionVersion ? html`<a href="${branchUrls(config, a.name, a.productionBranch, true, origin).host}">${branchUrls(config, a.name, a.productionBranch, true, origin).host}</a>` : html`<code class="muted">git push …/git/${a.name}.git</code>`}</td></tr>`,
     );
     const canWrite = cur.principal.role === 'admin';
-    const body = html`${takeFlash(cur.session)}<h1>Apps</h1>
+    const body = html`${await takeFlash(cur.session)}<h1>Apps</h1>
       <div class="card">${
         apps.length
           ? html`<table id="apps"><thead><tr><th>Name</th><th>Production</th><th>Previews</th><th>Deployed</th><th>URL</th></tr></thead><tbody>${rows}</tbody></table>`
@@ -157,13 +158,15 @@ function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback
     const cur = await checkPost(req, reply);
     if (!cur) return reply;
     const name = String((req.body as Record<string, string>).name ?? '').trim();
-    if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
-    else if (!isValidAppName(name)) cur.session.flash = { kind: 'error', text: `Invalid app name "${name}": use a-z, 0-9 and -, starting with a letter.` };
-    else if (!(await createApp(pool, name))) cur.session.flash = { kind: 'error', text: `An app named ${name} exists.` };
+    let f: Flash;
+    if (cur.principal.role !== 'admin') f = { kind: 'error', text: 'Your token may only read.' };
+    else if (!isValidAppName(name)) f = { kind: 'error', text: `Invalid app name "${name}": use a-z, 0-9 and -, starting with a letter.` };
+    else if (!(await createApp(pool, name))) f = { kind: 'error', text: `An app named ${name} exists.` };
     else {
       log.info({ app: name, by: cur.principal.name }, 'app created');
-      cur.session.flash = { kind: 'ok', text: `Created ${name}. Deploy with: git remote add picloud ${gitUrl(config, name, originOf(req))}` };
+      f = { kind: 'ok', text: `Created ${name}. Deploy with: git remote add picloud ${gitUrl(config, name, originOf(req))}` };
     }
+    await flash(cur.session, f);
     return reply.redirect('/', 303);
   });
 
@@ -184,7 +187,7 @@ function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback
       statusFilter: q.status === 'error' || q.status === '5xx' ? q.status : '',
       before: q.before && /^\d{1,15}$/.test(q.before) ? Number(q.before) : undefined,
     }, originOf(req));
-    return sendPage(reply, 200, app.name, html`${takeFlash(cur.session)}${body}`, { ...cur, script: LIVE_SCRIPT });
+    return sendPage(reply, 200, app.name, html`${await takeFlash(cur.session)}${body}`, { ...cur, script: LIVE_SCRIPT });
   });
 
   /** An app page's form post: session and CSRF checked, the app found (else answered), its branch and page URL. */
@@ -203,22 +206,24 @@ function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback
     if (!p) return reply;
     const { cur, app, form, branch, back } = p;
     const version = /^[1-9]\d{0,8}$/.test(String(form.version)) ? Number(form.version) : NaN;
-    if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
-    else if (Number.isNaN(version)) cur.session.flash = { kind: 'error', text: 'Invalid version.' };
+    let f: Flash;
+    if (cur.principal.role !== 'admin') f = { kind: 'error', text: 'Your token may only read.' };
+    else if (Number.isNaN(version)) f = { kind: 'error', text: 'Invalid version.' };
     else {
       try {
         const r = await performRollback(pool, rollback, app, branch, version, cur.principal.name);
         const s = r.restored;
         log.info({ app: app.name, branch, from: version, release: r.release.version, by: cur.principal.name }, 'rolled back');
-        cur.session.flash = {
+        f = {
           kind: 'ok',
           text: `Rolled back to v${s.from}: released v${r.release.version} (${r.release.commit.slice(0, 7)}) with ${s.scripts} script(s), ${s.routes} route(s), ${s.schedules} schedule(s).`,
         };
       } catch (err) {
         if (!isAppError(err)) log.error({ err }, 'dashboard rollback failed');
-        cur.session.flash = { kind: 'error', text: isAppError(err) ? err.message : 'Rollback failed (internal error).' };
+        f = { kind: 'error', text: isAppError(err) ? err.message : 'Rollback failed (internal error).' };
       }
     }
+    await flash(cur.session, f);
     return reply.redirect(back, 303);
   });
 
@@ -226,11 +231,11 @@ function appPageRoutes(fastify: FastifyInstance, ctx: DashboardContext, rollback
     const p = await appPost(req, reply);
     if (!p) return reply;
     const { cur, app, form, branch, back } = p;
-    if (cur.principal.role !== 'admin') cur.session.flash = { kind: 'error', text: 'Your token may only read.' };
+    if (cur.principal.role !== 'admin') await flash(cur.session, { kind: 'error', text: 'Your token may only read.' });
     else {
       const ids = await retryJobs(pool, { appId: app.id, branch, queue: typeof form.queue === 'string' && form.queue ? form.queue : undefined });
       log.info({ app: app.name, branch, jobs: ids.length, by: cur.principal.name }, 'dead letters retried');
-      cur.session.flash = { kind: 'ok', text: `Retrying ${ids.length} failed job(s).` };
+      await flash(cur.session, { kind: 'ok', text: `Retrying ${ids.length} failed job(s).` });
     }
     return reply.redirect(back, 303);
   });

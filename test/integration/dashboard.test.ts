@@ -125,6 +125,51 @@ describe('dashboard over HTTP', () => {
     expect(rows[0].n).toBe(2);
   });
 
+  it('should keep a session across a restart, end it with its token or at logout, and store neither the id nor the token', async () => {
+    const token = await fixtureToken(db.pool, 'restarts', 'read');
+    const signIn = await srv.inject({ method: 'POST', url: '/login', payload: `token=${token}`, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const cookie = String(signIn.headers['set-cookie']).split(';')[0]!;
+    const id = cookie.split('=')[1]!;
+    const { rows } = await db.pool.query<{ row: string }>('SELECT row_to_json(s)::text AS row FROM dashboard_sessions s');
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.row).not.toContain(id);
+    for (const r of rows) expect(r.row).not.toContain(token);
+    // a second server on the same database (the manager restarted): the cookie still signs in
+    const again = Fastify();
+    const config = loadConfig({ PICLOUD_HOME: home, PICLOUD_DOMAIN: 'localhost' });
+    await again.register(dashboardPlugin, { config, pool: db.pool, log: silentLogger });
+    const page = await again.inject({ url: '/', headers: { cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain('restarts');
+    // deleting the token ends its session at once
+    await db.pool.query('DELETE FROM api_tokens WHERE name = $1', ['restarts']);
+    const gone = await again.inject({ url: '/', headers: { cookie } });
+    expect(gone.statusCode).toBe(303);
+    expect(gone.headers.location).toBe('/login');
+    await again.close();
+    // logout deletes the session's row
+    const mine = await login();
+    const before = (await db.pool.query('SELECT 1 FROM dashboard_sessions')).rowCount!;
+    const home1 = await srv.inject({ url: '/', headers: { cookie: mine } });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(home1.body)![1]!;
+    const out = await srv.inject({ method: 'POST', url: '/logout', payload: `_csrf=${csrf}`, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: mine } });
+    expect(out.statusCode).toBe(303);
+    expect((await db.pool.query('SELECT 1 FROM dashboard_sessions')).rowCount).toBe(before - 1);
+    expect((await srv.inject({ url: '/', headers: { cookie: mine } })).statusCode).toBe(303);
+  });
+
+  it('should show a form post\'s message once, on the page it redirects to', async () => {
+    const cookie = await login();
+    const page = await srv.inject({ url: '/', headers: { cookie } });
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const bad = await srv.inject({ method: 'POST', url: '/ui/apps', payload: `_csrf=${csrf}&name=Bad_Name`, headers: { 'content-type': 'application/x-www-form-urlencoded', cookie } });
+    expect(bad.statusCode).toBe(303);
+    const shown = await srv.inject({ url: '/', headers: { cookie } });
+    expect(shown.body).toContain('Invalid app name &quot;Bad_Name&quot;');
+    const next = await srv.inject({ url: '/', headers: { cookie } });
+    expect(next.body).not.toContain('Invalid app name');
+  });
+
   it('should answer the live view only to a session (401 JSON without, 404 JSON for an unknown app) and a 404 page for an unknown app', async () => {
     const anon = await srv.inject({ url: '/ui/apps/shop/stats' });
     expect(anon.statusCode).toBe(401);
