@@ -13,8 +13,6 @@ export interface Flash {
 export interface SessionRow {
   csrf: string;
   flash: Flash | null;
-  /** ms since the epoch */
-  expiresAt: number;
   tokenId: number;
   name: string;
   role: string;
@@ -36,14 +34,14 @@ export async function insertSession(pool: Pool, s: { idHash: string; tokenId: nu
 
 /** The session, if it exists, has not expired and its token was not revoked. */
 export async function findSession(pool: Pool, idHash: string): Promise<SessionRow | null> {
-  const { rows } = await pool.query<{ csrf: string; flash: Flash | null; expires_ms: string; token_id: string; name: string; role: string }>(
-    `SELECT s.csrf, s.flash, (extract(epoch FROM s.expires_at) * 1000)::bigint AS expires_ms, t.id AS token_id, t.name, t.role
+  const { rows } = await pool.query<{ csrf: string; flash: Flash | null; token_id: number; name: string; role: string }>(
+    `SELECT s.csrf, s.flash, t.id AS token_id, t.name, t.role
        FROM dashboard_sessions s JOIN api_tokens t ON t.id = s.token_id
       WHERE s.id_hash = $1 AND s.expires_at > now()`,
     [idHash],
   );
   const r = rows[0];
-  return r ? { csrf: r.csrf, flash: r.flash, expiresAt: Number(r.expires_ms), tokenId: Number(r.token_id), name: r.name, role: r.role } : null;
+  return r ? { csrf: r.csrf, flash: r.flash, tokenId: r.token_id, name: r.name, role: r.role } : null;
 }
 
 export async function setSessionFlash(pool: Pool, idHash: string, flash: Flash | null): Promise<void> {

@@ -23,7 +23,6 @@ import { applyReleaseOps, type ReleaseOp } from './release.ts';
 import { gitTreeSource, validateTree } from './validate.ts';
 import { branchSlug } from '../common/names.ts';
 
-
 export const ZERO_SHA = '0000000000000000000000000000000000000000';
 
 export interface RefUpdate {

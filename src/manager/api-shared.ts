@@ -38,9 +38,6 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 /** Attach the principal the API's token check found (api.ts's onRequest hook). */
 export const setPrincipal = (req: FastifyRequest, p: Principal): void => void principals.set(req, p);
 
-/** The authenticated principal of an API request; undefined only on the public route (tls-ask). */
-export const principalOf = (req: FastifyRequest): Principal | undefined => principals.get(req);
-
 /** The principal of a request that passed the token check (every route but tls-ask). */
 export const principal = (req: FastifyRequest): Principal => principals.get(req)!;
 

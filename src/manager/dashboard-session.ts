@@ -22,7 +22,6 @@ export interface Session {
   /** the cookie's value */
   id: string;
   csrf: string;
-  expires: number;
   /** the message a form post left for the page it redirects to */
   flash: Flash | null;
 }
@@ -52,7 +51,6 @@ const idHash = (id: string): string => createHash('sha256').update(id).digest('h
 
 /** The dashboard's sessions (in `pool`) and its page answers. */
 export function dashboardSessions(pool: Pool) {
-
   const sendPage = (reply: FastifyReply, code: number, title: string, body: Html, s?: { session?: Session; principal?: Principal; script?: string }) => {
     const nonce = randomBytes(12).toString('base64');
     return reply
@@ -70,8 +68,8 @@ export function dashboardSessions(pool: Pool) {
 
   /** A new session for a verified token. */
   const start = async (p: Principal): Promise<Session> => {
-    const s: Session = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), expires: Date.now() + SESSION_TTL_MS, flash: null };
-    await insertSession(pool, { idHash: idHash(s.id), tokenId: p.tokenId, csrf: s.csrf, expiresAt: s.expires }, MAX_SESSIONS);
+    const s: Session = { id: randomBytes(24).toString('base64url'), csrf: randomBytes(24).toString('base64url'), flash: null };
+    await insertSession(pool, { idHash: idHash(s.id), tokenId: p.tokenId, csrf: s.csrf, expiresAt: Date.now() + SESSION_TTL_MS }, MAX_SESSIONS);
     return s;
   };
 
@@ -83,7 +81,7 @@ export function dashboardSessions(pool: Pool) {
     const row = id ? await findSession(pool, idHash(id)) : null;
     if (!id || !row) return null;
     return {
-      session: { id, csrf: row.csrf, expires: row.expiresAt, flash: row.flash },
+      session: { id, csrf: row.csrf, flash: row.flash },
       principal: { tokenId: row.tokenId, name: row.name, role: row.role },
     };
   };
