@@ -16,9 +16,10 @@
  * pipelined behind; it may hold at most `appShare` threads (default threads − 1, lowered per app by `[limits]
  * concurrency`), so one app never takes every thread. A task that cannot get a thread waits in its app's own
  * bounded queue (full → APP_BUSY 503; waited past the app's timeout_ms → APP_BUSY 503); free threads serve the
- * app queues round-robin. A task is pipelined only behind tasks of its own app, never behind another app's
- * (possibly long) task. A task the thread reports suspended (waiting on I/O, FromThread 'suspended'/'resumed')
- * holds no share.
+ * app queues round-robin, apps that hold no thread first. A task is pipelined only behind tasks of its own app,
+ * never behind another app's (possibly long) task, and only while its script runs short and no other app waits
+ * holding no thread (else two busy apps could keep every thread and a third would wait until they stop). A task the
+ * thread reports suspended (waiting on I/O, FromThread 'suspended'/'resumed') holds no share.
  */
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../common/errors.ts';
@@ -63,7 +64,7 @@ export interface ExecutorPoolOptions {
   /** take part in release preloads (executor/preload.ts; default true) */
   preload?: boolean;
   /** called when a task starts waiting on I/O (it no longer takes room: an executor process may take more work) */
-  onSuspend?: () => void;
+  onSetAside?: () => void;
   /** queue::send's inserts (shared with a job runner in the same process, which it wakes); default: its own */
   jobSends?: JobSends;
 }
@@ -176,6 +177,12 @@ const runMs = new Map<string, number>();
 const LOCAL_WAIT_MS = 5;
 /** a task's cost to its thread beyond the script's own run time (messages, ctx, result), for that estimate */
 const TASK_OVERHEAD_MS = 0.05;
+/**
+ * A task is pipelined behind its app's running one only while its script ran shorter than this lately: pipelining
+ * saves the thread's wake-up (tens of µs), nothing against a long run, and behind a long run a task waits for the
+ * thread while another may free up first.
+ */
+const PIPELINE_MAX_RUN_MS = 10;
 
 export class ExecutorPool {
   private slots: Slot[] = [];
@@ -532,6 +539,7 @@ export class ExecutorPool {
   private pickSlot(app: AppState, job: InvocationJob): Slot | null {
     const mayTakeNew = app.held < this.shareOf(job);
     const pipeline = this.opts.pipeline ?? 8;
+    let mayPipeline: boolean | null = null;
     let best: Slot | null = null;
     let bestScore = Infinity;
     for (const s of this.slots) {
@@ -539,6 +547,7 @@ export class ExecutorPool {
       if (!s.ready || s.dead || busy >= pipeline || s.tasks.length >= MAX_PER_THREAD) continue;
       const own = s.active.get(app.id) ?? 0;
       if (own === 0 ? !mayTakeNew || busy > 0 : busy > own) continue;
+      if (own > 0 && !(mayPipeline ??= this.mayPipeline(app, job))) continue;
       const score = busy * 2 + (own > 0 ? 0 : 1);
       if (score < bestScore) {
         best = s;
@@ -546,6 +555,17 @@ export class ExecutorPool {
       }
     }
     return best;
+  }
+
+  /**
+   * Whether a job may queue on a thread behind its app's running task: not when its script runs long (it would wait
+   * there while another thread may free up first), nor while another app waits holding no thread at all (the
+   * pipeline would keep every thread busy with the apps that hold one, and that app would wait until they all stop).
+   */
+  private mayPipeline(app: AppState, job: InvocationJob): boolean {
+    if ((runMs.get(scriptKey(job)) ?? 0) >= PIPELINE_MAX_RUN_MS) return false;
+    for (const a of this.apps.values()) if (a !== app && a.held === 0 && a.waiting.length > 0) return false;
+    return true;
   }
 
   /** Count a task as active on its thread (or not): the app holds the thread while it has one there. */
@@ -580,7 +600,7 @@ export class ExecutorPool {
     this.activate(slot, task, !suspended);
     if (suspended) {
       this.pump();
-      this.opts.onSuspend?.();
+      this.opts.onSetAside?.();
     }
   }
 
@@ -596,6 +616,18 @@ export class ExecutorPool {
   suspendedCount(): number {
     let n = 0;
     for (const s of this.slots) n += s.suspended;
+    return n;
+  }
+
+  /**
+   * Tasks that take no room: those waiting on I/O, and those in the queue of an app that holds its whole share
+   * (they wait for their own app's threads, not for a free one). An executor process takes other work beside them,
+   * up to its bound of held tasks, so one app's flood never fills its room and queues every other app's invocations
+   * behind it at the orchestrators; the flood waits here, in its app's bounded queue (full → APP_BUSY).
+   */
+  heldAside(): number {
+    let n = this.suspendedCount();
+    for (const a of this.apps.values()) if (a.waiting.length && a.held >= this.shareOf(a.waiting[0]!.job)) n += a.waiting.length;
     return n;
   }
 
@@ -685,9 +717,12 @@ export class ExecutorPool {
     let progress = true;
     while (progress && this.queued > 0) {
       progress = false;
-      for (const app of [...this.apps.values()]) {
+      // round-robin, apps that hold no thread first
+      const apps = [...this.apps.values()];
+      for (let i = 0; i < 2 * apps.length; i++) {
+        const app = apps[i % apps.length]!;
         const t = app.waiting[0];
-        if (!t) continue;
+        if (!t || (i < apps.length) !== (app.held === 0)) continue;
         const slot = this.pickSlot(app, t.job);
         if (!slot) continue;
         app.waiting.shift();

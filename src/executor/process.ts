@@ -66,16 +66,16 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   const jobSends = new JobSends({ pool: o.pool });
   const pool = new ExecutorPool({
     pool: o.pool, log: o.log.child({ component: 'executor' }), threads: o.threads, maxHeapMb: o.threadHeapMb, appShare: o.appShare, appQueue: o.appQueue,
-    onSuspend: () => lists?.room(), jobSends,
+    onSetAside: () => lists?.room(), jobSends,
   });
   await pool.start();
   const jobs = await startJobRunner(o, pool, jobSends);
   const ticks = tickWorkerWhenScheduled(o, pool, jobs.routes);
   // HTTP invocations: plain Redis lists; room for a few active ones per thread so each thread has its next one at
-  // hand, and for any number waiting on I/O (they hold no thread) up to the threads' own bound
+  // hand, and for any number held aside (waiting on I/O, or for their app's share) up to the threads' own bound
   lists = await startListWorker({
     redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
-    suspended: () => pool.suspendedCount(), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
+    heldAside: () => pool.heldAside(), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
   });
   const l = lists;
   return {

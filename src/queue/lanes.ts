@@ -21,7 +21,8 @@
  *   first line (`PICLOUD-LANE 1 <token> <executor id> <window>`) proves it read the token from Redis (so a lane is
  *   trusted exactly as far as the Redis lists are) and grants a window: the invocations it will hold from that
  *   orchestrator at once. A reply returns its credit; `W <n>` grants a new window (an invocation waiting on
- *   kv:: or http::fetch holds no thread, so the executor makes room for more, as its list reader does).
+ *   kv:: or http::fetch holds no thread, and one waiting for its app's share waits for that app's threads only, so
+ *   the executor makes room for more, as its list reader does).
  * - Framing: one message per line (JSON and the invocation wire format never hold a raw newline), all the messages of
  *   an event-loop turn in one write.
  * - A lane that closes (an executor killed with -9, a stopped process) fails the invocations in flight on it at once
@@ -126,6 +127,8 @@ export interface Lane {
   /** invocations sent on it and not answered yet, by id */
   readonly inFlight: Set<string>;
   window: number;
+  /** the window of its greeting: the executor's room for running work, before any grown for work held aside */
+  readonly granted: number;
   draining: boolean;
 }
 
@@ -193,7 +196,7 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
         return;
       }
       clearTimeout(hello);
-      lane = { executor, inFlight: new Set(), window, draining: false, out: new Outbox(socket), socket };
+      lane = { executor, inFlight: new Set(), window, granted: window, draining: false, out: new Outbox(socket), socket };
       all = [...all, lane];
       o.log.debug({ executor }, 'lane open');
       o.onRoom();
@@ -252,10 +255,12 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
       let best: Lane | null = null;
       let room = 0;
       const n = all.length;
-      // round-robin start so equal lanes share the load
+      // round-robin start so equal lanes share the load. While some executors hold no lane here, a lane's window
+      // grown for work held aside (waiting on I/O, or for its app's share) is not used: what exceeds the executors'
+      // room for running work waits, then spills to the lists, where those executors take it too
       for (let i = 0; i < n; i++) {
         const l = all[(rr + i) % n]!;
-        const r = l.draining ? 0 : l.window - l.inFlight.size;
+        const r = l.draining ? 0 : (without > 0 ? Math.min(l.window, l.granted) : l.window) - l.inFlight.size;
         if (r > room) {
           room = r;
           best = l;

@@ -526,12 +526,15 @@ class TakenAnnouncer {
 
 export interface ListWorkerOptions extends ListTransportOptions {
   run: JobRunner;
-  /** invocations running or waiting for a thread here at once (those waiting on I/O not counted) */
+  /** invocations running or waiting for a thread here at once (those held aside not counted) */
   capacity: number;
-  /** invocations held at once, those waiting on I/O included (default 64 × capacity) */
+  /** invocations held at once, those held aside included (default 64 × capacity) */
   maxHeld?: number;
-  /** how many of those held are waiting on I/O now (they hold no thread; default none) */
-  suspended?: () => number;
+  /**
+   * how many of those held are aside now (default none): waiting on I/O (they hold no thread) or in their app's
+   * queue while it holds its whole share (they wait for their own app, not for room: other apps' work may come in)
+   */
+  heldAside?: () => number;
   id?: string;
   /**
    * dial the orchestrators' direct lanes (lanes.ts), each granted `capacity` invocations at once (default false);
@@ -543,7 +546,7 @@ export interface ListWorkerOptions extends ListTransportOptions {
 export interface ListWorker {
   id: string;
   stats(): { taken: number; late: number; direct: number; lanes: number };
-  /** an invocation started waiting on I/O: there may be room for more */
+  /** an invocation was set aside (waiting on I/O): there may be room for more */
   room(): void;
   /** Redis answers (readiness) */
   ping(): Promise<boolean>;
@@ -552,8 +555,8 @@ export interface ListWorker {
 
 /**
  * The executor side: takes invocations from the shared list while it has room (`capacity` active ones: an
- * invocation waiting on http::fetch or kv:: holds no thread, so it does not count, up to `maxHeld` in all), runs
- * them with `run` and replies on each invocation's reply list.
+ * invocation held aside, waiting on http::fetch or kv:: or for its app's share, does not count, up to `maxHeld` in
+ * all), runs them with `run` and replies on each invocation's reply list.
  */
 export async function startListWorker(opts: ListWorkerOptions): Promise<ListWorker> {
   const prefix = opts.prefix ?? 'picloud';
@@ -585,12 +588,12 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   const announcer = new TakenAnnouncer((list, ids) => reply(list, { taken: id, ids }));
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
-  const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.suspended?.() ?? 0)), maxHeld - inFlight);
-  // the lanes' window follows the invocations waiting on I/O, as roomLeft does (declared below)
+  const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.heldAside?.() ?? 0)), maxHeld - inFlight);
+  // the lanes' window follows the invocations held aside, as roomLeft does (declared below)
   let window = opts.capacity;
   const syncWindow = () => {
     if (!lanes) return;
-    const w = Math.max(1, Math.min(opts.capacity + (opts.suspended?.() ?? 0), maxHeld));
+    const w = Math.max(1, Math.min(opts.capacity + (opts.heldAside?.() ?? 0), maxHeld));
     if (w !== window) lanes.window((window = w));
   };
   const wake = () => {
@@ -655,7 +658,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       redis: replies, prefix, executor: id, window: opts.capacity, log: opts.log, dial: opts.lanes === true,
       onLine(lane, line) {
         if (take(line, lane)) direct++;
-        syncWindow();
+        // what it took may wait aside (its app holds its share here): the list reader may have room again too
+        wake();
         heartbeat.fresh();
       },
     })

@@ -21,7 +21,7 @@ export interface TestPlane {
   close(): Promise<void>;
 }
 
-export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv; /** Redis mode: executor threads in the plane (a node) */ localThreads?: number; /** Redis key prefix (default: a fresh one; another plane's: a second orchestrator of its cluster) */ prefix?: string; /** invocation-log rows per app and second of the in-process pool */ logRowsPerSecond?: number } = {}): Promise<TestPlane> {
+export async function startTestPlane(mode: Mode, opts: { executors?: number; maxQueue?: number; db?: TestDatabase; /** BullMQ: executor processes to spawn (default executors) */ spawn?: number; /** BullMQ: Redis to use (default TEST_REDIS_URL) */ redisUrl?: string; /** extra environment for the config */ env?: NodeJS.ProcessEnv; /** Redis mode: executor threads in the plane (a node) */ localThreads?: number; /** Redis mode: threads of each spawned executor process (default: the machine's cores shared) */ executorThreads?: number; /** Redis key prefix (default: a fresh one; another plane's: a second orchestrator of its cluster) */ prefix?: string; /** invocation-log rows per app and second of the in-process pool */ logRowsPerSecond?: number } = {}): Promise<TestPlane> {
   const db = opts.db ?? (await createTestDatabase());
   const prefix = opts.prefix ?? `pct${randomBytes(5).toString('hex')}`;
   const env: NodeJS.ProcessEnv = {
@@ -35,7 +35,7 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
   const config = loadConfig(env);
   const plane = await startInvocationPlane({
     config, pool: db.pool, log: silentLogger, queuePrefix: prefix, maxQueue: opts.maxQueue,
-    spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96, localThreads: opts.localThreads, logRowsPerSecond: opts.logRowsPerSecond,
+    spawnExecutors: mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0, databaseUrl: db.url, threadHeapMb: 96, localThreads: opts.localThreads, executorThreads: opts.executorThreads, logRowsPerSecond: opts.logRowsPerSecond,
   });
   const spawned = mode === 'bullmq' ? (opts.spawn ?? opts.executors ?? 2) : 0;
   if (spawned > 0) await waitForExecutors(opts.redisUrl ?? TEST_REDIS_URL, prefix, spawned);

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestPlane, type TestPlane } from '../helpers/plane.ts';
 import { pushRelease, waitFor } from '../helpers/releases.ts';
-import { busyScript, median, quickWhileBusy, timed } from '../helpers/load.ts';
+import { busyScript, median, quickWhileBusy, timed, timedInSequence, wrkFlood } from '../helpers/load.ts';
 
 
 
@@ -54,13 +54,7 @@ describe('fair share (embedded pool)', () => {
   it('should answer 503 APP_BUSY once the app has its share busy and its queue is full, and keep serving others', async () => {
     // concurrency 1: one thread, up to 8 pipelined on it, then 3 in the app queue; the rest is refused at once
     const rs = Array.from({ length: 16 }, () => timed(`${t.base}/apps/burst/slow`));
-    await new Promise((r) => setTimeout(r, 100));
-    const others: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const other = await timed(`${t.base}/apps/quick/ok`);
-      expect(other.status).toBe(200);
-      others.push(other.ms);
-    }
+    const others = await timedInSequence(`${t.base}/apps/quick/ok`, 3, 100);
     expect(median(others)).toBeLessThan(250);
     const all = await Promise.all(rs);
     const busy = all.filter((r) => r.status === 503);
@@ -88,5 +82,90 @@ describe('fair share (embedded pool)', () => {
       expect(b.ms).toBeGreaterThanOrEqual(500);
       expect(b.ms).toBeLessThan(2000);
     }
+  });
+});
+
+describe('fair share (embedded pool), two apps busy at once', () => {
+  let t: TestPlane;
+
+  beforeAll(async () => {
+    // 3 threads: each app may hold 2, so two busy apps can hold all three
+    t = await startTestPlane('embedded', { executors: 3, env: { PICLOUD_APP_QUEUE: '1000' } });
+    const limits = { timeout_ms: 30_000, max_operations: 10_000_000 };
+    for (const [app, ms] of [['long-a', 150], ['long-c', 150], ['short-a', 4], ['short-c', 4]] as const) {
+      await pushRelease(t.db.pool, { app, scripts: { 'slow.rhai': busyScript(ms) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits });
+    }
+    await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
+    await waitFor(() => t.plane.routes.size() === 5, 5000, 'route table');
+    // each script ran once: the pool knows how long it runs
+    for (const p of ['long-a/slow', 'long-c/slow', 'short-a/slow', 'short-c/slow', 'quick/ok']) expect((await fetch(`${t.base}/apps/${p}`)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('should give a third app a thread as soon as one frees up while two apps with long scripts hold them all', async () => {
+    // 40 × 150 ms per app: without turns, the apps holding the threads kept them (each thread queued eight of its
+    // app's invocations and took the next as one ended), and the quick app waited until a flood ended (2.8 s); now
+    // 17–146 ms here
+    const floods = ['long-a', 'long-c'].map((app) => Promise.all(Array.from({ length: 40 }, () => timed(`${t.base}/apps/${app}/slow`))));
+    const quick = await timedInSequence(`${t.base}/apps/quick/ok`, 5, 300);
+    for (const f of await Promise.all(floods)) expect(f.filter((r) => r.status === 200).length).toBe(40);
+    expect(median(quick)).toBeLessThan(300);
+    expect(Math.max(...quick)).toBeLessThan(1000);
+  });
+
+  it('should give a third app a thread soon while two apps with short scripts hold them all', async () => {
+    // wrk keeps 32 invocations of each app outstanding for 3 s: every thread pipelines its app's next one as one
+    // ends, so without turns the quick app waited until wrk stopped (2.6 s). The pipelines drain while an app waits
+    // with no thread: 37–46 ms here
+    const floods = Promise.all(['short-a', 'short-c'].map((app) => wrkFlood(`${t.base}/apps/${app}/slow`, 32, 3)));
+    const quick = await timedInSequence(`${t.base}/apps/quick/ok`, 5, 500);
+    // none of the floods' requests failed
+    await floods;
+    expect(median(quick)).toBeLessThan(300);
+    expect(Math.max(...quick)).toBeLessThan(1000);
+  });
+});
+
+describe('fair share (executor processes over Redis)', () => {
+  let t: TestPlane;
+
+  beforeAll(async () => {
+    // 2 processes of 2 threads: an app may hold 1 thread in each, and each takes 16 active invocations at once
+    t = await startTestPlane('bullmq', { spawn: 2, executorThreads: 2 });
+    await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 30_000, max_operations: 10_000_000 } });
+    for (const app of ['short-a', 'short-c']) {
+      await pushRelease(t.db.pool, { app, scripts: { 'slow.rhai': busyScript(8) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 30_000, max_operations: 10_000_000 } });
+    }
+    await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
+    await waitFor(() => t.plane.routes.size() === 4, 5000, 'route table');
+    // each executor process ran each script (it knows how long it runs)
+    for (const p of ['quick/ok', 'short-a/slow', 'short-c/slow']) for (let i = 0; i < 4; i++) expect((await fetch(`${t.base}/apps/${p}`)).status).toBe(200);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it("should answer another app at once while one app's flood is more than the executors' room", async () => {
+    // 64 × 200 ms on one thread per process: ~6.4 s of work. What waits for the hog's share (its thread in each
+    // process) takes no room, so the quick app's invocations never queue behind the flood at the orchestrator
+    // (they did: 32 of the hog's held every credit and the other 32 waited ahead, ~3 s).
+    const { quick, hog } = await quickWhileBusy(`${t.base}/apps/hog/slow`, 64, `${t.base}/apps/quick/ok`, 5, 300);
+    expect(median(quick)).toBeLessThan(250);
+    expect(Math.max(...quick)).toBeLessThan(1000);
+    const hogs = await hog;
+    expect(hogs.filter((h) => h.status === 200).length).toBe(64);
+  });
+
+  it("should answer another app soon while two apps' floods take every thread of both processes", async () => {
+    // wrk keeps 64 invocations of each of two apps outstanding for 3 s (8 ms each, pipelined eight deep on every
+    // thread). The quick app took 297–978 ms (median 462) while the busy apps' next invocations kept the threads'
+    // pipelines full; now they drain while it waits holding no thread: 59–113 ms here
+    const floods = Promise.all(['short-a', 'short-c'].map((app) => wrkFlood(`${t.base}/apps/${app}/slow`, 64, 3)));
+    const quick = await timedInSequence(`${t.base}/apps/quick/ok`, 5, 500);
+    await floods;
+    expect(median(quick)).toBeLessThan(300);
+    expect(Math.max(...quick)).toBeLessThan(1000);
   });
 });
