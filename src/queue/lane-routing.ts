@@ -1,6 +1,6 @@
 /**
  * The orchestrator's side of the direct lanes (lanes.ts is the transport): which lane an invocation goes on, the
- * FIFO of those waiting for a lane's credit, the replies that come back on a lane, a lane that closes, and the
+ * per-app FIFOs of those waiting for a lane's credit, the replies that come back on a lane, a lane that closes, and the
  * spill to the Redis lists for executors that hold no lane here. redis-lists.ts owns the pending invocations (their
  * deadlines and results) and hands an invocation here while a lane is open.
  */
@@ -43,29 +43,113 @@ export interface LaneRoutingOptions {
 export interface LaneRouting {
   /** an executor holds a lane here */
   open(): boolean;
-  /** send a pending invocation's wire text on the lane with the most room, or queue it for the next credit */
-  send(id: string, raw: string): void;
+  /** send a pending invocation's wire text on the lane with the most room, or queue it (in its app's FIFO) for a credit */
+  send(id: string, raw: string, app: number): void;
   stats(): { lanes: number; direct: number; waiting: number; spilledToLists: number; without: number };
   close(): Promise<void>;
+}
+
+/** One invocation waiting for a lane's credit. */
+interface Waiting {
+  id: string;
+  raw: string;
+  at: number;
+}
+
+/**
+ * The invocations waiting for a lane's credit: one FIFO per app, served round-robin (as the executor pool serves its
+ * app queues), so an app whose invocations flood in waits behind its own, not every other app behind it.
+ * Invocations answered meanwhile (at their deadline) are skipped when their turn comes.
+ */
+export class AppFifos {
+  /** by app, in round-robin order: the app served last goes to the back */
+  private apps = new Map<number, { items: Waiting[]; from: number }>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  push(app: number, w: Waiting): void {
+    let q = this.apps.get(app);
+    if (!q) this.apps.set(app, (q = { items: [], from: 0 }));
+    q.items.push(w);
+    this.count++;
+  }
+
+  /**
+   * Take waiting invocations round-robin over the apps while `take` accepts them (it returns false when there is no
+   * room left: that invocation stays first in its app's FIFO). `live` filters those answered meanwhile.
+   */
+  serve(live: (w: Waiting) => boolean, take: (w: Waiting) => boolean): void {
+    let progress = true;
+    while (progress && this.count > 0) {
+      progress = false;
+      for (const [app, q] of [...this.apps]) {
+        const w = this.head(app, q, live);
+        if (!w) continue;
+        if (!take(w)) return;
+        this.shift(app, q);
+        // round-robin: the app goes to the back
+        this.apps.delete(app);
+        if (q.from < q.items.length) this.apps.set(app, q);
+        progress = true;
+      }
+    }
+  }
+
+  /** Remove and hand to `f` every live invocation that has waited since `before` or earlier (each app's oldest first). */
+  takeOlder(before: number, live: (w: Waiting) => boolean, f: (w: Waiting) => void): void {
+    for (const [app, q] of [...this.apps]) {
+      for (let w = this.head(app, q, live); w && w.at <= before; w = this.head(app, q, live)) {
+        this.shift(app, q);
+        f(w);
+      }
+    }
+  }
+
+  /** When the oldest live head waited from (performance.now() time), or null when none waits. */
+  oldest(live: (w: Waiting) => boolean): number | null {
+    let at: number | null = null;
+    for (const [app, q] of [...this.apps]) {
+      const w = this.head(app, q, live);
+      if (w && (at === null || w.at < at)) at = w.at;
+    }
+    return at;
+  }
+
+  /** Remove everything; returns what was waiting, oldest first per app. */
+  clear(): Waiting[] {
+    const out: Waiting[] = [];
+    for (const q of this.apps.values()) for (let i = q.from; i < q.items.length; i++) out.push(q.items[i]!);
+    this.apps.clear();
+    this.count = 0;
+    return out;
+  }
+
+  /** The app's first live invocation (dropping answered ones), or null (and the app is forgotten). */
+  private head(app: number, q: { items: Waiting[]; from: number }, live: (w: Waiting) => boolean): Waiting | null {
+    while (q.from < q.items.length && !live(q.items[q.from]!)) this.shift(app, q);
+    return q.from < q.items.length ? q.items[q.from]! : null;
+  }
+
+  private shift(app: number, q: { items: Waiting[]; from: number }): void {
+    q.from++;
+    this.count--;
+    if (q.from === q.items.length) this.apps.delete(app);
+    else if (q.from > 1024) {
+      q.items = q.items.slice(q.from);
+      q.from = 0;
+    }
+  }
 }
 
 export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouting> {
   let direct = 0;
   let spilledToLists = 0;
   let closed = false;
-  // invocations waiting for a lane's credit (FIFO; those answered meanwhile, at their deadline, are skipped when
-  // their turn comes)
-  let waiting: { id: string; raw: string; at: number }[] = [];
-  let from = 0;
-  const compact = () => {
-    if (from === waiting.length) {
-      waiting = [];
-      from = 0;
-    } else if (from > 1024) {
-      waiting = waiting.slice(from);
-      from = 0;
-    }
-  };
+  const waiting = new AppFifos();
+  const live = (w: Waiting) => o.pending.has(w.id);
 
   const sendOn = (lane: Lane, id: string, raw: string) => {
     const p = o.pending.get(id);
@@ -78,37 +162,29 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
     server.send(lane, raw);
   };
   const drain = () => {
-    while (from < waiting.length) {
-      const w = waiting[from]!;
-      if (!o.pending.has(w.id)) {
-        from++;
-        continue;
-      }
+    waiting.serve(live, (w) => {
       const lane = server.pick();
-      if (!lane) break;
-      from++;
+      if (!lane) return false;
       sendOn(lane, w.id, w.raw);
-    }
-    compact();
+      return true;
+    });
   };
 
   // what has waited SPILL_AFTER_MS for a credit goes to the lists while some executors hold no lane here
   let spillTimer: NodeJS.Timeout | null = null;
   const spill = () => {
     spillTimer = null;
-    const old = performance.now() - SPILL_AFTER_MS;
-    while (from < waiting.length && waiting[from]!.at <= old) {
-      const w = waiting[from++]!;
-      if (!o.pending.has(w.id)) continue;
+    waiting.takeOlder(performance.now() - SPILL_AFTER_MS, live, (w) => {
       spilledToLists++;
       o.toLists(w.id, w.raw);
-    }
-    compact();
+    });
     armSpill();
   };
   const armSpill = () => {
-    if (spillTimer || closed || from === waiting.length || server.without() === 0) return;
-    spillTimer = setTimeout(spill, Math.max(1, waiting[from]!.at + SPILL_AFTER_MS - performance.now()));
+    if (spillTimer || closed || waiting.size === 0 || server.without() === 0) return;
+    const at = waiting.oldest(live);
+    if (at === null) return;
+    spillTimer = setTimeout(spill, Math.max(1, at + SPILL_AFTER_MS - performance.now()));
   };
 
   const server = await startLaneServer({
@@ -118,33 +194,31 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
       if (!m) return;
       lane.inFlight.delete(m.id);
       o.settle(m.id, m.result);
-      if (from < waiting.length) drain();
+      if (waiting.size) drain();
     },
     onClose(lane) {
       if (lane.inFlight.size) o.log.warn({ executor: lane.executor, inFlight: lane.inFlight.size }, 'lane to an executor closed: its invocations answer 502');
       for (const id of lane.inFlight) o.answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
       lane.inFlight.clear();
       // no lane left: what waits goes to the shared list, where any executor can take it
-      if (server.lanes() === 0) {
-        for (let i = from; i < waiting.length; i++) if (o.pending.has(waiting[i]!.id)) o.toLists(waiting[i]!.id, waiting[i]!.raw);
-        waiting = [];
-        from = 0;
-      }
+      if (server.lanes() === 0) for (const w of waiting.clear()) if (live(w)) o.toLists(w.id, w.raw);
     },
     onRoom: () => drain(),
   });
 
   return {
     open: () => server.lanes() > 0,
-    send(id, raw) {
-      const lane = from === waiting.length ? server.pick() : null;
+    send(id, raw, app) {
+      const lane = waiting.size === 0 ? server.pick() : null;
       if (lane) sendOn(lane, id, raw);
       else {
-        waiting.push({ id, raw, at: performance.now() });
+        waiting.push(app, { id, raw, at: performance.now() });
+        // those ahead may all have been answered meanwhile (at their deadlines): then a lane may have room
+        if (waiting.size > 1) drain();
         armSpill();
       }
     },
-    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.length - from, spilledToLists, without: server.without() }),
+    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.size, spilledToLists, without: server.without() }),
     async close() {
       closed = true;
       if (spillTimer) clearTimeout(spillTimer);

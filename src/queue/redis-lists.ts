@@ -299,7 +299,7 @@ const ON_LANE = '=';
 
 /**
  * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
- * orchestrator (lanes.ts), waiting here in FIFO order for a lane's credit; they use the shared list only while no
+ * orchestrator (lanes.ts), waiting here for a lane's credit in one FIFO per app, served round-robin; they use the shared list only while no
  * executor holds a lane to this orchestrator (none reached it yet, or its address cannot be reached).
  */
 export async function createListDispatcher(opts: ListTransportOptions & { maxInFlight?: number; graceMs?: number; lanes?: LaneListen | null }): Promise<ListDispatcher> {
@@ -404,7 +404,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
         const wait = job.target.limits.timeoutMs + grace;
         pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch });
         ticker.arm();
-        if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, Date.now() + wait, job));
+        if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, Date.now() + wait, job), job.target.appId);
         else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
       });
     },
