@@ -638,6 +638,21 @@ export class ExecutorPool {
     waitsOnIo.set(k, waits);
   }
 
+  /**
+   * Answer `result` to the HTTP invocations waiting in the app queues (not started, not given to a thread): an
+   * executor process that stops hands them back to their orchestrators, which send them to another executor. Queue
+   * and schedule tasks stay: their runner waits for them.
+   */
+  handBackQueued(result: InvocationResult): void {
+    for (const app of [...this.apps.values()]) {
+      const keep = app.waiting.filter((t) => t.job.kind !== 'http');
+      for (const t of app.waiting) if (t.job.kind === 'http') t.resolve(result);
+      this.queued -= app.waiting.length - keep.length;
+      app.waiting = keep;
+      this.dropIdle(app);
+    }
+  }
+
   /** Answer APP_BUSY to tasks that waited in their app's queue past their timeout. */
   private sweep(): void {
     const now = performance.now();

@@ -21,7 +21,7 @@ import type { Pool } from '../db/pool.ts';
 import { JobRunner } from '../orchestrator/job-runner.ts';
 import { RouteTable, runningSchedules } from '../orchestrator/route-table.ts';
 import { createLocalDispatcher } from '../queue/dispatch.ts';
-import { startListWorker, type ListWorker } from '../queue/redis-lists.ts';
+import { handedBack, startListWorker, type ListWorker } from '../queue/redis-lists.ts';
 import { within } from '../queue/redis-util.ts';
 import { ExecutorPool } from './pool.ts';
 
@@ -75,7 +75,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   // hand, and for any number held aside (waiting on I/O, or for their app's share) up to the threads' own bound
   lists = await startListWorker({
     redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
-    heldAside: () => pool.heldAside(), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
+    heldAside: () => pool.heldAside(), onDrain: () => pool.handBackQueued(handedBack()), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
   });
   const l = lists;
   return {

@@ -129,7 +129,25 @@ interface Pending {
   onLane: boolean;
   /** connection epoch at invoke: another one at the deadline means Redis went away meanwhile */
   epoch: number;
+  /** the invocation, to send again when a stopping executor hands it back unrun */
+  job: InvocationJob;
+  /** Date.now() deadline carried on the wire */
+  wireDeadline: number;
+  /** times an executor handed it back unrun */
+  handedBack: number;
 }
+
+/** The code of the answer an executor process that stops gives the invocations it holds and has not started. */
+export const EXECUTOR_STOPPING = 'EXECUTOR_STOPPING';
+/** an invocation handed back more often than this is answered as it came (503 EXECUTOR_STOPPING) */
+const MAX_HAND_BACKS = 3;
+
+/** The answer for an invocation an executor process that stops hands back unrun (its orchestrator sends it again). */
+export function handedBack(): InvocationResult {
+  return errorResult(503, 'The executor process stopped before it started this invocation; nothing was run, try again', { code: EXECUTOR_STOPPING });
+}
+
+const isHandedBack = (r: InvocationResult) => r.status === 503 && r.body.includes(`"code":"${EXECUTOR_STOPPING}"`);
 
 /**
  * An executor's replies on the reply lists: those finished in one event-loop turn go out as one list element per
@@ -299,8 +317,9 @@ const ON_LANE = '=';
 
 /**
  * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
- * orchestrator (lanes.ts), waiting here for a lane's credit in one FIFO per app, served round-robin; they use the shared list only while no
- * executor holds a lane to this orchestrator (none reached it yet, or its address cannot be reached).
+ * orchestrator (lanes.ts), waiting here for a lane's credit in one FIFO per app, served round-robin; they use the
+ * shared list only while no executor holds a lane to this orchestrator (none reached it yet, or its address cannot
+ * be reached). An invocation a stopping executor hands back unrun (503 EXECUTOR_STOPPING) is sent again.
  */
 export async function createListDispatcher(opts: ListTransportOptions & { maxInFlight?: number; graceMs?: number; lanes?: LaneListen | null }): Promise<ListDispatcher> {
   const prefix = opts.prefix ?? 'picloud';
@@ -339,7 +358,21 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   };
   // an executor's result (on a reply list or a lane): the one place a completion is counted
   const settle = (id: string, r: InvocationResult) => {
-    if (pending.has(id)) completed++;
+    const p = pending.get(id);
+    // a stopping executor handed it back unrun: send it again, to another executor
+    if (p && isHandedBack(r) && p.handedBack < MAX_HAND_BACKS && !closed) {
+      // it never ran: it gets its whole time again
+      const wait = p.job.target.limits.timeoutMs + grace;
+      p.handedBack++;
+      p.executor = null;
+      p.onLane = false;
+      p.deadline = performance.now() + wait + 50;
+      p.wireDeadline = Date.now() + wait;
+      p.epoch = epoch;
+      send(p);
+      return;
+    }
+    if (p) completed++;
     answer(id, r);
   };
 
@@ -369,6 +402,12 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     for (const id of ids) answer(id, queueUnavailable('the invocation could not be queued; nothing was run'));
   });
   const push = (raw: string, id: string | null) => outbox.add(raw, id);
+  // on a lane while one is open, else on the shared list (declared below: lanes)
+  const send = (p: Pending, laneOpen = lanes !== null && lanes.open()) => {
+    const { job } = p;
+    if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, p.wireDeadline, job), job.target.appId);
+    else push(encodeInvocation(replyTo, p.wireDeadline, job), job.id);
+  };
 
   // direct lanes: while one is open, invocations go there (lane-routing.ts), the lists being its fallback
   const lanes: LaneRouting | null = opts.lanes
@@ -402,10 +441,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       }
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
-        pending.set(job.id, { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch });
+        const p: Pending = { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch, job, wireDeadline: Date.now() + wait, handedBack: 0 };
+        pending.set(job.id, p);
         ticker.arm();
-        if (laneOpen) lanes!.send(job.id, encodeInvocation(ON_LANE, Date.now() + wait, job), job.target.appId);
-        else push(encodeInvocation(replyTo, Date.now() + wait, job), job.id);
+        send(p, laneOpen);
       });
     },
     submit(job) {
@@ -530,6 +569,11 @@ export interface ListWorkerOptions extends ListTransportOptions {
   capacity: number;
   /** invocations held at once, those held aside included (default 64 × capacity) */
   maxHeld?: number;
+  /**
+   * called when the worker stops taking work (close), before it waits for what it holds: answer those not started
+   * with handedBack() so that their orchestrators send them to another executor
+   */
+  onDrain?: () => void;
   /**
    * how many of those held are aside now (default none): waiting on I/O (they hold no thread) or in their app's
    * queue while it holds its whole share (they wait for their own app, not for room: other apps' work may come in)
@@ -687,6 +731,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       if (roomWaiter) roomWaiter();
       reader.close();
       lanes?.drain();
+      // after `D` on each lane: an orchestrator sends what it gets back to another lane
+      opts.onDrain?.();
       heartbeat.stop();
       announcer.stop();
       if (inFlight > 0) await within(new Promise<void>((res) => idle.push(res)), 5000, undefined);
