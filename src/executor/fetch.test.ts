@@ -1,6 +1,7 @@
+import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../../test/helpers/upstream.ts';
-import { deniedRange, Fetcher, FetchError, FetchSession, isAllowedHost, normaliseAllow, type FetchPolicy, type FetchRecord } from './fetch.ts';
+import { deniedRange, Fetcher, FetchError, FetchSession, Gate, isAllowedHost, normaliseAllow, type FetchPolicy, type FetchRecord } from './fetch.ts';
 
 const far = () => performance.now() + 30_000;
 
@@ -197,4 +198,69 @@ describe('Fetcher against loopback servers', () => {
       ['GET', `127.0.0.1:${up.port}`, 0, 'FETCH_LIMIT'],
     ]);
   });
+
+  it("should let another app's fetch through while one app's fetches wait on a slow upstream", async () => {
+    const slow = await startUpstream(async (_q, res) => {
+      await new Promise((r) => setTimeout(r, 400));
+      res.end('slow');
+    });
+    const f = new Fetcher({ userAgent: 'PiCloud/test', maxConcurrent: 4 });
+    const p = { ...policy, allow: normaliseAllow([`127.0.0.1:${slow.port}`, `127.0.0.1:${up.port}`]) };
+    const hog = Promise.all(Array.from({ length: 8 }, () => f.fetch({ url: `${slow.origin}/` }, p, far(), 1)));
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    expect((await f.fetch({ url: `${up.origin}/other` }, p, far(), 2)).status).toBe(201);
+    // it did not wait for a slot of the slow ones (400 ms); before, it waited behind all eight (~800 ms)
+    expect(performance.now() - t0).toBeLessThan(300);
+    expect((await hog).map((r) => r.body)).toEqual(Array(8).fill('slow'));
+    expect(slow.maxInFlight).toBe(3);
+    await f.close();
+    await slow.close();
+  });
+});
+
+describe('the concurrent-fetch cap, shared between apps (Gate)', () => {
+  // an abort signal that never fires
+  const never = () => new EventEmitter() as never;
+
+  it('should keep a quarter of the slots free of any one app', async () => {
+    const g = new Gate(8);
+    const a = Array.from({ length: 8 }, () => g.acquire(never(), 1));
+    // app 1 holds 6 of 8; its other two wait
+    expect(a.filter((x) => x === true)).toHaveLength(6);
+    expect(g.acquire(never(), 2)).toBe(true);
+    expect(g.acquire(never(), 3)).toBe(true);
+    // full: app 2 waits too
+    expect(g.acquire(never(), 2)).not.toBe(true);
+  });
+
+  it('should give a freed slot to the apps waiting in turn, each in its own order', async () => {
+    const g = new Gate(4);
+    const order: string[] = [];
+    const wait = (app: number, name: string) => {
+      const r = g.acquire(never(), app);
+      if (r === true) return order.push(name);
+      return void r.then(() => order.push(name));
+    };
+    wait(1, 'a1');
+    wait(1, 'a2');
+    wait(1, 'a3');
+    wait(2, 'b1');
+    // full (a1–a3, b1); then a4 and a5 wait, then c1
+    wait(1, 'a4');
+    wait(1, 'a5');
+    wait(3, 'c1');
+    expect(order).toEqual(['a1', 'a2', 'a3', 'b1']);
+    g.release(1);
+    await Promise.resolve();
+    // app 1 waited first: a4; the next freed slot goes to c1, not to a5
+    expect(order.slice(4)).toEqual(['a4']);
+    g.release(2);
+    await Promise.resolve();
+    expect(order.slice(5)).toEqual(['c1']);
+    g.release(1);
+    await Promise.resolve();
+    expect(order.slice(6)).toEqual(['a5']);
+  });
+
 });

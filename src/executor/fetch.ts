@@ -137,15 +137,28 @@ class Abort extends EventEmitter {
   }
 }
 
-/** A counting semaphore for the concurrent-fetch cap; a waiter whose fetch aborts leaves the line. */
-class Gate {
+/**
+ * The cap on fetches in flight at once, shared between apps: one app holds at most three quarters of the slots
+ * (the rest stay free for the others: an app whose invocations wait on a slow upstream does not hold up every
+ * other app's fetches until its own end), and a slot that frees up goes to the apps waiting for one in turn. A
+ * waiter whose fetch aborts leaves the line.
+ */
+export class Gate {
   private active = 0;
-  private waiters: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-  /** true once a slot is held (release it), false if `abort` fired first */
-  acquire(abort: Abort): Promise<boolean> | true {
-    if (this.active < this.max) {
-      this.active++;
+  /** slots held, by app */
+  private readonly held = new Map<number, number>();
+  /** waiters by app, in arrival order; the map's order is the turn (an app served goes to the back) */
+  private readonly waiting = new Map<number, (() => void)[]>();
+  private readonly perApp: number;
+
+  constructor(private readonly max: number) {
+    this.perApp = Math.max(1, max - Math.floor(max / 4));
+  }
+
+  /** true once a slot is held (release it with the same app), false if `abort` fired first */
+  acquire(abort: Abort, app: number): Promise<boolean> | true {
+    if (!this.waiting.has(app) && this.mayTake(app)) {
+      this.take(app);
       return true;
     }
     return new Promise((resolve) => {
@@ -154,18 +167,45 @@ class Gate {
         resolve(true);
       };
       const onAbort = () => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
+        const q = this.waiting.get(app);
+        const i = q ? q.indexOf(w) : -1;
+        if (i >= 0) {
+          q!.splice(i, 1);
+          if (q!.length === 0) this.waiting.delete(app);
+        }
         resolve(false);
       };
       abort.once('abort', onAbort);
-      this.waiters.push(w);
+      const q = this.waiting.get(app);
+      if (q) q.push(w);
+      else this.waiting.set(app, [w]);
     });
   }
-  release(): void {
-    const next = this.waiters.shift();
-    if (next) next(); // the slot passes on
-    else this.active--;
+
+  release(app: number): void {
+    const n = this.held.get(app) ?? 0;
+    if (n <= 1) this.held.delete(app);
+    else this.held.set(app, n - 1);
+    this.active--;
+    // the freed slot goes to the first app in turn that may take one
+    for (const [other, q] of this.waiting) {
+      if (!this.mayTake(other)) continue;
+      this.take(other);
+      this.waiting.delete(other);
+      const next = q.shift()!;
+      if (q.length) this.waiting.set(other, q);
+      next();
+      return;
+    }
+  }
+
+  private mayTake(app: number): boolean {
+    return this.active < this.max && (this.held.get(app) ?? 0) < this.perApp;
+  }
+
+  private take(app: number): void {
+    this.active++;
+    this.held.set(app, (this.held.get(app) ?? 0) + 1);
   }
 }
 
@@ -215,7 +255,7 @@ export class Fetcher {
    * One script fetch (with its redirects). `deadline` (performance.now() ms) is the invocation's own; the fetch
    * never runs past it. Rejects with FetchError only.
    */
-  async fetch(req: FetchRequest, policy: FetchPolicy, deadline: number): Promise<FetchResponse> {
+  async fetch(req: FetchRequest, policy: FetchPolicy, deadline: number, app = 0): Promise<FetchResponse> {
     let url = parseUrl(req.url);
     const ms = Math.min(req.timeoutMs ?? policy.timeoutMs, policy.timeoutMs, deadline - performance.now());
     if (!(ms > 0)) throw new FetchError('FETCH_TIMEOUT', `no time left for ${req.method ?? 'GET'} ${url.host}`);
@@ -226,7 +266,7 @@ export class Fetcher {
       ac.abort();
     }, ms);
     const timeoutError = () => new FetchError('FETCH_TIMEOUT', `${req.method ?? 'GET'} ${url.host} took longer than ${Math.round(ms)} ms`);
-    const held = this.gate.acquire(ac);
+    const held = this.gate.acquire(ac, app);
     if (held !== true && !(await held)) {
       clearTimeout(timer);
       throw timeoutError();
@@ -278,7 +318,7 @@ export class Fetcher {
       }
     } finally {
       clearTimeout(timer);
-      this.gate.release();
+      this.gate.release(app);
     }
   }
 
@@ -355,6 +395,8 @@ export class FetchSession {
     private readonly policy: FetchPolicy,
     private readonly deadline: number,
     private readonly record: (r: FetchRecord) => void,
+    /** the app whose invocation fetches (the fetcher's cap is shared between apps) */
+    private readonly app = 0,
   ) {}
 
   async fetch(req: FetchRequest): Promise<FetchResponse> {
@@ -371,7 +413,7 @@ export class FetchSession {
     }
     const t0 = performance.now();
     try {
-      const r = await this.fetcher.fetch({ ...req, method }, this.policy, this.deadline);
+      const r = await this.fetcher.fetch({ ...req, method }, this.policy, this.deadline, this.app);
       this.record({ method, host, status: r.status, ms: Math.round(performance.now() - t0) });
       return r;
     } catch (err) {

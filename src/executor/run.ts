@@ -263,7 +263,7 @@ export class Runner {
     const req = fetchRequest(url, opts);
     if (!this.fetcher) throw runtimeError('FETCH_FAILED: outbound HTTP is not available here');
     inv.fetch ??= new FetchSession(this.fetcher, inv.policy, inv.deadline, (r: FetchRecord) =>
-      inv.log('fetch', `${r.method} ${r.host} ${r.error ?? r.status} ${r.ms} ms`),
+      inv.log('fetch', `${r.method} ${r.host} ${r.error ?? r.status} ${r.ms} ms`), inv.ns.appId,
     );
     await this.gate(inv);
     try {
