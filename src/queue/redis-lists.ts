@@ -350,10 +350,18 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     for (const f of reconnectListeners) f();
   });
 
+  // invocations pending per app: one app holds at most three quarters of maxInFlight, so its flood never answers
+  // every other app NO_CAPACITY here
+  const perApp = new Map<number, number>();
+  const appCap = Math.max(1, maxInFlight - Math.floor(maxInFlight / 4));
   const answer = (id: string, r: InvocationResult) => {
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
+    const app = p.job.target.appId;
+    const n = perApp.get(app)!;
+    if (n <= 1) perApp.delete(app);
+    else perApp.set(app, n - 1);
     p.resolve(r);
   };
   // an executor's result (on a reply list or a lane): the one place a completion is counted
@@ -439,6 +447,12 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
         rejected++;
         return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
       }
+      const held = perApp.get(job.target.appId) ?? 0;
+      if (held >= appCap) {
+        rejected++;
+        return Promise.reject(new AppError('APP_BUSY', `App ${job.target.app} has ${held} invocations pending at this orchestrator (three quarters of what it holds); try again later`, { app: job.target.app }));
+      }
+      perApp.set(job.target.appId, held + 1);
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
         const p: Pending = { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch, job, wireDeadline: Date.now() + wait, handedBack: 0 };

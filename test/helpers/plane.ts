@@ -48,7 +48,8 @@ export async function startTestPlane(mode: Mode, opts: { executors?: number; max
     async close() {
       await app.close();
       await plane.close();
-      if (mode === 'bullmq') await dropPrefix(opts.redisUrl ?? TEST_REDIS_URL, prefix);
+      // a second orchestrator of another plane's cluster leaves its keys to that plane
+      if (mode === 'bullmq' && !opts.prefix) await dropPrefix(opts.redisUrl ?? TEST_REDIS_URL, prefix);
       if (!opts.db) await db.drop();
     },
   };

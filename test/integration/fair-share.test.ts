@@ -158,6 +158,29 @@ describe('fair share (executor processes over Redis)', () => {
     expect(hogs.filter((h) => h.status === 200).length).toBe(64);
   });
 
+  it('should keep a quarter of what an orchestrator holds pending for the other apps', async () => {
+    // a second orchestrator of the cluster that holds at most 8 invocations pending: an app may hold 6 of them
+    const small = await startTestPlane('bullmq', { spawn: 0, db: t.db, prefix: t.prefix, maxQueue: 8 });
+    try {
+      await waitFor(() => small.plane.routes.size() === t.plane.routes.size(), 5000, 'route table');
+      await waitFor(() => small.plane.dispatcher.stats().lanes === 2, 30_000, 'both executors dial it');
+      const flood = Promise.all(Array.from({ length: 12 }, () => timed(`${small.base}/apps/hog/slow`)));
+      await new Promise((r) => setTimeout(r, 100));
+      const other = await timed(`${small.base}/apps/quick/ok`);
+      const rs = await flood;
+      // before, the flood held all 8 and this answered 503 NO_CAPACITY
+      expect(`${other.status} ${other.body}`).toBe('200 ok');
+      expect(rs.filter((r) => r.status === 200)).toHaveLength(6);
+      for (const r of rs.filter((x) => x.status !== 200)) {
+        expect(r.status).toBe(503);
+        expect(JSON.parse(r.body)).toMatchObject({ code: 'APP_BUSY' });
+        expect(r.headers.get('retry-after')).toBe('1');
+      }
+    } finally {
+      await small.close();
+    }
+  });
+
   it("should answer another app soon while two apps' floods take every thread of both processes", async () => {
     // wrk keeps 64 invocations of each of two apps outstanding for 3 s (8 ms each, pipelined eight deep on every
     // thread). The quick app took 297–978 ms (median 462) while the busy apps' next invocations kept the threads'
