@@ -34,7 +34,7 @@
  * `[id, status, headers, body, error]` (see WireResult), a notice as `{"taken": executor, "ids": [...]}`.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../common/errors.ts';
+import { AppError, type ErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
 import { errorResult, jobRestJson, keepRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
@@ -137,17 +137,15 @@ interface Pending {
   handedBack: number;
 }
 
-/** The code of the answer an executor process that stops gives the invocations it holds and has not started. */
-export const EXECUTOR_STOPPING = 'EXECUTOR_STOPPING';
 /** an invocation handed back more often than this is answered as it came (503 EXECUTOR_STOPPING) */
 const MAX_HAND_BACKS = 3;
 
 /** The answer for an invocation an executor process that stops hands back unrun (its orchestrator sends it again). */
 export function handedBack(): InvocationResult {
-  return errorResult(503, 'The executor process stopped before it started this invocation; nothing was run, try again', { code: EXECUTOR_STOPPING });
+  return errorResult(503, 'The executor process stopped before it started this invocation; nothing was run, try again', { code: 'EXECUTOR_STOPPING' satisfies ErrorCode });
 }
 
-const isHandedBack = (r: InvocationResult) => r.status === 503 && r.body.includes(`"code":"${EXECUTOR_STOPPING}"`);
+const isHandedBack = (r: InvocationResult) => r.status === 503 && r.body.includes('"code":"EXECUTOR_STOPPING"');
 
 /**
  * An executor's replies on the reply lists: those finished in one event-loop turn go out as one list element per
