@@ -620,15 +620,16 @@ export class ExecutorPool {
   }
 
   /**
-   * Tasks that take no room: those waiting on I/O, and those in the queue of an app that holds its whole share
-   * (they wait for their own app's threads, not for a free one). An executor process takes other work beside them,
-   * up to its bound of held tasks, so one app's flood never fills its room and queues every other app's invocations
-   * behind it at the orchestrators; the flood waits here, in its app's bounded queue (full → APP_BUSY).
+   * Tasks that take no room: those waiting on I/O, and (at most `forShareMax` of) those in the queue of an app that
+   * holds its whole share (they wait for their own app's threads, not for a free one). An executor process takes
+   * other work beside them, up to its bound of held tasks, so one app's flood does not fill its room and queue every
+   * other app's invocations behind it at the orchestrators; the flood waits here, in its app's bounded queue (full →
+   * APP_BUSY), and beyond `forShareMax` at the orchestrators, in that app's own FIFO.
    */
-  heldAside(): number {
-    let n = this.suspendedCount();
-    for (const a of this.apps.values()) if (a.waiting.length && a.held >= this.shareOf(a.waiting[0]!.job)) n += a.waiting.length;
-    return n;
+  heldAside(forShareMax = Infinity): number {
+    let forShare = 0;
+    for (const a of this.apps.values()) if (a.waiting.length && a.held >= this.shareOf(a.waiting[0]!.job)) forShare += a.waiting.length;
+    return this.suspendedCount() + Math.min(forShare, forShareMax);
   }
 
   private learn(task: Task, waits: boolean): void {

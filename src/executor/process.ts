@@ -47,6 +47,12 @@ export interface ExecutorProcessOptions {
 
 /** invocations one thread of an executor process holds at once from the HTTP list, waiting ones included */
 const MAX_HELD_PER_THREAD = 256;
+/**
+ * invocations per thread waiting for their app's share that take no room (pool.heldAside): enough that another app
+ * reaches a thread at once behind a flood of a few times the process's room, few enough that a process that dies
+ * (kill -9, a power cut) fails only so many it never started (the rest wait at their orchestrators)
+ */
+const ASIDE_FOR_SHARE_PER_THREAD = 32;
 /** the job runner's safety poll, its lease renewal and check for ended leases while active, its lease (see above) */
 const JOBS_POLL_MS = 30_000;
 const JOBS_BUSY_CHECK_MS = 5_000;
@@ -75,7 +81,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   // hand, and for any number held aside (waiting on I/O, or for their app's share) up to the threads' own bound
   lists = await startListWorker({
     redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
-    heldAside: () => pool.heldAside(), onDrain: () => pool.handBackQueued(handedBack()), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
+    heldAside: () => pool.heldAside(o.threads * ASIDE_FOR_SHARE_PER_THREAD), onDrain: () => pool.handBackQueued(handedBack()), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
   });
   const l = lists;
   return {

@@ -135,13 +135,14 @@ describe('fair share (executor processes over Redis)', () => {
     // 2 processes of 2 threads: an app may hold 1 thread in each, and each takes 16 active invocations at once
     t = await startTestPlane('bullmq', { spawn: 2, executorThreads: 2 });
     await pushRelease(t.db.pool, { app: 'hog', scripts: { 'slow.rhai': busyScript(200) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 30_000, max_operations: 10_000_000 } });
+    await pushRelease(t.db.pool, { app: 'mid', scripts: { 'slow.rhai': busyScript(60) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 30_000, max_operations: 10_000_000 } });
     for (const app of ['short-a', 'short-c']) {
       await pushRelease(t.db.pool, { app, scripts: { 'slow.rhai': busyScript(8) }, routes: [{ path: '/slow', script: 'slow.rhai' }], limits: { timeout_ms: 30_000, max_operations: 10_000_000 } });
     }
     await pushRelease(t.db.pool, { app: 'quick', scripts: { 'ok.rhai': '"ok"' }, routes: [{ path: '/ok', script: 'ok.rhai' }] });
-    await waitFor(() => t.plane.routes.size() === 4, 5000, 'route table');
+    await waitFor(() => t.plane.routes.size() === 5, 5000, 'route table');
     // each executor process ran each script (it knows how long it runs)
-    for (const p of ['quick/ok', 'short-a/slow', 'short-c/slow']) for (let i = 0; i < 4; i++) expect((await fetch(`${t.base}/apps/${p}`)).status).toBe(200);
+    for (const p of ['quick/ok', 'short-a/slow', 'short-c/slow', 'mid/slow']) for (let i = 0; i < 4; i++) expect((await fetch(`${t.base}/apps/${p}`)).status).toBe(200);
   });
   afterAll(async () => {
     await t?.close();
@@ -156,6 +157,20 @@ describe('fair share (executor processes over Redis)', () => {
     expect(Math.max(...quick)).toBeLessThan(1000);
     const hogs = await hog;
     expect(hogs.filter((h) => h.status === 200).length).toBe(64);
+  });
+
+  it("should take another app's invocation in turn while a flood waits at the orchestrator", async () => {
+    // 240 × 60 ms: each process holds its room's worth aside (8 running or queued on a thread, 72 aside), the other
+    // ~80 wait at the orchestrator, in the flood's own FIFO
+    const flood = Promise.all(Array.from({ length: 240 }, () => timed(`${t.base}/apps/mid/slow`)));
+    await waitFor(() => (t.plane.dispatcher.stats().waiting ?? 0) > 20, 5000, 'invocations waiting at the orchestrator');
+    const quick = await timedInSequence(`${t.base}/apps/quick/ok`, 3);
+    const waitingAfter = t.plane.dispatcher.stats().waiting ?? 0;
+    expect((await flood).filter((r) => r.status === 200)).toHaveLength(240);
+    // served in turn, after a credit or two: 21–176 ms here, with 72 of the flood still waiting (in one FIFO for
+    // every app, behind all of the flood's: 1.1–1.3 s)
+    expect(waitingAfter).toBeGreaterThan(0);
+    expect(Math.max(...quick)).toBeLessThan(700);
   });
 
   it('should keep a quarter of what an orchestrator holds pending for the other apps', async () => {
