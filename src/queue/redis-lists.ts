@@ -693,6 +693,11 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
       return false;
     }
     const to = replyTo ?? inv.replyTo;
+    if (closed && inv.job.kind === 'http' && to) {
+      // stopping: one that reached it after it said so goes back to its orchestrator, unrun, like those it holds
+      reply(to, { id: inv.job.id, result: handedBack() });
+      return false;
+    }
     if (Date.now() + inv.job.target.limits.timeoutMs > inv.deadline) {
       // its orchestrator answers it before this run could end: do not run it
       late++;
