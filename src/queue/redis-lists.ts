@@ -645,11 +645,15 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
   const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.heldAside?.() ?? 0)), maxHeld - inFlight);
-  // the lanes' window follows the invocations held aside, as roomLeft does (declared below)
+  // the lanes' window follows the invocations held aside, as roomLeft does (declared below), in steps of a quarter
+  // of the capacity: under a steady flood the count held aside moves by one with nearly every invocation, and a
+  // `W` on every lane each time cost the orchestrator more than the room it gave
   let window = opts.capacity;
+  const step = Math.max(1, Math.floor(opts.capacity / 4));
   const syncWindow = () => {
     if (!lanes) return;
-    const w = Math.max(1, Math.min(opts.capacity + (opts.heldAside?.() ?? 0), maxHeld));
+    const aside = opts.heldAside?.() ?? 0;
+    const w = Math.max(1, Math.min(opts.capacity + aside - (aside % step), maxHeld));
     if (w !== window) lanes.window((window = w));
   };
   const wake = () => {
