@@ -19,6 +19,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { Agent, buildConnector, Dispatcher } from 'undici';
+import { appPartOf } from '../common/app-part.ts';
 import { FETCH_LIMITS } from '../common/config.ts';
 import type { FetchPolicy } from '../queue/jobs.ts';
 
@@ -152,7 +153,7 @@ export class Gate {
   private readonly perApp: number;
 
   constructor(private readonly max: number) {
-    this.perApp = Math.max(1, max - Math.floor(max / 4));
+    this.perApp = appPartOf(max);
   }
 
   /** true once a slot is held (release it with the same app), false if `abort` fired first */

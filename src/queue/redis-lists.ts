@@ -34,6 +34,7 @@
  * `[id, status, headers, body, error]` (see WireResult), a notice as `{"taken": executor, "ids": [...]}`.
  */
 import { randomUUID } from 'node:crypto';
+import { appPartOf } from '../common/app-part.ts';
 import { AppError, type ErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
 import type { Dispatcher, JobRunner } from './dispatch.ts';
@@ -351,7 +352,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   // invocations pending per app: one app holds at most three quarters of maxInFlight, so its flood never answers
   // every other app NO_CAPACITY here
   const perApp = new Map<number, number>();
-  const appCap = Math.max(1, maxInFlight - Math.floor(maxInFlight / 4));
+  const appCap = appPartOf(maxInFlight);
   const answer = (id: string, r: InvocationResult) => {
     const p = pending.get(id);
     if (!p) return;
