@@ -43,3 +43,14 @@ export async function wrkFlood(url: string, connections: number, seconds: number
   if (!/Requests\/sec/.test(stdout) || /Non-2xx|Socket errors/.test(stdout)) throw new Error(`wrk against ${url}:\n${stdout}`);
   return stdout;
 }
+
+/**
+ * wrk floods of `floods` (each keeping `connections` requests outstanding for 3 s) and, 500 ms in, `quick` timed
+ * five times in sequence: its latencies, once the floods ended without a failed request.
+ */
+export async function timedDuringWrk(floods: string[], connections: number, quick: string): Promise<number[]> {
+  const running = Promise.all(floods.map((url) => wrkFlood(url, connections, 3)));
+  const times = await timedInSequence(quick, 5, 500);
+  await running;
+  return times;
+}
