@@ -118,7 +118,7 @@ export function decodeInvocation(raw: string): { replyTo: string; deadline: numb
   return { replyTo: raw.slice(0, a), deadline: Number(raw.slice(a + 1, b)), job };
 }
 
-interface Pending {
+export interface Pending {
   resolve: (r: InvocationResult) => void;
   /** performance.now() at which the orchestrator answers it anyway */
   deadline: number;
@@ -315,6 +315,74 @@ const ON_LANE = '=';
 
 
 /**
+ * The invocations an orchestrator has pending, by id, counted per app: one app holds at most three quarters of
+ * `max`, so its flood never answers every other app NO_CAPACITY here (it gets APP_BUSY itself).
+ */
+export class PendingInvocations {
+  /** by id (the deadline ticker, the heartbeat check and the lanes read it) */
+  readonly byId = new Map<string, Pending>();
+  private readonly perApp = new Map<number, number>();
+  private readonly appCap: number;
+  constructor(private readonly max: number) {
+    this.appCap = appPartOf(max);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** why a new invocation of `job`'s app cannot be pending now, or null (then add it) */
+  refusal(job: InvocationJob): AppError | null {
+    if (this.byId.size >= this.max) return new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later');
+    const held = this.perApp.get(job.target.appId) ?? 0;
+    if (held >= this.appCap) return new AppError('APP_BUSY', `App ${job.target.app} has ${held} invocations pending at this orchestrator (three quarters of what it holds); try again later`, { app: job.target.app });
+    return null;
+  }
+
+  add(p: Pending): void {
+    const app = p.job.target.appId;
+    this.perApp.set(app, (this.perApp.get(app) ?? 0) + 1);
+    this.byId.set(p.job.id, p);
+  }
+
+  /** answer a pending invocation (once: false when it was not pending) */
+  answer(id: string, r: InvocationResult): boolean {
+    const p = this.byId.get(id);
+    if (!p) return false;
+    this.byId.delete(id);
+    const app = p.job.target.appId;
+    const n = this.perApp.get(app)!;
+    if (n <= 1) this.perApp.delete(app);
+    else this.perApp.set(app, n - 1);
+    p.resolve(r);
+    return true;
+  }
+}
+
+/**
+ * The orchestrator's Redis connection as its invocations see it: an epoch that moves on each loss (an invocation
+ * pushed in another epoch may have been lost with the connection), a warning on loss and on return, and the
+ * listeners told when it is back (the schedules are re-created then).
+ */
+function watchConnection(conn: Redis, log: Logger, closed: () => boolean): { epoch(): number; onReconnect(f: () => void): void } {
+  let epoch = 0;
+  let lost = false;
+  const listeners: (() => void)[] = [];
+  conn.on('close', () => {
+    epoch++;
+    if (!closed() && !lost) log.warn('redis connection lost; invocations answer 503 QUEUE_UNAVAILABLE until it is back');
+    lost = true;
+  });
+  conn.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    log.warn('redis connection restored');
+    for (const f of listeners) f();
+  });
+  return { epoch: () => epoch, onReconnect: (f) => listeners.push(f) };
+}
+
+/**
  * The orchestrator side. With `lanes`, invocations go on direct lanes to the executors that dialed this
  * orchestrator (lanes.ts), waiting here for a lane's credit in one FIFO per app, served round-robin; they use the
  * shared list only while no executor holds a lane to this orchestrator (none reached it yet, or its address cannot
@@ -328,41 +396,14 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const conn = redisConnection(opts.redisUrl);
   await within(new Promise<void>((res) => (conn.status === 'ready' ? res() : conn.once('ready', () => res()))), 10_000, undefined);
   const replyTo = `${prefix}:reply:${randomUUID()}`;
-  const pending = new Map<string, Pending>();
-  const maxInFlight = opts.maxInFlight ?? 4096;
+  const table = new PendingInvocations(opts.maxInFlight ?? 4096);
+  const pending = table.byId;
   const grace = opts.graceMs ?? GRACE_MS;
   let closed = false;
   let completed = 0;
   let rejected = 0;
-  let epoch = 0;
-  const reconnectListeners: (() => void)[] = [];
-  let lost = false;
-  conn.on('close', () => {
-    epoch++;
-    if (!closed && !lost) opts.log.warn('redis connection lost; invocations answer 503 QUEUE_UNAVAILABLE until it is back');
-    lost = true;
-  });
-  conn.on('ready', () => {
-    if (!lost) return;
-    lost = false;
-    opts.log.warn('redis connection restored');
-    for (const f of reconnectListeners) f();
-  });
-
-  // invocations pending per app: one app holds at most three quarters of maxInFlight, so its flood never answers
-  // every other app NO_CAPACITY here
-  const perApp = new Map<number, number>();
-  const appCap = appPartOf(maxInFlight);
-  const answer = (id: string, r: InvocationResult) => {
-    const p = pending.get(id);
-    if (!p) return;
-    pending.delete(id);
-    const app = p.job.target.appId;
-    const n = perApp.get(app)!;
-    if (n <= 1) perApp.delete(app);
-    else perApp.set(app, n - 1);
-    p.resolve(r);
-  };
+  const connection = watchConnection(conn, opts.log, () => closed);
+  const answer = (id: string, r: InvocationResult) => void table.answer(id, r);
   // an executor's result (on a reply list or a lane): the one place a completion is counted
   const settle = (id: string, r: InvocationResult) => {
     const p = pending.get(id);
@@ -375,7 +416,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       p.onLane = false;
       p.deadline = performance.now() + wait + 50;
       p.wireDeadline = Date.now() + wait;
-      p.epoch = epoch;
+      p.epoch = connection.epoch();
       send(p);
       return;
     }
@@ -394,7 +435,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const onDeadline = (id: string) => {
     const p = pending.get(id);
     if (!p) return;
-    if (!p.onLane && (conn.status !== 'ready' || p.epoch !== epoch)) answer(id, queueUnavailable('the connection to Redis was lost while this invocation was pending; it may or may not have run'));
+    if (!p.onLane && (conn.status !== 'ready' || p.epoch !== connection.epoch())) answer(id, queueUnavailable('the connection to Redis was lost while this invocation was pending; it may or may not have run'));
     else if (p.executor) answer(id, errorResult(502, 'The executor did not answer: it crashed or was stopped while running this invocation'));
     else answer(id, errorResult(503, 'No executor capacity: no executor took the invocation in time', { code: 'NO_CAPACITY' }));
   };
@@ -438,24 +479,17 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       if (closed) return Promise.reject(new AppError('NO_CAPACITY', 'The orchestrator is shutting down'));
       // with an executor's lane open, Redis being away does not stop the HTTP path
       const laneOpen = lanes !== null && lanes.open();
-      if (!laneOpen && conn.status !== 'ready') {
+      const refusal = !laneOpen && conn.status !== 'ready'
+        ? new AppError('QUEUE_UNAVAILABLE', 'The invocation queue is unavailable: Redis cannot be reached; nothing was run, try again later')
+        : table.refusal(job);
+      if (refusal) {
         rejected++;
-        return Promise.reject(new AppError('QUEUE_UNAVAILABLE', 'The invocation queue is unavailable: Redis cannot be reached; nothing was run, try again later'));
+        return Promise.reject(refusal);
       }
-      if (pending.size >= maxInFlight) {
-        rejected++;
-        return Promise.reject(new AppError('NO_CAPACITY', 'No executor capacity: the queue is full, try again later'));
-      }
-      const held = perApp.get(job.target.appId) ?? 0;
-      if (held >= appCap) {
-        rejected++;
-        return Promise.reject(new AppError('APP_BUSY', `App ${job.target.app} has ${held} invocations pending at this orchestrator (three quarters of what it holds); try again later`, { app: job.target.app }));
-      }
-      perApp.set(job.target.appId, held + 1);
       return new Promise<InvocationResult>((resolve) => {
         const wait = job.target.limits.timeoutMs + grace;
-        const p: Pending = { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch, job, wireDeadline: Date.now() + wait, handedBack: 0 };
-        pending.set(job.id, p);
+        const p: Pending = { resolve, deadline: performance.now() + wait + 50, executor: null, since: 0, onLane: false, epoch: connection.epoch(), job, wireDeadline: Date.now() + wait, handedBack: 0 };
+        table.add(p);
         ticker.arm();
         send(p, laneOpen);
       });
@@ -467,9 +501,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       }
       push(encodeInvocation('', Date.now() + job.target.limits.timeoutMs + grace, job), null);
     },
-    onReconnect(f) {
-      reconnectListeners.push(f);
-    },
+    onReconnect: connection.onReconnect,
     // readiness: an executor's lane open, or Redis answering (with a lane open the HTTP path does not need Redis, and
     // a load balancer that took every orchestrator out during a Redis outage would undo that)
     ping: () => (lanes?.open() ? Promise.resolve(true) : within(conn.ping().then((r) => r === 'PONG'), 1000, false)),
