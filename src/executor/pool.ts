@@ -34,6 +34,7 @@ import { Preloader } from './preload.ts';
 import { InvocationLog } from '../db/invocations.ts';
 import { liveScriptHashes } from '../db/preload.ts';
 import { LOG_ROWS_PER_SECOND } from '../db/log-allowance.ts';
+import type { StartGate } from '../queue/dispatch.ts';
 import { errorResult, jobRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from '../queue/jobs.ts';
 import { PROGRAM_CACHE_SIZE, type FromThread, type HostReply, type HostRequest, type ThreadData, type ToThread } from './ipc.ts';
 import { threadEntry, type ThreadEntry } from './bundle.ts';
@@ -69,6 +70,9 @@ export interface ExecutorPoolOptions {
   jobSends?: JobSends;
 }
 
+/** The answer of a parked task whose claim was refused: nobody waits for it (its orchestrator answered it already). */
+const unclaimed = (): InvocationResult => errorResult(503, 'Not run: its orchestrator no longer waits for it on this executor', { code: 'NO_CAPACITY' });
+
 interface Task {
   job: InvocationJob;
   resolve: (r: InvocationResult) => void;
@@ -80,6 +84,10 @@ interface Task {
   sent: boolean;
   /** counted as suspended from the start because its script waited last time (see assign), not yet confirmed */
   presumed?: boolean;
+  /** how its orchestrator learns that it waits here unstarted (a lane's invocation) */
+  gate?: StartGate;
+  /** parked with its orchestrator (it waited PARK_AFTER_MS in its app's queue): claimed before it is posted */
+  parked?: boolean;
 }
 
 /** Per-app accounting: the threads it holds and the tasks waiting for one. */
@@ -105,8 +113,8 @@ interface Slot {
   /** when the thread last said anything, or when it got work while holding none */
   heardAt: number;
   dead: boolean;
-  /** jobs assigned but not yet posted: sent as one message at the end of this turn, or when the thread speaks */
-  outbox: string[];
+  /** tasks assigned but not yet posted: sent as one message at the end of this turn, or when the thread speaks */
+  outbox: Task[];
   sendScheduled: boolean;
   /** messages posted since the thread last said anything */
   unheard: number;
@@ -144,6 +152,13 @@ export function jobLine(job: InvocationJob): string {
 const MAX_AST_CACHE = 512;
 /** messages posted to a thread since it last spoke (2 measured slightly better than 1 once threads ran jobs faster) */
 const MAX_POSTED = 2;
+/**
+ * A lane's invocation that has waited this long in its app's queue is parked with its orchestrator (checked by the
+ * 100 ms sweep, so parked after 100–200 ms): one that starts sooner costs no message and no claim's round trip (a
+ * trivial route at c50 waits a few ms), and a kill -9 fails it with 502 as it fails what runs.
+ */
+const PARK_AFTER_MS = 100;
+
 /** invocations held by one thread at once, suspended ones included (bounds a thread's memory) */
 const MAX_PER_THREAD = 512;
 /** tasks presumed suspended (not yet confirmed) per thread: bounds a wrong guess */
@@ -448,7 +463,7 @@ export class ExecutorPool {
    * sleeping and being woken again (the wake-up, not the CPU, bounded throughput); beyond that, jobs wait in their
    * app's queue.
    */
-  run(job: InvocationJob): Promise<InvocationResult> {
+  run(job: InvocationJob, gate?: StartGate): Promise<InvocationResult> {
     if (this.closed) return Promise.reject(new AppError('NO_CAPACITY', 'The executor pool is shutting down'));
     const app = this.appState(job.target.appId);
     const slot = app.waiting.length === 0 ? this.pickSlot(app, job) : null;
@@ -464,7 +479,12 @@ export class ExecutorPool {
     return new Promise<InvocationResult>((resolve, reject) => {
       const task: Task = { job, resolve, reject, enqueuedAt: performance.now(), suspended: false, sent: false };
       if (slot) this.assign(slot, task);
-      else this.enqueue(app, task);
+      else {
+        // parked by the sweep if it waits long (PARK_AFTER_MS): its orchestrator may then send it elsewhere, should
+        // this process die before it is claimed
+        if (gate) task.gate = gate;
+        this.enqueue(app, task);
+      }
     });
   }
 
@@ -654,7 +674,10 @@ export class ExecutorPool {
     }
   }
 
-  /** Answer APP_BUSY to tasks that waited in their app's queue past their timeout. */
+  /**
+   * Answer APP_BUSY to tasks that waited in their app's queue past their timeout, and park with their orchestrators
+   * those that have waited PARK_AFTER_MS (a lane's; they are claimed before they start).
+   */
   private sweep(): void {
     const now = performance.now();
     for (const app of [...this.apps.values()]) {
@@ -663,6 +686,13 @@ export class ExecutorPool {
         this.queued--;
         this.counters.appBusy++;
         t.reject(appBusy(t.job, 'no thread of its share became free within its timeout_ms'));
+      }
+      for (const t of app.waiting) {
+        if (now - t.enqueuedAt < PARK_AFTER_MS) break; // the rest came later
+        if (t.gate && !t.parked) {
+          t.parked = true;
+          t.gate.park(t.job.id);
+        }
       }
       this.dropIdle(app);
     }
@@ -673,6 +703,39 @@ export class ExecutorPool {
   }
 
   private assign(slot: Slot, task: Task): void {
+    this.reserve(slot, task);
+    if (task.parked) this.claimThenPost(slot, task);
+    else this.post(slot, task);
+  }
+
+  /**
+   * A parked task keeps its place on the thread while its orchestrator is asked (one round trip on the lane), then
+   * is posted, or dropped unrun when the claim is refused.
+   */
+  private claimThenPost(slot: Slot, task: Task): void {
+    void task.gate!.claim(task.job.id).then((ok) => {
+      // the thread was retired meanwhile: the task went back to its app's queue (it is claimed again from there)
+      if (!slot.tasks.includes(task)) return;
+      if (ok && !slot.dead) {
+        this.post(slot, task);
+        return;
+      }
+      slot.tasks.splice(slot.tasks.indexOf(task), 1);
+      this.release(slot, task);
+      task.resolve(unclaimed());
+      this.pump();
+    });
+  }
+
+  /** Undo a task's accounting on its thread (finished, or dropped before it was posted). */
+  private release(slot: Slot, task: Task): void {
+    if (task.presumed) slot.presumed--;
+    if (task.suspended) slot.suspended--;
+    else this.activate(slot, task, false);
+  }
+
+  /** Count a task on its thread: from here it holds its place there. */
+  private reserve(slot: Slot, task: Task): void {
     if (slot.tasks.length === 0) {
       slot.heardAt = performance.now();
       this.armWatchdog(slot, task.job.target.limits.timeoutMs);
@@ -684,12 +747,16 @@ export class ExecutorPool {
       slot.suspended++;
       slot.presumed++;
     } else this.activate(slot, task, true);
+  }
+
+  /** Queue a reserved task's job for its thread. */
+  private post(slot: Slot, task: Task): void {
     // One message per thread per turn (setImmediate: after this poll phase, so the requests of all sockets read in
     // this turn share a message), and at most MAX_POSTED messages not yet answered per thread: beyond that, jobs
     // gather in the outbox and go out when the thread answers. Each message wakes the thread, which costs far more
     // than the copy (profiled: postMessage was the main thread's largest item after the HTTP writes).
     // `~`: the thread need not send this task's 'S' in a message of its own (thread.ts presumed)
-    slot.outbox.push(task.presumed ? `~${jobLine(task.job)}` : jobLine(task.job));
+    slot.outbox.push(task);
     if (!slot.sendScheduled && slot.unheard < MAX_POSTED) {
       slot.sendScheduled = true;
       setImmediate(() => this.send(slot));
@@ -699,12 +766,15 @@ export class ExecutorPool {
   private send(slot: Slot): void {
     slot.sendScheduled = false;
     if (slot.dead || slot.outbox.length === 0 || slot.unheard >= MAX_POSTED) return;
-    const jobs = slot.outbox;
+    const tasks = slot.outbox;
     slot.outbox = [];
     slot.unheard++;
-    // the outbox holds the last jobs.length tasks (assign appends to both)
-    for (let i = slot.tasks.length - jobs.length; i < slot.tasks.length; i++) slot.tasks[i]!.sent = true;
-    slot.worker.postMessage(jobs.join('\n') as ToThread);
+    let text = '';
+    for (const t of tasks) {
+      t.sent = true;
+      text += (text ? '\n' : '') + (t.presumed ? `~${jobLine(t.job)}` : jobLine(t.job));
+    }
+    slot.worker.postMessage(text as ToThread);
   }
 
   /** Arm the thread's watchdog (if not armed) to look again in `ms` + grace. */
@@ -758,13 +828,9 @@ export class ExecutorPool {
     if (i < 0) return;
     const task = slot.tasks[i]!;
     slot.tasks.splice(i, 1);
-    if (task.presumed) {
-      // presumed to wait, finished without: its script does not wait (any more)
-      slot.presumed--;
-      this.learn(task, false);
-    }
-    if (task.suspended) slot.suspended--;
-    else this.activate(slot, task, false);
+    // presumed to wait, finished without: its script does not wait (any more)
+    if (task.presumed) this.learn(task, false);
+    this.release(slot, task);
     const k = scriptKey(task.job);
     if (waitsOnIo.get(k) !== true) {
       const prev = runMs.get(k);

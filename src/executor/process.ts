@@ -81,7 +81,7 @@ export async function startExecutorProcess(o: ExecutorProcessOptions): Promise<E
   // hand, and for any number held aside (waiting on I/O, or for their app's share) up to the threads' own bound
   lists = await startListWorker({
     redisUrl: o.redisUrl, prefix: o.prefix, log: o.log, capacity: o.threads * 8, maxHeld: o.threads * MAX_HELD_PER_THREAD,
-    heldAside: () => pool.heldAside(o.threads * ASIDE_FOR_SHARE_PER_THREAD), onDrain: () => pool.handBackQueued(handedBack()), run: (job) => pool.run(job), lanes: o.lanes === false ? 'without' : true,
+    heldAside: () => pool.heldAside(o.threads * ASIDE_FOR_SHARE_PER_THREAD), onDrain: () => pool.handBackQueued(handedBack()), run: (job, gate) => pool.run(job, gate), lanes: o.lanes === false ? 'without' : true,
   });
   const l = lists;
   return {

@@ -20,6 +20,8 @@ export interface DispatchStats {
   spilledToLists?: number;
   /** executor processes that hold no lane to this orchestrator (they take its work from the lists only) */
   without?: number;
+  /** invocations a lane's executor held unstarted when the lane closed (a kill -9), sent to another executor */
+  sentAgain?: number;
 }
 
 export interface Dispatcher {
@@ -33,8 +35,20 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
-/** Runs a job somewhere and resolves with its result (the executor pool implements this). */
-export type JobRunner = (job: InvocationJob) => Promise<InvocationResult>;
+/**
+ * How an executor process lets its orchestrator know about an invocation it holds unstarted (over a direct lane that
+ * offers claims, lanes.ts): `park` says it waits there, in its app's queue, and `claim` asks before it starts, so
+ * that an orchestrator whose lane to that process closes (kill -9) knows which of its invocations never ran and sends
+ * those to another executor. `claim` resolves true (start it) or false (its orchestrator no longer waits for it
+ * there, or the lane closed: it is dropped unrun); it never rejects.
+ */
+export interface StartGate {
+  park(id: string): void;
+  claim(id: string): Promise<boolean>;
+}
+
+/** Runs a job somewhere and resolves with its result (the executor pool implements this); `gate`: see StartGate. */
+export type JobRunner = (job: InvocationJob, gate?: StartGate) => Promise<InvocationResult>;
 
 /**
  * The two reactions of a counted run, made once per dispatcher: `settle(ok)` is called when the run's promise

@@ -34,6 +34,8 @@ export interface LaneRoutingOptions {
   answer(id: string, r: InvocationResult): void;
   /** an executor's result for a pending invocation */
   settle(id: string, r: InvocationResult): void;
+  /** send a pending invocation that never ran (its lane closed while it was parked) to another executor */
+  sendAgain(id: string): void;
   /** a reply on a lane: decoded, or null when the line is not a result */
   decode(line: string): { id: string; result: InvocationResult } | null;
   /** a waiting invocation goes to the Redis lists after all (no lane left, or spilled) */
@@ -45,7 +47,7 @@ export interface LaneRouting {
   open(): boolean;
   /** send a pending invocation's wire text on the lane with the most room, or queue it (in its app's FIFO) for a credit */
   send(id: string, raw: string, app: number): void;
-  stats(): { lanes: number; direct: number; waiting: number; spilledToLists: number; without: number };
+  stats(): { lanes: number; direct: number; waiting: number; spilledToLists: number; without: number; sentAgain: number };
   close(): Promise<void>;
 }
 
@@ -147,6 +149,7 @@ export class AppFifos {
 export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouting> {
   let direct = 0;
   let spilledToLists = 0;
+  let sentAgain = 0;
   let closed = false;
   const waiting = new AppFifos();
   const live = (w: Waiting) => o.pending.has(w.id);
@@ -187,19 +190,45 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
     spillTimer = setTimeout(spill, Math.max(1, at + SPILL_AFTER_MS - performance.now()));
   };
 
+  /**
+   * `P <id>`: the executor holds an invocation of this lane unstarted (it has waited 100 ms or more in its app's
+   * queue there); `C <id>`: it asks to start one, answered `K <id>` (start it: from now on its lane closing answers
+   * it 502) or `X <id>` (it is no longer pending here: answered at its deadline; the executor drops it unrun).
+   */
+  const claims = (lane: Lane, park: boolean, id: string) => {
+    if (park) {
+      if (lane.inFlight.has(id)) lane.parked.add(id);
+      return;
+    }
+    lane.parked.delete(id);
+    server.send(lane, `${lane.inFlight.has(id) && o.pending.has(id) ? 'K' : 'X'} ${id}`);
+  };
+
   const server = await startLaneServer({
     listen: o.listen, redis: o.redis, prefix: o.prefix, log: o.log,
     onLine(lane, line) {
+      const c = line.charCodeAt(0);
+      if ((c === 80 || c === 67) && line.charCodeAt(1) === 32) {
+        claims(lane, c === 80, line.slice(2));
+        return;
+      }
       const m = o.decode(line);
       if (!m) return;
       lane.inFlight.delete(m.id);
+      if (lane.parked.size) lane.parked.delete(m.id);
       o.settle(m.id, m.result);
       if (waiting.size) drain();
     },
     onClose(lane) {
-      if (lane.inFlight.size) o.log.warn({ executor: lane.executor, inFlight: lane.inFlight.size }, 'lane to an executor closed: its invocations answer 502');
-      for (const id of lane.inFlight) o.answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
+      // what it said waits there unstarted never ran: it goes to another executor; the rest may have run
+      const again = [...lane.parked].filter((id) => lane.inFlight.has(id) && o.pending.has(id));
+      const failed = lane.inFlight.size - again.length;
+      if (lane.inFlight.size) o.log.warn({ executor: lane.executor, failed, sentAgain: again.length }, 'lane to an executor closed: the invocations it had started answer 502, those it held unstarted go to another executor');
+      for (const id of lane.inFlight) if (!lane.parked.has(id)) o.answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
       lane.inFlight.clear();
+      lane.parked.clear();
+      sentAgain += again.length;
+      for (const id of again) o.sendAgain(id);
       // no lane left: what waits goes to the shared list, where any executor can take it
       if (server.lanes() === 0) for (const w of waiting.clear()) if (live(w)) o.toLists(w.id, w.raw);
     },
@@ -218,7 +247,7 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
         armSpill();
       }
     },
-    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.size, spilledToLists, without: server.without() }),
+    stats: () => ({ lanes: server.lanes(), direct, waiting: waiting.size, spilledToLists, without: server.without(), sentAgain }),
     async close() {
       closed = true;
       if (spillTimer) clearTimeout(spillTimer);

@@ -9,7 +9,7 @@
  * sat at 25 % over lists against a 35 % goal. Here an invocation is one line written on a socket each way.
  *
  * - The orchestrator listens (`PICLOUD_LANES`, default 127.0.0.1 on a free port) and registers
- *   `<id> <host:port> <token> <hostname>` in the sorted set `<prefix>:lanes` (score: when the entry lapses; refreshed every
+ *   `<id> <host:port> <token> <hostname> <features>` in the sorted set `<prefix>:lanes` (score: when the entry lapses; refreshed every
  *   10 s, removed on close). When its entry is new to the set (its start, or Redis lost it), it publishes its id on
  *   `<prefix>:lanes:announce`.
  * - Each executor process reads that set when an announcement arrives (a subscriber connection: waiting costs
@@ -26,7 +26,13 @@
  * - Framing: one message per line (JSON and the invocation wire format never hold a raw newline), all the messages of
  *   an event-loop turn in one write.
  * - A lane that closes (an executor killed with -9, a stopped process) fails the invocations in flight on it at once
- *   (502, "may or may not have run"); the executor heartbeat key still covers a peer that vanished without a close.
+ *   (502, "may or may not have run"), except those the executor said it holds unstarted; the executor heartbeat key
+ *   still covers a peer that vanished without a close.
+ * - Claims (an orchestrator that lists `claims` in its registration's fifth field; one of 0.4.5 registered four):
+ *   `P <id>` from the executor, an invocation waits there unstarted (100 ms or more in its app's queue: pool.ts
+ *   PARK_AFTER_MS); `C <id>`, it asks to start
+ *   one, answered `K <id>` (start it) or `X <id>` (no longer pending: drop it unrun). A lane that closes sends the
+ *   parked ones to another executor (lane-routing.ts) and refuses, on the executor's side, every claim not answered.
  *   An executor that stops gracefully first says `D` (draining: send nothing more), finishes what it holds, replies
  *   and closes.
  *
@@ -38,10 +44,13 @@ import net from 'node:net';
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { LaneListen } from '../common/config.ts';
+import type { StartGate } from './dispatch.ts';
 import type { Logger } from '../common/log.ts';
 import { rateLimitedWarn } from './redis-util.ts';
 
 const MAGIC = 'PICLOUD-LANE 1';
+/** what an orchestrator's lanes understand beyond MAGIC's messages (its registration's fifth field, comma-separated) */
+const FEATURES = 'claims';
 /** a registration lapses this long after its last refresh (an orchestrator killed with -9 leaves one behind) */
 const REGISTRATION_TTL_MS = 30_000;
 const REFRESH_EVERY_MS = 10_000;
@@ -130,6 +139,8 @@ export interface Lane {
   /** the window of its greeting: the executor's room for running work, before any grown for work held aside */
   readonly granted: number;
   draining: boolean;
+  /** invocations of `inFlight` the executor said wait there unstarted (`P`) and has not claimed (`C`) since */
+  readonly parked: Set<string>;
 }
 
 export interface LaneServerOptions {
@@ -196,7 +207,7 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
         return;
       }
       clearTimeout(hello);
-      lane = { executor, inFlight: new Set(), window, granted: window, draining: false, out: new Outbox(socket), socket };
+      lane = { executor, inFlight: new Set(), window, granted: window, draining: false, parked: new Set(), out: new Outbox(socket), socket };
       all = [...all, lane];
       o.log.debug({ executor }, 'lane open');
       o.onRoom();
@@ -225,7 +236,9 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
   });
   const port = (server.address() as net.AddressInfo).port;
   const address = hostPort(advertisedHost(o.listen), port);
-  const member = `${id} ${address} ${token} ${os.hostname()}`;
+  // the fifth field lists what this orchestrator understands beyond the first protocol: `claims` (P, C; K, X), which
+  // an executor uses only when it is listed (an orchestrator of 0.4.5 registered four fields)
+  const member = `${id} ${address} ${token} ${os.hostname()} ${FEATURES}`;
   const key = lanesKey(o.prefix);
   const warn = rateLimitedWarn(o.log, 'lane registration failed; executors fall back to the Redis lists');
   let without = 0;
@@ -292,6 +305,11 @@ export async function startLaneServer(o: LaneServerOptions): Promise<LaneServer>
 /** A lane as its executor sees it: where an invocation's reply goes. */
 export interface LaneReply {
   send(line: string): void;
+  /**
+   * the StartGate of the invocations that came on this lane, or null when its orchestrator does not take claims (then
+   * a kill -9 of this process fails what it held unstarted with 502, as it did before)
+   */
+  gate: StartGate | null;
 }
 
 export interface LaneClientOptions {
@@ -337,7 +355,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
   let window = o.window;
   const warn = rateLimitedWarn(o.log, 'lane discovery failed; invocations reach this executor over the Redis lists');
 
-  const dial = (orch: string, address: string, token: string) => {
+  const dial = (orch: string, address: string, token: string, claims: boolean) => {
     const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
     if (!m) return;
     dialing.add(orch);
@@ -347,8 +365,30 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
     socket.setEncoding('utf8');
     const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
     const out = new Outbox(socket);
-    const lane: LaneReply = { send: (line) => out.send(line) };
-    const read = lineReader((line) => o.onLine(lane, line));
+    // claims asked and not answered yet: `K <id>` (start it) or `X <id>` (do not), false for all when the lane closes
+    const asked = new Map<string, (ok: boolean) => void>();
+    let ended = false;
+    const claim = (id: string) => new Promise<boolean>((res) => {
+      if (ended) return res(false);
+      const prev = asked.get(id);
+      if (prev) return asked.set(id, (ok) => (prev(ok), res(ok)));
+      asked.set(id, res);
+      out.send(`C ${id}`);
+    });
+    const lane: LaneReply = {
+      send: (line) => out.send(line),
+      gate: claims ? { park: (id) => out.send(`P ${id}`), claim } : null,
+    };
+    const read = lineReader((line) => {
+      const c = line.charCodeAt(0);
+      if ((c === 75 || c === 88) && line.charCodeAt(1) === 32) { // 'K ' / 'X '
+        const f = asked.get(line.slice(2));
+        asked.delete(line.slice(2));
+        f?.(c === 75);
+        return;
+      }
+      o.onLine(lane, line);
+    });
     socket.once('connect', () => {
       clearTimeout(timer);
       dialing.delete(orch);
@@ -372,6 +412,9 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
     socket.on('close', () => {
       clearTimeout(timer);
       dialing.delete(orch);
+      ended = true;
+      for (const f of asked.values()) f(false);
+      asked.clear();
       if (open.get(orch)?.socket === socket) {
         open.delete(orch);
         discoverIn(REDIAL_AFTER_MS);
@@ -408,7 +451,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
       const now = Date.now();
       const members = await o.redis.zrangebyscore(key, now, '+inf');
       for (const m of members) {
-        const [orch, address, token, host] = m.split(' ');
+        const [orch, address, token, host, features] = m.split(' ');
         if (!orch || !address || !token || open.has(orch)) continue;
         // a loopback address is another machine's own: only an executor on that machine can dial it
         if (o.dial === false || (host !== os.hostname() && /^(127\.|\[::1\]|localhost)/.test(address))) {
@@ -417,7 +460,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
           next = Math.min(next, WITHOUT_EVERY_MS);
         } else {
           next = RETRY_EVERY_MS;
-          if (!dialing.has(orch)) dial(orch, address, token);
+          if (!dialing.has(orch)) dial(orch, address, token, features?.split(',').includes('claims') === true);
         }
       }
       // registrations of orchestrators that died without removing theirs

@@ -37,7 +37,7 @@ import { randomUUID } from 'node:crypto';
 import { appPartOf } from '../common/app-part.ts';
 import { AppError, type ErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/log.ts';
-import type { Dispatcher, JobRunner } from './dispatch.ts';
+import type { Dispatcher, JobRunner, StartGate } from './dispatch.ts';
 import { errorResult, jobRestJson, keepRestJson, targetJson, type InvocationJob, type InvocationResult, type InvocationTarget } from './jobs.ts';
 import type { LaneListen } from '../common/config.ts';
 import { startLaneRouting, type LaneRouting } from './lane-routing.ts';
@@ -404,22 +404,24 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   let rejected = 0;
   const connection = watchConnection(conn, opts.log, () => closed);
   const answer = (id: string, r: InvocationResult) => void table.answer(id, r);
+  /** send an invocation that never ran to another executor, with its whole time again; false: not again */
+  const again = (p: Pending): boolean => {
+    if (p.handedBack >= MAX_HAND_BACKS || closed) return false;
+    const wait = p.job.target.limits.timeoutMs + grace;
+    p.handedBack++;
+    p.executor = null;
+    p.onLane = false;
+    p.deadline = performance.now() + wait + 50;
+    p.wireDeadline = Date.now() + wait;
+    p.epoch = connection.epoch();
+    send(p);
+    return true;
+  };
   // an executor's result (on a reply list or a lane): the one place a completion is counted
   const settle = (id: string, r: InvocationResult) => {
     const p = pending.get(id);
     // a stopping executor handed it back unrun: send it again, to another executor
-    if (p && isHandedBack(r) && p.handedBack < MAX_HAND_BACKS && !closed) {
-      // it never ran: it gets its whole time again
-      const wait = p.job.target.limits.timeoutMs + grace;
-      p.handedBack++;
-      p.executor = null;
-      p.onLane = false;
-      p.deadline = performance.now() + wait + 50;
-      p.wireDeadline = Date.now() + wait;
-      p.epoch = connection.epoch();
-      send(p);
-      return;
-    }
+    if (p && isHandedBack(r) && again(p)) return;
     if (p) completed++;
     answer(id, r);
   };
@@ -461,6 +463,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const lanes: LaneRouting | null = opts.lanes
     ? await startLaneRouting({
       listen: opts.lanes, redis: conn, prefix, log: opts.log, pending, answer, settle,
+      sendAgain(id) {
+        const p = pending.get(id);
+        if (p && !again(p)) answer(id, handedBack());
+      },
       decode(line) {
         try {
           const m = decodeReply(line);
@@ -703,10 +709,10 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     if (inFlight === 0) for (const f of idle.splice(0)) f();
   };
 
-  const runOne = (replyTo: string | LaneReply, job: InvocationJob) => {
+  const runOne = (replyTo: string | LaneReply, job: InvocationJob, gate?: StartGate) => {
     inFlight++;
     heartbeat.arm();
-    opts.run(job).then(
+    opts.run(job, gate).then(
       (result) => reply(replyTo, { id: job.id, result }),
       (err: unknown) => reply(replyTo, {
         id: job.id,
@@ -743,7 +749,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     }
     taken++;
     if (typeof to === 'string' && to) announcer.add(inv.job.id, to);
-    runOne(to, inv.job);
+    runOne(to, inv.job, typeof to === 'string' ? undefined : (to.gate ?? undefined));
     return true;
   };
   const onItems = (items: string[]) => {

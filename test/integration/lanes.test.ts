@@ -2,7 +2,8 @@
  * Direct lanes (src/queue/lanes.ts) with real executor processes and a redis-server of the test's own: executors
  * find the orchestrator in Redis and dial it, invocations then travel on the lanes (not the Redis list); an
  * executor killed with -9 fails only what it held, at once (its socket closed: no wait for the heartbeat); one
- * stopped with SIGTERM finishes what it runs and hands back what it had not started; invocations waiting on I/O hold no credit; Redis going away does not
+ * stopped with SIGTERM finishes what it runs and hands back what it had not started, and one killed with -9 has what
+ * it held unstarted sent to another executor; invocations waiting on I/O hold no credit; Redis going away does not
  * stop the HTTP path while lanes are open; a lane with the wrong token is refused; an orchestrator that starts later
  * is dialed within seconds; executors without a lane get the work that waits for one, over the lists. The Redis-list path alone:
  * redis-lists.test.ts and redis-restart.test.ts (PICLOUD_LANES=off).
@@ -134,6 +135,28 @@ describe.skipIf(skip)('direct lanes between an orchestrator and its executors', 
     const out = await rs;
     // none failed: those it had not started went to the other executor (they answered 502 after 5 s before)
     expect(out.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.body}`)).toEqual([]);
+    await lanesOpen(1);
+    startExecutor(2);
+    await lanesOpen(2);
+  }, 90_000);
+
+  it("should send to another executor, when one is killed with -9, the invocations it held unstarted for their app's share", async () => {
+    // 'mid' (400 ms) may hold 1 of each executor's 2 threads. The executor started last learns first that it runs
+    // long, so that it does not queue it on its thread behind a running one (what a thread was given may have run)
+    expect((await Promise.all(Array.from({ length: 4 }, () => timed(`${t.base}/apps/mid/m`)))).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    // 30 at once: each executor runs 1 and, once they have waited 100 ms, parks the rest with the orchestrator
+    // (`P`), and claims one (`C`, `K`) before it starts it
+    const before = stats().sentAgain ?? 0;
+    const rs = Promise.all(Array.from({ length: 30 }, () => timed(`${t.base}/apps/mid/m`)));
+    await new Promise((r) => setTimeout(r, 600));
+    await kill(children.at(-1)!, 'SIGKILL');
+    const out = await rs;
+    const failed = out.filter((r) => r.status !== 200);
+    // what it had started (its 1 running, and at most 1 claimed but not yet posted to its thread) may have run: 502;
+    // the others had not started and ran on the other executor (before claims: 502, all 14)
+    expect(failed.length).toBeLessThanOrEqual(2);
+    for (const r of failed) expect(`${r.status} ${r.body}`).toMatch(/^502 .*connection closed/);
+    expect((stats().sentAgain ?? 0) - before).toBeGreaterThanOrEqual(8);
     await lanesOpen(1);
     startExecutor(2);
     await lanesOpen(2);
