@@ -30,9 +30,9 @@
  *   still covers a peer that vanished without a close.
  * - Claims (an orchestrator that lists `claims` in its registration's fifth field; one of 0.4.5 registered four):
  *   `P <id>` from the executor, an invocation waits there unstarted (100 ms or more in its app's queue: pool.ts
- *   PARK_AFTER_MS); `C <id>`, it asks to start
- *   one, answered `K <id>` (start it) or `X <id>` (no longer pending: drop it unrun). A lane that closes sends the
- *   parked ones to another executor (lane-routing.ts) and refuses, on the executor's side, every claim not answered.
+ *   PARK_AFTER_MS); `C <id>`, it asks to start one, answered `K <id>` (start it) or `X <id>` (no longer pending:
+ *   drop it unrun). A lane that closes sends the parked ones to another executor (lane-routing.ts) and refuses, on
+ *   the executor's side, every claim not answered.
  *   An executor that stops gracefully first says `D` (draining: send nothing more), finishes what it holds, replies
  *   and closes.
  *
@@ -49,8 +49,10 @@ import type { Logger } from '../common/log.ts';
 import { rateLimitedWarn } from './redis-util.ts';
 
 const MAGIC = 'PICLOUD-LANE 1';
+/** the feature of an orchestrator whose lanes take claims (P, C; K, X) */
+const CLAIMS = 'claims';
 /** what an orchestrator's lanes understand beyond MAGIC's messages (its registration's fifth field, comma-separated) */
-const FEATURES = 'claims';
+const FEATURES = CLAIMS;
 /** a registration lapses this long after its last refresh (an orchestrator killed with -9 leaves one behind) */
 const REGISTRATION_TTL_MS = 30_000;
 const REFRESH_EVERY_MS = 10_000;
@@ -460,7 +462,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
           next = Math.min(next, WITHOUT_EVERY_MS);
         } else {
           next = RETRY_EVERY_MS;
-          if (!dialing.has(orch)) dial(orch, address, token, features?.split(',').includes('claims') === true);
+          if (!dialing.has(orch)) dial(orch, address, token, features?.split(',').includes(CLAIMS) === true);
         }
       }
       // registrations of orchestrators that died without removing theirs

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeInvocation, decodeReply, encodeInvocation, encodeReply, PendingInvocations, type Pending } from './redis-lists.ts';
-import { AppError } from '../common/errors.ts';
+import type { AppError } from '../common/errors.ts';
 import type { InvocationResult } from './jobs.ts';
 import { errorResult, jobRestJson, type HttpInvocation, type InvocationTarget } from './jobs.ts';
 

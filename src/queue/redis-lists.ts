@@ -134,11 +134,11 @@ export interface Pending {
   job: InvocationJob;
   /** Date.now() deadline carried on the wire */
   wireDeadline: number;
-  /** times an executor handed it back unrun */
+  /** times it was sent again unrun: handed back by a stopping executor, or parked on a lane that closed */
   handedBack: number;
 }
 
-/** an invocation handed back more often than this is answered as it came (503 EXECUTOR_STOPPING) */
+/** an invocation sent again unrun more often than this is answered 503 EXECUTOR_STOPPING (nothing ran) */
 const MAX_HAND_BACKS = 3;
 
 /** The answer for an invocation an executor process that stops hands back unrun (its orchestrator sends it again). */
