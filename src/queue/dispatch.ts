@@ -20,7 +20,7 @@ export interface DispatchStats {
   spilledToLists?: number;
   /** executor processes that hold no lane to this orchestrator (they take its work from the lists only) */
   without?: number;
-  /** invocations a lane's executor held unstarted when the lane closed (a kill -9), sent to another executor */
+  /** invocations an executor held unstarted when it died (a kill -9: its lane closed, or its heartbeat lapsed for those from the lists), sent to another executor */
   sentAgain?: number;
 }
 

@@ -24,7 +24,8 @@
  * executor is noticed: an invocation it has held for TAKEN_AFTER_MS it reports (`taken` on the reply list; a quick
  * one has answered by then and costs no such message), and while it holds work it refreshes a heartbeat key
  * (`<prefix>:exec:<id>`, 5 s TTL, every second); an orchestrator checks the heartbeats of the executors holding its
- * invocations every second and answers those of a vanished one 502. Anything unanswered at its deadline answers 502
+ * invocations every second and answers those of a vanished one 502, but sends those it held parked unstarted to
+ * another executor (ListClaims). Anything unanswered at its deadline answers 502
  * (taken) or 503 (never taken). The orchestrator keeps no timer per invocation: one tick every TICK_MS while any is
  * pending. Idle cost: one blocking read per 30 s per connection.
  *
@@ -70,6 +71,12 @@ const BEAT_EVERY_MS = 1000;
 
 const httpKey = (prefix: string) => `${prefix}:http`;
 const execKey = (prefix: string, id: string) => `${prefix}:exec:${id}`;
+/** an invocation taken from the lists that its executor holds unstarted (ListClaims) */
+const parkKey = (prefix: string, id: string) => `${prefix}:park:${id}`;
+/** a park key outlives an executor and an orchestrator that both died this long (a claim deletes it otherwise) */
+const PARK_TTL_MS = 300_000;
+/** a claim that Redis does not answer in this long is refused (the invocation is not run here) */
+const CLAIM_WAIT_MS = 2000;
 
 /** A reply-list message: an invocation's result, or the ids an executor has just taken. */
 type ReplyMessage = { id: string; result: InvocationResult } | { taken: string; ids: string[] };
@@ -215,20 +222,38 @@ function applyReplies(items: string[], pending: Map<string, Pending>, settle: (i
 }
 
 /**
- * Answer 502 for the invocations held by executors whose heartbeat key is gone (crashed, killed): those known to hold
- * them for over a second (an executor beats when it takes work, so a younger one may not have yet).
+ * The invocations held by executors whose heartbeat key is gone (crashed, killed), of those known to hold them for over
+ * a second (an executor beats when it takes work, so a younger one may not have yet): those it had parked unstarted
+ * from the lists (their park key is still there; deleting it here means no claim of that executor can start them,
+ * ListClaims) go to another executor with `again` (or answer 503 EXECUTOR_STOPPING: nothing ran), the rest answer 502.
  */
-async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, log: Logger): Promise<void> {
+async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, again: (p: Pending) => boolean, log: Logger): Promise<number> {
   const held = new Set<string>();
   const settled = performance.now() - 1000;
   for (const p of pending.values()) if (p.executor && p.since < settled) held.add(p.executor);
-  if (held.size === 0) return;
+  if (held.size === 0) return 0;
   const ids = [...held];
   const vals = await conn.mget(...ids.map((e) => execKey(prefix, e)));
   const dead = new Set(ids.filter((_, i) => vals[i] === null));
-  if (dead.size === 0) return;
-  log.warn({ executors: [...dead] }, 'executor vanished: its invocations answer 502');
-  for (const [id, p] of pending) if (p.executor && p.since < settled && dead.has(p.executor)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
+  if (dead.size === 0) return 0;
+  const lost = [...pending].filter(([, p]) => p.executor && p.since < settled && dead.has(p.executor)).map(([id, p]) => ({ id, p, executor: p.executor }));
+  const fromLists = lost.filter((l) => !l.p.onLane);
+  const unstarted = new Set<string>();
+  if (fromLists.length) {
+    const res = await conn.pipeline(fromLists.map((l) => ['del', parkKey(prefix, l.id)])).exec();
+    res?.forEach(([err, n], i) => {
+      if (!err && n === 1) unstarted.add(fromLists[i]!.id);
+    });
+  }
+  let sent = 0;
+  for (const { id, p, executor } of lost) {
+    if (pending.get(id) !== p || p.executor !== executor) continue; // answered or sent again meanwhile
+    if (!unstarted.has(id)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
+    else if (again(p)) sent++;
+    else answer(id, handedBack());
+  }
+  log.warn({ executors: [...dead], failed: lost.length - unstarted.size, sentAgain: sent }, 'executor vanished: the invocations it had started answer 502, those it held unstarted go to another executor');
+  return sent;
 }
 
 /**
@@ -443,8 +468,9 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   };
 
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
+  let sentAgainFromLists = 0;
   const ticker = deadlineTicker(pending, onDeadline, () => {
-    if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, opts.log).catch(warnHb);
+    if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, again, opts.log).then((n) => void (sentAgainFromLists += n), warnHb);
   });
 
   const outbox = new InvocationOutbox(conn, list, (err, ids) => {
@@ -511,7 +537,10 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     // readiness: an executor's lane open, or Redis answering (with a lane open the HTTP path does not need Redis, and
     // a load balancer that took every orchestrator out during a Redis outage would undo that)
     ping: () => (lanes?.open() ? Promise.resolve(true) : within(conn.ping().then((r) => r === 'PONG'), 1000, false)),
-    stats: () => ({ mode: 'redis', inFlight: pending.size, completed, rejected, ...lanes?.stats() }),
+    stats: () => {
+      const l = lanes?.stats();
+      return { mode: 'redis', inFlight: pending.size, completed, rejected, ...l, sentAgain: (l?.sentAgain ?? 0) + sentAgainFromLists };
+    },
     async close() {
       closed = true;
       ticker.stop();
@@ -614,6 +643,80 @@ class TakenAnnouncer {
   };
 }
 
+/**
+ * Claims on the lists (0.4.7; over a lane the same is done with `P`/`C` messages, lanes.ts): an invocation taken from
+ * the lists that waits in its app's queue here (parked by the pool after PARK_AFTER_MS) gets a park key in Redis,
+ * and is started only once this executor deletes that key again (`claim`: DEL answered 1). The orchestrator of an
+ * executor whose heartbeat lapsed deletes the park keys of what that executor held (failVanished): where its DEL
+ * wins, the invocation had not started and goes to another executor; where the claim's won, it may have run and
+ * answers 502. One DEL decides, so nothing runs twice and no Lua is needed. Parks of a sweep go out in one pipeline;
+ * an invocation claimed before its park was sent was never visible to anyone and starts at once. A refused claim's
+ * "not run" answer is not sent: its orchestrator has sent the invocation elsewhere under the same id. Mixed
+ * versions: an orchestrator of 0.4.6 never deletes park keys (the claims always win: its 502s as before), and one
+ * of 0.4.7 finds none from an executor of 0.4.6 (502 as before).
+ */
+class ListClaims implements StartGate {
+  private parks: string[] = [];
+  private queued = false;
+  /** parked and not claimed: their key is set (or about to be) */
+  private readonly parked = new Set<string>();
+  /** claims asked or granted, by invocation id, until it ends (a task posted again is claimed again: `true`) */
+  private readonly asked = new Map<string, Promise<boolean>>();
+  /** invocations whose claim was refused: their answer is not sent */
+  private readonly refused = new Set<string>();
+  constructor(private readonly conn: Redis, private readonly prefix: string, private readonly executor: string) {}
+
+  park(id: string): void {
+    this.parked.add(id);
+    this.parks.push(id);
+    if (!this.queued) {
+      this.queued = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  private readonly flush = (): void => {
+    this.queued = false;
+    const ids = this.parks;
+    this.parks = [];
+    if (ids.length === 0) return;
+    this.conn.pipeline(ids.map((id) => ['set', parkKey(this.prefix, id), this.executor, 'PX', String(PARK_TTL_MS)])).exec().catch(() => {});
+  };
+
+  /** true when its park had not been sent yet (taken back from the batch: nobody saw it) */
+  private unsent(id: string): boolean {
+    const i = this.parks.indexOf(id);
+    if (i >= 0) this.parks.splice(i, 1);
+    return i >= 0;
+  }
+
+  claim(id: string): Promise<boolean> {
+    let c = this.asked.get(id);
+    if (c) return c;
+    this.parked.delete(id);
+    c = this.unsent(id)
+      ? Promise.resolve(true)
+      : within(this.conn.del(parkKey(this.prefix, id)), CLAIM_WAIT_MS, 0).catch(() => 0).then((n) => {
+        if (n !== 1) this.refused.add(id);
+        return n === 1;
+      });
+    this.asked.set(id, c);
+    return c;
+  }
+
+  /**
+   * The invocation ended here: whether its answer goes out (false: its claim was refused). One parked and never
+   * claimed (handed back by a stopping executor, or out of time in its app's queue) has its key deleted first, on
+   * the connection its answer takes after: a stale key would let its orchestrator count it unstarted if the
+   * executor it is sent to next died while running it.
+   */
+  ended(id: string): boolean {
+    this.asked.delete(id);
+    if (this.parked.delete(id) && !this.unsent(id)) this.conn.del(parkKey(this.prefix, id)).catch(() => {});
+    return !this.refused.delete(id);
+  }
+}
+
 export interface ListWorkerOptions extends ListTransportOptions {
   run: JobRunner;
   /** invocations running or waiting for a thread here at once (those held aside not counted) */
@@ -709,17 +812,23 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     if (inFlight === 0) for (const f of idle.splice(0)) f();
   };
 
+  const claims = new ListClaims(replies, prefix, id);
   const runOne = (replyTo: string | LaneReply, job: InvocationJob, gate?: StartGate) => {
     inFlight++;
     heartbeat.arm();
     opts.run(job, gate).then(
-      (result) => reply(replyTo, { id: job.id, result }),
-      (err: unknown) => reply(replyTo, {
-        id: job.id,
-        result: err instanceof AppError && (err.code === 'NO_CAPACITY' || err.code === 'APP_BUSY')
-          ? errorResult(503, err.message, { code: err.code })
-          : errorResult(502, 'The executor failed to run the invocation'),
-      }),
+      (result) => {
+        if (gate !== claims || claims.ended(job.id)) reply(replyTo, { id: job.id, result });
+      },
+      (err: unknown) => {
+        if (gate === claims && !claims.ended(job.id)) return;
+        reply(replyTo, {
+          id: job.id,
+          result: err instanceof AppError && (err.code === 'NO_CAPACITY' || err.code === 'APP_BUSY')
+            ? errorResult(503, err.message, { code: err.code })
+            : errorResult(502, 'The executor failed to run the invocation'),
+        });
+      },
     ).finally(() => {
       announcer.forget(job.id);
       done();
@@ -749,7 +858,8 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
     }
     taken++;
     if (typeof to === 'string' && to) announcer.add(inv.job.id, to);
-    runOne(to, inv.job, typeof to === 'string' ? undefined : (to.gate ?? undefined));
+    // an HTTP invocation from the lists is claimed through Redis (ListClaims), one from a lane on the lane
+    runOne(to, inv.job, typeof to !== 'string' ? (to.gate ?? undefined) : to ? claims : undefined);
     return true;
   };
   const onItems = (items: string[]) => {

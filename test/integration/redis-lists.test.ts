@@ -3,7 +3,8 @@
  * with real executor processes: fair share inside an
  * executor process, a dead executor noticed before the deadline (502), an invocation whose deadline has passed
  * dropped by the executor that takes it late (never run), invocations waiting on I/O held beyond the executor's
- * capacity (they hold no thread). A node's own threads: node-dispatch.test.ts.
+ * capacity (they hold no thread), and what a killed executor held unstarted sent to another one (claims through park
+ * keys). A node's own threads: node-dispatch.test.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +44,14 @@ describe('HTTP invocations over Redis lists', () => {
   let t: TestPlane;
   let up: Upstream;
   const children: ChildProcess[] = [];
+  const parkKeys = async () => {
+    const r = redisConnection(TEST_REDIS_URL);
+    try {
+      return await r.keys(`${t.prefix}:park:*`);
+    } finally {
+      r.disconnect();
+    }
+  };
 
   beforeAll(async () => {
     up = await startUpstream(async (_q, res) => {
@@ -113,4 +122,47 @@ describe('HTTP invocations over Redis lists', () => {
     expect(rs.map((r) => r.status)).toEqual(Array.from({ length: 40 }, () => 200));
     expect(up.maxInFlight).toBeGreaterThan(8);
   }, 60_000);
+
+  it("should send to another executor, when one is killed with -9, the invocations it held unstarted for their app's share", async () => {
+    await pushRelease(t.db.pool, { app: 'mid', scripts: { 'm.rhai': busyScript(300) }, routes: [{ path: '/m/:n', script: 'm.rhai' }], limits: { timeout_ms: 20_000, max_operations: 10_000_000 } });
+    await waitFor(() => t.plane.routes.size() === 4, 5000, 'route table');
+    // the one executor left learns that it runs long (it does not queue it on a thread behind a running one)
+    expect((await Promise.all(Array.from({ length: 4 }, (_, i) => timed(`${t.base}/apps/mid/m/w${i}`)))).map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    const before = t.plane.dispatcher.stats().sentAgain ?? 0;
+    // 30 at once, all taken by that executor: it runs 2 and, once they have waited 100 ms, parks the rest (a park key
+    // each) and claims each one (deletes its key) before it starts it
+    const rs = Promise.all(Array.from({ length: 30 }, (_, i) => timed(`${t.base}/apps/mid/m/${i}`)));
+    await new Promise((r) => setTimeout(r, 600));
+    const victim = children.at(-1)!;
+    children.push(startExecutor(t, 2));
+    await kill(victim, 'SIGKILL');
+    const out = await rs;
+    const failed = out.filter((r) => r.status !== 200);
+    // what it had started (2 running, at most 1 claimed but not yet posted to its thread) may have run: 502; once its
+    // heartbeat lapsed, the others went to the new executor (before claims on the lists: 502, all ~25)
+    expect(failed.length).toBeLessThanOrEqual(3);
+    for (const r of failed) expect(`${r.status} ${r.body}`).toMatch(/^502 .*stopped answering/);
+    expect((t.plane.dispatcher.stats().sentAgain ?? 0) - before).toBeGreaterThanOrEqual(15);
+    // nothing ran twice: at most one invocation per request path in the log (flushed every ~100 ms)
+    await new Promise((r) => setTimeout(r, 500));
+    const { rows } = await t.db.pool.query(`SELECT i.path, count(*)::int AS n FROM invocations i JOIN apps a ON a.id = i.app_id WHERE a.name = 'mid' GROUP BY i.path`);
+    expect(rows.length).toBeGreaterThanOrEqual(30 - failed.length);
+    expect(rows.filter((r) => r.n > 1)).toEqual([]);
+    // every park key was deleted: by the orchestrator (sent again) or by a claim
+    expect(await parkKeys()).toEqual([]);
+  }, 90_000);
+
+  it("should hand back, when stopped gracefully, the invocations waiting for their app's share, and leave no park key", async () => {
+    // 30 at once, all taken by the one executor, which parks those waiting; stopped at 600 ms, it finishes what it
+    // runs and hands back the rest unrun (deleting their park keys: a stale one would let its orchestrator take a
+    // later run of that invocation, on an executor that dies, for one that never started)
+    const rs = Promise.all(Array.from({ length: 30 }, (_, i) => timed(`${t.base}/apps/mid/m/g${i}`)));
+    await new Promise((r) => setTimeout(r, 600));
+    const stopping = children.at(-1)!;
+    children.push(startExecutor(t, 2));
+    await kill(stopping, 'SIGTERM');
+    const out = await rs;
+    expect(out.filter((r) => r.status !== 200).map((r) => `${r.status} ${r.body}`)).toEqual([]);
+    expect(await parkKeys()).toEqual([]);
+  }, 90_000);
 });
