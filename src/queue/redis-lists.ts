@@ -655,7 +655,7 @@ class TakenAnnouncer {
  * versions: an orchestrator of 0.4.6 never deletes park keys (the claims always win: its 502s as before), and one
  * of 0.4.7 finds none from an executor of 0.4.6 (502 as before).
  */
-class ListClaims implements StartGate {
+export class ListClaims implements StartGate {
   private parks: string[] = [];
   private queued = false;
   /** parked and not claimed: their key is set (or about to be) */

@@ -1,0 +1,74 @@
+/**
+ * The executor's side of claims on the Redis lists (src/queue/redis-lists.ts ListClaims) against the real Redis: a
+ * park sets `<prefix>:park:<id>` (the parks of one turn in one pipeline), a claim deletes it and wins only if its DEL
+ * does (an orchestrator that deleted the key first sent the invocation elsewhere: the claim is refused and its answer
+ * not sent), two claims of one id share one DEL and a task claimed again after it was granted is granted again, a
+ * claim that comes before its park was sent wins without any key, and a parked task that ends unclaimed has its key
+ * deleted (a stale key would let an orchestrator take a later run of that id for an unstarted one). The whole path
+ * with real executor processes: redis-lists.test.ts (kill -9, graceful stop).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ListClaims } from '../../src/queue/redis-lists.ts';
+import { redisConnection } from '../../src/queue/redis-util.ts';
+import { TEST_REDIS_URL } from '../helpers/db.ts';
+import { waitFor } from '../helpers/releases.ts';
+
+describe('claims on the Redis lists (ListClaims)', () => {
+  const prefix = `pctest-claims-${randomBytes(4).toString('hex')}`;
+  const redis = redisConnection(TEST_REDIS_URL);
+  const claims = new ListClaims(redis, prefix, 'exec-1');
+  const key = (id: string) => `${prefix}:park:${id}`;
+  const sent = () => new Promise((r) => setImmediate(r));
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('should set a park key, and start the invocation only when its own DEL of that key wins', async () => {
+    claims.park('a');
+    claims.park('b');
+    await sent();
+    await waitFor(async () => (await redis.exists(key('a'), key('b'))) === 2, 2000, 'park keys');
+    expect(await redis.get(key('a'))).toBe('exec-1');
+    expect(await redis.pttl(key('a'))).toBeGreaterThan(60_000);
+    expect(await claims.claim('a')).toBe(true);
+    expect(await redis.exists(key('a'))).toBe(0);
+    expect(claims.ended('a')).toBe(true);
+    // the orchestrator of a vanished executor deleted b's key first: b goes elsewhere, its answer is not sent
+    expect(await redis.del(key('b'))).toBe(1);
+    expect(await claims.claim('b')).toBe(false);
+    expect(claims.ended('b')).toBe(false);
+  });
+
+  it('should share one DEL between two claims of one id, and grant a task claimed again after it was granted', async () => {
+    claims.park('c');
+    await sent();
+    await waitFor(async () => (await redis.exists(key('c'))) === 1, 2000, 'park key');
+    const [x, y] = await Promise.all([claims.claim('c'), claims.claim('c')]);
+    expect([x, y]).toEqual([true, true]);
+    // its thread was retired before it started: it is claimed again from its app's queue
+    expect(await claims.claim('c')).toBe(true);
+    expect(claims.ended('c')).toBe(true);
+  });
+
+  it('should grant a claim that comes before its park was sent, without any key', async () => {
+    claims.park('d');
+    expect(await claims.claim('d')).toBe(true);
+    await sent();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await redis.exists(key('d'))).toBe(0);
+    expect(claims.ended('d')).toBe(true);
+  });
+
+  it('should delete the key of a parked invocation that ends unclaimed (handed back, out of time)', async () => {
+    claims.park('e');
+    await sent();
+    await waitFor(async () => (await redis.exists(key('e'))) === 1, 2000, 'park key');
+    expect(claims.ended('e')).toBe(true);
+    await waitFor(async () => (await redis.exists(key('e'))) === 0, 2000, 'park key deleted');
+    // an invocation never parked leaves nothing to delete and its answer goes out
+    expect(claims.ended('f')).toBe(true);
+  });
+});
