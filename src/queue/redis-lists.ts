@@ -77,6 +77,8 @@ const parkKey = (prefix: string, id: string) => `${prefix}:park:${id}`;
 const PARK_TTL_MS = 300_000;
 /** a claim that Redis does not answer in this long is refused (the invocation is not run here) */
 const CLAIM_WAIT_MS = 2000;
+/** the value an orchestrator swaps into a park key when it sends that invocation elsewhere (an executor id is hex) */
+const TAKEN_BACK = 'taken-back';
 
 /** A reply-list message: an invocation's result, or the ids an executor has just taken. */
 type ReplyMessage = { id: string; result: InvocationResult } | { taken: string; ids: string[] };
@@ -224,8 +226,9 @@ function applyReplies(items: string[], pending: Map<string, Pending>, settle: (i
 /**
  * The invocations held by executors whose heartbeat key is gone (crashed, killed), of those known to hold them for over
  * a second (an executor beats when it takes work, so a younger one may not have yet): those it had parked unstarted
- * from the lists (their park key is still there; deleting it here means no claim of that executor can start them,
- * ListClaims) go to another executor with `again` (or answer 503 EXECUTOR_STOPPING: nothing ran), the rest answer 502.
+ * from the lists (their park key still holds its id; swapped here for TAKEN_BACK, so no claim of that executor can
+ * start them, ListClaims) go to another executor with `again` (or answer 503 EXECUTOR_STOPPING: nothing ran), the
+ * rest answer 502.
  */
 async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, again: (p: Pending) => boolean, log: Logger): Promise<number> {
   const held = new Set<string>();
@@ -240,9 +243,9 @@ async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pe
   const fromLists = lost.filter((l) => !l.p.onLane);
   const unstarted = new Set<string>();
   if (fromLists.length) {
-    const res = await conn.pipeline(fromLists.map((l) => ['del', parkKey(prefix, l.id)])).exec();
-    res?.forEach(([err, n], i) => {
-      if (!err && n === 1) unstarted.add(fromLists[i]!.id);
+    const res = await conn.pipeline(fromLists.map((l) => ['set', parkKey(prefix, l.id), TAKEN_BACK, 'PX', String(PARK_TTL_MS), 'GET'])).exec();
+    res?.forEach(([err, old], i) => {
+      if (!err && typeof old === 'string' && old !== TAKEN_BACK) unstarted.add(fromLists[i]!.id);
     });
   }
   let sent = 0;
@@ -645,15 +648,17 @@ class TakenAnnouncer {
 
 /**
  * Claims on the lists (0.4.7; over a lane the same is done with `P`/`C` messages, lanes.ts): an invocation taken from
- * the lists that waits in its app's queue here (parked by the pool after PARK_AFTER_MS) gets a park key in Redis,
- * and is started only once this executor deletes that key again (`claim`: DEL answered 1). The orchestrator of an
- * executor whose heartbeat lapsed deletes the park keys of what that executor held (failVanished): where its DEL
- * wins, the invocation had not started and goes to another executor; where the claim's won, it may have run and
- * answers 502. One DEL decides, so nothing runs twice and no Lua is needed. Parks of a sweep go out in one pipeline;
- * an invocation claimed before its park was sent was never visible to anyone and starts at once. A refused claim's
- * "not run" answer is not sent: its orchestrator has sent the invocation elsewhere under the same id. Mixed
- * versions: an orchestrator of 0.4.6 never deletes park keys (the claims always win: its 502s as before), and one
- * of 0.4.7 finds none from an executor of 0.4.6 (502 as before).
+ * the lists that waits in its app's queue here (parked by the pool after PARK_AFTER_MS) gets a park key in Redis
+ * holding this executor's id, and is started only once this executor takes that key back (`claim`: GETDEL) and finds
+ * it not swapped for TAKEN_BACK. The orchestrator of an executor whose heartbeat lapsed swaps the park keys of what that
+ * executor held (failVanished, `SET … GET`): where it found the executor's id, the invocation had not started and goes
+ * to another executor; where the claim had taken the key, it may have run and answers 502. One atomic command on each
+ * side decides, so nothing runs twice and no Lua is needed. A key that is gone (Redis restarted empty, or past its
+ * TTL) lets the claim start it: Redis losing its data must not drop work an executor holds. Parks of a sweep go out
+ * in one pipeline; an invocation claimed before its park was sent was never visible to anyone and starts at once. A
+ * refused claim's "not run" answer is not sent: its orchestrator has sent the invocation elsewhere under the same id.
+ * Mixed versions: an orchestrator of 0.4.6 never swaps park keys (the claims always win: its 502s as before), and
+ * one of 0.4.7 finds none from an executor of 0.4.6 (502 as before).
  */
 export class ListClaims implements StartGate {
   private parks: string[] = [];
@@ -696,9 +701,11 @@ export class ListClaims implements StartGate {
     this.parked.delete(id);
     c = this.unsent(id)
       ? Promise.resolve(true)
-      : within(this.conn.del(parkKey(this.prefix, id)), CLAIM_WAIT_MS, 0).catch(() => 0).then((n) => {
-        if (n !== 1) this.refused.add(id);
-        return n === 1;
+      : within(this.conn.getdel(parkKey(this.prefix, id)), CLAIM_WAIT_MS, TAKEN_BACK).catch(() => TAKEN_BACK).then((v) => {
+        // its own id (or nothing: Redis lost the key) starts it; TAKEN_BACK or another executor's park does not
+        const ok = v === null || v === this.executor;
+        if (!ok) this.refused.add(id);
+        return ok;
       });
     this.asked.set(id, c);
     return c;

@@ -1,8 +1,9 @@
 /**
  * The executor's side of claims on the Redis lists (src/queue/redis-lists.ts ListClaims) against the real Redis: a
- * park sets `<prefix>:park:<id>` (the parks of one turn in one pipeline), a claim deletes it and wins only if its DEL
- * does (an orchestrator that deleted the key first sent the invocation elsewhere: the claim is refused and its answer
- * not sent), two claims of one id share one DEL and a task claimed again after it was granted is granted again, a
+ * park sets `<prefix>:park:<id>` to the executor's id (the parks of one turn in one pipeline), a claim takes the key
+ * (GETDEL) and starts the invocation when it finds its own id or nothing (Redis lost the key), not when an orchestrator
+ * swapped it for `taken-back` (it sent the invocation elsewhere: the answer is not sent either) or another executor
+ * parked it; two claims of one id share one GETDEL and a task claimed again after it was granted is granted again, a
  * claim that comes before its park was sent wins without any key, and a parked task that ends unclaimed has its key
  * deleted (a stale key would let an orchestrator take a later run of that id for an unstarted one). The whole path
  * with real executor processes: redis-lists.test.ts (kill -9, graceful stop).
@@ -26,7 +27,7 @@ describe('claims on the Redis lists (ListClaims)', () => {
     redis.disconnect();
   });
 
-  it('should set a park key, and start the invocation only when its own DEL of that key wins', async () => {
+  it("should set a park key, and start the invocation only when the key still holds its id", async () => {
     claims.park('a');
     claims.park('b');
     await sent();
@@ -36,13 +37,29 @@ describe('claims on the Redis lists (ListClaims)', () => {
     expect(await claims.claim('a')).toBe(true);
     expect(await redis.exists(key('a'))).toBe(0);
     expect(claims.ended('a')).toBe(true);
-    // the orchestrator of a vanished executor deleted b's key first: b goes elsewhere, its answer is not sent
-    expect(await redis.del(key('b'))).toBe(1);
+    // the orchestrator of a vanished executor swapped b's key first (failVanished): b goes elsewhere, its answer is
+    // not sent
+    expect(await redis.call('SET', key('b'), 'taken-back', 'PX', '60000', 'GET')).toBe('exec-1');
     expect(await claims.claim('b')).toBe(false);
     expect(claims.ended('b')).toBe(false);
   });
 
-  it('should share one DEL between two claims of one id, and grant a task claimed again after it was granted', async () => {
+  it('should start an invocation whose park key Redis lost, and not one another executor parked', async () => {
+    claims.park('g');
+    await sent();
+    await waitFor(async () => (await redis.exists(key('g'))) === 1, 2000, 'park key');
+    await redis.del(key('g')); // as a Redis restarted without its data
+    expect(await claims.claim('g')).toBe(true);
+    expect(claims.ended('g')).toBe(true);
+    claims.park('h');
+    await sent();
+    await waitFor(async () => (await redis.exists(key('h'))) === 1, 2000, 'park key');
+    await redis.set(key('h'), 'exec-2'); // sent elsewhere and parked there meanwhile
+    expect(await claims.claim('h')).toBe(false);
+    expect(claims.ended('h')).toBe(false);
+  });
+
+  it('should share one GETDEL between two claims of one id, and grant a task claimed again after it was granted', async () => {
     claims.park('c');
     await sent();
     await waitFor(async () => (await redis.exists(key('c'))) === 1, 2000, 'park key');
