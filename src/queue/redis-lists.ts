@@ -724,6 +724,28 @@ export class ListClaims implements StartGate {
   }
 }
 
+/** The answer for an invocation whose run failed here: the pool's refusal (503 with its code), or 502. */
+function failedRun(err: unknown): InvocationResult {
+  return err instanceof AppError && (err.code === 'NO_CAPACITY' || err.code === 'APP_BUSY')
+    ? errorResult(503, err.message, { code: err.code })
+    : errorResult(502, 'The executor failed to run the invocation');
+}
+
+/**
+ * The lanes' window (`set`) following the invocations held aside, as the list reader's room does, in steps of a
+ * quarter of the capacity: under a steady flood the count held aside moves by one with nearly every invocation, and
+ * a `W` on every lane each time cost the orchestrator more than the room it gave.
+ */
+function laneWindow(capacity: number, maxHeld: number, heldAside: (() => number) | undefined, set: (w: number) => void): () => void {
+  let window = capacity;
+  const step = Math.max(1, Math.floor(capacity / 4));
+  return () => {
+    const aside = heldAside?.() ?? 0;
+    const w = Math.max(1, Math.min(capacity + aside - (aside % step), maxHeld));
+    if (w !== window) set((window = w));
+  };
+}
+
 export interface ListWorkerOptions extends ListTransportOptions {
   run: JobRunner;
   /** invocations running or waiting for a thread here at once (those held aside not counted) */
@@ -794,17 +816,7 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
 
   const maxHeld = opts.maxHeld ?? 64 * opts.capacity;
   const roomLeft = () => Math.min(opts.capacity - (inFlight - (opts.heldAside?.() ?? 0)), maxHeld - inFlight);
-  // the lanes' window follows the invocations held aside, as roomLeft does (declared below), in steps of a quarter
-  // of the capacity: under a steady flood the count held aside moves by one with nearly every invocation, and a
-  // `W` on every lane each time cost the orchestrator more than the room it gave
-  let window = opts.capacity;
-  const step = Math.max(1, Math.floor(opts.capacity / 4));
-  const syncWindow = () => {
-    if (!lanes) return;
-    const aside = opts.heldAside?.() ?? 0;
-    const w = Math.max(1, Math.min(opts.capacity + aside - (aside % step), maxHeld));
-    if (w !== window) lanes.window((window = w));
-  };
+  const syncWindow = laneWindow(opts.capacity, maxHeld, opts.heldAside, (w) => lanes?.window(w));
   const wake = () => {
     syncWindow();
     if (roomWaiter && roomLeft() > 0) {
@@ -823,20 +835,11 @@ export async function startListWorker(opts: ListWorkerOptions): Promise<ListWork
   const runOne = (replyTo: string | LaneReply, job: InvocationJob, gate?: StartGate) => {
     inFlight++;
     heartbeat.arm();
-    opts.run(job, gate).then(
-      (result) => {
-        if (gate !== claims || claims.ended(job.id)) reply(replyTo, { id: job.id, result });
-      },
-      (err: unknown) => {
-        if (gate === claims && !claims.ended(job.id)) return;
-        reply(replyTo, {
-          id: job.id,
-          result: err instanceof AppError && (err.code === 'NO_CAPACITY' || err.code === 'APP_BUSY')
-            ? errorResult(503, err.message, { code: err.code })
-            : errorResult(502, 'The executor failed to run the invocation'),
-        });
-      },
-    ).finally(() => {
+    // a claim refused through Redis sends no answer (its orchestrator sent the invocation elsewhere)
+    const answer = (result: InvocationResult) => {
+      if (gate !== claims || claims.ended(job.id)) reply(replyTo, { id: job.id, result });
+    };
+    opts.run(job, gate).then(answer, (err: unknown) => answer(failedRun(err))).finally(() => {
       announcer.forget(job.id);
       done();
     });
