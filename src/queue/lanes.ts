@@ -337,14 +337,49 @@ export interface LaneClients {
   close(): void;
 }
 
-export function startLaneClients(o: LaneClientOptions): LaneClients {
-  const key = lanesKey(o.prefix);
-  const open = new Map<string, { socket: net.Socket; out: Outbox }>();
-  const dialing = new Set<string>();
-  const failedOnce = new Set<string>();
+/**
+ * An executor's claims on one lane: `C <id>` asked once per id (a second claim of it shares the answer), answered
+ * `K <id>` (start it) or `X <id>` (do not); every claim not answered is refused once the lane closes.
+ */
+class LaneClaims {
+  private readonly asked = new Map<string, (ok: boolean) => void>();
+  private ended = false;
+  constructor(private readonly out: Outbox) {}
+
+  readonly claim = (id: string): Promise<boolean> => new Promise<boolean>((res) => {
+    if (this.ended) return res(false);
+    const prev = this.asked.get(id);
+    if (prev) return this.asked.set(id, (ok) => (prev(ok), res(ok)));
+    this.asked.set(id, res);
+    this.out.send(`C ${id}`);
+  });
+
+  /** a line from the orchestrator: true when it was a claim's answer (taken here) */
+  answer(line: string): boolean {
+    const c = line.charCodeAt(0);
+    if ((c !== 75 && c !== 88) || line.charCodeAt(1) !== 32) return false; // 'K ' / 'X '
+    const id = line.slice(2);
+    const f = this.asked.get(id);
+    this.asked.delete(id);
+    f?.(c === 75);
+    return true;
+  }
+
+  close(): void {
+    this.ended = true;
+    for (const f of this.asked.values()) f(false);
+    this.asked.clear();
+  }
+}
+
+/**
+ * `markWithout(orch)`: tell an orchestrator that this executor holds no lane to it (so it sends this executor's share
+ * of its work over the lists), at most every WITHOUT_EVERY_MS per orchestrator.
+ */
+function withoutNotices(o: LaneClientOptions, warn: (err: unknown) => void): (orch: string) => void {
   /** when this executor last told each orchestrator it holds no lane to it */
   const saidWithout = new Map<string, number>();
-  const markWithout = (orch: string) => {
+  return (orch) => {
     const now = Date.now();
     if (now - (saidWithout.get(orch) ?? -Infinity) < WITHOUT_EVERY_MS) return;
     if (saidWithout.size > 1024) saidWithout.clear();
@@ -352,10 +387,18 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
     const k = withoutKey(o.prefix, orch);
     o.redis.multi().zadd(k, now + WITHOUT_TTL_MS, o.executor).zremrangebyscore(k, '-inf', now).pexpire(k, 2 * WITHOUT_TTL_MS).exec().catch(warn);
   };
+}
+
+export function startLaneClients(o: LaneClientOptions): LaneClients {
+  const key = lanesKey(o.prefix);
+  const open = new Map<string, { socket: net.Socket; out: Outbox }>();
+  const dialing = new Set<string>();
+  const failedOnce = new Set<string>();
   let closed = false;
   let draining = false;
   let window = o.window;
   const warn = rateLimitedWarn(o.log, 'lane discovery failed; invocations reach this executor over the Redis lists');
+  const markWithout = withoutNotices(o, warn);
 
   const dial = (orch: string, address: string, token: string, claims: boolean) => {
     const m = /^\[?(.*?)\]?:(\d+)$/.exec(address);
@@ -367,29 +410,13 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
     socket.setEncoding('utf8');
     const timer = setTimeout(() => socket.destroy(), CONNECT_TIMEOUT_MS);
     const out = new Outbox(socket);
-    // claims asked and not answered yet: `K <id>` (start it) or `X <id>` (do not), false for all when the lane closes
-    const asked = new Map<string, (ok: boolean) => void>();
-    let ended = false;
-    const claim = (id: string) => new Promise<boolean>((res) => {
-      if (ended) return res(false);
-      const prev = asked.get(id);
-      if (prev) return asked.set(id, (ok) => (prev(ok), res(ok)));
-      asked.set(id, res);
-      out.send(`C ${id}`);
-    });
+    const asked = new LaneClaims(out);
     const lane: LaneReply = {
       send: (line) => out.send(line),
-      gate: claims ? { park: (id) => out.send(`P ${id}`), claim } : null,
+      gate: claims ? { park: (id) => out.send(`P ${id}`), claim: asked.claim } : null,
     };
     const read = lineReader((line) => {
-      const c = line.charCodeAt(0);
-      if ((c === 75 || c === 88) && line.charCodeAt(1) === 32) { // 'K ' / 'X '
-        const f = asked.get(line.slice(2));
-        asked.delete(line.slice(2));
-        f?.(c === 75);
-        return;
-      }
-      o.onLine(lane, line);
+      if (!asked.answer(line)) o.onLine(lane, line);
     });
     socket.once('connect', () => {
       clearTimeout(timer);
@@ -414,9 +441,7 @@ export function startLaneClients(o: LaneClientOptions): LaneClients {
     socket.on('close', () => {
       clearTimeout(timer);
       dialing.delete(orch);
-      ended = true;
-      for (const f of asked.values()) f(false);
-      asked.clear();
+      asked.close();
       if (open.get(orch)?.socket === socket) {
         open.delete(orch);
         discoverIn(REDIAL_AFTER_MS);
