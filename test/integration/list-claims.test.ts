@@ -21,6 +21,12 @@ describe('claims on the Redis lists (ListClaims)', () => {
   const claims = new ListClaims(redis, prefix, 'exec-1');
   const key = (id: string) => `${prefix}:park:${id}`;
   const sent = () => new Promise((r) => setImmediate(r));
+  /** park `id` and wait until its key is in Redis */
+  const parked = async (id: string) => {
+    claims.park(id);
+    await sent();
+    await waitFor(async () => (await redis.exists(key(id))) === 1, 2000, `park key ${id}`);
+  };
   afterAll(async () => {
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length) await redis.del(...keys);
@@ -45,24 +51,18 @@ describe('claims on the Redis lists (ListClaims)', () => {
   });
 
   it('should start an invocation whose park key Redis lost, and not one another executor parked', async () => {
-    claims.park('g');
-    await sent();
-    await waitFor(async () => (await redis.exists(key('g'))) === 1, 2000, 'park key');
+    await parked('g');
     await redis.del(key('g')); // as a Redis restarted without its data
     expect(await claims.claim('g')).toBe(true);
     expect(claims.ended('g')).toBe(true);
-    claims.park('h');
-    await sent();
-    await waitFor(async () => (await redis.exists(key('h'))) === 1, 2000, 'park key');
+    await parked('h');
     await redis.set(key('h'), 'exec-2'); // sent elsewhere and parked there meanwhile
     expect(await claims.claim('h')).toBe(false);
     expect(claims.ended('h')).toBe(false);
   });
 
   it('should share one GETDEL between two claims of one id, and grant a task claimed again after it was granted', async () => {
-    claims.park('c');
-    await sent();
-    await waitFor(async () => (await redis.exists(key('c'))) === 1, 2000, 'park key');
+    await parked('c');
     const [x, y] = await Promise.all([claims.claim('c'), claims.claim('c')]);
     expect([x, y]).toEqual([true, true]);
     // its thread was retired before it started: it is claimed again from its app's queue
@@ -80,9 +80,7 @@ describe('claims on the Redis lists (ListClaims)', () => {
   });
 
   it('should delete the key of a parked invocation that ends unclaimed (handed back, out of time)', async () => {
-    claims.park('e');
-    await sent();
-    await waitFor(async () => (await redis.exists(key('e'))) === 1, 2000, 'park key');
+    await parked('e');
     expect(claims.ended('e')).toBe(true);
     await waitFor(async () => (await redis.exists(key('e'))) === 0, 2000, 'park key deleted');
     // an invocation never parked leaves nothing to delete and its answer goes out
