@@ -84,7 +84,7 @@ interface Task {
   sent: boolean;
   /** counted as suspended from the start because its script waited last time (see assign), not yet confirmed */
   presumed?: boolean;
-  /** how its orchestrator learns that it waits here unstarted (a lane's invocation) */
+  /** how its orchestrator learns that it waits here unstarted (an invocation from a lane or the Redis lists) */
   gate?: StartGate;
   /** parked with its orchestrator (it waited PARK_AFTER_MS in its app's queue): claimed before it is posted */
   parked?: boolean;
@@ -153,9 +153,10 @@ const MAX_AST_CACHE = 512;
 /** messages posted to a thread since it last spoke (2 measured slightly better than 1 once threads ran jobs faster) */
 const MAX_POSTED = 2;
 /**
- * A lane's invocation that has waited this long in its app's queue is parked with its orchestrator (checked by the
- * 100 ms sweep, so parked after 100–200 ms): one that starts sooner costs no message and no claim's round trip (a
- * trivial route at c50 waits a few ms), and a kill -9 fails it with 502 as it fails what runs.
+ * An invocation with a StartGate (from a lane or the Redis lists) that has waited this long in its app's queue is
+ * parked with its orchestrator (checked by the 100 ms sweep, so parked after 100–200 ms): one that starts sooner costs
+ * no message and no claim's round trip (a trivial route at c50 waits a few ms), and a kill -9 fails it with 502 as it
+ * fails what runs.
  */
 const PARK_AFTER_MS = 100;
 
@@ -676,7 +677,7 @@ export class ExecutorPool {
 
   /**
    * Answer APP_BUSY to tasks that waited in their app's queue past their timeout, and park with their orchestrators
-   * those that have waited PARK_AFTER_MS (a lane's; they are claimed before they start).
+   * those that have waited PARK_AFTER_MS (those with a StartGate; they are claimed before they start).
    */
   private sweep(): void {
     const now = performance.now();
@@ -709,7 +710,7 @@ export class ExecutorPool {
   }
 
   /**
-   * A parked task keeps its place on the thread while its orchestrator is asked (one round trip on the lane), then
+   * A parked task keeps its place on the thread while its orchestrator is asked (one round trip on the lane or to Redis), then
    * is posted, or dropped unrun when the claim is refused.
    */
   private claimThenPost(slot: Slot, task: Task): void {

@@ -37,9 +37,10 @@ export interface Dispatcher {
 
 /**
  * How an executor process lets its orchestrator know about an invocation it holds unstarted (over a direct lane that
- * offers claims, lanes.ts): `park` says it waits there, in its app's queue, and `claim` asks before it starts, so
- * that an orchestrator whose lane to that process closes (kill -9) knows which of its invocations never ran and sends
- * those to another executor. `claim` resolves true (start it) or false (its orchestrator no longer waits for it
+ * offers claims, lanes.ts; through a park key in Redis for one taken from the lists, redis-lists.ts ListClaims):
+ * `park` says it waits there, in its app's queue, and `claim` asks before it starts, so that an orchestrator that
+ * loses that process (kill -9: its lane closes, its heartbeat lapses) knows which of its invocations never ran and
+ * sends those to another executor. `claim` resolves true (start it) or false (its orchestrator no longer waits for it
  * there, or the lane closed: it is dropped unrun); it never rejects.
  */
 export interface StartGate {

@@ -34,8 +34,11 @@ export interface LaneRoutingOptions {
   answer(id: string, r: InvocationResult): void;
   /** an executor's result for a pending invocation */
   settle(id: string, r: InvocationResult): void;
-  /** send a pending invocation that never ran (its lane closed while it was parked) to another executor */
-  sendAgain(id: string): void;
+  /**
+   * send a pending invocation that never ran (its lane closed while it was parked) to another executor: true when
+   * sent (false: no longer pending, or answered instead because it was sent again too often)
+   */
+  sendAgain(id: string): boolean;
   /** a reply on a lane: decoded, or null when the line is not a result */
   decode(line: string): { id: string; result: InvocationResult } | null;
   /** a waiting invocation goes to the Redis lists after all (no lane left, or spilled) */
@@ -222,13 +225,14 @@ export async function startLaneRouting(o: LaneRoutingOptions): Promise<LaneRouti
     onClose(lane) {
       // what it said waits there unstarted never ran: it goes to another executor; the rest may have run
       const again = [...lane.parked].filter((id) => lane.inFlight.has(id) && o.pending.has(id));
-      const failed = lane.inFlight.size - again.length;
-      if (lane.inFlight.size) o.log.warn({ executor: lane.executor, failed, sentAgain: again.length }, 'lane to an executor closed: the invocations it had started answer 502, those it held unstarted go to another executor');
+      const held = lane.inFlight.size;
       for (const id of lane.inFlight) if (!lane.parked.has(id)) o.answer(id, errorResult(502, 'The executor running this invocation stopped answering (its connection closed: it crashed or was killed)'));
       lane.inFlight.clear();
       lane.parked.clear();
-      sentAgain += again.length;
-      for (const id of again) o.sendAgain(id);
+      let sent = 0;
+      for (const id of again) if (o.sendAgain(id)) sent++;
+      sentAgain += sent;
+      if (held) o.log.warn({ executor: lane.executor, failed: held - again.length, sentAgain: sent }, 'lane to an executor closed: the invocations it had started answer 502, those it held unstarted go to another executor');
       // no lane left: what waits goes to the shared list, where any executor can take it
       if (server.lanes() === 0) for (const w of waiting.clear()) if (live(w)) o.toLists(w.id, w.raw);
     },

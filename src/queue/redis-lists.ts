@@ -227,33 +227,33 @@ function applyReplies(items: string[], pending: Map<string, Pending>, settle: (i
  * The invocations held by executors whose heartbeat key is gone (crashed, killed), of those known to hold them for over
  * a second (an executor beats when it takes work, so a younger one may not have yet): those it had parked unstarted
  * from the lists (their park key still holds its id; swapped here for TAKEN_BACK, so no claim of that executor can
- * start them, ListClaims) go to another executor with `again` (or answer 503 EXECUTOR_STOPPING: nothing ran), the
- * rest answer 502.
+ * start them, ListClaims) go to another executor with `resend` (which answers 503 EXECUTOR_STOPPING, nothing ran,
+ * to one sent again too often), the rest answer 502.
  */
-async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, again: (p: Pending) => boolean, log: Logger): Promise<number> {
-  const held = new Set<string>();
+async function failVanished(conn: Redis, prefix: string, pending: Map<string, Pending>, answer: (id: string, r: InvocationResult) => void, resend: (p: Pending) => boolean, log: Logger): Promise<number> {
   const settled = performance.now() - 1000;
-  for (const p of pending.values()) if (p.executor && p.since < settled) held.add(p.executor);
-  if (held.size === 0) return 0;
-  const ids = [...held];
+  // with the executor each held them by (an invocation sent again meanwhile is no longer this one's)
+  const known = [...pending.values()].filter((p) => p.executor && p.since < settled).map((p) => ({ p, executor: p.executor! }));
+  if (known.length === 0) return 0;
+  const ids = [...new Set(known.map((k) => k.executor))];
   const vals = await conn.mget(...ids.map((e) => execKey(prefix, e)));
   const dead = new Set(ids.filter((_, i) => vals[i] === null));
   if (dead.size === 0) return 0;
-  const lost = [...pending].filter(([, p]) => p.executor && p.since < settled && dead.has(p.executor)).map(([id, p]) => ({ id, p, executor: p.executor }));
-  const fromLists = lost.filter((l) => !l.p.onLane);
-  const unstarted = new Set<string>();
+  const lost = known.filter((k) => dead.has(k.executor));
+  const fromLists = lost.filter((k) => !k.p.onLane);
+  const unstarted = new Set<Pending>();
   if (fromLists.length) {
-    const res = await conn.pipeline(fromLists.map((l) => ['set', parkKey(prefix, l.id), TAKEN_BACK, 'PX', String(PARK_TTL_MS), 'GET'])).exec();
+    const res = await conn.pipeline(fromLists.map((k) => ['set', parkKey(prefix, k.p.job.id), TAKEN_BACK, 'PX', String(PARK_TTL_MS), 'GET'])).exec();
     res?.forEach(([err, old], i) => {
-      if (!err && typeof old === 'string' && old !== TAKEN_BACK) unstarted.add(fromLists[i]!.id);
+      if (!err && typeof old === 'string' && old !== TAKEN_BACK) unstarted.add(fromLists[i]!.p);
     });
   }
   let sent = 0;
-  for (const { id, p, executor } of lost) {
+  for (const { p, executor } of lost) {
+    const id = p.job.id;
     if (pending.get(id) !== p || p.executor !== executor) continue; // answered or sent again meanwhile
-    if (!unstarted.has(id)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
-    else if (again(p)) sent++;
-    else answer(id, handedBack());
+    if (!unstarted.has(p)) answer(id, errorResult(502, 'The executor running this invocation stopped answering (it crashed or was killed)'));
+    else if (resend(p)) sent++;
   }
   log.warn({ executors: [...dead], failed: lost.length - unstarted.size, sentAgain: sent }, 'executor vanished: the invocations it had started answer 502, those it held unstarted go to another executor');
   return sent;
@@ -445,6 +445,12 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
     send(p);
     return true;
   };
+  /** `again`, or, once it was sent again too often, its answer 503 EXECUTOR_STOPPING (nothing ran): true when sent */
+  const resend = (p: Pending): boolean => {
+    if (again(p)) return true;
+    answer(p.job.id, handedBack());
+    return false;
+  };
   // an executor's result (on a reply list or a lane): the one place a completion is counted
   const settle = (id: string, r: InvocationResult) => {
     const p = pending.get(id);
@@ -473,7 +479,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
   const warnHb = rateLimitedWarn(opts.log, 'executor heartbeat check failed');
   let sentAgainFromLists = 0;
   const ticker = deadlineTicker(pending, onDeadline, () => {
-    if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, again, opts.log).then((n) => void (sentAgainFromLists += n), warnHb);
+    if (conn.status === 'ready') failVanished(conn, prefix, pending, answer, resend, opts.log).then((n) => void (sentAgainFromLists += n), warnHb);
   });
 
   const outbox = new InvocationOutbox(conn, list, (err, ids) => {
@@ -494,7 +500,7 @@ export async function createListDispatcher(opts: ListTransportOptions & { maxInF
       listen: opts.lanes, redis: conn, prefix, log: opts.log, pending, answer, settle,
       sendAgain(id) {
         const p = pending.get(id);
-        if (p && !again(p)) answer(id, handedBack());
+        return p !== undefined && resend(p);
       },
       decode(line) {
         try {
